@@ -1,1 +1,2 @@
-fn main(){}
+//! Criterion benchmarks of parley-crypto against vodozemac (filled in by the benchmark work).
+fn main() {}

@@ -76,7 +76,10 @@ impl Error {
     /// Whether this error means "the message could not be decrypted", for callers that must
     /// not reveal which check failed.
     pub fn is_decrypt_failure(&self) -> bool {
-        !matches!(self, Error::NoSession | Error::CannotSend | Error::PlaintextTooLong)
+        !matches!(
+            self,
+            Error::NoSession | Error::CannotSend | Error::PlaintextTooLong
+        )
     }
 }
 

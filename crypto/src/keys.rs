@@ -125,14 +125,19 @@ impl KeyPair {
 
 impl Clone for KeyPair {
     fn clone(&self) -> Self {
-        Self { secret: self.secret.clone(), public: self.public }
+        Self {
+            secret: self.secret.clone(),
+            public: self.public,
+        }
     }
 }
 
 impl fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Self { secret: _, public } = self;
-        f.debug_struct("KeyPair").field("public", public).finish_non_exhaustive()
+        f.debug_struct("KeyPair")
+            .field("public", public)
+            .finish_non_exhaustive()
     }
 }
 
@@ -143,7 +148,8 @@ pub struct SigningPublicKey(ed25519_dalek::VerifyingKey);
 impl SigningPublicKey {
     /// Validates 32 bytes as an Ed25519 public key.
     pub fn from_bytes(bytes: &[u8; KEY_LEN]) -> Result<Self, DecodeError> {
-        let key = ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| DecodeError::InvalidKey)?;
+        let key =
+            ed25519_dalek::VerifyingKey::from_bytes(bytes).map_err(|_| DecodeError::InvalidKey)?;
         if key.is_weak() || key.as_bytes() != bytes {
             return Err(DecodeError::InvalidKey);
         }
@@ -169,7 +175,9 @@ impl SigningPublicKey {
     /// rules.
     pub fn verify(&self, message: &[u8], signature: &Signature) -> Result<(), Error> {
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        self.0.verify_strict(message, &sig).map_err(|_| Error::BadSignature)
+        self.0
+            .verify_strict(message, &sig)
+            .map_err(|_| Error::BadSignature)
     }
 }
 
@@ -241,7 +249,9 @@ impl Clone for SigningKeyPair {
 
 impl fmt::Debug for SigningKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKeyPair").field("public", &self.public()).finish_non_exhaustive()
+        f.debug_struct("SigningKeyPair")
+            .field("public", &self.public())
+            .finish_non_exhaustive()
     }
 }
 
@@ -252,7 +262,12 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// First four bytes in hex, for `Debug` of public values.
 pub(crate) fn short_hex(bytes: &[u8]) -> String {
-    bytes.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>() + "…"
+    bytes
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>()
+        + "…"
 }
 
 #[cfg(test)]
@@ -271,7 +286,11 @@ mod tests {
         }
         for torsion in curve25519_dalek::constants::EIGHT_TORSION {
             let u = torsion.to_montgomery().to_bytes();
-            assert_eq!(PublicKey::from_bytes(u), Err(DecodeError::InvalidKey), "{u:02x?}");
+            assert_eq!(
+                PublicKey::from_bytes(u),
+                Err(DecodeError::InvalidKey),
+                "{u:02x?}"
+            );
         }
         let mut p = p_minus_1;
         p[0] = 0xed;

@@ -21,6 +21,7 @@
 pub mod codec;
 pub mod consts;
 pub mod error;
+pub mod kdf;
 pub mod keys;
 
 pub use error::{DecodeError, Error, Result};
