@@ -18,10 +18,12 @@
 //! `serde::Serialize`. Randomness and time are parameters so that tests are deterministic.
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod codec;
 pub mod consts;
 pub mod error;
 pub mod kdf;
 pub mod keys;
 
+pub use address::DeviceAddress;
 pub use error::{DecodeError, Error, Result};
