@@ -70,6 +70,9 @@ pub enum Error {
     /// A counter reached its maximum value.
     #[error("counter exhausted")]
     CounterExhausted,
+    /// The sender's identity is not one the caller trusts (not in the org log).
+    #[error("untrusted identity")]
+    UntrustedIdentity,
 }
 
 impl Error {

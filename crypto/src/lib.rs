@@ -19,11 +19,20 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod chain_key;
 pub mod codec;
 pub mod consts;
 pub mod error;
+pub mod identity;
 pub mod kdf;
+pub mod kem;
 pub mod keys;
+pub mod message;
+pub mod pqxdh;
+pub mod prekeys;
+pub mod root_key;
+pub mod session;
+pub mod session_record;
 
 pub use address::DeviceAddress;
 pub use error::{DecodeError, Error, Result};
