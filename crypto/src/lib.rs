@@ -23,6 +23,8 @@ pub mod chain_key;
 pub mod codec;
 pub mod consts;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod identity;
 pub mod kdf;
 pub mod kem;
