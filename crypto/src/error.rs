@@ -70,6 +70,10 @@ pub enum Error {
     /// A counter reached its maximum value.
     #[error("counter exhausted")]
     CounterExhausted,
+    /// A group message from a sender-key chain this device does not hold: its distribution
+    /// message has not arrived, the chain was rotated away, or the message is for another group.
+    #[error("unknown sender key")]
+    UnknownSenderKey,
 }
 
 impl Error {

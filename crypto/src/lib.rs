@@ -24,6 +24,7 @@ pub mod consts;
 pub mod error;
 pub mod kdf;
 pub mod keys;
+pub mod sender_key;
 
 pub use address::DeviceAddress;
 pub use error::{DecodeError, Error, Result};
