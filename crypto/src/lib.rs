@@ -33,6 +33,7 @@ pub mod message;
 pub mod pqxdh;
 pub mod prekeys;
 pub mod root_key;
+pub mod sender_key;
 pub mod session;
 pub mod session_record;
 
