@@ -18,6 +18,7 @@
 //! `serde::Serialize`. Randomness and time are parameters so that tests are deterministic.
 #![forbid(unsafe_code)]
 
+pub mod attachment;
 pub mod codec;
 pub mod consts;
 pub mod error;
