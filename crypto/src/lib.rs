@@ -22,6 +22,7 @@ pub mod attachment;
 pub mod codec;
 pub mod consts;
 pub mod error;
+pub mod fingerprint;
 pub mod kdf;
 pub mod keys;
 
