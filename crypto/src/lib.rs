@@ -19,11 +19,12 @@
 #![forbid(unsafe_code)]
 
 pub mod address;
+pub mod attachment;
 pub mod chain_key;
 pub mod codec;
 pub mod consts;
 pub mod error;
-#[doc(hidden)]
+pub mod fingerprint;
 pub mod fuzz_targets;
 pub mod identity;
 pub mod kdf;
