@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use parley_crypto::DeviceAddress;
 use parley_crypto::error::Error;
-use parley_crypto::identity::IdentityKeyPair;
+use parley_crypto::identity::{IdentityKeyPair, PublicIdentity};
 use parley_crypto::message::SessionMessage;
 use parley_crypto::prekeys::{PreKeyBundle, PreKeyStore};
-use parley_crypto::session_record::{LocalDevice, SessionRecord};
+use parley_crypto::session_record::{Decrypted, LocalDevice, SessionRecord};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 
@@ -68,6 +68,19 @@ impl Party {
         bytes: &[u8],
         now: u64,
     ) -> Result<Vec<u8>, Error> {
+        self.decrypt_with(from, bytes, now, |_| true)
+            .map(|d| d.plaintext.to_vec())
+    }
+
+    /// Decrypts with a caller-supplied trust decision for new sessions; an empty record left
+    /// behind by a failed first message is removed again.
+    pub fn decrypt_with(
+        &mut self,
+        from: &DeviceAddress,
+        bytes: &[u8],
+        now: u64,
+        trusted: impl FnOnce(&PublicIdentity) -> bool,
+    ) -> Result<Decrypted, Error> {
         let message = SessionMessage::from_bytes(bytes)?;
         let record = self.sessions.entry(from.clone()).or_default();
         let local = LocalDevice {
@@ -75,11 +88,11 @@ impl Party {
             identity: &self.identity,
             prekeys: &mut self.prekeys,
         };
-        let result = record.decrypt(local, from, &message, |_| true, now, &mut self.rng);
+        let result = record.decrypt(local, from, &message, trusted, now, &mut self.rng);
         if record.current().is_none() {
             self.sessions.remove(from);
         }
-        result.map(|d| d.plaintext.to_vec())
+        result
     }
 
     pub fn decrypt(&mut self, from: &DeviceAddress, bytes: &[u8]) -> Result<Vec<u8>, Error> {
