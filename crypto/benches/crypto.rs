@@ -1,2 +1,33 @@
-//! Criterion benchmarks of parley-crypto against vodozemac (filled in by the benchmark work).
-fn main() {}
+//! Benchmarks of `parley-crypto` next to vodozemac (Olm, Megolm) and the primitive floor, all
+//! in one run so that ratios compare like with like. Results and targets: `docs/benchmarks.md`.
+//!
+//! Run with `cargo bench -p parley-crypto --bench crypto`; every group keeps its warm-up and
+//! measurement short so the whole run takes a few minutes on a shared two-core machine.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use criterion::{criterion_group, criterion_main};
+
+#[path = "crypto/fixtures.rs"]
+mod fixtures;
+#[path = "crypto/floor.rs"]
+mod floor;
+#[path = "crypto/pairwise.rs"]
+mod pairwise;
+#[path = "crypto/primitives.rs"]
+mod primitives;
+
+criterion_group!(
+    benches,
+    pairwise::setup,
+    pairwise::message,
+    pairwise::ping_pong,
+    primitives::pqxdh,
+    primitives::primitives,
+);
+criterion_main!(benches);
