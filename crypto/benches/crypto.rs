@@ -11,12 +11,14 @@
     clippy::panic
 )]
 
-use criterion::{criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 
 #[path = "crypto/fixtures.rs"]
 mod fixtures;
 #[path = "crypto/floor.rs"]
 mod floor;
+#[path = "crypto/paired.rs"]
+mod paired;
 #[path = "crypto/pairwise.rs"]
 mod pairwise;
 #[path = "crypto/primitives.rs"]
@@ -30,4 +32,9 @@ criterion_group!(
     primitives::pqxdh,
     primitives::primitives,
 );
-criterion_main!(benches);
+fn main() {
+    benches();
+    let selection = paired::Selection::from_args();
+    pairwise::pairs(&selection);
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -3,6 +3,7 @@
 //! primitive floor.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
 use parley_crypto::message::SessionMessage;
@@ -15,6 +16,7 @@ use crate::fixtures::{
     our_pair, rng,
 };
 use crate::floor::{MessageFloor, SetupFloor, ratchet_step, x25519_keygen};
+use crate::paired::{Selection, batched, compare, plain};
 
 /// Item 1: session set-up, each side and both, with the first message.
 pub fn setup(c: &mut Criterion) {
@@ -246,4 +248,114 @@ pub fn ping_pong(c: &mut Criterion) {
         });
     });
     g.finish();
+}
+
+/// Paired runs of the comparisons the targets in `docs/benchmarks.md` are about.
+pub fn pairs(sel: &Selection) {
+    let secs = Duration::from_secs(4);
+
+    // Set-up, both sides with the first message, against the floor.
+    let alice = Device::new("alice", 1, 0);
+    let bob = Device::new("bob", 2, 1);
+    let bundle = bob.bundle();
+    let (mut rng_a, mut rng_b) = (rng(60), rng(61));
+    let floor = SetupFloor::new(&mut rng(62));
+    let mut rng_f = rng(63);
+    compare(
+        sel,
+        "setup: ours/both vs floor/both",
+        |n| {
+            batched(
+                n,
+                || (bob.prekeys.clone(), SessionRecord::new()),
+                |(mut store, mut record)| {
+                    let mut sent = SessionRecord::new();
+                    sent.initiate(
+                        &alice.address,
+                        &bob.address,
+                        &alice.identity,
+                        &bundle,
+                        &mut rng_a,
+                    )
+                    .unwrap();
+                    let bytes = sent.encrypt(&MSG).unwrap().to_bytes();
+                    let m = SessionMessage::from_bytes(&bytes).unwrap();
+                    let len = decrypt_with(
+                        &mut record,
+                        &bob.address,
+                        &bob.identity,
+                        &mut store,
+                        &alice.address,
+                        &m,
+                        &mut rng_b,
+                    );
+                    (store, record, sent, len)
+                },
+            )
+        },
+        |n| {
+            plain(n, || {
+                let first = floor.initiate(&mut rng_f, &MSG);
+                floor.respond(&mut rng_f, &first)
+            })
+        },
+        secs,
+    );
+
+    // Messages on an established chain.
+    let (mut alice, mut bob) = our_pair();
+    let from = alice.address.clone();
+    let mut ours = |n| {
+        plain(n, || {
+            let bytes = alice.encrypt(&MSG);
+            bob.decrypt(&from, &bytes)
+        })
+    };
+    let mut floor = MessageFloor::default();
+    compare(
+        sel,
+        "message_100B: ours vs floor",
+        &mut ours,
+        |n| plain(n, || floor.round(&MSG)),
+        secs,
+    );
+    let (mut olm_a, mut olm_b) = olm_pair();
+    compare(
+        sel,
+        "message_100B: ours vs olm",
+        &mut ours,
+        |n| {
+            plain(n, || {
+                let parts = olm_encrypt(&mut olm_a, &MSG);
+                olm_decrypt(&mut olm_b, &parts)
+            })
+        },
+        secs,
+    );
+
+    // Ping-pong.
+    let (mut alice, mut bob) = our_pair();
+    let (a_addr, b_addr) = (alice.address.clone(), bob.address.clone());
+    let (mut olm_a, mut olm_b) = olm_pair();
+    compare(
+        sel,
+        "ping_pong_100B: ours vs olm",
+        |n| {
+            plain(n, || {
+                let ping = alice.encrypt(&MSG);
+                bob.decrypt(&a_addr, &ping);
+                let pong = bob.encrypt(&MSG);
+                alice.decrypt(&b_addr, &pong)
+            })
+        },
+        |n| {
+            plain(n, || {
+                let ping = olm_encrypt(&mut olm_a, &MSG);
+                olm_decrypt(&mut olm_b, &ping);
+                let pong = olm_encrypt(&mut olm_b, &MSG);
+                olm_decrypt(&mut olm_a, &pong)
+            })
+        },
+        secs,
+    );
 }
