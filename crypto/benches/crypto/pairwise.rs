@@ -302,6 +302,65 @@ pub fn pairs(sel: &Selection) {
         secs,
     );
 
+    // Each side alone, and the cost of taking the bundle as the relay's bytes.
+    let short = Duration::from_secs(3);
+    let bundle_bytes = bundle.to_bytes();
+    let initiate = |rng: &mut rand_chacha::ChaCha20Rng, bundle: &PreKeyBundle| {
+        let mut record = SessionRecord::new();
+        record
+            .initiate(&alice.address, &bob.address, &alice.identity, bundle, rng)
+            .unwrap();
+        let bytes = record.encrypt(&MSG).unwrap().to_bytes();
+        (record, bytes)
+    };
+    let (_, first) = initiate(&mut rng_a, &bundle);
+    let floor_first = floor.initiate(&mut rng_f, &MSG);
+    let (mut rng_c, mut rng_d) = (rng(64), rng(65));
+    compare(
+        sel,
+        "setup: ours/initiate+encrypt vs floor/initiate+encrypt",
+        |n| plain(n, || initiate(&mut rng_a, &bundle)),
+        |n| plain(n, || floor.initiate(&mut rng_f, &MSG)),
+        short,
+    );
+    compare(
+        sel,
+        "setup: ours/initiate+encrypt, bundle from bytes vs parsed",
+        |n| {
+            plain(n, || {
+                let parsed = PreKeyBundle::from_bytes(&bundle_bytes).unwrap();
+                initiate(&mut rng_c, &parsed)
+            })
+        },
+        |n| plain(n, || initiate(&mut rng_d, &bundle)),
+        short,
+    );
+    compare(
+        sel,
+        "setup: ours/respond+decrypt vs floor/respond+decrypt",
+        |n| {
+            batched(
+                n,
+                || (bob.prekeys.clone(), SessionRecord::new()),
+                |(mut store, mut record)| {
+                    let m = SessionMessage::from_bytes(&first).unwrap();
+                    let len = decrypt_with(
+                        &mut record,
+                        &bob.address,
+                        &bob.identity,
+                        &mut store,
+                        &alice.address,
+                        &m,
+                        &mut rng_b,
+                    );
+                    (store, record, len)
+                },
+            )
+        },
+        |n| plain(n, || floor.respond(&mut rng_f, &floor_first)),
+        short,
+    );
+
     // Messages on an established chain.
     let (mut alice, mut bob) = our_pair();
     let from = alice.address.clone();
