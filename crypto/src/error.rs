@@ -70,16 +70,13 @@ pub enum Error {
     /// A counter reached its maximum value.
     #[error("counter exhausted")]
     CounterExhausted,
-<<<<<<< HEAD
     /// The sender's identity is not one the caller trusts (not in the org log).
     #[error("untrusted identity")]
     UntrustedIdentity,
-=======
     /// A group message from a sender-key chain this device does not hold: its distribution
     /// message has not arrived, the chain was rotated away, or the message is for another group.
     #[error("unknown sender key")]
     UnknownSenderKey,
->>>>>>> helper-c
 }
 
 impl Error {

@@ -25,6 +25,7 @@ pub mod codec;
 pub mod consts;
 pub mod error;
 pub mod fingerprint;
+#[doc(hidden)]
 pub mod fuzz_targets;
 pub mod identity;
 pub mod kdf;

@@ -534,7 +534,7 @@ impl PreKeyStore {
                 created_at: r.u64()?,
             });
         }
-        let n = r.count(KEPT_ROTATED_KEYS, 133)?;
+        let n = r.count(KEPT_ROTATED_KEYS, 132)?;
         let mut last_resort = VecDeque::with_capacity(n);
         for _ in 0..n {
             last_resort.push_back(read_kem(&mut r, KemPreKeyKind::LastResort)?);
@@ -545,7 +545,7 @@ impl PreKeyStore {
             let id = r.u32()?;
             one_time.insert(id, KeyPair::read(&mut r)?);
         }
-        let n = r.count(MAX_ONE_TIME_PREKEYS, 133)?;
+        let n = r.count(MAX_ONE_TIME_PREKEYS, 132)?;
         let mut one_time_kem = BTreeMap::new();
         for _ in 0..n {
             let k = read_kem(&mut r, KemPreKeyKind::OneTime)?;

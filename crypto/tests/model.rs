@@ -1272,7 +1272,6 @@ fn restarts_lose_nothing() {
 /// `133 n <= 132 n + 4 + 36 * remembered base keys`, so a store with five or more and no
 /// remembered base keys is refused as `Truncated`: a device that saved it cannot restart.
 #[test]
-#[ignore = "bug: PreKeyStore::from_bytes refuses a store with 5+ one-time KEM prekeys (min item length 133, encoding is 132)"]
 fn prekey_store_with_five_one_time_kem_keys_round_trips() {
     let mut rng = common::rng(9);
     let identity = parley_crypto::identity::IdentityKeyPair::generate(&mut rng);
