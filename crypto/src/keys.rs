@@ -32,10 +32,10 @@ impl PublicKey {
         if !is_canonical_field_element(&bytes) {
             return Err(DecodeError::InvalidKey);
         }
-        // A point of order dividing 8 becomes the identity (u = 0) when multiplied by 8.
-        let eight = [false, false, false, false, true, false, false, false];
-        let point = curve25519_dalek::MontgomeryPoint(bytes);
-        if point.mul_bits_be(eight.into_iter()).to_bytes() == [0u8; 32] {
+        // The canonical encodings of the points of small order (on the curve and its twist)
+        // are exactly 0, 1, p - 1 and the two u-coordinates of order-8 points; public values,
+        // so a plain comparison is fine (and far cheaper than multiplying by the cofactor).
+        if small_order_encodings().contains(&bytes) {
             return Err(DecodeError::InvalidKey);
         }
         Ok(Self(x25519_dalek::PublicKey::from(bytes)))
@@ -61,6 +61,27 @@ impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PublicKey({})", short_hex(self.as_bytes()))
     }
+}
+
+/// Canonical u-coordinates of every X25519 point of order dividing 8.
+fn small_order_encodings() -> &'static [[u8; 32]] {
+    static LIST: std::sync::OnceLock<Vec<[u8; 32]>> = std::sync::OnceLock::new();
+    LIST.get_or_init(|| {
+        let mut list: Vec<[u8; 32]> = curve25519_dalek::constants::EIGHT_TORSION
+            .iter()
+            .map(|p| p.to_montgomery().to_bytes())
+            .collect();
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        list.push(one);
+        let mut p_minus_1 = [0xffu8; 32];
+        p_minus_1[0] = 0xec;
+        p_minus_1[31] = 0x7f;
+        list.push(p_minus_1);
+        list.sort_unstable();
+        list.dedup();
+        list
+    })
 }
 
 /// Whether 32 little-endian bytes encode an integer below 2^255 - 19.
