@@ -1,0 +1,246 @@
+//! Request and response bodies of the relay's HTTP API (`/v1/…`).
+//!
+//! Authentication: every endpoint except org setup, org info, device registration and the
+//! operational ones takes HTTP basic authentication with login `<user>.<device>` and the
+//! device secret (base64) as password (see [`crate::ids::device_login`]). The relay keeps only
+//! SHA-256 of the 32-byte secret.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::b64::B64;
+use crate::ids::{DeviceId, UserId};
+
+/// Length of a device secret and of an invite code, in bytes.
+pub const SECRET_LEN: usize = 32;
+/// Most one-time prekeys of each kind a device keeps on the relay.
+pub const MAX_ONE_TIME_PREKEYS: usize = 100;
+/// Longest one-time X25519 prekey record, in bytes.
+pub const MAX_ONE_TIME_PREKEY_LEN: usize = 128;
+/// Longest signed prekey record, in bytes.
+pub const MAX_SIGNED_PREKEY_LEN: usize = 256;
+/// Longest (signed) KEM prekey record, in bytes.
+pub const MAX_KEM_PREKEY_LEN: usize = 2048;
+
+/// Registration of a device: what the device proves about itself.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDevice {
+    /// The device's public identity (parley-crypto `PublicIdentity`, 129 bytes).
+    pub identity: B64,
+    /// A random 32-byte secret the device authenticates with; the relay stores its hash.
+    pub secret: B64,
+    /// Random id the device picks at registration; senders echo it so that the relay can tell
+    /// them when a device was re-registered (410).
+    pub registration_id: u32,
+}
+
+/// `POST /v1/org`: creates the org, once, with the setup token printed at the relay's first
+/// start; registers the first admin's device.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrgRequest {
+    /// The one-time setup token.
+    pub setup_token: String,
+    /// The genesis entry (`OrgCreated`, signed by the org root key).
+    pub genesis: B64,
+    /// The entry that makes the first device an admin (`AdminAdded`, signed by the root key).
+    pub admin: B64,
+    /// The first admin's user id (must match the `AdminAdded` entry).
+    pub user: UserId,
+    /// The first admin's device (its signing key must match the `AdminAdded` entry).
+    pub device: NewDevice,
+}
+
+/// The org as the relay serves it: enough for a client to verify the chain from the genesis.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct OrgLog {
+    /// SHA-256 of the genesis entry: the org's identity.
+    pub genesis_hash: B64,
+    /// Every entry, in order.
+    pub entries: Vec<B64>,
+}
+
+/// `POST /v1/invites` (admin): registers an invite. The code itself never reaches the relay.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInviteRequest {
+    /// SHA-256 of the invite code.
+    pub code_hash: B64,
+    /// The user the invite enrols.
+    pub user: UserId,
+    /// True for a new user; false for a further device of an existing user.
+    pub new_user: bool,
+    /// Expiry, seconds since the Unix epoch (at most 30 days ahead).
+    pub expires_at: u64,
+    /// Ed25519 signature of the `InviteStatement` by the admin device's signing key.
+    pub signature: B64,
+}
+
+/// `POST /v1/devices/link`: a device creates a one-time code with which a new device of the
+/// same user registers.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateLinkRequest {
+    /// SHA-256 of the link code.
+    pub code_hash: B64,
+    /// Expiry, seconds since the Unix epoch (at most 1 day ahead).
+    pub expires_at: u64,
+}
+
+/// `POST /v1/devices`: registers a device by redeeming an invite or link code.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// The invite or link code (32 bytes).
+    pub code: B64,
+    /// The user the code was issued for.
+    pub user: UserId,
+    /// The new device.
+    pub device: NewDevice,
+}
+
+/// A device the relay now knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Registered {
+    /// The user.
+    pub user: UserId,
+    /// The device number assigned.
+    pub device: DeviceId,
+}
+
+/// One device of a user.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeviceInfo {
+    /// Device number.
+    pub device: DeviceId,
+    /// Public identity (129 bytes).
+    pub identity: B64,
+    /// Registration id.
+    pub registration_id: u32,
+    /// When it registered, seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+/// `GET /v1/users/{user}/devices`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeviceList {
+    /// The user.
+    pub user: UserId,
+    /// Active devices, by number.
+    pub devices: Vec<DeviceInfo>,
+}
+
+/// `PUT /v1/keys`: uploads prekeys. Absent fields leave what is stored.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreKeyUpload {
+    /// The signed X25519 prekey record (replaces the stored one).
+    #[serde(default)]
+    pub signed_prekey: Option<B64>,
+    /// The signed last-resort ML-KEM-1024 prekey record (replaces the stored one).
+    #[serde(default)]
+    pub last_resort_kem: Option<B64>,
+    /// One-time X25519 prekey records to add.
+    #[serde(default)]
+    pub one_time: Vec<B64>,
+    /// Signed one-time ML-KEM-1024 prekey records to add.
+    #[serde(default)]
+    pub one_time_kem: Vec<B64>,
+    /// Delete every stored one-time prekey of both kinds before adding these.
+    #[serde(default)]
+    pub replace_one_time: bool,
+}
+
+/// `GET /v1/keys/count`: how many one-time prekeys the relay still holds for this device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PreKeyCount {
+    /// One-time X25519 prekeys left.
+    pub one_time: u32,
+    /// One-time KEM prekeys left.
+    pub one_time_kem: u32,
+}
+
+/// The prekeys of one device, claimed for a new session. One-time keys handed out here are
+/// deleted from the relay; each goes to one claimer only.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeviceBundle {
+    /// Device number.
+    pub device: DeviceId,
+    /// Registration id (echo it when sending).
+    pub registration_id: u32,
+    /// Public identity.
+    pub identity: B64,
+    /// Signed prekey record.
+    pub signed_prekey: B64,
+    /// Last-resort KEM prekey record.
+    pub last_resort_kem: B64,
+    /// A one-time X25519 prekey record, if any was left.
+    pub one_time: Option<B64>,
+    /// A one-time KEM prekey record, if any was left (else use the last-resort one).
+    pub one_time_kem: Option<B64>,
+}
+
+/// `GET /v1/keys/{user}/{device}` (`*` for every device).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct PreKeyBundles {
+    /// The user.
+    pub user: UserId,
+    /// One bundle per device that has uploaded its prekeys.
+    pub devices: Vec<DeviceBundle>,
+}
+
+/// One envelope of a send request.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutgoingEnvelope {
+    /// Recipient device.
+    pub device: DeviceId,
+    /// The recipient device's registration id, as the sender knows it.
+    pub registration_id: u32,
+    /// The encrypted message (opaque to the relay).
+    pub body: B64,
+}
+
+/// `PUT /v1/messages/{user}`: one envelope for each of the user's devices (leaving out the
+/// sending device itself when sending to one's own user).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The envelopes.
+    pub messages: Vec<OutgoingEnvelope>,
+}
+
+/// The answer to a successful send.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SendResponse {
+    /// Relay time at which they were stored, milliseconds since the Unix epoch.
+    pub server_timestamp: u64,
+}
+
+/// Body detail of a 409: which devices the request missed or named in excess.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MismatchedDevices {
+    /// Active devices with no envelope in the request.
+    pub missing: Vec<DeviceId>,
+    /// Devices in the request that are not active devices of the user.
+    pub extra: Vec<DeviceId>,
+}
+
+/// `POST /v1/attachments` answer.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttachmentCreated {
+    /// Unguessable id (128 random bits, hex) for downloading.
+    pub id: String,
+    /// Stored size in bytes.
+    pub size: u64,
+}
+
+/// `GET /healthz` answer.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// "ok".
+    pub status: String,
+    /// Whether the org has been created.
+    pub org: bool,
+}

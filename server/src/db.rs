@@ -1,0 +1,170 @@
+//! Storage: one [`Db`] over either the SQLite file (default) or PostgreSQL.
+//!
+//! Queries are written once in SQL that both databases accept (`$n` placeholders) and run on
+//! whichever pool is configured (the [`on_db!`] macro expands them for each). Where the two
+//! must differ (claiming a one-time prekey, waking other relay nodes) each has its own text.
+//!
+//! SQLite: WAL journal, `synchronous = FULL` (an envelope the relay has acknowledged survives
+//! a power cut), one connection for all writes (so writers never contend for the lock) and a
+//! small pool for reads. PostgreSQL: one pool; a one-time prekey is claimed with
+//! `FOR UPDATE SKIP LOCKED` so concurrent claimers never get the same key.
+
+use std::path::Path;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+/// A database connection pool.
+#[derive(Clone, Debug)]
+pub enum Db {
+    /// The SQLite file.
+    Sqlite {
+        /// Pool for reads.
+        read: SqlitePool,
+        /// The single write connection.
+        write: SqlitePool,
+    },
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to the read pool (`read`) or the write pool (`write`) of
+/// whichever database is configured.
+macro_rules! on_db {
+    ($db:expr, read, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite { read: $pool, .. } => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+    ($db:expr, write, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite { write: $pool, .. } => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// Kind of a one-time prekey row.
+pub const KIND_X25519: i64 = 1;
+/// Kind of a one-time KEM prekey row.
+pub const KIND_KEM: i64 = 2;
+
+impl Db {
+    /// Opens (creating if needed) the SQLite file `parley.db` in `data_dir`, or connects to
+    /// PostgreSQL; then applies the migrations.
+    pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Self> {
+        let db = match database_url {
+            None => {
+                let opts = SqliteConnectOptions::new()
+                    .filename(data_dir.join("parley.db"))
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(opts.clone())
+                    .await
+                    .context("opening the SQLite database")?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&write)
+                    .await
+                    .context("migrating SQLite")?;
+                let read = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(opts.read_only(true))
+                    .await
+                    .context("opening the SQLite database for reading")?;
+                Self::Sqlite { read, write }
+            }
+            Some(url) => {
+                let opts = sqlx::postgres::PgConnectOptions::from_str(url)
+                    .context("parsing the PostgreSQL URL")?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(opts)
+                    .await
+                    .context("connecting to PostgreSQL")?;
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&pool)
+                    .await
+                    .context("migrating PostgreSQL")?;
+                Self::Postgres(pool)
+            }
+        };
+        Ok(db)
+    }
+
+    /// True for PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// An envelope to store.
+#[derive(Debug, Clone)]
+pub struct NewEnvelope {
+    /// Recipient device row.
+    pub device_pk: i64,
+    /// Sender user.
+    pub source_user: String,
+    /// Sender device.
+    pub source_device: i64,
+    /// Relay time, ms.
+    pub server_ts: i64,
+    /// Expiry, ms.
+    pub expires_at: i64,
+    /// Ciphertext.
+    pub body: Vec<u8>,
+}
+
+/// Rows per multi-row INSERT (6 parameters each: far below both databases' limits).
+pub(crate) const INSERT_CHUNK: usize = 500;
+
+/// Inserts envelopes with multi-row statements inside the transaction `$tx` of database type
+/// `$db`.
+macro_rules! insert_envelopes {
+    ($db:ty, $tx:expr, $rows:expr) => {{
+        let rows: &[&$crate::db::NewEnvelope] = $rows;
+        let mut result: anyhow::Result<()> = Ok(());
+        for chunk in rows.chunks($crate::db::INSERT_CHUNK) {
+            let mut qb = sqlx::QueryBuilder::<$db>::new(
+                "INSERT INTO envelopes (device_pk, source_user, source_device, server_ts, expires_at, body) ",
+            );
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(e.device_pk)
+                    .push_bind(e.source_user.as_str())
+                    .push_bind(e.source_device)
+                    .push_bind(e.server_ts)
+                    .push_bind(e.expires_at)
+                    .push_bind(e.body.as_slice());
+            });
+            if let Err(e) = qb.build().execute(&mut *$tx).await {
+                result = Err(anyhow::Error::new(e).context("insert envelopes"));
+                break;
+            }
+        }
+        result
+    }};
+}
+pub(crate) use insert_envelopes;

@@ -1,0 +1,178 @@
+//! Which devices have a delivery socket open on this node, and waking them.
+//!
+//! A socket registers its device here. [`Hub::wake`] tells it that new envelopes may be
+//! queued (the socket then reads its queue from the database, so a wake carries no data and
+//! any number of wakes coalesce into one). [`Hub::close_device`] closes a device's socket at
+//! once (revocation). With PostgreSQL, [`listen`] turns `NOTIFY`s from other relay nodes into
+//! local wakes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// PostgreSQL channel on which relay nodes announce new envelopes (payload: device row ids).
+pub const WAKE_CHANNEL: &str = "parley_wake";
+
+/// One open socket's signals.
+#[derive(Debug, Default)]
+pub struct Connection {
+    id: u64,
+    /// Notified when envelopes may be waiting.
+    pub wake: Notify,
+    /// Cancelled when the socket must close; the reason is in `reason`.
+    pub close: CancellationToken,
+    /// Why it was closed.
+    pub reason: Mutex<Option<&'static str>>,
+}
+
+impl Connection {
+    fn close_with(&self, reason: &'static str) {
+        if let Ok(mut r) = self.reason.lock() {
+            r.get_or_insert(reason);
+        }
+        self.close.cancel();
+    }
+
+    /// Why the socket was closed.
+    pub fn close_reason(&self) -> &'static str {
+        self.reason.lock().ok().and_then(|r| *r).unwrap_or("closed")
+    }
+}
+
+/// The registry of open sockets on this node.
+#[derive(Clone, Debug, Default)]
+pub struct Hub {
+    inner: Arc<Mutex<HashMap<i64, Arc<Connection>>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Hub {
+    /// Registers a socket for `device_pk`; an older socket of the same device is closed.
+    pub fn register(&self, device_pk: i64) -> Arc<Connection> {
+        let conn = Arc::new(Connection {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            ..Connection::default()
+        });
+        let old = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|mut m| m.insert(device_pk, conn.clone()));
+        if let Some(old) = old {
+            old.close_with("replaced by a newer connection");
+        }
+        conn
+    }
+
+    /// Removes the socket, unless a newer one replaced it.
+    pub fn unregister(&self, device_pk: i64, conn: &Connection) {
+        if let Ok(mut m) = self.inner.lock()
+            && m.get(&device_pk).is_some_and(|c| c.id == conn.id)
+        {
+            m.remove(&device_pk);
+        }
+    }
+
+    /// Wakes the device's socket on this node, if it has one.
+    pub fn wake(&self, device_pk: i64) {
+        let conn = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&device_pk).cloned());
+        if let Some(conn) = conn {
+            conn.wake.notify_one();
+        }
+    }
+
+    /// Wakes every socket (after a lost `LISTEN` connection, when wakes may have been missed).
+    pub fn wake_all(&self) {
+        let conns: Vec<_> = self
+            .inner
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        for conn in conns {
+            conn.wake.notify_one();
+        }
+    }
+
+    /// Closes the device's socket on this node.
+    pub fn close_device(&self, device_pk: i64, reason: &'static str) {
+        let conn = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|mut m| m.remove(&device_pk));
+        if let Some(conn) = conn {
+            conn.close_with(reason);
+        }
+    }
+
+    /// Closes every socket (shutdown).
+    pub fn close_all(&self, reason: &'static str) {
+        let conns: Vec<_> = self
+            .inner
+            .lock()
+            .map(|mut m| m.drain().map(|(_, c)| c).collect())
+            .unwrap_or_default();
+        for conn in conns {
+            conn.close_with(reason);
+        }
+    }
+
+    /// Open sockets on this node.
+    pub fn len(&self) -> usize {
+        self.inner.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// True when no socket is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Listens for other nodes' wakes on PostgreSQL until `stop` is cancelled.
+pub async fn listen(pool: sqlx::PgPool, hub: Hub, stop: CancellationToken) {
+    loop {
+        let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "LISTEN connection failed; retrying");
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                }
+            }
+        };
+        if let Err(e) = listener.listen(WAKE_CHANNEL).await {
+            tracing::warn!(error = %e, "LISTEN failed; retrying");
+            continue;
+        }
+        // Anything sent while we were not listening is found by a fresh read of each queue.
+        hub.wake_all();
+        loop {
+            let next = tokio::select! {
+                () = stop.cancelled() => return,
+                n = listener.try_recv() => n,
+            };
+            match next {
+                Ok(Some(n)) => {
+                    for pk in n.payload().split(',').filter_map(|s| s.parse::<i64>().ok()) {
+                        hub.wake(pk);
+                    }
+                }
+                // The connection dropped; PgListener reconnects on the next call.
+                Ok(None) => hub.wake_all(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
+                    hub.wake_all();
+                    break;
+                }
+            }
+        }
+    }
+}

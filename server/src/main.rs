@@ -1,0 +1,73 @@
+//! `parley-server`: the relay binary. Everything is in the library; this parses the
+//! configuration, sets up logging and runs until SIGTERM or ctrl-c.
+#![forbid(unsafe_code)]
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use parley_server::Relay;
+use parley_server::config::{Cli, Config, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::load(Cli::parse())?;
+    let filter = EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    match config.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
+    tracing::info!(config = ?config, "starting");
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let relay = Relay::open(config.clone()).await?;
+    if let Some(token) = &relay.new_setup_token {
+        // Shown once to the operator on the terminal, never logged.
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "The org is not set up yet. Setup token (valid until the org is created): {token}"
+        )?;
+    }
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "parley-server listening on {scheme}://{addr}")?;
+        out.flush()?;
+    }
+    relay.serve(listener, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,108 @@
+//! Counters for `/metrics` (Prometheus text format). They are per process.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parley_proto::ErrorCode;
+
+/// Open delivery sockets.
+pub static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+/// Envelopes accepted and stored.
+pub static ENVELOPES_STORED: AtomicU64 = AtomicU64::new(0);
+/// Envelopes pushed to a socket (including redeliveries).
+pub static DELIVERIES: AtomicU64 = AtomicU64::new(0);
+/// Envelopes acknowledged and deleted.
+pub static ACKS: AtomicU64 = AtomicU64::new(0);
+/// HTTP requests served.
+pub static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+const CODES: [(ErrorCode, &str); 18] = [
+    (ErrorCode::MalformedJson, "malformed_json"),
+    (ErrorCode::BadBase64, "bad_base64"),
+    (ErrorCode::InvalidInput, "invalid_input"),
+    (ErrorCode::UnsupportedVersion, "unsupported_version"),
+    (ErrorCode::TooLarge, "too_large"),
+    (ErrorCode::Unauthorized, "unauthorized"),
+    (ErrorCode::Forbidden, "forbidden"),
+    (ErrorCode::NotFound, "not_found"),
+    (ErrorCode::Conflict, "conflict"),
+    (ErrorCode::NoOrg, "no_org"),
+    (ErrorCode::InviteInvalid, "invite_invalid"),
+    (ErrorCode::TooManyDevices, "too_many_devices"),
+    (ErrorCode::MismatchedDevices, "mismatched_devices"),
+    (ErrorCode::StaleDevices, "stale_devices"),
+    (ErrorCode::QueueFull, "queue_full"),
+    (ErrorCode::RateLimited, "rate_limited"),
+    (ErrorCode::Unavailable, "unavailable"),
+    (ErrorCode::Internal, "internal"),
+];
+
+static ERRORS: [AtomicU64; 18] = [const { AtomicU64::new(0) }; 18];
+
+/// Counts an error response.
+pub fn count_error(code: ErrorCode) {
+    if let Some(i) = CODES.iter().position(|(c, _)| *c == code)
+        && let Some(counter) = ERRORS.get(i)
+    {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Renders every metric; `queued` is the number of envelopes waiting in the database.
+pub fn render(queued: i64) -> String {
+    let mut out = String::new();
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "parley_connections",
+        "gauge",
+        "Open delivery WebSockets on this node.",
+        CONNECTIONS.load(Ordering::Relaxed),
+    );
+    metric(
+        "parley_envelopes_queued",
+        "gauge",
+        "Envelopes waiting for delivery (all nodes).",
+        u64::try_from(queued).unwrap_or(0),
+    );
+    metric(
+        "parley_envelopes_stored_total",
+        "counter",
+        "Envelopes accepted by this node.",
+        ENVELOPES_STORED.load(Ordering::Relaxed),
+    );
+    metric(
+        "parley_deliveries_total",
+        "counter",
+        "Envelopes pushed to sockets by this node.",
+        DELIVERIES.load(Ordering::Relaxed),
+    );
+    metric(
+        "parley_acks_total",
+        "counter",
+        "Envelopes acknowledged through this node.",
+        ACKS.load(Ordering::Relaxed),
+    );
+    metric(
+        "parley_http_requests_total",
+        "counter",
+        "HTTP requests served by this node.",
+        REQUESTS.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP parley_errors_total Error responses by code.\n# TYPE parley_errors_total counter"
+    );
+    for ((_, name), counter) in CODES.iter().zip(ERRORS.iter()) {
+        let _ = writeln!(
+            out,
+            "parley_errors_total{{code=\"{name}\"}} {}",
+            counter.load(Ordering::Relaxed)
+        );
+    }
+    out
+}
