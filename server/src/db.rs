@@ -35,6 +35,7 @@ pub enum Db {
 
 /// Runs `$body` with `$pool` bound to the read pool (`read`) or the write pool (`write`) of
 /// whichever database is configured.
+#[macro_export]
 macro_rules! on_db {
     ($db:expr, read, $pool:ident => $body:expr) => {
         match $db {
@@ -49,7 +50,7 @@ macro_rules! on_db {
         }
     };
 }
-pub(crate) use on_db;
+pub use crate::on_db;
 
 /// Kind of a one-time prekey row.
 pub const KIND_X25519: i64 = 1;

@@ -32,7 +32,7 @@ use axum::Router;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
-use db::{Db, on_db};
+use db::Db;
 use hub::Hub;
 use ratelimit::RateLimiter;
 use writer::Writer;
@@ -102,6 +102,7 @@ pub fn app(state: AppState) -> Router {
 pub struct Relay {
     state: AppState,
     writer_task: tokio::task::JoinHandle<()>,
+    writer_stop: CancellationToken,
     background: Vec<tokio::task::JoinHandle<()>>,
     /// The setup token to show the operator, when the org does not exist yet and none was
     /// configured (a fresh one at every start until the org is created).
@@ -121,7 +122,8 @@ impl Relay {
         let new_setup_token =
             routes::org::prepare_setup_token(&db, config.setup_token.as_deref()).await?;
         let hub = Hub::default();
-        let (writer, writer_task) = Writer::start(db.clone(), hub.clone());
+        let writer_stop = CancellationToken::new();
+        let (writer, writer_task) = Writer::start(db.clone(), hub.clone(), writer_stop.clone());
         let shutdown = CancellationToken::new();
         let limiter = RateLimiter::new(config.limits.rate_per_sec, config.limits.rate_burst);
         let state = AppState(Arc::new(Inner {
@@ -141,6 +143,7 @@ impl Relay {
         Ok(Self {
             state,
             writer_task,
+            writer_stop,
             background,
             new_setup_token,
         })
@@ -161,6 +164,7 @@ impl Relay {
         let Self {
             state,
             writer_task,
+            writer_stop,
             background,
             ..
         } = self;
@@ -205,16 +209,15 @@ impl Relay {
         for task in background {
             let _ = task.await;
         }
-        let db = state.db.clone();
-        drop(state);
-        // The writer ends once the last handle (held by finished requests) is gone.
+        // Every request has been answered: write what is queued, then stop the writer.
+        writer_stop.cancel();
         if tokio::time::timeout(Duration::from_secs(30), writer_task)
             .await
             .is_err()
         {
             tracing::warn!("writer did not finish within 30 s");
         }
-        db.close().await;
+        state.db.close().await;
         Ok(())
     }
 }

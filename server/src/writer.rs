@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 
 use anyhow::Context as _;
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
 
 use crate::db::{Db, NewEnvelope, insert_envelopes};
 use crate::hub::{Hub, WAKE_CHANNEL};
@@ -56,11 +57,11 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer task. It ends when every `Writer` handle is dropped, after writing
-    /// what was queued.
-    pub fn start(db: Db, hub: Hub) -> (Self, tokio::task::JoinHandle<()>) {
+    /// Starts the writer task. It ends when every `Writer` handle is dropped or `stop` is
+    /// cancelled, after writing what was queued.
+    pub fn start(db: Db, hub: Hub, stop: CancellationToken) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(db, hub, rx));
+        let task = tokio::spawn(run(db, hub, rx, stop));
         (Self { tx }, task)
     }
 
@@ -77,9 +78,19 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, hub: Hub, mut rx: mpsc::Receiver<(WriteOp, Reply)>) {
+async fn run(db: Db, hub: Hub, mut rx: mpsc::Receiver<(WriteOp, Reply)>, stop: CancellationToken) {
     let mut batch: Vec<(WriteOp, Reply)> = Vec::new();
-    while let Some(first) = rx.recv().await {
+    loop {
+        let first = tokio::select! {
+            biased;
+            op = rx.recv() => op,
+            () = stop.cancelled() => {
+                // Refuse new work, then write what is already queued.
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(first) = first else { break };
         let mut rows = first.0.rows();
         batch.push(first);
         while rows < MAX_BATCH_ROWS {

@@ -1,0 +1,326 @@
+//! A typed client of the relay API (`parley_proto::api`) and its delivery WebSocket
+//! (`parley_proto::ws`).
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use parley_proto::api::{
+    AttachmentCreated, CreateInviteRequest, CreateLinkRequest, CreateOrgRequest, DeviceList,
+    Health, OrgLog, PreKeyBundles, PreKeyCount, PreKeyUpload, RegisterRequest, Registered,
+    SendRequest, SendResponse,
+};
+use parley_proto::ws::{ClientFrame, ServerFrame};
+use parley_proto::{B64, DeviceId, ErrorBody, UserId};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+/// A failed call.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The relay answered with an error body.
+    #[error("relay refused ({status}): {:?} {}", body.code, body.message)]
+    Api {
+        /// HTTP status.
+        status: StatusCode,
+        /// The typed body.
+        body: ErrorBody,
+    },
+    /// The relay answered something that is not the API.
+    #[error("unexpected answer from the relay ({status})")]
+    Unexpected {
+        /// HTTP status.
+        status: StatusCode,
+    },
+    /// Network or TLS failure.
+    #[error("cannot reach the relay: {0}")]
+    Http(#[from] reqwest::Error),
+    /// WebSocket failure.
+    #[error("delivery socket: {0}")]
+    WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
+    /// A frame the relay sent could not be parsed.
+    #[error("malformed frame from the relay")]
+    BadFrame,
+}
+
+impl RelayError {
+    /// The error body, for `Api` errors.
+    pub fn body(&self) -> Option<&ErrorBody> {
+        match self {
+            Self::Api { body, .. } => Some(body),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the relay answered.
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Self::Api { status, .. } | Self::Unexpected { status } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// `Result` with [`RelayError`].
+pub type RelayResult<T> = Result<T, RelayError>;
+
+/// A device's credentials.
+#[derive(Clone)]
+pub struct Credentials {
+    /// User.
+    pub user: UserId,
+    /// Device number.
+    pub device: DeviceId,
+    /// The 32-byte device secret.
+    pub secret: Vec<u8>,
+}
+
+impl core::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Self {
+            user: _,
+            device,
+            secret: _,
+        } = self;
+        f.debug_struct("Credentials")
+            .field("device", device)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Credentials {
+    fn header(&self) -> String {
+        let login = format!(
+            "{}:{}",
+            parley_proto::ids::device_login(&self.user, self.device),
+            B64::encode(&self.secret)
+        );
+        format!("Basic {}", B64::encode(login.as_bytes()))
+    }
+}
+
+/// A client of one relay, optionally authenticated as one device.
+#[derive(Clone, Debug)]
+pub struct Relay {
+    base: String,
+    http: reqwest::Client,
+    creds: Option<Credentials>,
+}
+
+impl Relay {
+    /// A client of the relay at `base` (`http://host:port`), not authenticated.
+    pub fn new(base: impl Into<String>) -> Self {
+        Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+            creds: None,
+        }
+    }
+
+    /// The same relay, authenticated as a device.
+    pub fn with_credentials(&self, creds: Credentials) -> Self {
+        Self {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            creds: Some(creds),
+        }
+    }
+
+    /// The device this client authenticates as.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.creds.as_ref()
+    }
+
+    /// The base URL.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut rb = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(c) = &self.creds {
+            rb = rb.header(reqwest::header::AUTHORIZATION, c.header());
+        }
+        rb
+    }
+
+    async fn finish<T: DeserializeOwned>(rb: reqwest::RequestBuilder) -> RelayResult<T> {
+        let resp = rb.send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if status.is_success() {
+            let bytes = if bytes.is_empty() {
+                &b"null"[..]
+            } else {
+                &bytes[..]
+            };
+            serde_json::from_slice(bytes).map_err(|_| RelayError::Unexpected { status })
+        } else {
+            match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => Err(RelayError::Api { status, body }),
+                Err(_) => Err(RelayError::Unexpected { status }),
+            }
+        }
+    }
+
+    async fn call<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> RelayResult<T> {
+        let mut rb = self.request(method, path);
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        Self::finish(rb).await
+    }
+
+    /// `GET /healthz`.
+    pub async fn health(&self) -> RelayResult<Health> {
+        self.call::<(), _>(Method::GET, "/healthz", None).await
+    }
+
+    /// `POST /v1/org`.
+    pub async fn create_org(&self, req: &CreateOrgRequest) -> RelayResult<Registered> {
+        self.call(Method::POST, "/v1/org", Some(req)).await
+    }
+
+    /// `GET /v1/org`.
+    pub async fn org_log(&self) -> RelayResult<OrgLog> {
+        self.call::<(), _>(Method::GET, "/v1/org", None).await
+    }
+
+    /// `POST /v1/invites`.
+    pub async fn create_invite(&self, req: &CreateInviteRequest) -> RelayResult<()> {
+        self.call(Method::POST, "/v1/invites", Some(req)).await
+    }
+
+    /// `POST /v1/devices/link`.
+    pub async fn create_link(&self, req: &CreateLinkRequest) -> RelayResult<()> {
+        self.call(Method::POST, "/v1/devices/link", Some(req)).await
+    }
+
+    /// `POST /v1/devices`.
+    pub async fn register(&self, req: &RegisterRequest) -> RelayResult<Registered> {
+        self.call(Method::POST, "/v1/devices", Some(req)).await
+    }
+
+    /// `GET /v1/users/{user}/devices`.
+    pub async fn devices(&self, user: &UserId) -> RelayResult<DeviceList> {
+        self.call::<(), _>(Method::GET, &format!("/v1/users/{user}/devices"), None)
+            .await
+    }
+
+    /// `PUT /v1/keys`.
+    pub async fn upload_prekeys(&self, req: &PreKeyUpload) -> RelayResult<PreKeyCount> {
+        self.call(Method::PUT, "/v1/keys", Some(req)).await
+    }
+
+    /// `GET /v1/keys/count`.
+    pub async fn prekey_count(&self) -> RelayResult<PreKeyCount> {
+        self.call::<(), _>(Method::GET, "/v1/keys/count", None)
+            .await
+    }
+
+    /// `GET /v1/keys/{user}/{device}`; `None` claims for every device.
+    pub async fn claim_prekeys(
+        &self,
+        user: &UserId,
+        device: Option<DeviceId>,
+    ) -> RelayResult<PreKeyBundles> {
+        let device = device.map_or_else(|| "*".to_owned(), |d| d.to_string());
+        self.call::<(), _>(Method::GET, &format!("/v1/keys/{user}/{device}"), None)
+            .await
+    }
+
+    /// `PUT /v1/messages/{user}`.
+    pub async fn send(&self, user: &UserId, req: &SendRequest) -> RelayResult<SendResponse> {
+        self.call(Method::PUT, &format!("/v1/messages/{user}"), Some(req))
+            .await
+    }
+
+    /// `POST /v1/attachments` from a byte stream.
+    pub async fn upload_attachment(&self, body: reqwest::Body) -> RelayResult<AttachmentCreated> {
+        let rb = self
+            .request(Method::POST, "/v1/attachments")
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        Self::finish(rb).await
+    }
+
+    /// `GET /v1/attachments/{id}`: the response, to be streamed by the caller.
+    pub async fn download_attachment(&self, id: &str) -> RelayResult<reqwest::Response> {
+        let resp = self
+            .request(Method::GET, &format!("/v1/attachments/{id}"))
+            .send()
+            .await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let bytes = resp.bytes().await?;
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => Err(RelayError::Api { status, body }),
+            Err(_) => Err(RelayError::Unexpected { status }),
+        }
+    }
+
+    /// Opens the delivery socket (`GET /v1/ws`).
+    pub async fn connect(&self) -> RelayResult<Delivery> {
+        let url = format!("{}/v1/ws", self.base.replacen("http", "ws", 1));
+        let mut req = url.into_client_request()?;
+        if let Some(c) = &self.creds
+            && let Ok(v) = c.header().parse()
+        {
+            req.headers_mut().insert(reqwest::header::AUTHORIZATION, v);
+        }
+        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Delivery { ws })
+    }
+}
+
+/// An open delivery socket.
+#[derive(Debug)]
+pub struct Delivery {
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Delivery {
+    /// The next frame from the relay; `None` when the socket closed.
+    pub async fn next(&mut self) -> Option<RelayResult<ServerFrame>> {
+        loop {
+            match self.ws.next().await? {
+                Ok(Message::Text(t)) => {
+                    return Some(
+                        serde_json::from_str(t.as_str()).map_err(|_| RelayError::BadFrame),
+                    );
+                }
+                Ok(Message::Close(_)) => return None,
+                Ok(_) => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+    }
+
+    /// Acknowledges envelopes (after storing what they carried).
+    pub async fn ack(&mut self, ids: Vec<i64>) -> RelayResult<()> {
+        let text =
+            serde_json::to_string(&ClientFrame::Ack { ids }).map_err(|_| RelayError::BadFrame)?;
+        self.ws.send(Message::Text(text.into())).await?;
+        Ok(())
+    }
+
+    /// Sends raw text (for tests of the relay's handling of bad frames).
+    pub async fn send_raw(&mut self, text: &str) -> RelayResult<()> {
+        self.ws.send(Message::Text(text.to_owned().into())).await?;
+        Ok(())
+    }
+
+    /// Closes the socket.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+}

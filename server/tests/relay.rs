@@ -1,0 +1,987 @@
+//! Route and integration tests of the relay, each run on SQLite and on PostgreSQL.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{Backend, Device, Org, Storage, TestServer, user};
+use parley_client::relay::{Delivery, RelayError};
+use parley_proto::api::{OutgoingEnvelope, PreKeyUpload, SendRequest};
+use parley_proto::ws::{Envelope, ServerFrame};
+use parley_proto::{B64, ErrorCode};
+use reqwest::StatusCode;
+
+/// Runs a scenario once on SQLite and once on a fresh PostgreSQL database.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+both!(
+    org_setup_once_with_the_token,
+    invites_and_registration,
+    credentials_are_checked,
+    prekeys_upload_count_claim,
+    concurrent_claims_never_share_a_key,
+    send_checks_devices,
+    live_and_queued_delivery,
+    unacked_is_redelivered_and_acked_is_not,
+    a_device_reads_only_its_own_queue,
+    limits_and_bad_input,
+    attachments_round_trip,
+    expiry,
+    ops_endpoints,
+    graceful_shutdown_keeps_accepted_envelopes,
+);
+
+async fn start(backend: Backend) -> (Storage, TestServer) {
+    let storage = Storage::new(backend).await;
+    let server = TestServer::start(storage.config()).await;
+    (storage, server)
+}
+
+async fn finish(storage: Storage, server: TestServer) {
+    server.stop().await.unwrap();
+    storage.cleanup().await;
+}
+
+fn code(e: &RelayError) -> Option<ErrorCode> {
+    e.body().map(|b| b.code)
+}
+
+fn env(device: &Device, body: &[u8]) -> OutgoingEnvelope {
+    OutgoingEnvelope {
+        device: device.device,
+        registration_id: device.registration_id,
+        body: B64(body.to_vec()),
+    }
+}
+
+async fn send(from: &Device, to: &[&Device], body: &[u8]) -> Result<(), RelayError> {
+    let req = SendRequest {
+        messages: to.iter().map(|d| env(d, body)).collect(),
+    };
+    from.relay.send(&to[0].user, &req).await.map(|_| ())
+}
+
+/// Next envelope within 10 s, skipping `queue_empty`.
+async fn next_envelope(ws: &mut Delivery) -> Envelope {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an envelope within 10 s")
+            .expect("socket open")
+            .expect("valid frame");
+        match frame {
+            ServerFrame::Envelope(e) => return e,
+            ServerFrame::QueueEmpty => {}
+            ServerFrame::Closing { reason } => panic!("closed: {reason}"),
+        }
+    }
+}
+
+/// Reads frames until `queue_empty`, returning the envelopes before it.
+async fn drain(ws: &mut Delivery) -> Vec<Envelope> {
+    let mut out = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        match frame {
+            ServerFrame::Envelope(e) => out.push(e),
+            ServerFrame::QueueEmpty => return out,
+            ServerFrame::Closing { reason } => panic!("closed: {reason}"),
+        }
+    }
+}
+
+/// Reads and acks envelopes until `queue_empty`.
+async fn drain_acking(ws: &mut Delivery) -> Vec<Envelope> {
+    let mut out = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        match frame {
+            ServerFrame::Envelope(e) => {
+                ws.ack(vec![e.id]).await.unwrap();
+                out.push(e);
+            }
+            ServerFrame::QueueEmpty => return out,
+            ServerFrame::Closing { reason } => panic!("closed: {reason}"),
+        }
+    }
+}
+
+async fn org_setup_once_with_the_token(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let relay = server.relay();
+    assert!(!relay.health().await.unwrap().org);
+    assert_eq!(
+        code(&relay.org_log().await.unwrap_err()),
+        Some(ErrorCode::NoOrg)
+    );
+
+    // A wrong token, a tampered genesis, an admin entry for another key: all refused.
+    let root = parley_crypto::keys::SigningKeyPair::generate(&mut parley_crypto::keys::os_rng());
+    let identity =
+        parley_crypto::identity::IdentityKeyPair::generate(&mut parley_crypto::keys::os_rng());
+    let (genesis, admin) = Org::entries(&root, &user("admin"), &identity);
+    let good = parley_proto::api::CreateOrgRequest {
+        setup_token: "wrong".into(),
+        genesis: B64(genesis.to_bytes()),
+        admin: B64(admin.to_bytes()),
+        user: user("admin"),
+        device: parley_proto::api::NewDevice {
+            identity: B64(identity.public().to_bytes().to_vec()),
+            secret: B64(vec![7; 32]),
+            registration_id: 1,
+        },
+    };
+    let e = relay.create_org(&good).await.unwrap_err();
+    assert_eq!(
+        (e.status(), code(&e)),
+        (Some(StatusCode::FORBIDDEN), Some(ErrorCode::Forbidden))
+    );
+    let mut bad = good.clone();
+    bad.setup_token = common::SETUP_TOKEN.into();
+    bad.genesis.0[20] ^= 1;
+    assert_eq!(
+        code(&relay.create_org(&bad).await.unwrap_err()),
+        Some(ErrorCode::InvalidInput)
+    );
+    let mut bad = good.clone();
+    bad.setup_token = common::SETUP_TOKEN.into();
+    bad.genesis.0[0] = 9;
+    assert_eq!(
+        code(&relay.create_org(&bad).await.unwrap_err()),
+        Some(ErrorCode::UnsupportedVersion)
+    );
+    let mut bad = good.clone();
+    bad.setup_token = common::SETUP_TOKEN.into();
+    bad.user = user("mallory");
+    assert_eq!(
+        code(&relay.create_org(&bad).await.unwrap_err()),
+        Some(ErrorCode::InvalidInput)
+    );
+
+    let org = Org::create(relay.clone()).await;
+    assert!(relay.health().await.unwrap().org);
+    let log = relay.org_log().await.unwrap();
+    assert_eq!(log.genesis_hash.0, org.genesis.hash().to_vec());
+    assert_eq!(log.entries.len(), 2);
+    let g = parley_proto::org::OrgEntry::from_bytes(&log.entries[0].0).unwrap();
+    let a = parley_proto::org::OrgEntry::from_bytes(&log.entries[1].0).unwrap();
+    a.check_follows(&g, g.check_genesis().unwrap()).unwrap();
+
+    // Once only, even with the right token.
+    let mut again = good;
+    again.setup_token = common::SETUP_TOKEN.into();
+    let e = relay.create_org(&again).await.unwrap_err();
+    assert_eq!(
+        (e.status(), code(&e)),
+        (Some(StatusCode::CONFLICT), Some(ErrorCode::Conflict))
+    );
+    finish(storage, server).await;
+}
+
+async fn invites_and_registration(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    assert_eq!(alice.device, 1);
+
+    // An invite works once, for its user only; a failed attempt does not burn it.
+    let bob = user("bob");
+    let code_b = org.invite(&bob, true).await;
+    let e = org.register(&user("carol"), &code_b).await.err().unwrap();
+    assert_eq!(
+        (e.status(), code(&e)),
+        (Some(StatusCode::FORBIDDEN), Some(ErrorCode::InviteInvalid))
+    );
+    let b1 = org.register(&bob, &code_b).await.unwrap();
+    let e = org.register(&bob, &code_b).await.err().unwrap();
+    assert_eq!(code(&e), Some(ErrorCode::InviteInvalid));
+    assert_eq!(b1.device, 1);
+
+    // Only admins invite.
+    let st = parley_proto::api::CreateInviteRequest {
+        code_hash: B64(vec![1; 32]),
+        user: user("dave"),
+        new_user: true,
+        expires_at: common::now_secs() + 60,
+        signature: B64(alice.identity.sign(b"x").0.to_vec()),
+    };
+    let e = alice.relay.create_invite(&st).await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::Forbidden));
+    // An admin's invite with a bad signature is refused.
+    let e = org.admin.relay.create_invite(&st).await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::InvalidInput));
+    // A new-user invite for an existing user is refused.
+    let mut dup = st.clone();
+    dup.user = user("alice");
+    let e = org.admin.relay.create_invite(&dup).await.unwrap_err();
+    assert!(matches!(
+        code(&e),
+        Some(ErrorCode::InvalidInput | ErrorCode::Conflict)
+    ));
+
+    // Linking further devices, up to ten.
+    let mut devices = vec![b1.clone()];
+    for n in 2..=10 {
+        let d = org.link(&b1).await;
+        assert_eq!(d.device, n);
+        devices.push(d);
+    }
+    let link = parley_server::random_bytes::<32>().unwrap().to_vec();
+    let req = parley_proto::api::CreateLinkRequest {
+        code_hash: B64(parley_proto::org::sha256(&link).to_vec()),
+        expires_at: common::now_secs() + 60,
+    };
+    b1.relay.create_link(&req).await.unwrap();
+    let e = org.register(&bob, &link).await.err().unwrap();
+    assert_eq!(code(&e), Some(ErrorCode::TooManyDevices));
+    let list = alice.relay.devices(&bob).await.unwrap();
+    assert_eq!(
+        list.devices.iter().map(|d| d.device).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        list.devices[0].identity.0,
+        b1.identity.public().to_bytes().to_vec()
+    );
+    assert_eq!(
+        code(&alice.relay.devices(&user("nobody")).await.unwrap_err()),
+        Some(ErrorCode::NotFound)
+    );
+    finish(storage, server).await;
+}
+
+async fn credentials_are_checked(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let mut creds = alice.relay.credentials().unwrap().clone();
+    creds.secret[0] ^= 1;
+    let wrong = server.relay().with_credentials(creds.clone());
+    let e = wrong.prekey_count().await.unwrap_err();
+    assert_eq!(
+        (e.status(), code(&e)),
+        (
+            Some(StatusCode::UNAUTHORIZED),
+            Some(ErrorCode::Unauthorized)
+        )
+    );
+    assert!(wrong.connect().await.is_err());
+    creds.secret[0] ^= 1;
+    creds.device = 2;
+    assert_eq!(
+        code(
+            &server
+                .relay()
+                .with_credentials(creds)
+                .prekey_count()
+                .await
+                .unwrap_err()
+        ),
+        Some(ErrorCode::Unauthorized)
+    );
+    assert_eq!(
+        code(&server.relay().prekey_count().await.unwrap_err()),
+        Some(ErrorCode::Unauthorized)
+    );
+    // Malformed Authorization headers.
+    for h in ["Basic", "Basic !!!", "Bearer x", "Basic YWxpY2UuMTp4"] {
+        let r = reqwest::Client::new()
+            .get(format!("{}/v1/keys/count", server.url))
+            .header("authorization", h)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{h}");
+    }
+    assert!(alice.relay.prekey_count().await.is_ok());
+    finish(storage, server).await;
+}
+
+fn upload(n: usize, tag: u8) -> PreKeyUpload {
+    PreKeyUpload {
+        signed_prekey: Some(B64(vec![tag; 100])),
+        last_resort_kem: Some(B64(vec![tag; 1700])),
+        one_time: (0..n)
+            .map(|i| B64(vec![tag, (i >> 8) as u8, i as u8]))
+            .collect(),
+        one_time_kem: (0..n)
+            .map(|i| B64(vec![tag, (i >> 8) as u8, i as u8, 0]))
+            .collect(),
+        replace_one_time: false,
+    }
+}
+
+async fn prekeys_upload_count_claim(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let bob2 = org.link(&bob).await;
+    assert_eq!(
+        code(
+            &alice
+                .relay
+                .claim_prekeys(&bob.user, None)
+                .await
+                .unwrap_err()
+        ),
+        Some(ErrorCode::NotFound)
+    );
+
+    let c = bob.relay.upload_prekeys(&upload(2, 1)).await.unwrap();
+    assert_eq!((c.one_time, c.one_time_kem), (2, 2));
+    bob2.relay.upload_prekeys(&upload(1, 2)).await.unwrap();
+
+    let all = alice.relay.claim_prekeys(&bob.user, None).await.unwrap();
+    assert_eq!(all.devices.len(), 2);
+    assert_eq!(all.devices[0].device, 1);
+    assert_eq!(all.devices[0].one_time.as_ref().unwrap().0, vec![1, 0, 0]);
+    assert_eq!(
+        all.devices[0].identity.0,
+        bob.identity.public().to_bytes().to_vec()
+    );
+    assert_eq!(
+        all.devices[1].one_time_kem.as_ref().unwrap().0,
+        vec![2, 0, 0, 0]
+    );
+    let one = alice.relay.claim_prekeys(&bob.user, Some(1)).await.unwrap();
+    assert_eq!(one.devices.len(), 1);
+    assert_eq!(one.devices[0].one_time.as_ref().unwrap().0, vec![1, 0, 1]);
+    // None left: only the signed and last-resort keys.
+    let last = alice.relay.claim_prekeys(&bob.user, Some(1)).await.unwrap();
+    assert!(last.devices[0].one_time.is_none() && last.devices[0].one_time_kem.is_none());
+    assert_eq!(last.devices[0].last_resort_kem.0, vec![1; 1700]);
+    let c = bob.relay.prekey_count().await.unwrap();
+    assert_eq!((c.one_time, c.one_time_kem), (0, 0));
+
+    // At most 100 of each kind, per upload and in store; a refused upload changes nothing.
+    bob.relay.upload_prekeys(&upload(100, 3)).await.unwrap();
+    let e = bob.relay.upload_prekeys(&upload(1, 3)).await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::TooLarge));
+    let e = bob.relay.upload_prekeys(&upload(101, 3)).await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::TooLarge));
+    assert_eq!(bob.relay.prekey_count().await.unwrap().one_time, 100);
+    let mut replace = upload(5, 4);
+    replace.replace_one_time = true;
+    assert_eq!(
+        bob.relay.upload_prekeys(&replace).await.unwrap().one_time,
+        5
+    );
+    let mut big = upload(0, 5);
+    big.last_resort_kem = Some(B64(vec![0; 5000]));
+    assert_eq!(
+        code(&bob.relay.upload_prekeys(&big).await.unwrap_err()),
+        Some(ErrorCode::TooLarge)
+    );
+    let mut empty = upload(0, 5);
+    empty.one_time = vec![B64(Vec::new())];
+    assert_eq!(
+        code(&bob.relay.upload_prekeys(&empty).await.unwrap_err()),
+        Some(ErrorCode::InvalidInput)
+    );
+    finish(storage, server).await;
+}
+
+async fn concurrent_claims_never_share_a_key(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let bob = org.join("bob").await;
+    bob.relay.upload_prekeys(&upload(100, 1)).await.unwrap();
+    let mut claimers = Vec::new();
+    for i in 0..8 {
+        claimers.push(org.join(&format!("claimer{i}")).await);
+    }
+    let mut tasks = Vec::new();
+    for c in claimers {
+        let target = bob.user.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..16 {
+                let b = c.relay.claim_prekeys(&target, Some(1)).await.unwrap();
+                got.push((
+                    b.devices[0].one_time.clone(),
+                    b.devices[0].one_time_kem.clone(),
+                ));
+            }
+            got
+        }));
+    }
+    let mut x = Vec::new();
+    let mut kem = Vec::new();
+    for t in tasks {
+        for (a, b) in t.await.unwrap() {
+            x.extend(a.map(|k| k.0));
+            kem.extend(b.map(|k| k.0));
+        }
+    }
+    // 128 claims for 100 keys of each kind: every key handed out exactly once.
+    assert_eq!(x.len(), 100);
+    assert_eq!(kem.len(), 100);
+    assert_eq!(x.iter().collect::<BTreeSet<_>>().len(), 100);
+    assert_eq!(kem.iter().collect::<BTreeSet<_>>().len(), 100);
+    finish(storage, server).await;
+}
+
+async fn send_checks_devices(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let alice2 = org.link(&alice).await;
+    let bob = org.join("bob").await;
+    let bob2 = org.link(&bob).await;
+
+    // Missing a device: 409 with the missing id.
+    let e = send(&alice, &[&bob], b"x").await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::CONFLICT));
+    let m = e.body().unwrap().mismatched.clone().unwrap();
+    assert_eq!((m.missing, m.extra), (vec![2], vec![]));
+    // An extra device.
+    let mut req = SendRequest {
+        messages: vec![env(&bob, b"x"), env(&bob2, b"x")],
+    };
+    req.messages.push(OutgoingEnvelope {
+        device: 7,
+        registration_id: 1,
+        body: B64(b"x".to_vec()),
+    });
+    let e = alice.relay.send(&bob.user, &req).await.unwrap_err();
+    assert_eq!(e.body().unwrap().mismatched.clone().unwrap().extra, vec![7]);
+    // A stale registration id: 410.
+    let mut req = SendRequest {
+        messages: vec![env(&bob, b"x"), env(&bob2, b"x")],
+    };
+    req.messages[1].registration_id ^= 0x4000;
+    let e = alice.relay.send(&bob.user, &req).await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::GONE));
+    assert_eq!(e.body().unwrap().stale.clone().unwrap(), vec![2]);
+    // Unknown user: 404. Duplicate device: 400.
+    let e = alice
+        .relay
+        .send(
+            &user("nobody"),
+            &SendRequest {
+                messages: vec![env(&bob, b"x")],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::NotFound));
+    let dup = SendRequest {
+        messages: vec![env(&bob, b"x"), env(&bob, b"x")],
+    };
+    assert_eq!(
+        code(&alice.relay.send(&bob.user, &dup).await.unwrap_err()),
+        Some(ErrorCode::InvalidInput)
+    );
+    // To one's own user: every other device, not the sender.
+    send(&alice, &[&alice2], b"sync").await.unwrap();
+    let e = send(&alice, &[&alice, &alice2], b"sync").await.unwrap_err();
+    assert_eq!(e.body().unwrap().mismatched.clone().unwrap().extra, vec![1]);
+    // Nothing of the refused requests was stored.
+    send(&alice, &[&bob, &bob2], b"ok").await.unwrap();
+    let mut ws = bob2.relay.connect().await.unwrap();
+    let got = drain(&mut ws).await;
+    assert_eq!(
+        got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
+        vec![b"ok".to_vec()]
+    );
+    assert_eq!(
+        (got[0].source_user.as_str(), got[0].source_device),
+        ("alice", 1)
+    );
+    finish(storage, server).await;
+}
+
+async fn live_and_queued_delivery(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    // Queued while offline, in order.
+    for i in 0..50u32 {
+        send(&alice, &[&bob], &i.to_be_bytes()).await.unwrap();
+    }
+    let mut ws = bob.relay.connect().await.unwrap();
+    let got = drain(&mut ws).await;
+    assert_eq!(got.len(), 50);
+    for (i, e) in got.iter().enumerate() {
+        assert_eq!(e.body.0, (i as u32).to_be_bytes().to_vec());
+    }
+    ws.ack(got.iter().map(|e| e.id).collect()).await.unwrap();
+    // Live: pushed the moment it is stored.
+    for i in 0..20u32 {
+        send(&alice, &[&bob], &(1000 + i).to_be_bytes())
+            .await
+            .unwrap();
+        let e = next_envelope(&mut ws).await;
+        assert_eq!(e.body.0, (1000 + i).to_be_bytes().to_vec());
+        ws.ack(vec![e.id]).await.unwrap();
+    }
+    // More than one window's worth, acked as they come.
+    let n = parley_server::routes::ws::WINDOW as u32 * 2 + 10;
+    let sender = alice.clone();
+    let to = bob.clone();
+    let sending = tokio::spawn(async move {
+        for i in 0..n {
+            send(&sender, &[&to], &i.to_be_bytes()).await.unwrap();
+        }
+    });
+    for i in 0..n {
+        let e = next_envelope(&mut ws).await;
+        assert_eq!(e.body.0, i.to_be_bytes().to_vec(), "in order");
+        ws.ack(vec![e.id]).await.unwrap();
+    }
+    sending.await.unwrap();
+    ws.close().await;
+    finish(storage, server).await;
+}
+
+async fn unacked_is_redelivered_and_acked_is_not(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    for i in 0..10u8 {
+        send(&alice, &[&bob], &[i]).await.unwrap();
+    }
+    let mut ws = bob.relay.connect().await.unwrap();
+    let got = drain(&mut ws).await;
+    ws.ack(got[..4].iter().map(|e| e.id).collect())
+        .await
+        .unwrap();
+    // Wait for the ack to commit: a fresh socket replaces this one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(ws); // dropped connection, no close handshake
+    let mut ws = bob.relay.connect().await.unwrap();
+    let again = drain(&mut ws).await;
+    assert_eq!(
+        again.iter().map(|e| e.body.0[0]).collect::<Vec<_>>(),
+        (4..10).collect::<Vec<u8>>()
+    );
+    assert_eq!(again[0].id, got[4].id);
+    // A newer socket replaces an older one, which is told why.
+    let mut ws2 = bob.relay.connect().await.unwrap();
+    let closing = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(ServerFrame::Closing { reason })) => return reason,
+                Some(Ok(_)) => {}
+                _ => return String::new(),
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert!(closing.contains("replaced"), "{closing}");
+    assert_eq!(drain(&mut ws2).await.len(), 6);
+    finish(storage, server).await;
+}
+
+async fn a_device_reads_only_its_own_queue(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let carol = org.join("carol").await;
+    send(&alice, &[&bob], b"for bob").await.unwrap();
+    send(&alice, &[&carol], b"for carol").await.unwrap();
+    let mut wb = bob.relay.connect().await.unwrap();
+    let mut wc = carol.relay.connect().await.unwrap();
+    let b = drain(&mut wb).await;
+    let c = drain(&mut wc).await;
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].body.0, b"for bob");
+    assert_eq!(c[0].body.0, b"for carol");
+    // Carol acks Bob's envelope id: it stays in Bob's queue.
+    wc.ack(vec![b[0].id]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(wb);
+    let mut wb = bob.relay.connect().await.unwrap();
+    assert_eq!(drain(&mut wb).await.len(), 1);
+    finish(storage, server).await;
+}
+
+async fn limits_and_bad_input(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let mut config = storage.config();
+    config.limits.max_envelope_bytes = 1000;
+    config.limits.max_body_bytes = 10_000;
+    config.limits.max_queue = 5;
+    config.limits.max_attachment_bytes = 4096;
+    let server = TestServer::start(config).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let auth = alice.relay.credentials().unwrap().clone();
+    let header = {
+        let login = format!("alice.1:{}", B64::encode(&auth.secret));
+        format!("Basic {}", B64::encode(login.as_bytes()))
+    };
+    let http = reqwest::Client::new();
+    let put = |body: String| {
+        http.put(format!("{}/v1/messages/bob", server.url))
+            .header("authorization", header.clone())
+            .header("content-type", "application/json")
+            .body(body)
+    };
+    let check = |r: reqwest::Response, status: StatusCode, code: &'static str| async move {
+        assert_eq!(r.status(), status);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["code"], code, "{body}");
+    };
+    check(
+        put("{not json".into()).send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    )
+    .await;
+    check(
+        put("{}".into()).send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    )
+    .await;
+    let bad_b64 = r#"{"messages":[{"device":1,"registration_id":1,"body":"%%%"}]}"#;
+    check(
+        put(bad_b64.into()).send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "bad_base64",
+    )
+    .await;
+    let unknown = r#"{"messages":[],"extra":1}"#;
+    check(
+        put(unknown.into()).send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+    )
+    .await;
+    check(
+        put(r#"{"messages":[]}"#.into()).send().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+    )
+    .await;
+    let huge = format!(
+        r#"{{"messages":[{{"device":1,"registration_id":1,"body":"{}"}}]}}"#,
+        "A".repeat(20_000)
+    );
+    check(
+        put(huge).send().await.unwrap(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+    )
+    .await;
+    let r = http
+        .put(format!("{}/v1/messages/Not-A-User", server.url))
+        .header("authorization", header.clone())
+        .json(&SendRequest {
+            messages: vec![env(&bob, b"x")],
+        })
+        .send()
+        .await
+        .unwrap();
+    check(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+    let e = send(&alice, &[&bob], &[0; 1001]).await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::TooLarge));
+    let e = alice
+        .relay
+        .send(
+            &bob.user,
+            &SendRequest {
+                messages: vec![OutgoingEnvelope {
+                    device: 1,
+                    registration_id: 1,
+                    body: B64(vec![]),
+                }],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::InvalidInput));
+    // Queue cap: five envelopes, then 429 queue_full; nothing already queued is lost.
+    for i in 0..5u8 {
+        send(&alice, &[&bob], &[i]).await.unwrap();
+    }
+    let e = send(&alice, &[&bob], b"overflow").await.unwrap_err();
+    assert_eq!(
+        (e.status(), code(&e)),
+        (
+            Some(StatusCode::TOO_MANY_REQUESTS),
+            Some(ErrorCode::QueueFull)
+        )
+    );
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert_eq!(drain(&mut ws).await.len(), 5);
+    // A malformed WebSocket frame closes that socket only; the queue stays.
+    ws.send_raw("{\"type\":\"nonsense\"}").await.unwrap();
+    let reason = loop {
+        match ws.next().await {
+            Some(Ok(ServerFrame::Closing { reason })) => break reason,
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(reason, "malformed frame");
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert_eq!(drain(&mut ws).await.len(), 5);
+    // Attachments over the cap, declared or streamed.
+    let e = alice
+        .relay
+        .upload_attachment(vec![0u8; 5000].into())
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::TooLarge));
+    let stream =
+        futures_util::stream::iter((0..5).map(|_| Ok::<_, std::io::Error>(vec![1u8; 1000])));
+    let e = alice
+        .relay
+        .upload_attachment(reqwest::Body::wrap_stream(stream))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::TooLarge));
+    assert_eq!(
+        std::fs::read_dir(storage.dir.path().join("attachments/incoming"))
+            .unwrap()
+            .count(),
+        0
+    );
+    // Unknown routes.
+    let r = http
+        .get(format!("{}/v2/whatever", server.url))
+        .send()
+        .await
+        .unwrap();
+    check(r, StatusCode::NOT_FOUND, "not_found").await;
+    server.stop().await.unwrap();
+
+    // Rate limits: burst of 3, then 429 with Retry-After.
+    let mut config = storage.config();
+    config.limits.rate_per_sec = 0.5;
+    config.limits.rate_burst = 3.0;
+    let server = TestServer::start(config).await;
+    let alice = server.relay().with_credentials(auth);
+    for _ in 0..3 {
+        alice.prekey_count().await.unwrap();
+    }
+    let e = alice.prekey_count().await.unwrap_err();
+    assert_eq!(
+        (e.status(), code(&e)),
+        (
+            Some(StatusCode::TOO_MANY_REQUESTS),
+            Some(ErrorCode::RateLimited)
+        )
+    );
+    assert!(e.body().unwrap().retry_after_secs.unwrap() >= 1);
+    // Other devices are not affected.
+    server
+        .relay()
+        .with_credentials(auth_admin(&bob))
+        .prekey_count()
+        .await
+        .unwrap();
+    finish(storage, server).await;
+}
+
+fn auth_admin(d: &Device) -> parley_client::relay::Credentials {
+    d.relay.credentials().unwrap().clone()
+}
+
+async fn attachments_round_trip(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let chunks: Vec<Vec<u8>> = data.chunks(65_536).map(<[u8]>::to_vec).collect();
+    let stream = futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>));
+    let created = alice
+        .relay
+        .upload_attachment(reqwest::Body::wrap_stream(stream))
+        .await
+        .unwrap();
+    assert_eq!(created.size, data.len() as u64);
+    assert_eq!(created.id.len(), 32);
+    let resp = bob.relay.download_attachment(&created.id).await.unwrap();
+    assert_eq!(resp.content_length(), Some(data.len() as u64));
+    assert!(resp.bytes().await.unwrap() == data);
+    for bad in ["0".repeat(32), "nothex".into(), "../../parley.db".into()] {
+        let e = bob.relay.download_attachment(&bad).await.unwrap_err();
+        assert!(matches!(e.status(), Some(StatusCode::NOT_FOUND)), "{bad}");
+    }
+    assert_eq!(
+        server
+            .relay()
+            .download_attachment(&created.id)
+            .await
+            .unwrap_err()
+            .status(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
+    let e = alice
+        .relay
+        .upload_attachment(Vec::new().into())
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::InvalidInput));
+    finish(storage, server).await;
+}
+
+async fn expiry(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    send(&alice, &[&bob], b"old").await.unwrap();
+    send(&alice, &[&bob], b"new").await.unwrap();
+    let att = alice
+        .relay
+        .upload_attachment(vec![1u8; 100].into())
+        .await
+        .unwrap();
+    // Age the first envelope and the attachment past their TTL.
+    let past = parley_server::now_ms() - 1;
+    parley_server::on_db!(&server.state.db, write, pool => {
+        sqlx::query("UPDATE envelopes SET expires_at = $1 WHERE id = (SELECT MIN(id) FROM envelopes)")
+            .bind(past).execute(pool).await.unwrap();
+        sqlx::query("UPDATE attachments SET expires_at = $1").bind(past).execute(pool).await.unwrap();
+    });
+    parley_server::expire(&server.state).await.unwrap();
+    let mut ws = bob.relay.connect().await.unwrap();
+    let got = drain(&mut ws).await;
+    assert_eq!(
+        got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
+        vec![b"new".to_vec()]
+    );
+    assert_eq!(
+        bob.relay
+            .download_attachment(&att.id)
+            .await
+            .unwrap_err()
+            .status(),
+        Some(StatusCode::NOT_FOUND)
+    );
+    assert!(
+        !storage
+            .dir
+            .path()
+            .join("attachments")
+            .join(&att.id)
+            .exists()
+    );
+    finish(storage, server).await;
+}
+
+async fn ops_endpoints(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let bob = org.join("bob").await;
+    let _ws = bob.relay.connect().await.unwrap();
+    send(&org.admin, &[&bob], b"x").await.unwrap();
+    let text = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "parley_connections",
+        "parley_envelopes_queued",
+        "parley_deliveries_total",
+        "parley_errors_total{code=\"unauthorized\"}",
+    ] {
+        assert!(text.contains(name), "{name} in {text}");
+    }
+    let doc: serde_json::Value = reqwest::get(format!("{}/openapi.json", server.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/v1/org",
+        "/v1/invites",
+        "/v1/devices",
+        "/v1/keys/{user}/{device}",
+        "/v1/messages/{user}",
+        "/v1/ws",
+        "/v1/attachments",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    finish(storage, server).await;
+}
+
+async fn graceful_shutdown_keeps_accepted_envelopes(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let server = TestServer::start(storage.config()).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let ok = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let mut tasks = Vec::new();
+    for t in 0..4u32 {
+        let (a, b, ok) = (alice.clone(), bob.clone(), ok.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..1000u32 {
+                match send(&a, &[&b], &(t * 10_000 + i).to_be_bytes()).await {
+                    Ok(()) => {
+                        ok.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.stop().await.unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let accepted = ok.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(accepted > 0);
+    let server = TestServer::start(storage.config()).await;
+    let bob = Device {
+        relay: server.relay().with_credentials(auth_admin(&bob)),
+        ..bob
+    };
+    let mut ws = bob.relay.connect().await.unwrap();
+    let got = drain_acking(&mut ws).await;
+    let distinct: BTreeSet<Vec<u8>> = got.iter().map(|e| e.body.0.clone()).collect();
+    assert_eq!(
+        got.len() as u32,
+        accepted,
+        "every accepted envelope survives the shutdown"
+    );
+    assert_eq!(distinct.len(), got.len(), "none twice");
+    finish(storage, server).await;
+}
