@@ -48,7 +48,9 @@
 //! Replays (`Duplicate`) always fail, with the error predicted as above for an already used key
 //! (`DuplicateMessage` while the chain is still among the receiver's chains, else
 //! `DecryptFailed`). Corrupted copies (one bit flipped anywhere) always fail and change
-//! nothing — with one documented exception, see [`PREKEY_INIT_IS_MALLEABLE`].
+//! nothing — also in the `PreKeyInit` of a prekey message for a session the receiver already
+//! holds, whose fields the ratchet does not authenticate (see
+//! `corrupted_prekey_init_on_an_existing_session_is_refused`).
 //!
 //! Not modelled: restoring a *stale* snapshot (a rollback), which legitimately makes used keys
 //! usable again and can desynchronise a session; here a restore is a crash and restart from the
@@ -86,15 +88,6 @@ const KEPT_ROTATED_KEYS: usize = 2;
 
 /// Sessions per remote device: the active one and the archived ones.
 const MAX_SESSIONS: usize = 1 + MAX_ARCHIVED_SESSIONS;
-
-/// Known deviation (see the ignored test `corrupted_prekey_init_on_an_existing_session_is_refused`):
-/// a prekey message for a session the receiver already holds is matched by base key and
-/// decrypted with that session, and the rest of its `PreKeyInit` — signed prekey id, KEM prekey
-/// id, KEM ciphertext, one-time prekey id — is neither authenticated (it is not in the
-/// associated data) nor compared with anything. A copy with a bit flipped there decrypts to the
-/// genuine plaintext (and the genuine copy is then a replay). The model accepts exactly that, and
-/// nothing else; set this to `false` once the library refuses such copies.
-const PREKEY_INIT_IS_MALLEABLE: bool = true;
 
 /// Most one-time prekeys (of each kind) a device holds in this model. Bounded because of the
 /// bug reproduced by the ignored test `prekey_store_with_five_one_time_kem_keys_round_trips`:
@@ -288,7 +281,6 @@ struct Stats {
     deliveries: BTreeMap<(Reason, String), usize>,
     duplicates: BTreeMap<(Reason, String), usize>,
     corrupt_refused: usize,
-    corrupt_accepted: usize,
     evictions: usize,
     restores: usize,
     simultaneous: usize,
@@ -767,21 +759,7 @@ impl World {
                 self.assert_unchanged(self.msgs[id].to, &what);
                 self.stats.corrupt_refused += 1;
             }
-            Ok(d) => {
-                // Only the documented deviation may succeed, and only as the genuine message.
-                let m = &self.msgs[id];
-                let ok = PREKEY_INIT_IS_MALLEABLE
-                    && m.prekey
-                    && unauthenticated_init_field(&m.bytes, pos)
-                    && self.predict(id) == (Reason::Held, Outcome::Ok { new_session: false })
-                    && !d.new_session
-                    && *d.plaintext == m.plaintext;
-                assert!(ok, "{what} was accepted");
-                self.in_flight.retain(|&i| i != id);
-                self.decrypted(id, false);
-                self.save(self.msgs[id].to);
-                self.stats.corrupt_accepted += 1;
-            }
+            Ok(_) => panic!("{what} was accepted"),
         }
     }
 
@@ -949,7 +927,7 @@ fn promote(list: &mut Vec<Key>, base: Key) -> bool {
 
 /// Whether byte `pos` of an encoded prekey message lies in a `PreKeyInit` field that a session
 /// the receiver already holds ignores: the signed prekey id, KEM prekey id, KEM ciphertext and
-/// one-time prekey id (see [`PREKEY_INIT_IS_MALLEABLE`]).
+/// one-time prekey id (see `corrupted_prekey_init_on_an_existing_session_is_refused`).
 fn unauthenticated_init_field(bytes: &[u8], pos: usize) -> bool {
     // version, type, sender identity, recipient signing key, base key.
     let start = 2 + PUBLIC_IDENTITY_LEN + 32 + 32;
@@ -1284,13 +1262,12 @@ fn prekey_store_with_five_one_time_kem_keys_round_trips() {
 
 /// Found by `Corrupt`: a prekey message whose session the receiver already holds is decrypted by
 /// that session (matched by base key), and the rest of its `PreKeyInit` — signed prekey id, KEM
-/// prekey id, KEM ciphertext, one-time prekey id — is neither in the associated data nor compared
-/// with anything. A copy with a bit flipped there is accepted as the genuine message (and the
-/// genuine copy is then refused as a replay). The plaintext is still authentic (same as
-/// libsignal, which also ignores these fields for a known base key), but a corrupted message
-/// must not decrypt. See [`PREKEY_INIT_IS_MALLEABLE`].
+/// prekey id, KEM ciphertext, one-time prekey id — is not in the associated data. It used to be
+/// compared with nothing, so a copy with a bit flipped there was accepted as the genuine message
+/// (and the genuine copy then refused as a replay); libsignal also ignores these fields for a
+/// known base key. Now the record keeps a digest of the `PreKeyInit` that created the session
+/// and refuses any other with `PreKeyInitMismatch`, changing nothing.
 #[test]
-#[ignore = "bug: a prekey message for an existing session decrypts with its PreKeyInit prekey ids / KEM ciphertext altered"]
 fn corrupted_prekey_init_on_an_existing_session_is_refused() {
     let mut alice = Party::new("alice", 1, 1, 1);
     let mut bob = Party::new("bob", 1, 2, 1);
@@ -1307,9 +1284,10 @@ fn corrupted_prekey_init_on_an_existing_session_is_refused() {
         let mut bad = second.clone();
         bad[offset] ^= 1;
         let before = bob.snapshot(&a);
-        assert!(
-            bob.decrypt(&a, &bad).is_err(),
-            "byte {offset} flipped, accepted"
+        assert_eq!(
+            bob.decrypt(&a, &bad),
+            Err(Error::PreKeyInitMismatch),
+            "byte {offset} flipped"
         );
         assert_eq!(bob.snapshot(&a), before);
     }
