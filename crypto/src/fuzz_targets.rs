@@ -200,12 +200,15 @@ pub fn fixed_sender_key() -> OwnSenderKey {
     bytes.extend_from_slice(&0x0102_0304u32.to_be_bytes());
     bytes.extend_from_slice(&0u32.to_be_bytes());
     bytes.extend_from_slice(&[0x5e; 32]);
-    bytes.extend_from_slice(&[0x51; 32]);
+    bytes.extend_from_slice(&FIXED_SIGNING_SEED);
     match OwnSenderKey::from_bytes(&bytes) {
         Ok(own) => own,
         Err(_) => unreachable_fixture(),
     }
 }
+
+/// Seed of the signing key of [`fixed_sender_key`].
+const FIXED_SIGNING_SEED: [u8; 32] = [0x51; 32];
 
 /// Iterations of [`fixed_sender_key`] that the fixed record has decrypted: the record holds
 /// skipped keys for the iterations below the last one and expects the one after it.
@@ -255,13 +258,22 @@ pub fn sender_key_distribution(data: &[u8]) {
     assert!(decoded.is_ok_and(|r| r.to_bytes()[..] == bytes[..]));
 }
 
-/// [`SenderKeyMessage::from_bytes`], then
-/// [`SenderKeyRecord::decrypt`] on the fixed record: a failure leaves the record unchanged; a
-/// success (only a message the fixture really sent) cannot be repeated.
+/// [`SenderKeyMessage::from_bytes`], then [`SenderKeyRecord::decrypt`] on the fixed record,
+/// of the bytes as they are and of the message re-signed with the fixture's signing key (so
+/// that the fuzzer also reaches the iteration, skipped-key and AEAD checks): a failure leaves
+/// the record unchanged; a success (only a message the fixture really sent) cannot be repeated.
 pub fn sender_key_message(data: &[u8]) {
-    if let Ok(message) = SenderKeyMessage::from_bytes(data) {
+    if let Ok(mut message) = SenderKeyMessage::from_bytes(data) {
         assert_eq!(message.to_bytes(), data);
+        message.sign_with(&SigningKeyPair::from_seed(&FIXED_SIGNING_SEED));
+        decrypt_once(&message.to_bytes());
     }
+    decrypt_once(data);
+}
+
+/// Decrypts `data` with the fixed record: unchanged on failure, refused the second time on
+/// success.
+fn decrypt_once(data: &[u8]) {
     let mut record = load_fixed_record();
     let sender = fixed_sender();
     match record.decrypt(&FIXED_GROUP, &sender, data) {

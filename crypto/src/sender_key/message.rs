@@ -11,7 +11,7 @@ use crate::address::DeviceAddress;
 use crate::codec::{Reader, Writer};
 use crate::consts::{KEY_LEN, MAX_MESSAGE_LEN, MAX_PLAINTEXT_LEN, PROTOCOL_VERSION};
 use crate::error::DecodeError;
-use crate::keys::{Signature, SigningPublicKey};
+use crate::keys::{Signature, SigningKeyPair, SigningPublicKey};
 
 /// Size of the AES-GCM tag.
 pub(super) const TAG_LEN: usize = 16;
@@ -161,6 +161,12 @@ impl SenderKeyMessage {
         write_header(&mut out, &self.group_id, self.chain_id, self.iteration);
         out.put_bytes(&self.ciphertext);
         out
+    }
+
+    /// Replaces the signature with `key`'s over the message as it is, so that the fuzz target
+    /// reaches the checks after the signature (iteration, skipped keys, AEAD).
+    pub(crate) fn sign_with(&mut self, key: &SigningKeyPair) {
+        self.signature = key.sign(&self.signed_bytes());
     }
 
     /// The encoding.
