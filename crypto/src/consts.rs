@@ -5,6 +5,11 @@
 /// Version byte of every wire message and serialised state this crate writes.
 pub const PROTOCOL_VERSION: u8 = 1;
 
+/// Version byte of a serialised [`SessionRecord`](crate::session_record::SessionRecord).
+/// Version 2 added the digest of the `PreKeyInit` that created each session; version 1
+/// records (written with [`PROTOCOL_VERSION`]) are still read.
+pub const SESSION_RECORD_VERSION: u8 = 2;
+
 /// PQXDH info string (PQXDH spec §2.2, parameter `info`).
 pub const PQXDH_INFO: &[u8] = b"Parley_CURVE25519_SHA-256_ML-KEM-1024";
 

@@ -43,6 +43,11 @@ pub enum Error {
     /// A prekey message names a prekey this device does not have (used or never made).
     #[error("unknown prekey")]
     UnknownPreKey,
+    /// A prekey message for a session this device holds (same base key) whose other
+    /// `PreKeyInit` fields differ from those of the message that created the session, or for
+    /// a session that no prekey message created.
+    #[error("prekey message does not match its session")]
+    PreKeyInitMismatch,
     /// A prekey message with an already seen (last-resort key, base key) pair.
     #[error("replayed prekey message")]
     ReplayedPreKeyMessage,

@@ -11,10 +11,34 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 
+/// Longest output HKDF-SHA256 can expand to (RFC 5869 §2.3: 255 hash lengths).
+pub const HKDF_MAX_OUTPUT_LEN: usize = 255 * 32;
+
 /// HKDF-SHA256 (RFC 5869) extract-and-expand into a fixed-size zeroizing output.
+///
+/// `N` is at most [`HKDF_MAX_OUTPUT_LEN`]:
+///
+/// ```
+/// let okm = parley_crypto::kdf::hkdf::<8160>(b"salt", b"ikm", b"info");
+/// assert_eq!(okm.len(), parley_crypto::kdf::HKDF_MAX_OUTPUT_LEN);
+/// // Expanded in full, not left zero by a refused expand.
+/// assert!(okm[8100..].iter().any(|&b| b != 0));
+/// ```
+///
+/// and a larger `N` does not compile:
+///
+/// ```compile_fail
+/// let okm = parley_crypto::kdf::hkdf::<8161>(b"salt", b"ikm", b"info");
+/// ```
 pub fn hkdf<const N: usize>(salt: &[u8], ikm: &[u8], info: &[u8]) -> Zeroizing<[u8; N]> {
+    const {
+        assert!(
+            N <= HKDF_MAX_OUTPUT_LEN,
+            "HKDF-SHA256 output longer than 255 * 32 bytes"
+        )
+    }
     let mut out = Zeroizing::new([0u8; N]);
-    // HKDF-SHA256 can expand up to 255 * 32 bytes; every N used in this crate is far below.
+    // Expand fails only for outputs over 255 * 32 bytes, which the bound above rules out.
     let _ = hkdf::Hkdf::<Sha256>::new(Some(salt), ikm).expand(info, &mut out[..]);
     out
 }

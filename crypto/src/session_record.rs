@@ -10,20 +10,42 @@
 //! - A prekey message for a session we already hold (same base key) goes to that session;
 //!   otherwise a new session is derived, and becomes active only if its first message decrypts.
 //!   Only then are the one-time prekeys it used deleted from the [`PreKeyStore`].
+//! - A session made from a prekey message remembers the SHA-256 of that message's
+//!   [`PreKeyInit`] encoding. A later prekey message with the same base key must carry exactly
+//!   the same `PreKeyInit`, or it is refused with [`Error::PreKeyInitMismatch`]: the prekey
+//!   ids, KEM ciphertext and one-time prekey id are not in the ratchet's associated data, so
+//!   without this check a copy with those fields altered would decrypt as the genuine message.
+//!   A session we initiated accepts no prekey message at all.
 //! - Every path is transactional: on any error the record and the prekey store are unchanged.
+//!
+//! # Encoding
+//!
+//! ```text
+//! record  = version:u8 (SESSION_RECORD_VERSION) || has_current:u8 || [entry]
+//!           || archived_count:u32 || entry*
+//! entry   = session || has_init_digest:u8 || [init_digest:32]
+//! ```
+//! Version 1 (the [`PROTOCOL_VERSION`]) records, whose entries are bare sessions, are still
+//! read: their sessions get no digest, so they decrypt ratchet messages as before but refuse
+//! every prekey message matched by base key (the sender stops sending those as soon as it
+//! hears from us, which it has if our reply got through). Any other version is
+//! [`DecodeError::UnknownVersion`].
 
 use std::collections::VecDeque;
 
 use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::address::DeviceAddress;
 use crate::codec::{Reader, Writer};
-use crate::consts::{MAX_ARCHIVED_SESSIONS, MAX_STATE_LEN, PROTOCOL_VERSION};
+use crate::consts::{
+    MAX_ARCHIVED_SESSIONS, MAX_STATE_LEN, PROTOCOL_VERSION, SESSION_RECORD_VERSION,
+};
 use crate::error::{DecodeError, Error};
 use crate::identity::{IdentityKeyPair, PublicIdentity};
 use crate::message::SessionMessage;
-use crate::pqxdh;
+use crate::pqxdh::{self, PreKeyInit};
 use crate::prekeys::{PreKeyBundle, PreKeyStore};
 use crate::session::Session;
 
@@ -46,11 +68,54 @@ pub struct Decrypted {
     pub new_session: bool,
 }
 
+/// SHA-256 of a [`PreKeyInit`]'s encoding.
+type InitDigest = [u8; 32];
+
+fn init_digest(init: &PreKeyInit) -> InitDigest {
+    let mut encoding = Vec::new();
+    init.write(&mut encoding);
+    Sha256::digest(&encoding).into()
+}
+
+/// A session and, if a prekey message created it, the digest of that message's `PreKeyInit`.
+#[derive(Clone, Debug)]
+struct Entry {
+    session: Session,
+    init_digest: Option<InitDigest>,
+}
+
+impl Entry {
+    fn write(&self, out: &mut Vec<u8>) {
+        self.session.write(out);
+        match &self.init_digest {
+            None => out.put_u8(0),
+            Some(digest) => {
+                out.put_u8(1);
+                out.put_raw(digest);
+            }
+        }
+    }
+
+    /// Reads an entry of a record of `version` (1: a bare session).
+    fn read(r: &mut Reader<'_>, version: u8) -> Result<Self, Error> {
+        let session = Session::read(r)?;
+        let init_digest = if version != PROTOCOL_VERSION && r.bool()? {
+            Some(r.array()?)
+        } else {
+            None
+        };
+        Ok(Self {
+            session,
+            init_digest,
+        })
+    }
+}
+
 /// The sessions with one remote device.
 #[derive(Clone, Debug, Default)]
 pub struct SessionRecord {
-    current: Option<Session>,
-    archived: VecDeque<Session>,
+    current: Option<Entry>,
+    archived: VecDeque<Entry>,
 }
 
 impl SessionRecord {
@@ -61,7 +126,7 @@ impl SessionRecord {
 
     /// The active session.
     pub fn current(&self) -> Option<&Session> {
-        self.current.as_ref()
+        self.current.as_ref().map(|e| &e.session)
     }
 
     /// Number of archived sessions.
@@ -79,7 +144,10 @@ impl SessionRecord {
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<(), Error> {
         let session = Session::initiate(local.clone(), remote.clone(), ours, bundle, rng)?;
-        self.promote(session);
+        self.promote(Entry {
+            session,
+            init_digest: None,
+        });
         Ok(())
     }
 
@@ -88,6 +156,7 @@ impl SessionRecord {
         self.current
             .as_mut()
             .ok_or(Error::NoSession)?
+            .session
             .encrypt(plaintext)
     }
 
@@ -112,18 +181,26 @@ impl SessionRecord {
             }
             SessionMessage::Ratchet(_) => None,
         };
-        // An existing session: for a prekey message, the one with its base key.
+        let digest = init.map(init_digest);
+        // An existing session: for a prekey message, the one with its base key, and only if
+        // the message carries the very `PreKeyInit` that created it.
         let mut first_error = None;
         for slot in 0..=self.archived.len() {
-            let session = match slot {
+            let entry = match slot {
                 0 => self.current.as_mut(),
                 n => self.archived.get_mut(n - 1),
             };
-            let Some(session) = session else { continue };
-            if init.is_some_and(|init| session.base_key() != &init.base_key) {
-                continue;
+            let Some(entry) = entry else { continue };
+            if let (Some(init), Some(digest)) = (init, &digest) {
+                if entry.session.base_key() != &init.base_key {
+                    continue;
+                }
+                if entry.init_digest.as_ref() != Some(digest) {
+                    first_error.get_or_insert(Error::PreKeyInitMismatch);
+                    continue;
+                }
             }
-            match session.decrypt(ratchet_message, now, rng) {
+            match entry.session.decrypt(ratchet_message, now, rng) {
                 Ok(plaintext) => {
                     if let Some(s) = slot.checked_sub(1).and_then(|i| self.archived.remove(i)) {
                         self.promote(s);
@@ -160,15 +237,18 @@ impl SessionRecord {
             return Err(Error::UntrustedIdentity);
         }
         local.prekeys.consume(&used);
-        self.promote(session);
+        self.promote(Entry {
+            session,
+            init_digest: digest,
+        });
         Ok(Decrypted {
             plaintext,
             new_session: true,
         })
     }
 
-    fn promote(&mut self, session: Session) {
-        if let Some(old) = self.current.replace(session) {
+    fn promote(&mut self, entry: Entry) {
+        if let Some(old) = self.current.replace(entry) {
             self.archived.push_front(old);
             self.archived.truncate(MAX_ARCHIVED_SESSIONS);
         }
@@ -177,37 +257,40 @@ impl SessionRecord {
     /// Versioned encoding, for the encrypted local store only.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::new());
-        out.put_u8(PROTOCOL_VERSION);
+        out.put_u8(SESSION_RECORD_VERSION);
         match &self.current {
             None => out.put_u8(0),
-            Some(s) => {
+            Some(e) => {
                 out.put_u8(1);
-                s.write(&mut out);
+                e.write(&mut out);
             }
         }
         out.put_len(self.archived.len());
-        for s in &self.archived {
-            s.write(&mut out);
+        for e in &self.archived {
+            e.write(&mut out);
         }
         out
     }
 
-    /// Decodes a stored record.
+    /// Decodes a stored record, of this version or of version 1 (see the module doc).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         if bytes.len() > MAX_STATE_LEN {
             return Err(DecodeError::TooLong.into());
         }
         let mut r = Reader::new(bytes);
-        r.version()?;
+        let version = match r.u8()? {
+            v @ (PROTOCOL_VERSION | SESSION_RECORD_VERSION) => v,
+            other => return Err(DecodeError::UnknownVersion(other).into()),
+        };
         let current = if r.bool()? {
-            Some(Session::read(&mut r)?)
+            Some(Entry::read(&mut r, version)?)
         } else {
             None
         };
         let n = r.count(MAX_ARCHIVED_SESSIONS, 400)?;
         let mut archived = VecDeque::with_capacity(n);
         for _ in 0..n {
-            archived.push_back(Session::read(&mut r)?);
+            archived.push_back(Entry::read(&mut r, version)?);
         }
         r.finish()?;
         Ok(Self { current, archived })

@@ -4,6 +4,7 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::indexing_slicing,
+    clippy::panic,
     missing_docs
 )]
 
@@ -341,4 +342,76 @@ fn records_survive_serialisation() {
     assert_eq!(*restored.to_bytes(), *bytes);
     bob.sessions.insert(a.clone(), restored);
     assert_eq!(bob.decrypt(&a, &skipped).unwrap(), b"later");
+}
+
+/// A version 1 record (entries are bare sessions, no `PreKeyInit` digest) is migrated: its
+/// sessions keep decrypting ratchet messages, refuse prekey messages matched by base key
+/// (their `PreKeyInit` cannot be checked), and it is written back as the current version.
+#[test]
+fn version_1_records_are_migrated() {
+    use parley_crypto::consts::{PROTOCOL_VERSION, SESSION_RECORD_VERSION};
+    use parley_crypto::session_record::SessionRecord;
+
+    let mut alice = Party::new("alice", 1, 1, 1);
+    let mut bob = Party::new("bob", 1, 2, 1);
+    let (a, b) = (alice.address.clone(), bob.address.clone());
+    alice.start(&b, &bob.bundle());
+    let first = alice.encrypt(&b, b"first");
+    let second = alice.encrypt(&b, b"second");
+    assert_eq!(bob.decrypt(&a, &first).unwrap(), b"first");
+    // Bob's record: one current responder session with a digest, nothing archived.
+    let v2 = bob.sessions[&a].to_bytes().to_vec();
+    assert_eq!(v2[0], SESSION_RECORD_VERSION);
+    let (body, archived_count) = v2.split_at(v2.len() - 4);
+    assert_eq!(archived_count, [0; 4]);
+    let (session, digest) = body.split_at(body.len() - 33);
+    assert_eq!(digest[0], 1);
+    let mut v1 = vec![PROTOCOL_VERSION];
+    v1.extend_from_slice(&session[1..]);
+    v1.extend_from_slice(&[0; 4]);
+
+    let migrated = SessionRecord::from_bytes(&v1).unwrap();
+    let rewritten = migrated.to_bytes();
+    assert_eq!(rewritten[0], SESSION_RECORD_VERSION);
+    assert_eq!(
+        *SessionRecord::from_bytes(&rewritten).unwrap().to_bytes(),
+        *rewritten
+    );
+    bob.sessions.insert(a.clone(), migrated);
+    let before = bob.snapshot(&a);
+    assert_eq!(bob.decrypt(&a, &second), Err(Error::PreKeyInitMismatch));
+    assert_eq!(bob.snapshot(&a), before);
+    let reply = bob.encrypt(&a, b"reply");
+    assert_eq!(alice.decrypt(&b, &reply).unwrap(), b"reply");
+    let third = alice.encrypt(&b, b"third");
+    assert_eq!(bob.decrypt(&a, &third).unwrap(), b"third");
+    // Any other version is a typed error.
+    let mut v3 = v2.clone();
+    v3[0] = 3;
+    assert_eq!(
+        SessionRecord::from_bytes(&v3).map(|_| ()),
+        Err(Error::Decode(DecodeError::UnknownVersion(3)))
+    );
+}
+
+/// A session this device initiated accepts no prekey message, even one with its base key.
+#[test]
+fn prekey_message_with_the_base_key_of_an_initiated_session_is_refused() {
+    let mut alice = Party::new("alice", 1, 1, 1);
+    let mut bob = Party::new("bob", 1, 2, 1);
+    let (a, b) = (alice.address.clone(), bob.address.clone());
+    alice.start(&b, &bob.bundle());
+    let base_key = *alice.sessions[&b].current().unwrap().base_key();
+    // A genuine prekey message from Bob to Alice, its base key replaced by Alice's own.
+    bob.start(&a, &alice.bundle());
+    let SessionMessage::PreKey(mut p) =
+        SessionMessage::from_bytes(&bob.encrypt(&a, b"hi")).unwrap()
+    else {
+        panic!("not a prekey message")
+    };
+    p.init.base_key = base_key;
+    let forged = SessionMessage::PreKey(p).to_bytes();
+    let before = alice.snapshot(&b);
+    assert_eq!(alice.decrypt(&b, &forged), Err(Error::PreKeyInitMismatch));
+    assert_eq!(alice.snapshot(&b), before);
 }

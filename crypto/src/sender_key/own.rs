@@ -8,10 +8,12 @@ use zeroize::Zeroizing;
 
 use super::GroupId;
 use super::chain::{ChainSeed, SenderChainKey};
-use super::message::{SenderKeyDistributionMessage, SenderKeyMessage, associated_data};
+use super::message::{
+    SenderKeyDistributionMessage, SenderKeyMessage, associated_data, read_header, write_header,
+};
 use crate::address::DeviceAddress;
 use crate::codec::{Reader, Writer};
-use crate::consts::{MAX_PLAINTEXT_LEN, PROTOCOL_VERSION, SIGNATURE_LEN};
+use crate::consts::{MAX_PLAINTEXT_LEN, SIGNATURE_LEN};
 use crate::error::{DecodeError, Error, Result};
 use crate::keys::{Signature, SigningKeyPair};
 
@@ -119,10 +121,12 @@ impl OwnSenderKey {
     /// not `Clone`.)
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(Vec::with_capacity(OWN_KEY_LEN));
-        out.put_u8(PROTOCOL_VERSION);
-        out.put_raw(&self.group_id.0);
-        out.put_u32(self.chain_id);
-        out.put_u32(self.chain.iteration);
+        write_header(
+            &mut out,
+            &self.group_id,
+            self.chain_id,
+            self.chain.iteration,
+        );
         out.put_raw(self.chain.seed.as_bytes());
         out.put_raw(&*self.signing_key.seed());
         out
@@ -131,12 +135,12 @@ impl OwnSenderKey {
     /// Decodes stored bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
-        r.version()?;
+        let (group_id, chain_id, iteration) = read_header(&mut r)?;
         let key = Self {
-            group_id: GroupId(r.array()?),
-            chain_id: r.u32()?,
+            group_id,
+            chain_id,
             chain: SenderChainKey {
-                iteration: r.u32()?,
+                iteration,
                 seed: ChainSeed::read(&mut r)?,
             },
             signing_key: SigningKeyPair::read(&mut r)?,

@@ -1,0 +1,2 @@
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| parley_crypto::fuzz_targets::attachment_decrypt(data));
