@@ -313,3 +313,42 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("parley-server").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn layers_defaults_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("parley.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nmax_queue = 7\nmessage_ttl_days = 2\n").unwrap();
+        let path = file.to_str().unwrap();
+        let c = Config::load(cli(&["--config", path, "--max-queue", "9"])).unwrap();
+        assert_eq!(c.listen.port(), 9000, "from the file");
+        assert_eq!(c.limits.max_queue, 9, "the flag wins over the file");
+        assert_eq!(c.message_ttl, Duration::from_secs(2 * DAY));
+        assert_eq!(c.attachment_ttl, Duration::from_secs(30 * DAY), "default");
+        assert_eq!(c.data_dir, PathBuf::from("parley-data"));
+
+        std::fs::write(&file, "no_such_option = 1\n").unwrap();
+        let err = Config::load(cli(&["--config", path])).unwrap_err();
+        assert!(format!("{err:#}").contains("no_such_option"), "{err:#}");
+        assert!(Config::load(cli(&["--rate-per-sec", "0"])).is_err());
+        assert!(Cli::try_parse_from(["parley-server", "--tls-cert", "c.pem"]).is_err(), "needs --tls-key");
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let mut c = Config::for_data_dir("d");
+        c.database_url = Some("postgres://user:hunter2@db/parley".into());
+        c.setup_token = Some("sekrit-token".into());
+        let text = format!("{c:?}");
+        assert!(!text.contains("hunter2") && !text.contains("sekrit-token"), "{text}");
+    }
+}

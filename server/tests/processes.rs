@@ -1,0 +1,305 @@
+//! Tests that run the real `parley-server` binary: two nodes on one PostgreSQL, kill -9 in
+//! the middle of traffic, and the blindness scan of everything the relay stores.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use common::{Backend, BinaryServer, Device, Org, Storage, TestDb};
+use parley_client::relay::{Delivery, RelayError};
+use parley_proto::B64;
+use parley_proto::api::{OutgoingEnvelope, SendRequest};
+use parley_proto::ws::{Envelope, ServerFrame};
+
+async fn send(from: &Device, to: &Device, body: &[u8]) -> Result<(), RelayError> {
+    let req = SendRequest {
+        messages: vec![OutgoingEnvelope { device: to.device, registration_id: to.registration_id, body: B64(body.to_vec()) }],
+    };
+    from.relay.send(&to.user, &req).await.map(|_| ())
+}
+
+/// Next frame within `secs`, or `None` on timeout.
+async fn next_frame(ws: &mut Delivery, secs: u64) -> Option<ServerFrame> {
+    tokio::time::timeout(Duration::from_secs(secs), ws.next()).await.ok().flatten().map(|f| f.unwrap())
+}
+
+/// Reads until `queue_empty`; acks each envelope when `ack`.
+async fn drain(ws: &mut Delivery, ack: bool) -> Vec<Envelope> {
+    let mut out = Vec::new();
+    loop {
+        match next_frame(ws, 10).await.expect("frame within 10 s") {
+            ServerFrame::Envelope(e) => {
+                if ack {
+                    ws.ack(vec![e.id]).await.unwrap();
+                }
+                out.push(e);
+            }
+            ServerFrame::QueueEmpty => return out,
+            ServerFrame::Closing { reason } => panic!("closed: {reason}"),
+        }
+    }
+}
+
+fn with_relay(d: &Device, relay: &parley_client::relay::Relay) -> Device {
+    Device { relay: relay.with_credentials(d.relay.credentials().unwrap().clone()), ..d.clone() }
+}
+
+/// A message sent through node A reaches a device connected to node B at once, and the other
+/// way round; each node serves its own sockets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_postgres_deliver_live() {
+    let pg = TestDb::create().await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = BinaryServer::start(dir_a.path(), Some(&pg.url), &[]).await;
+    let b = BinaryServer::start(dir_b.path(), Some(&pg.url), &[]).await;
+    let org = Org::create(a.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let (alice_b, bob_b) = (with_relay(&alice, &b.relay()), with_relay(&bob, &b.relay()));
+
+    let mut bob_ws = bob_b.relay.connect().await.unwrap();
+    let mut alice_ws = alice.relay.connect().await.unwrap();
+    assert!(matches!(next_frame(&mut bob_ws, 10).await, Some(ServerFrame::QueueEmpty)));
+    assert!(matches!(next_frame(&mut alice_ws, 10).await, Some(ServerFrame::QueueEmpty)));
+    for i in 0..20u8 {
+        send(&alice, &bob, &[i]).await.unwrap(); // through node A to a socket on node B
+        match next_frame(&mut bob_ws, 5).await {
+            Some(ServerFrame::Envelope(e)) => {
+                assert_eq!(e.body.0, vec![i]);
+                bob_ws.ack(vec![e.id]).await.unwrap();
+            }
+            other => panic!("expected an envelope on node B, got {other:?}"),
+        }
+        send(&bob_b, &alice_b, &[i]).await.unwrap(); // through node B to a socket on node A
+        match next_frame(&mut alice_ws, 5).await {
+            Some(ServerFrame::Envelope(e)) => {
+                assert_eq!(e.body.0, vec![i]);
+                alice_ws.ack(vec![e.id]).await.unwrap();
+            }
+            other => panic!("expected an envelope on node A, got {other:?}"),
+        }
+    }
+    a.kill9().await;
+    b.kill9().await;
+    pg.drop_db().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_loses_nothing_sqlite() {
+    kill9_loses_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill9_loses_nothing_postgres() {
+    kill9_loses_nothing(Backend::Postgres).await;
+}
+
+/// kill -9 while envelopes are in flight: after a restart, every envelope whose send was
+/// answered 200 is delivered, none whose ack had been stored comes back, and no id repeats.
+async fn kill9_loses_nothing(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let db = storage.pg.as_ref().map(|p| p.url.clone());
+    let server = BinaryServer::start(storage.dir.path(), db.as_deref(), &["--rate-per-sec", "1000000", "--rate-burst", "1000000"]).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+
+    // Phase 1: delivered and acked before the crash.
+    for i in 0..100u32 {
+        send(&alice, &bob, format!("one-{i}").as_bytes()).await.unwrap();
+    }
+    let mut ws = bob.relay.connect().await.unwrap();
+    let acked: BTreeSet<i64> = drain(&mut ws, true).await.iter().map(|e| e.id).collect();
+    assert_eq!(acked.len(), 100);
+    // Let the acks commit, then keep the socket open without acking.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Phase 2: four senders in full flight when the relay is killed.
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
+    let mut tasks = Vec::new();
+    for t in 0..4u32 {
+        let (a, b, accepted) = (alice.clone(), bob.clone(), accepted.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..100_000u32 {
+                let body = format!("two-{t}-{i}");
+                match send(&a, &b, body.as_bytes()).await {
+                    Ok(()) => {
+                        accepted.lock().unwrap().insert(body);
+                    }
+                    Err(_) => return,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server.kill9().await;
+    for t in tasks {
+        t.await.unwrap();
+    }
+    drop(ws);
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(accepted.len() > 10, "traffic was in flight ({} accepted)", accepted.len());
+
+    let server = BinaryServer::start(storage.dir.path(), db.as_deref(), &[]).await;
+    let bob = with_relay(&bob, &server.relay());
+    let mut ws = bob.relay.connect().await.unwrap();
+    let mut seen: BTreeMap<i64, String> = BTreeMap::new();
+    for e in drain(&mut ws, true).await {
+        assert!(!acked.contains(&e.id), "an acked envelope came back");
+        let body = String::from_utf8(e.body.0).unwrap();
+        assert!(seen.insert(e.id, body).is_none(), "an id repeated on one socket");
+    }
+    // Each accepted send was stored once, under one id.
+    assert_eq!(seen.values().collect::<BTreeSet<_>>().len(), seen.len(), "a message stored twice");
+    // Once the acks have committed, nothing comes back.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(ws);
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert!(drain(&mut ws, false).await.is_empty(), "acked envelopes were redelivered");
+    let delivered: BTreeSet<String> = seen.into_values().collect();
+    let lost: Vec<_> = accepted.difference(&delivered).take(5).collect();
+    assert!(lost.is_empty(), "accepted but lost: {lost:?}");
+    // Anything delivered beyond `accepted` was stored but its answer was cut by the kill.
+    assert!(delivered.iter().all(|b| b.starts_with("two-")));
+    server.kill9().await;
+    storage.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_stores_no_plaintext_or_secret_sqlite() {
+    blind_relay(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_relay_stores_no_plaintext_or_secret_postgres() {
+    blind_relay(Backend::Postgres).await;
+}
+
+/// Messages and a file carrying a known marker go through the relay end-to-end encrypted;
+/// afterwards neither the marker nor any device secret, private key, setup token or invite
+/// code appears anywhere in the database or the attachment folder.
+async fn blind_relay(backend: Backend) {
+    use parley_crypto::DeviceAddress;
+    use parley_crypto::attachment::{self, AttachmentKey};
+    use parley_crypto::keys::os_rng;
+    use parley_crypto::message::SessionMessage;
+    use parley_crypto::prekeys::PreKeyStore;
+    use parley_crypto::session_record::{LocalDevice, SessionRecord};
+
+    let storage = Storage::new(backend).await;
+    let server = common::TestServer::start(storage.config()).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let invite_code = org.invite(&common::user("carol"), true).await;
+    let marker = format!("PARLEY-MARKER-{}", common::hex(&parley_server::random_bytes::<8>().unwrap()));
+
+    // Alice starts a session from Bob's bundle and sends him the marker, encrypted.
+    let mut rng = os_rng();
+    let mut bob_prekeys = PreKeyStore::new(&bob.identity, 0, &mut rng);
+    bob_prekeys.generate_one_time(&bob.identity, 5, &mut rng);
+    let bundle = bob_prekeys.bundle(bob.identity.public()).unwrap();
+    let (a_addr, b_addr) = (DeviceAddress::new("alice", 1).unwrap(), DeviceAddress::new("bob", 1).unwrap());
+    let mut alice_session = SessionRecord::new();
+    alice_session.initiate(&a_addr, &b_addr, &alice.identity, &bundle, &mut rng).unwrap();
+    let mut bob_session = SessionRecord::new();
+    for i in 0..3 {
+        let text = format!("{marker} message {i}");
+        let wire = alice_session.encrypt(text.as_bytes()).unwrap().to_bytes();
+        send(&alice, &bob, &wire).await.unwrap();
+    }
+    let mut ws = bob.relay.connect().await.unwrap();
+    let got = drain(&mut ws, false).await;
+    for (i, e) in got.iter().enumerate() {
+        let msg = SessionMessage::from_bytes(&e.body.0).unwrap();
+        let local = LocalDevice { address: &b_addr, identity: &bob.identity, prekeys: &mut bob_prekeys };
+        let plain = bob_session.decrypt(local, &a_addr, &msg, |_| true, 1, &mut rng).unwrap();
+        assert_eq!(&plain.plaintext[..], format!("{marker} message {i}").as_bytes(), "the relay delivered it intact");
+    }
+
+    // A file made of the marker, encrypted and uploaded.
+    let file: Vec<u8> = marker.as_bytes().repeat(20_000);
+    let key = AttachmentKey::generate(&mut rng);
+    let mut cipher = Vec::new();
+    attachment::encrypt(&key, &mut rng, &file[..], &mut cipher, |_| {}).unwrap();
+    let created = alice.relay.upload_attachment(cipher.into()).await.unwrap();
+    let down = bob.relay.download_attachment(&created.id).await.unwrap().bytes().await.unwrap();
+    let mut plain = Vec::new();
+    attachment::decrypt(&key, None, &down[..], &mut plain, |_| {}).unwrap();
+    assert!(plain == file);
+
+    // Everything the relay stored.
+    let stored: Vec<u8> = match &storage.pg {
+        None => {
+            server.stop().await.unwrap();
+            let mut all = Vec::new();
+            for entry in walk(storage.dir.path()) {
+                all.extend(std::fs::read(entry).unwrap());
+            }
+            all
+        }
+        Some(pg) => {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(&pg.url).await.unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            let mut all = Vec::new();
+            for t in tables {
+                let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT row_to_json(t)::text FROM {t} t"))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                for r in rows {
+                    all.extend(r.into_bytes());
+                }
+            }
+            for entry in walk(storage.dir.path()) {
+                all.extend(std::fs::read(entry).unwrap());
+            }
+            server.stop().await.unwrap();
+            all
+        }
+    };
+    assert!(stored.len() > 10_000, "the scan saw the stored data ({} bytes)", stored.len());
+    let secrets: Vec<(&str, Vec<u8>)> = vec![
+        ("marker", marker.as_bytes().to_vec()),
+        ("alice's device secret", alice.relay.credentials().unwrap().secret.clone()),
+        ("bob's device secret", bob.relay.credentials().unwrap().secret.clone()),
+        ("alice's signing key", alice.identity.signing().seed().to_vec()),
+        ("alice's identity DH key", alice.identity.dh().secret_bytes().to_vec()),
+        ("the setup token", common::SETUP_TOKEN.as_bytes().to_vec()),
+        ("an invite code", invite_code.clone()),
+        ("the file key", key.to_bytes().to_vec()),
+    ];
+    for (what, bytes) in secrets {
+        for form in [bytes.clone(), common::hex(&bytes).into_bytes(), B64::encode(&bytes).into_bytes()] {
+            assert!(!contains(&stored, &form), "{what} found in the relay's storage");
+        }
+    }
+    // The check can fail: the public identity is stored, and found.
+    assert!(contains(&stored, &alice.identity.public().to_bytes()) || contains(&stored, common::hex(&alice.identity.public().to_bytes()).as_bytes()));
+    storage.cleanup().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
