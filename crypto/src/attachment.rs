@@ -68,7 +68,10 @@
 
 use core::fmt;
 use std::io::{self, Read, Write};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::thread::{Scope, ScopedJoinHandle};
 
+use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use rand_core::CryptoRng;
@@ -216,6 +219,9 @@ pub fn ciphertext_len(plaintext_len: u64) -> u64 {
 /// Encrypts everything `reader` yields into `writer` under `key`, with a fresh salt from
 /// `rng`. `progress` is called with the number of plaintext bytes of each chunk as it is
 /// written, so the calls sum to [`AttachmentInfo::plaintext_len`].
+///
+/// A file of more than one chunk is hashed on a second thread while this one encrypts the
+/// next chunks (see [`Digester`]).
 pub fn encrypt<R: Read, W: Write>(
     key: &AttachmentKey,
     rng: &mut (impl CryptoRng + ?Sized),
@@ -234,45 +240,57 @@ pub fn encrypt<R: Read, W: Write>(
     let mut plaintext_len = 0u64;
     let mut ciphertext_len = len_u64(HEADER_LEN);
 
-    let mut buf = Zeroizing::new(vec![0u8; ATTACHMENT_CHUNK_LEN]);
-    let mut counter = 0u32;
-    loop {
-        let body = read_full(&mut reader, buf.as_mut_slice())?;
-        // A full chunk is never final: the final chunk is always shorter (possibly empty).
-        let last = body.len() < ATTACHMENT_CHUNK_LEN;
-        let next = if last {
-            counter
-        } else {
-            counter.checked_add(1).ok_or(AttachmentError::TooLarge)?
-        };
-        let tag = stream
-            .cipher
-            .encrypt_inout_detached(&stream.nonce(counter, last), &header, (&mut *body).into())
-            // AES-GCM refuses only messages over 2^36 bytes; a chunk is 64 KiB.
-            .map_err(|_| AttachmentError::TooLarge)?;
-        writer.write_all(body)?;
-        writer.write_all(&tag)?;
-        hasher.update(&*body);
-        hasher.update(tag);
+    let digest = std::thread::scope(|scope| {
+        let mut digester = Digester::new(hasher);
+        let mut counter = 0u32;
+        loop {
+            let mut buf = digester.buffer()?;
+            let room = buf
+                .get_mut(..ATTACHMENT_CHUNK_LEN)
+                .ok_or(AttachmentError::TooLarge)?;
+            let n = read_full(&mut reader, room)?.len();
+            // A full chunk is never final: the final chunk is always shorter (possibly empty).
+            let last = n < ATTACHMENT_CHUNK_LEN;
+            let body = buf.get_mut(..n).ok_or(AttachmentError::TooLarge)?;
+            let tag = stream
+                .cipher
+                .encrypt_inout_detached(&stream.nonce(counter, last), &header, body.into())
+                // AES-GCM refuses only messages over 2^36 bytes; a chunk is 64 KiB.
+                .map_err(|_| AttachmentError::TooLarge)?;
+            // Seal in place and put the tag right after the body, so each chunk is one write.
+            let sealed_len = n.saturating_add(TAG_LEN);
+            let tag_slot = buf
+                .get_mut(n..sealed_len)
+                .ok_or(AttachmentError::TooLarge)?;
+            tag_slot.copy_from_slice(&tag);
+            let sealed = buf.get(..sealed_len).ok_or(AttachmentError::TooLarge)?;
+            writer.write_all(sealed)?;
 
-        let n = len_u64(body.len());
-        plaintext_len = plaintext_len.saturating_add(n);
-        ciphertext_len = ciphertext_len
-            .saturating_add(n)
-            .saturating_add(len_u64(TAG_LEN));
-        if n > 0 {
-            progress(n);
+            let n = len_u64(n);
+            plaintext_len = plaintext_len.saturating_add(n);
+            ciphertext_len = ciphertext_len
+                .saturating_add(n)
+                .saturating_add(len_u64(TAG_LEN));
+            if n > 0 {
+                progress(n);
+            }
+            if !last {
+                // More than one chunk: worth a second thread for the digest.
+                digester.go_parallel(scope);
+            }
+            digester.update(buf, sealed_len)?;
+            if last {
+                break;
+            }
+            counter = counter.checked_add(1).ok_or(AttachmentError::TooLarge)?;
         }
-        if last {
-            break;
-        }
-        counter = next;
-    }
+        digester.finish()
+    })?;
     writer.flush()?;
     Ok(AttachmentInfo {
         plaintext_len,
         ciphertext_len,
-        digest: hasher.finalize().into(),
+        digest,
     })
 }
 
@@ -283,6 +301,9 @@ pub fn encrypt<R: Read, W: Write>(
 /// returns `Ok`**: a cut or altered stream is noticed only when its bad chunk is reached,
 /// after earlier chunks were written. Write to a temporary file and rename it on success.
 /// `progress` is called with the number of plaintext bytes of each chunk as it is written.
+///
+/// With a digest to check, a ciphertext of more than one chunk is hashed on a second thread
+/// while this one decrypts (see [`Digester`]).
 pub fn decrypt<R: Read, W: Write>(
     key: &AttachmentKey,
     expected_digest: Option<&[u8; 32]>,
@@ -293,61 +314,221 @@ pub fn decrypt<R: Read, W: Write>(
     let mut header = [0u8; HEADER_LEN];
     let salt = decode_header(read_full(&mut reader, &mut header)?)?;
     let stream = StreamKey::derive(key, &salt);
-    let mut hasher = expected_digest.map(|_| Sha256::new());
-    if let Some(h) = hasher.as_mut() {
-        h.update(header);
+    let mut hasher = Sha256::new();
+    hasher.update(header);
+
+    // Chunks are decrypted out of place, from a ciphertext buffer (which then goes to the
+    // digest, possibly on another thread) into this plaintext buffer.
+    let mut plain = Zeroizing::new(vec![0u8; ATTACHMENT_CHUNK_LEN]);
+    let plaintext_len = std::thread::scope(|scope| {
+        let mut digester = expected_digest.map(|_| Digester::new(hasher));
+        let mut own = None;
+        let mut counter = 0u32;
+        let mut plaintext_len = 0u64;
+        loop {
+            let mut buf = match digester.as_mut() {
+                Some(d) => d.buffer()?,
+                None => own.take().unwrap_or_else(chunk_buffer),
+            };
+            let sealed = read_full(&mut reader, buf.as_mut_slice())?;
+            let sealed_len = sealed.len();
+            let last = sealed_len < SEALED_CHUNK_LEN;
+            // Nothing at all, or less than a tag, where a chunk must be: the end is missing.
+            let (body, tag) = sealed
+                .split_last_chunk::<TAG_LEN>()
+                .ok_or(AttachmentError::Truncated)?;
+            let out = plain
+                .get_mut(..body.len())
+                .ok_or(AttachmentError::DecryptFailed)?;
+            let inout = InOutBuf::new(body, out).map_err(|_| AttachmentError::DecryptFailed)?;
+            stream
+                .cipher
+                .decrypt_inout_detached(
+                    &stream.nonce(counter, last),
+                    &header,
+                    inout,
+                    &Tag::from(*tag),
+                )
+                .map_err(|_| AttachmentError::DecryptFailed)?;
+            let n = body.len();
+
+            match digester.as_mut() {
+                Some(d) => {
+                    if !last {
+                        d.go_parallel(scope);
+                    }
+                    d.update(buf, sealed_len)?;
+                }
+                None => own = Some(buf),
+            }
+            if last {
+                let mut probe = [0u8; 1];
+                if !read_full(&mut reader, &mut probe)?.is_empty() {
+                    return Err(AttachmentError::TrailingData);
+                }
+                if let (Some(d), Some(expected)) = (digester.take(), expected_digest) {
+                    let actual = d.finish()?;
+                    if !crate::keys::ct_eq(&actual, expected) {
+                        return Err(AttachmentError::DigestMismatch);
+                    }
+                }
+            }
+
+            writer.write_all(plain.get(..n).ok_or(AttachmentError::DecryptFailed)?)?;
+            let n = len_u64(n);
+            plaintext_len = plaintext_len.saturating_add(n);
+            if n > 0 {
+                progress(n);
+            }
+            if last {
+                return Ok(plaintext_len);
+            }
+            counter = counter.checked_add(1).ok_or(AttachmentError::TooLarge)?;
+        }
+    })?;
+    writer.flush()?;
+    Ok(plaintext_len)
+}
+
+/// Buffers that circulate between the thread that encrypts or decrypts and the one that
+/// hashes: enough for one being filled, one being hashed and one waiting.
+const PIPELINE_BUFFERS: usize = 3;
+
+/// One sealed chunk's worth of memory, zeroized when dropped (it holds plaintext between
+/// reading and sealing).
+type ChunkBuffer = Zeroizing<Vec<u8>>;
+
+fn chunk_buffer() -> ChunkBuffer {
+    Zeroizing::new(vec![0u8; SEALED_CHUNK_LEN])
+}
+
+/// SHA-256 of the ciphertext, computed chunk by chunk as the stream is processed.
+///
+/// It starts on the calling thread. Once a stream turns out to have more than one chunk,
+/// [`Digester::go_parallel`] moves the hashing to a second (scoped) thread, which receives
+/// each sealed chunk over a bounded channel and hands the buffer back when done, so that
+/// SHA-256 runs beside AES-GCM instead of after it. At most [`PIPELINE_BUFFERS`] chunk
+/// buffers exist at any time, so memory stays constant in the file size. If the thread
+/// cannot be started, hashing simply stays on the calling thread.
+enum Digester<'scope> {
+    /// Hashing on the calling thread, with the one buffer it reuses.
+    Inline {
+        hasher: Sha256,
+        spare: Option<ChunkBuffer>,
+    },
+    /// Hashing on a second thread.
+    Parallel {
+        to_hasher: SyncSender<(ChunkBuffer, usize)>,
+        from_hasher: Receiver<ChunkBuffer>,
+        spare: Option<ChunkBuffer>,
+        allocated: usize,
+        hasher: ScopedJoinHandle<'scope, Sha256>,
+    },
+}
+
+impl<'scope> Digester<'scope> {
+    fn new(hasher: Sha256) -> Self {
+        Self::Inline {
+            hasher,
+            spare: None,
+        }
     }
 
-    let mut buf = Zeroizing::new(vec![0u8; SEALED_CHUNK_LEN]);
-    let mut counter = 0u32;
-    let mut plaintext_len = 0u64;
-    loop {
-        let sealed = read_full(&mut reader, buf.as_mut_slice())?;
-        let last = sealed.len() < SEALED_CHUNK_LEN;
-        // Nothing at all, or less than a tag, where a chunk must be: the end is missing.
-        let (body, tag) = sealed
-            .split_last_chunk_mut::<TAG_LEN>()
-            .ok_or(AttachmentError::Truncated)?;
-        if let Some(h) = hasher.as_mut() {
-            h.update(&*body);
-            h.update(*tag);
-        }
-        stream
-            .cipher
-            .decrypt_inout_detached(
-                &stream.nonce(counter, last),
-                &header,
-                (&mut *body).into(),
-                &Tag::from(*tag),
-            )
-            .map_err(|_| AttachmentError::DecryptFailed)?;
-
-        if last {
-            let mut probe = [0u8; 1];
-            if !read_full(&mut reader, &mut probe)?.is_empty() {
-                return Err(AttachmentError::TrailingData);
+    /// A buffer of [`SEALED_CHUNK_LEN`] bytes to fill.
+    fn buffer(&mut self) -> Result<ChunkBuffer, AttachmentError> {
+        match self {
+            Self::Inline { spare, .. } => Ok(spare.take().unwrap_or_else(chunk_buffer)),
+            Self::Parallel {
+                from_hasher,
+                spare,
+                allocated,
+                ..
+            } => {
+                if let Some(buf) = spare.take() {
+                    return Ok(buf);
+                }
+                if *allocated < PIPELINE_BUFFERS {
+                    *allocated = allocated.saturating_add(1);
+                    return Ok(chunk_buffer());
+                }
+                // Every buffer is with the hasher, which returns each one when done; it
+                // only hangs up if it panicked, which the scope then propagates.
+                from_hasher.recv().map_err(|_| hasher_gone())
             }
-            if let (Some(h), Some(expected)) = (hasher.take(), expected_digest) {
-                let actual: [u8; 32] = h.finalize().into();
-                if !crate::keys::ct_eq(&actual, expected) {
-                    return Err(AttachmentError::DigestMismatch);
+        }
+    }
+
+    /// Hashes the first `len` bytes of `buf` (here or on the hashing thread) and takes the
+    /// buffer back for reuse.
+    fn update(&mut self, buf: ChunkBuffer, len: usize) -> Result<(), AttachmentError> {
+        match self {
+            Self::Inline { hasher, spare } => {
+                hasher.update(buf.get(..len).unwrap_or_default());
+                *spare = Some(buf);
+                Ok(())
+            }
+            Self::Parallel { to_hasher, .. } => {
+                to_hasher.send((buf, len)).map_err(|_| hasher_gone())
+            }
+        }
+    }
+
+    /// Moves hashing to a second thread, if it is not there already and a thread can be
+    /// started. Called while holding one buffer from [`Digester::buffer`].
+    fn go_parallel(&mut self, scope: &'scope Scope<'scope, '_>) {
+        let Self::Inline { hasher, spare } = self else {
+            return;
+        };
+        let mut moved = hasher.clone();
+        // At most `PIPELINE_BUFFERS` buffers exist, so the bounded channel to the hasher never
+        // blocks for long, and the way back (unbounded, but holding at most that many) never
+        // blocks the hasher: no deadlock when this thread stops draining it.
+        let (to_hasher, chunks) = sync_channel::<(ChunkBuffer, usize)>(PIPELINE_BUFFERS);
+        let (returned, from_hasher) = channel::<ChunkBuffer>();
+        let spawned = std::thread::Builder::new()
+            .name("parley-attachment-sha256".into())
+            .spawn_scoped(scope, move || {
+                for (buf, len) in chunks {
+                    moved.update(buf.get(..len).unwrap_or_default());
+                    // The other side hangs up only when it stops early; nothing to do then.
+                    let _ = returned.send(buf);
+                }
+                moved
+            });
+        if let Ok(handle) = spawned {
+            let spare = spare.take();
+            *self = Self::Parallel {
+                to_hasher,
+                from_hasher,
+                // The buffer the caller holds, and the spare if there is one.
+                allocated: 1 + usize::from(spare.is_some()),
+                spare,
+                hasher: handle,
+            };
+        }
+    }
+
+    /// The digest of everything passed to [`Digester::update`].
+    fn finish(self) -> Result<[u8; 32], AttachmentError> {
+        match self {
+            Self::Inline { hasher, .. } => Ok(hasher.finalize().into()),
+            Self::Parallel {
+                to_hasher, hasher, ..
+            } => {
+                // Hanging up ends the hashing thread's loop once it has drained the channel.
+                drop(to_hasher);
+                match hasher.join() {
+                    Ok(hasher) => Ok(hasher.finalize().into()),
+                    Err(panic) => std::panic::resume_unwind(panic),
                 }
             }
         }
-
-        writer.write_all(body)?;
-        let n = len_u64(body.len());
-        plaintext_len = plaintext_len.saturating_add(n);
-        if n > 0 {
-            progress(n);
-        }
-        if last {
-            break;
-        }
-        counter = counter.checked_add(1).ok_or(AttachmentError::TooLarge)?;
     }
-    writer.flush()?;
-    Ok(plaintext_len)
+}
+
+/// The hashing thread stopped early, which happens only if it panicked.
+fn hasher_gone() -> AttachmentError {
+    AttachmentError::Io(io::ErrorKind::Other)
 }
 
 /// SHA-256 of everything `reader` yields, to check a downloaded ciphertext against
