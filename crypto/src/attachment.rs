@@ -62,9 +62,14 @@
 //!
 //! # Cost
 //!
-//! One buffer of one chunk (plus tag) is allocated per call and reused for every chunk, and
-//! zeroized when the call ends; the cipher is keyed once. Throughput is that of AES-256-GCM
-//! plus SHA-256 over the ciphertext. At most 2^32 chunks (256 TiB) fit one stream.
+//! The cipher is keyed once. A file of one chunk uses one buffer of one chunk (plus tag) and
+//! the calling thread only. A longer one hashes the ciphertext on a second, scoped thread
+//! while the calling thread reads, encrypts (or decrypts) and writes the next chunks; at most
+//! three chunk buffers circulate between the two (plus one plaintext chunk when decrypting),
+//! so memory stays constant in the size of the file, and every buffer is zeroized when the
+//! call ends. With a core free for the hasher, throughput is that of the slower of
+//! AES-256-GCM and SHA-256 rather than of both in turn. At most 2^32 chunks (256 TiB) fit one
+//! stream.
 
 use core::fmt;
 use std::io::{self, Read, Write};
