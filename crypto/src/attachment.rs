@@ -65,9 +65,9 @@
 //! The cipher is keyed once. A file of one chunk uses one buffer of one chunk (plus tag) and
 //! the calling thread only. A longer one hashes the ciphertext on a second, scoped thread
 //! while the calling thread reads, encrypts (or decrypts) and writes the next chunks; at most
-//! three chunk buffers circulate between the two (plus one plaintext chunk when decrypting),
-//! so memory stays constant in the size of the file, and every buffer is zeroized when the
-//! call ends. With a core free for the hasher, throughput is that of the slower of
+//! four buffers of four sealed chunks (1 MiB) circulate between the two, plus one chunk
+//! buffer and one plaintext chunk, so memory stays constant in the size of the file, and
+//! every buffer is zeroized when the call ends. With a core free for the hasher, throughput is that of the slower of
 //! AES-256-GCM and SHA-256 rather than of both in turn. At most 2^32 chunks (256 TiB) fit one
 //! stream.
 
@@ -249,14 +249,14 @@ pub fn encrypt<R: Read, W: Write>(
         let mut digester = Digester::new(hasher);
         let mut counter = 0u32;
         loop {
-            let mut buf = digester.buffer()?;
-            let room = buf
+            let slot = digester.slot()?;
+            let room = slot
                 .get_mut(..ATTACHMENT_CHUNK_LEN)
                 .ok_or(AttachmentError::TooLarge)?;
             let n = read_full(&mut reader, room)?.len();
             // A full chunk is never final: the final chunk is always shorter (possibly empty).
             let last = n < ATTACHMENT_CHUNK_LEN;
-            let body = buf.get_mut(..n).ok_or(AttachmentError::TooLarge)?;
+            let body = slot.get_mut(..n).ok_or(AttachmentError::TooLarge)?;
             let tag = stream
                 .cipher
                 .encrypt_inout_detached(&stream.nonce(counter, last), &header, body.into())
@@ -264,12 +264,11 @@ pub fn encrypt<R: Read, W: Write>(
                 .map_err(|_| AttachmentError::TooLarge)?;
             // Seal in place and put the tag right after the body, so each chunk is one write.
             let sealed_len = n.saturating_add(TAG_LEN);
-            let tag_slot = buf
-                .get_mut(n..sealed_len)
-                .ok_or(AttachmentError::TooLarge)?;
-            tag_slot.copy_from_slice(&tag);
-            let sealed = buf.get(..sealed_len).ok_or(AttachmentError::TooLarge)?;
-            writer.write_all(sealed)?;
+            slot.get_mut(n..sealed_len)
+                .ok_or(AttachmentError::TooLarge)?
+                .copy_from_slice(&tag);
+            writer.write_all(slot.get(..sealed_len).ok_or(AttachmentError::TooLarge)?)?;
+            digester.commit(sealed_len, last)?;
 
             let n = len_u64(n);
             plaintext_len = plaintext_len.saturating_add(n);
@@ -279,14 +278,11 @@ pub fn encrypt<R: Read, W: Write>(
             if n > 0 {
                 progress(n);
             }
-            if !last {
-                // More than one chunk: worth a second thread for the digest.
-                digester.go_parallel(scope);
-            }
-            digester.update(buf, sealed_len)?;
             if last {
                 break;
             }
+            // More than one chunk: worth a second thread for the digest.
+            digester.go_parallel(scope);
             counter = counter.checked_add(1).ok_or(AttachmentError::TooLarge)?;
         }
         digester.finish()
@@ -327,15 +323,18 @@ pub fn decrypt<R: Read, W: Write>(
     let mut plain = Zeroizing::new(vec![0u8; ATTACHMENT_CHUNK_LEN]);
     let plaintext_len = std::thread::scope(|scope| {
         let mut digester = expected_digest.map(|_| Digester::new(hasher));
-        let mut own = None;
+        let mut own = Zeroizing::new(Vec::new());
         let mut counter = 0u32;
         let mut plaintext_len = 0u64;
         loop {
-            let mut buf = match digester.as_mut() {
-                Some(d) => d.buffer()?,
-                None => own.take().unwrap_or_else(chunk_buffer),
+            let slot = match digester.as_mut() {
+                Some(d) => d.slot()?,
+                None => {
+                    own.resize(SEALED_CHUNK_LEN, 0);
+                    own.as_mut_slice()
+                }
             };
-            let sealed = read_full(&mut reader, buf.as_mut_slice())?;
+            let sealed = read_full(&mut reader, slot)?;
             let sealed_len = sealed.len();
             let last = sealed_len < SEALED_CHUNK_LEN;
             // Nothing at all, or less than a tag, where a chunk must be: the end is missing.
@@ -356,16 +355,10 @@ pub fn decrypt<R: Read, W: Write>(
                 )
                 .map_err(|_| AttachmentError::DecryptFailed)?;
             let n = body.len();
-
-            match digester.as_mut() {
-                Some(d) => {
-                    if !last {
-                        d.go_parallel(scope);
-                    }
-                    d.update(buf, sealed_len)?;
-                }
-                None => own = Some(buf),
+            if let Some(d) = digester.as_mut() {
+                d.commit(sealed_len, last)?;
             }
+
             if last {
                 let mut probe = [0u8; 1];
                 if !read_full(&mut reader, &mut probe)?.is_empty() {
@@ -377,6 +370,8 @@ pub fn decrypt<R: Read, W: Write>(
                         return Err(AttachmentError::DigestMismatch);
                     }
                 }
+            } else if let Some(d) = digester.as_mut() {
+                d.go_parallel(scope);
             }
 
             writer.write_all(plain.get(..n).ok_or(AttachmentError::DecryptFailed)?)?;
@@ -395,37 +390,37 @@ pub fn decrypt<R: Read, W: Write>(
     Ok(plaintext_len)
 }
 
-/// Buffers that circulate between the thread that encrypts or decrypts and the one that
-/// hashes: enough for one being filled, one being hashed and one waiting.
-const PIPELINE_BUFFERS: usize = 3;
+/// Sealed chunks handed to the hashing thread at a time (fewer hand-overs, each of which may
+/// wake a sleeping thread).
+const CHUNKS_PER_BATCH: usize = 4;
 
-/// One sealed chunk's worth of memory, zeroized when dropped (it holds plaintext between
-/// reading and sealing).
+/// Batch buffers that circulate between the thread that encrypts or decrypts and the one
+/// that hashes: enough for one being filled, one being hashed and two waiting.
+const PIPELINE_BUFFERS: usize = 4;
+
+/// Memory for sealed chunks, zeroized when dropped (it holds plaintext between reading and
+/// sealing).
 type ChunkBuffer = Zeroizing<Vec<u8>>;
-
-fn chunk_buffer() -> ChunkBuffer {
-    Zeroizing::new(vec![0u8; SEALED_CHUNK_LEN])
-}
 
 /// SHA-256 of the ciphertext, computed chunk by chunk as the stream is processed.
 ///
-/// It starts on the calling thread. Once a stream turns out to have more than one chunk,
-/// [`Digester::go_parallel`] moves the hashing to a second (scoped) thread, which receives
-/// each sealed chunk over a bounded channel and hands the buffer back when done, so that
-/// SHA-256 runs beside AES-GCM instead of after it. At most [`PIPELINE_BUFFERS`] chunk
-/// buffers exist at any time, so memory stays constant in the file size. If the thread
-/// cannot be started, hashing simply stays on the calling thread.
+/// It starts on the calling thread, with one buffer of one sealed chunk. Once a stream turns
+/// out to have more than one chunk, [`Digester::go_parallel`] moves the hashing to a second
+/// (scoped) thread: sealed chunks are then laid end to end in batch buffers of
+/// [`CHUNKS_PER_BATCH`] chunks, each full batch goes to the hasher over a bounded channel,
+/// and the hasher hands the buffer back when done, so that SHA-256 runs beside AES-GCM
+/// instead of after it. At most [`PIPELINE_BUFFERS`] batch buffers exist (1 MiB), so memory
+/// stays constant in the file size. If the thread cannot be started, hashing simply stays on
+/// the calling thread.
 enum Digester<'scope> {
-    /// Hashing on the calling thread, with the one buffer it reuses.
-    Inline {
-        hasher: Sha256,
-        spare: Option<ChunkBuffer>,
-    },
+    /// Hashing on the calling thread.
+    Inline { hasher: Sha256, buf: ChunkBuffer },
     /// Hashing on a second thread.
     Parallel {
         to_hasher: SyncSender<(ChunkBuffer, usize)>,
         from_hasher: Receiver<ChunkBuffer>,
-        spare: Option<ChunkBuffer>,
+        /// The batch being filled and how many bytes of it are used.
+        current: Option<(ChunkBuffer, usize)>,
         allocated: usize,
         hasher: ScopedJoinHandle<'scope, Sha256>,
     },
@@ -435,65 +430,85 @@ impl<'scope> Digester<'scope> {
     fn new(hasher: Sha256) -> Self {
         Self::Inline {
             hasher,
-            spare: None,
+            buf: Zeroizing::new(vec![0u8; SEALED_CHUNK_LEN]),
         }
     }
 
-    /// A buffer of [`SEALED_CHUNK_LEN`] bytes to fill.
-    fn buffer(&mut self) -> Result<ChunkBuffer, AttachmentError> {
+    /// Room for one sealed chunk ([`SEALED_CHUNK_LEN`] bytes), to fill and then pass to
+    /// [`Digester::commit`].
+    fn slot(&mut self) -> Result<&mut [u8], AttachmentError> {
         match self {
-            Self::Inline { spare, .. } => Ok(spare.take().unwrap_or_else(chunk_buffer)),
+            Self::Inline { buf, .. } => Ok(buf.as_mut_slice()),
             Self::Parallel {
                 from_hasher,
-                spare,
+                current,
                 allocated,
                 ..
             } => {
-                if let Some(buf) = spare.take() {
-                    return Ok(buf);
-                }
-                if *allocated < PIPELINE_BUFFERS {
-                    *allocated = allocated.saturating_add(1);
-                    return Ok(chunk_buffer());
-                }
-                // Every buffer is with the hasher, which returns each one when done; it
-                // only hangs up if it panicked, which the scope then propagates.
-                from_hasher.recv().map_err(|_| hasher_gone())
+                let (buf, used) = match current {
+                    Some(batch) => batch,
+                    None => {
+                        let buf = if *allocated < PIPELINE_BUFFERS {
+                            *allocated = allocated.saturating_add(1);
+                            Zeroizing::new(vec![0u8; CHUNKS_PER_BATCH * SEALED_CHUNK_LEN])
+                        } else {
+                            // Every buffer is with the hasher, which returns each one when
+                            // done; it only hangs up if it panicked, which the scope then
+                            // propagates.
+                            from_hasher.recv().map_err(|_| hasher_gone())?
+                        };
+                        current.insert((buf, 0))
+                    }
+                };
+                buf.get_mut(*used..used.saturating_add(SEALED_CHUNK_LEN))
+                    .ok_or(AttachmentError::TooLarge)
             }
         }
     }
 
-    /// Hashes the first `len` bytes of `buf` (here or on the hashing thread) and takes the
-    /// buffer back for reuse.
-    fn update(&mut self, buf: ChunkBuffer, len: usize) -> Result<(), AttachmentError> {
+    /// Hashes the first `len` bytes of the slot last returned by [`Digester::slot`] (now, or
+    /// on the hashing thread once its batch is full or `last` is set).
+    fn commit(&mut self, len: usize, last: bool) -> Result<(), AttachmentError> {
+        let len = len.min(SEALED_CHUNK_LEN);
         match self {
-            Self::Inline { hasher, spare } => {
+            Self::Inline { hasher, buf } => {
                 hasher.update(buf.get(..len).unwrap_or_default());
-                *spare = Some(buf);
                 Ok(())
             }
-            Self::Parallel { to_hasher, .. } => {
-                to_hasher.send((buf, len)).map_err(|_| hasher_gone())
+            Self::Parallel {
+                to_hasher, current, ..
+            } => {
+                let full = match current.as_mut() {
+                    Some((buf, used)) => {
+                        *used = used.saturating_add(len);
+                        buf.len().saturating_sub(*used) < SEALED_CHUNK_LEN
+                    }
+                    None => false,
+                };
+                match current.take_if(|_| last || full) {
+                    Some(batch) => to_hasher.send(batch).map_err(|_| hasher_gone()),
+                    None => Ok(()),
+                }
             }
         }
     }
 
     /// Moves hashing to a second thread, if it is not there already and a thread can be
-    /// started. Called while holding one buffer from [`Digester::buffer`].
+    /// started. Called between chunks (after [`Digester::commit`]).
     fn go_parallel(&mut self, scope: &'scope Scope<'scope, '_>) {
-        let Self::Inline { hasher, spare } = self else {
+        let Self::Inline { hasher, .. } = self else {
             return;
         };
         let mut moved = hasher.clone();
         // At most `PIPELINE_BUFFERS` buffers exist, so the bounded channel to the hasher never
         // blocks for long, and the way back (unbounded, but holding at most that many) never
         // blocks the hasher: no deadlock when this thread stops draining it.
-        let (to_hasher, chunks) = sync_channel::<(ChunkBuffer, usize)>(PIPELINE_BUFFERS);
+        let (to_hasher, batches) = sync_channel::<(ChunkBuffer, usize)>(PIPELINE_BUFFERS);
         let (returned, from_hasher) = channel::<ChunkBuffer>();
         let spawned = std::thread::Builder::new()
             .name("parley-attachment-sha256".into())
             .spawn_scoped(scope, move || {
-                for (buf, len) in chunks {
+                for (buf, len) in batches {
                     moved.update(buf.get(..len).unwrap_or_default());
                     // The other side hangs up only when it stops early; nothing to do then.
                     let _ = returned.send(buf);
@@ -501,25 +516,29 @@ impl<'scope> Digester<'scope> {
                 moved
             });
         if let Ok(handle) = spawned {
-            let spare = spare.take();
             *self = Self::Parallel {
                 to_hasher,
                 from_hasher,
-                // The buffer the caller holds, and the spare if there is one.
-                allocated: 1 + usize::from(spare.is_some()),
-                spare,
+                current: None,
+                allocated: 0,
                 hasher: handle,
             };
         }
     }
 
-    /// The digest of everything passed to [`Digester::update`].
+    /// The digest of everything committed.
     fn finish(self) -> Result<[u8; 32], AttachmentError> {
         match self {
             Self::Inline { hasher, .. } => Ok(hasher.finalize().into()),
             Self::Parallel {
-                to_hasher, hasher, ..
+                to_hasher,
+                current,
+                hasher,
+                ..
             } => {
+                if let Some(batch) = current {
+                    to_hasher.send(batch).map_err(|_| hasher_gone())?;
+                }
                 // Hanging up ends the hashing thread's loop once it has drained the channel.
                 drop(to_hasher);
                 match hasher.join() {
