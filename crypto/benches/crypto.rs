@@ -3,12 +3,6 @@
 //!
 //! Run with `cargo bench -p parley-crypto --bench crypto`; every group keeps its warm-up and
 //! measurement short so the whole run takes a few minutes on a shared two-core machine.
-//!
-//! Items 4 and 5 (`crypto/group.rs`, `crypto/attachment.rs`) use `parley_crypto::sender_key`
-//! and `parley_crypto::attachment`, which are not on this branch yet. Once they are, add
-//! `#[path = "crypto/group.rs"] mod group;` and `#[path = "crypto/attachment.rs"] mod
-//! attachment;`, put `group::group_messages, attachment::attachments` in `criterion_group!`,
-//! and call `group::pairs(&selection); attachment::pairs(&selection);` in `main`.
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -19,10 +13,14 @@
 
 use criterion::{Criterion, criterion_group};
 
+#[path = "crypto/attachment.rs"]
+mod attachment;
 #[path = "crypto/fixtures.rs"]
 mod fixtures;
 #[path = "crypto/floor.rs"]
 mod floor;
+#[path = "crypto/group.rs"]
+mod group;
 #[path = "crypto/paired.rs"]
 mod paired;
 #[path = "crypto/pairwise.rs"]
@@ -35,6 +33,8 @@ criterion_group!(
     pairwise::setup,
     pairwise::message,
     pairwise::ping_pong,
+    group::group_messages,
+    attachment::attachments,
     primitives::pqxdh,
     primitives::primitives,
 );
@@ -42,5 +42,7 @@ fn main() {
     benches();
     let selection = paired::Selection::from_args();
     pairwise::pairs(&selection);
+    group::pairs(&selection);
+    attachment::pairs(&selection);
     Criterion::default().configure_from_args().final_summary();
 }

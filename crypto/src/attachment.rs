@@ -62,13 +62,21 @@
 //!
 //! # Cost
 //!
-//! One buffer of one chunk (plus tag) is allocated per call and reused for every chunk, and
-//! zeroized when the call ends; the cipher is keyed once. Throughput is that of AES-256-GCM
-//! plus SHA-256 over the ciphertext. At most 2^32 chunks (256 TiB) fit one stream.
+//! The cipher is keyed once. A file of one chunk uses one buffer of one chunk (plus tag) and
+//! the calling thread only. A longer one hashes the ciphertext on a second, scoped thread
+//! while the calling thread reads, encrypts (or decrypts) and writes the next chunks; at most
+//! four buffers of four sealed chunks (1 MiB) circulate between the two, plus one chunk
+//! buffer and one plaintext chunk, so memory stays constant in the size of the file, and
+//! every buffer is zeroized when the call ends. With a core free for the hasher, throughput is that of the slower of
+//! AES-256-GCM and SHA-256 rather than of both in turn. At most 2^32 chunks (256 TiB) fit one
+//! stream.
 
 use core::fmt;
 use std::io::{self, Read, Write};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::thread::{Scope, ScopedJoinHandle};
 
+use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce, Tag};
 use rand_core::CryptoRng;
@@ -216,6 +224,9 @@ pub fn ciphertext_len(plaintext_len: u64) -> u64 {
 /// Encrypts everything `reader` yields into `writer` under `key`, with a fresh salt from
 /// `rng`. `progress` is called with the number of plaintext bytes of each chunk as it is
 /// written, so the calls sum to [`AttachmentInfo::plaintext_len`].
+///
+/// A file of more than one chunk is hashed on a second thread while this one encrypts the
+/// next chunks (see [`Digester`]).
 pub fn encrypt<R: Read, W: Write>(
     key: &AttachmentKey,
     rng: &mut (impl CryptoRng + ?Sized),
@@ -234,45 +245,53 @@ pub fn encrypt<R: Read, W: Write>(
     let mut plaintext_len = 0u64;
     let mut ciphertext_len = len_u64(HEADER_LEN);
 
-    let mut buf = Zeroizing::new(vec![0u8; ATTACHMENT_CHUNK_LEN]);
-    let mut counter = 0u32;
-    loop {
-        let body = read_full(&mut reader, buf.as_mut_slice())?;
-        // A full chunk is never final: the final chunk is always shorter (possibly empty).
-        let last = body.len() < ATTACHMENT_CHUNK_LEN;
-        let next = if last {
-            counter
-        } else {
-            counter.checked_add(1).ok_or(AttachmentError::TooLarge)?
-        };
-        let tag = stream
-            .cipher
-            .encrypt_inout_detached(&stream.nonce(counter, last), &header, (&mut *body).into())
-            // AES-GCM refuses only messages over 2^36 bytes; a chunk is 64 KiB.
-            .map_err(|_| AttachmentError::TooLarge)?;
-        writer.write_all(body)?;
-        writer.write_all(&tag)?;
-        hasher.update(&*body);
-        hasher.update(tag);
+    let digest = std::thread::scope(|scope| {
+        let mut digester = Digester::new(hasher);
+        let mut counter = 0u32;
+        loop {
+            let slot = digester.slot()?;
+            let room = slot
+                .get_mut(..ATTACHMENT_CHUNK_LEN)
+                .ok_or(AttachmentError::TooLarge)?;
+            let n = read_full(&mut reader, room)?.len();
+            // A full chunk is never final: the final chunk is always shorter (possibly empty).
+            let last = n < ATTACHMENT_CHUNK_LEN;
+            let body = slot.get_mut(..n).ok_or(AttachmentError::TooLarge)?;
+            let tag = stream
+                .cipher
+                .encrypt_inout_detached(&stream.nonce(counter, last), &header, body.into())
+                // AES-GCM refuses only messages over 2^36 bytes; a chunk is 64 KiB.
+                .map_err(|_| AttachmentError::TooLarge)?;
+            // Seal in place and put the tag right after the body, so each chunk is one write.
+            let sealed_len = n.saturating_add(TAG_LEN);
+            slot.get_mut(n..sealed_len)
+                .ok_or(AttachmentError::TooLarge)?
+                .copy_from_slice(&tag);
+            writer.write_all(slot.get(..sealed_len).ok_or(AttachmentError::TooLarge)?)?;
+            digester.commit(sealed_len, last)?;
 
-        let n = len_u64(body.len());
-        plaintext_len = plaintext_len.saturating_add(n);
-        ciphertext_len = ciphertext_len
-            .saturating_add(n)
-            .saturating_add(len_u64(TAG_LEN));
-        if n > 0 {
-            progress(n);
+            let n = len_u64(n);
+            plaintext_len = plaintext_len.saturating_add(n);
+            ciphertext_len = ciphertext_len
+                .saturating_add(n)
+                .saturating_add(len_u64(TAG_LEN));
+            if n > 0 {
+                progress(n);
+            }
+            if last {
+                break;
+            }
+            // More than one chunk: worth a second thread for the digest.
+            digester.go_parallel(scope);
+            counter = counter.checked_add(1).ok_or(AttachmentError::TooLarge)?;
         }
-        if last {
-            break;
-        }
-        counter = next;
-    }
+        digester.finish()
+    })?;
     writer.flush()?;
     Ok(AttachmentInfo {
         plaintext_len,
         ciphertext_len,
-        digest: hasher.finalize().into(),
+        digest,
     })
 }
 
@@ -283,6 +302,9 @@ pub fn encrypt<R: Read, W: Write>(
 /// returns `Ok`**: a cut or altered stream is noticed only when its bad chunk is reached,
 /// after earlier chunks were written. Write to a temporary file and rename it on success.
 /// `progress` is called with the number of plaintext bytes of each chunk as it is written.
+///
+/// With a digest to check, a ciphertext of more than one chunk is hashed on a second thread
+/// while this one decrypts (see [`Digester`]).
 pub fn decrypt<R: Read, W: Write>(
     key: &AttachmentKey,
     expected_digest: Option<&[u8; 32]>,
@@ -293,61 +315,244 @@ pub fn decrypt<R: Read, W: Write>(
     let mut header = [0u8; HEADER_LEN];
     let salt = decode_header(read_full(&mut reader, &mut header)?)?;
     let stream = StreamKey::derive(key, &salt);
-    let mut hasher = expected_digest.map(|_| Sha256::new());
-    if let Some(h) = hasher.as_mut() {
-        h.update(header);
+    let mut hasher = Sha256::new();
+    hasher.update(header);
+
+    // Chunks are decrypted out of place, from a ciphertext buffer (which then goes to the
+    // digest, possibly on another thread) into this plaintext buffer.
+    let mut plain = Zeroizing::new(vec![0u8; ATTACHMENT_CHUNK_LEN]);
+    let plaintext_len = std::thread::scope(|scope| {
+        let mut digester = expected_digest.map(|_| Digester::new(hasher));
+        let mut own = Zeroizing::new(Vec::new());
+        let mut counter = 0u32;
+        let mut plaintext_len = 0u64;
+        loop {
+            let slot = match digester.as_mut() {
+                Some(d) => d.slot()?,
+                None => {
+                    own.resize(SEALED_CHUNK_LEN, 0);
+                    own.as_mut_slice()
+                }
+            };
+            let sealed = read_full(&mut reader, slot)?;
+            let sealed_len = sealed.len();
+            let last = sealed_len < SEALED_CHUNK_LEN;
+            // Nothing at all, or less than a tag, where a chunk must be: the end is missing.
+            let (body, tag) = sealed
+                .split_last_chunk::<TAG_LEN>()
+                .ok_or(AttachmentError::Truncated)?;
+            let out = plain
+                .get_mut(..body.len())
+                .ok_or(AttachmentError::DecryptFailed)?;
+            let inout = InOutBuf::new(body, out).map_err(|_| AttachmentError::DecryptFailed)?;
+            stream
+                .cipher
+                .decrypt_inout_detached(
+                    &stream.nonce(counter, last),
+                    &header,
+                    inout,
+                    &Tag::from(*tag),
+                )
+                .map_err(|_| AttachmentError::DecryptFailed)?;
+            let n = body.len();
+            if let Some(d) = digester.as_mut() {
+                d.commit(sealed_len, last)?;
+            }
+
+            if last {
+                let mut probe = [0u8; 1];
+                if !read_full(&mut reader, &mut probe)?.is_empty() {
+                    return Err(AttachmentError::TrailingData);
+                }
+                if let (Some(d), Some(expected)) = (digester.take(), expected_digest) {
+                    let actual = d.finish()?;
+                    if !crate::keys::ct_eq(&actual, expected) {
+                        return Err(AttachmentError::DigestMismatch);
+                    }
+                }
+            } else if let Some(d) = digester.as_mut() {
+                d.go_parallel(scope);
+            }
+
+            writer.write_all(plain.get(..n).ok_or(AttachmentError::DecryptFailed)?)?;
+            let n = len_u64(n);
+            plaintext_len = plaintext_len.saturating_add(n);
+            if n > 0 {
+                progress(n);
+            }
+            if last {
+                return Ok(plaintext_len);
+            }
+            counter = counter.checked_add(1).ok_or(AttachmentError::TooLarge)?;
+        }
+    })?;
+    writer.flush()?;
+    Ok(plaintext_len)
+}
+
+/// Sealed chunks handed to the hashing thread at a time (fewer hand-overs, each of which may
+/// wake a sleeping thread).
+const CHUNKS_PER_BATCH: usize = 4;
+
+/// Batch buffers that circulate between the thread that encrypts or decrypts and the one
+/// that hashes: enough for one being filled, one being hashed and two waiting.
+const PIPELINE_BUFFERS: usize = 4;
+
+/// Memory for sealed chunks, zeroized when dropped (it holds plaintext between reading and
+/// sealing).
+type ChunkBuffer = Zeroizing<Vec<u8>>;
+
+/// SHA-256 of the ciphertext, computed chunk by chunk as the stream is processed.
+///
+/// It starts on the calling thread, with one buffer of one sealed chunk. Once a stream turns
+/// out to have more than one chunk, [`Digester::go_parallel`] moves the hashing to a second
+/// (scoped) thread: sealed chunks are then laid end to end in batch buffers of
+/// [`CHUNKS_PER_BATCH`] chunks, each full batch goes to the hasher over a bounded channel,
+/// and the hasher hands the buffer back when done, so that SHA-256 runs beside AES-GCM
+/// instead of after it. At most [`PIPELINE_BUFFERS`] batch buffers exist (1 MiB), so memory
+/// stays constant in the file size. If the thread cannot be started, hashing simply stays on
+/// the calling thread.
+enum Digester<'scope> {
+    /// Hashing on the calling thread.
+    Inline { hasher: Sha256, buf: ChunkBuffer },
+    /// Hashing on a second thread.
+    Parallel {
+        to_hasher: SyncSender<(ChunkBuffer, usize)>,
+        from_hasher: Receiver<ChunkBuffer>,
+        /// The batch being filled and how many bytes of it are used.
+        current: Option<(ChunkBuffer, usize)>,
+        allocated: usize,
+        hasher: ScopedJoinHandle<'scope, Sha256>,
+    },
+}
+
+impl<'scope> Digester<'scope> {
+    fn new(hasher: Sha256) -> Self {
+        Self::Inline {
+            hasher,
+            buf: Zeroizing::new(vec![0u8; SEALED_CHUNK_LEN]),
+        }
     }
 
-    let mut buf = Zeroizing::new(vec![0u8; SEALED_CHUNK_LEN]);
-    let mut counter = 0u32;
-    let mut plaintext_len = 0u64;
-    loop {
-        let sealed = read_full(&mut reader, buf.as_mut_slice())?;
-        let last = sealed.len() < SEALED_CHUNK_LEN;
-        // Nothing at all, or less than a tag, where a chunk must be: the end is missing.
-        let (body, tag) = sealed
-            .split_last_chunk_mut::<TAG_LEN>()
-            .ok_or(AttachmentError::Truncated)?;
-        if let Some(h) = hasher.as_mut() {
-            h.update(&*body);
-            h.update(*tag);
-        }
-        stream
-            .cipher
-            .decrypt_inout_detached(
-                &stream.nonce(counter, last),
-                &header,
-                (&mut *body).into(),
-                &Tag::from(*tag),
-            )
-            .map_err(|_| AttachmentError::DecryptFailed)?;
-
-        if last {
-            let mut probe = [0u8; 1];
-            if !read_full(&mut reader, &mut probe)?.is_empty() {
-                return Err(AttachmentError::TrailingData);
+    /// Room for one sealed chunk ([`SEALED_CHUNK_LEN`] bytes), to fill and then pass to
+    /// [`Digester::commit`].
+    fn slot(&mut self) -> Result<&mut [u8], AttachmentError> {
+        match self {
+            Self::Inline { buf, .. } => Ok(buf.as_mut_slice()),
+            Self::Parallel {
+                from_hasher,
+                current,
+                allocated,
+                ..
+            } => {
+                let (buf, used) = match current {
+                    Some(batch) => batch,
+                    None => {
+                        let buf = if *allocated < PIPELINE_BUFFERS {
+                            *allocated = allocated.saturating_add(1);
+                            Zeroizing::new(vec![0u8; CHUNKS_PER_BATCH * SEALED_CHUNK_LEN])
+                        } else {
+                            // Every buffer is with the hasher, which returns each one when
+                            // done; it only hangs up if it panicked, which the scope then
+                            // propagates.
+                            from_hasher.recv().map_err(|_| hasher_gone())?
+                        };
+                        current.insert((buf, 0))
+                    }
+                };
+                buf.get_mut(*used..used.saturating_add(SEALED_CHUNK_LEN))
+                    .ok_or(AttachmentError::TooLarge)
             }
-            if let (Some(h), Some(expected)) = (hasher.take(), expected_digest) {
-                let actual: [u8; 32] = h.finalize().into();
-                if !crate::keys::ct_eq(&actual, expected) {
-                    return Err(AttachmentError::DigestMismatch);
+        }
+    }
+
+    /// Hashes the first `len` bytes of the slot last returned by [`Digester::slot`] (now, or
+    /// on the hashing thread once its batch is full or `last` is set).
+    fn commit(&mut self, len: usize, last: bool) -> Result<(), AttachmentError> {
+        let len = len.min(SEALED_CHUNK_LEN);
+        match self {
+            Self::Inline { hasher, buf } => {
+                hasher.update(buf.get(..len).unwrap_or_default());
+                Ok(())
+            }
+            Self::Parallel {
+                to_hasher, current, ..
+            } => {
+                let full = match current.as_mut() {
+                    Some((buf, used)) => {
+                        *used = used.saturating_add(len);
+                        buf.len().saturating_sub(*used) < SEALED_CHUNK_LEN
+                    }
+                    None => false,
+                };
+                match current.take_if(|_| last || full) {
+                    Some(batch) => to_hasher.send(batch).map_err(|_| hasher_gone()),
+                    None => Ok(()),
                 }
             }
         }
-
-        writer.write_all(body)?;
-        let n = len_u64(body.len());
-        plaintext_len = plaintext_len.saturating_add(n);
-        if n > 0 {
-            progress(n);
-        }
-        if last {
-            break;
-        }
-        counter = counter.checked_add(1).ok_or(AttachmentError::TooLarge)?;
     }
-    writer.flush()?;
-    Ok(plaintext_len)
+
+    /// Moves hashing to a second thread, if it is not there already and a thread can be
+    /// started. Called between chunks (after [`Digester::commit`]).
+    fn go_parallel(&mut self, scope: &'scope Scope<'scope, '_>) {
+        let Self::Inline { hasher, .. } = self else {
+            return;
+        };
+        let mut moved = hasher.clone();
+        // At most `PIPELINE_BUFFERS` buffers exist, so the bounded channel to the hasher never
+        // blocks for long, and the way back (unbounded, but holding at most that many) never
+        // blocks the hasher: no deadlock when this thread stops draining it.
+        let (to_hasher, batches) = sync_channel::<(ChunkBuffer, usize)>(PIPELINE_BUFFERS);
+        let (returned, from_hasher) = channel::<ChunkBuffer>();
+        let spawned = std::thread::Builder::new()
+            .name("parley-attachment-sha256".into())
+            .spawn_scoped(scope, move || {
+                for (buf, len) in batches {
+                    moved.update(buf.get(..len).unwrap_or_default());
+                    // The other side hangs up only when it stops early; nothing to do then.
+                    let _ = returned.send(buf);
+                }
+                moved
+            });
+        if let Ok(handle) = spawned {
+            *self = Self::Parallel {
+                to_hasher,
+                from_hasher,
+                current: None,
+                allocated: 0,
+                hasher: handle,
+            };
+        }
+    }
+
+    /// The digest of everything committed.
+    fn finish(self) -> Result<[u8; 32], AttachmentError> {
+        match self {
+            Self::Inline { hasher, .. } => Ok(hasher.finalize().into()),
+            Self::Parallel {
+                to_hasher,
+                current,
+                hasher,
+                ..
+            } => {
+                if let Some(batch) = current {
+                    to_hasher.send(batch).map_err(|_| hasher_gone())?;
+                }
+                // Hanging up ends the hashing thread's loop once it has drained the channel.
+                drop(to_hasher);
+                match hasher.join() {
+                    Ok(hasher) => Ok(hasher.finalize().into()),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+        }
+    }
+}
+
+/// The hashing thread stopped early, which happens only if it panicked.
+fn hasher_gone() -> AttachmentError {
+    AttachmentError::Io(io::ErrorKind::Other)
 }
 
 /// SHA-256 of everything `reader` yields, to check a downloaded ciphertext against

@@ -23,8 +23,25 @@ pub fn os_rng() -> rand_core::UnwrapErr<getrandom::SysRng> {
 }
 
 /// An X25519 public key that is canonical (u < 2^255 - 19) and not of small order.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+///
+/// Equality compares the 32-byte encodings in constant time; since only canonical encodings
+/// are accepted, equal bytes and equal keys are the same thing.
+#[derive(Clone, Copy)]
 pub struct PublicKey(x25519_dalek::PublicKey);
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq_32(self.as_bytes(), other.as_bytes())
+    }
+}
+
+impl Eq for PublicKey {}
+
+impl core::hash::Hash for PublicKey {
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
 
 impl PublicKey {
     /// Validates 32 bytes as an X25519 public key.
@@ -281,6 +298,18 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// Constant-time equality of two 32-byte strings, a word at a time: the differences are
+/// OR-ed together without branching and only the result goes through `subtle` (one
+/// optimisation barrier instead of one per byte, as `[u8]::ct_eq` has).
+fn ct_eq_32(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let (a_words, _) = a.as_chunks::<8>();
+    let (b_words, _) = b.as_chunks::<8>();
+    let diff = a_words.iter().zip(b_words).fold(0u64, |acc, (x, y)| {
+        acc | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
+    });
+    diff.ct_eq(&0).into()
+}
+
 /// First four bytes in hex, for `Debug` of public values.
 pub(crate) fn short_hex(bytes: &[u8]) -> String {
     bytes
@@ -293,6 +322,7 @@ pub(crate) fn short_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     #[test]
@@ -322,6 +352,23 @@ mod tests {
         let mut base = [0u8; 32];
         base[0] = 9;
         assert!(PublicKey::from_bytes(base).is_ok());
+    }
+
+    #[test]
+    fn public_key_equality_is_byte_equality() {
+        let mut rng = os_rng();
+        let a = *KeyPair::generate(&mut rng).public();
+        assert_eq!(a, PublicKey::from_bytes(a.to_bytes()).unwrap());
+        // A difference in any single bit of any byte is seen.
+        for i in 0..32 {
+            for bit in 0..8 {
+                let mut bytes = a.to_bytes();
+                bytes[i] ^= 1 << bit;
+                if let Ok(b) = PublicKey::from_bytes(bytes) {
+                    assert_ne!(a, b, "byte {i} bit {bit}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -93,12 +93,15 @@ fn derive_sk(dhs: &[&[u8; 32]], kem_secret: &[u8; 32]) -> SessionSecret {
 
 /// Initiator side (spec §3.3): checks the bundle and derives `SK`. Returns `SK`, the message
 /// header for the responder, and the responder's signed prekey (the first ratchet key).
+///
+/// The prekey signatures are verified here, unless the bundle was decoded by
+/// [`PreKeyBundle::from_bytes`] (which verified them) and its signed parts are unchanged.
 pub fn initiate(
     ours: &IdentityKeyPair,
     bundle: &PreKeyBundle,
     rng: &mut (impl CryptoRng + ?Sized),
 ) -> Result<(SessionSecret, PreKeyInit), Error> {
-    bundle.verify()?;
+    bundle.ensure_verified()?;
     let ephemeral = KeyPair::generate(rng);
     let spk = &bundle.signed_prekey.key;
     let dh1 = ours.dh().dh(spk)?;
@@ -220,6 +223,53 @@ mod tests {
         // A signed prekey under another id.
         let mut b = bundle;
         b.signed_prekey.id += 1;
+        assert_eq!(
+            initiate(&alice, &b, &mut rng).unwrap_err(),
+            Error::BadSignature
+        );
+    }
+
+    /// A decoded bundle is not verified again, but changing any signed part of it after
+    /// decoding brings the check back.
+    #[test]
+    fn a_decoded_bundle_changed_afterwards_is_verified_again() {
+        let (alice, bob, _, bundle) = setup(true);
+        let mut rng = ChaCha20Rng::from_seed([11; 32]);
+        let decoded = PreKeyBundle::from_bytes(&bundle.to_bytes()).unwrap();
+        assert_eq!(decoded, bundle);
+        assert!(initiate(&alice, &decoded, &mut rng).is_ok());
+
+        let mut b = decoded.clone();
+        b.signed_prekey.signature.0[0] ^= 1;
+        assert_eq!(
+            initiate(&alice, &b, &mut rng).unwrap_err(),
+            Error::BadSignature
+        );
+        let mut b = decoded.clone();
+        b.kem_prekey.signature.0[5] ^= 1;
+        assert_eq!(
+            initiate(&alice, &b, &mut rng).unwrap_err(),
+            Error::BadSignature
+        );
+        let mut b = decoded.clone();
+        b.kem_prekey.kind = crate::prekeys::KemPreKeyKind::LastResort;
+        assert_eq!(
+            initiate(&alice, &b, &mut rng).unwrap_err(),
+            Error::BadSignature
+        );
+        // Another KEM key with a valid signature of its own (for another id) from the same
+        // device: the signature does not cover this id.
+        let other_store = PreKeyStore::new(&bob, 0, &mut rng);
+        let other_kem = other_store.last_resort_kem_prekey().unwrap();
+        let mut b = decoded.clone();
+        b.kem_prekey.key = other_kem.key.clone();
+        assert_eq!(
+            initiate(&alice, &b, &mut rng).unwrap_err(),
+            Error::BadSignature
+        );
+        // The same keys under another signer.
+        let mut b = decoded;
+        b.identity = *alice.public();
         assert_eq!(
             initiate(&alice, &b, &mut rng).unwrap_err(),
             Error::BadSignature

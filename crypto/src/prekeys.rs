@@ -17,7 +17,9 @@ use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::codec::{Reader, Writer};
-use crate::consts::{MAX_ONE_TIME_PREKEYS, MAX_REMEMBERED_BASE_KEYS, PROTOCOL_VERSION};
+use crate::consts::{
+    KEM_PUBLIC_KEY_LEN, MAX_ONE_TIME_PREKEYS, MAX_REMEMBERED_BASE_KEYS, PROTOCOL_VERSION,
+};
 use crate::error::{DecodeError, Error};
 use crate::identity::{IdentityKeyPair, PublicIdentity};
 use crate::kem::{KemKeyPair, KemPublicKey};
@@ -56,6 +58,45 @@ impl KemPreKeyKind {
     }
 }
 
+/// What a prekey signature covers. Each kind of key has its own context string, and a KEM
+/// key's kind is signed with it, so no key can be passed off as one of another kind:
+/// `"Parley_SignedPreKey_v1" || id || key` and `"Parley_KemPreKey_v1" || kind || id || key`.
+enum SignedContent<'a> {
+    /// A signed X25519 prekey.
+    X25519 { id: u32, key: &'a PublicKey },
+    /// A last-resort or one-time ML-KEM-1024 prekey.
+    Kem {
+        kind: KemPreKeyKind,
+        id: u32,
+        key: &'a KemPublicKey,
+    },
+}
+
+impl SignedContent<'_> {
+    fn to_bytes(&self) -> Vec<u8> {
+        let (context, kind, id, key): (&[u8], _, _, &[u8]) = match self {
+            Self::X25519 { id, key } => (SIGNED_PREKEY_CONTEXT, None, *id, key.as_bytes()),
+            Self::Kem { kind, id, key } => (KEM_PREKEY_CONTEXT, Some(*kind), *id, key.as_bytes()),
+        };
+        let mut m = Vec::with_capacity(context.len() + 5 + key.len());
+        m.put_raw(context);
+        if let Some(kind) = kind {
+            m.put_u8(kind.to_u8());
+        }
+        m.put_u32(id);
+        m.put_raw(key);
+        m
+    }
+
+    fn sign(&self, identity: &IdentityKeyPair) -> Signature {
+        identity.sign(&self.to_bytes())
+    }
+
+    fn verify(&self, signer: &SigningPublicKey, signature: &Signature) -> Result<(), Error> {
+        signer.verify(&self.to_bytes(), signature)
+    }
+}
+
 /// The public half of a signed X25519 prekey.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedPreKeyPublic {
@@ -68,17 +109,16 @@ pub struct SignedPreKeyPublic {
 }
 
 impl SignedPreKeyPublic {
-    fn signed_bytes(id: u32, key: &PublicKey) -> Vec<u8> {
-        let mut m = Vec::with_capacity(SIGNED_PREKEY_CONTEXT.len() + 36);
-        m.put_raw(SIGNED_PREKEY_CONTEXT);
-        m.put_u32(id);
-        m.put_raw(key.as_bytes());
-        m
+    fn signed(&self) -> SignedContent<'_> {
+        SignedContent::X25519 {
+            id: self.id,
+            key: &self.key,
+        }
     }
 
     /// Checks the signature.
     pub fn verify(&self, signer: &SigningPublicKey) -> Result<(), Error> {
-        signer.verify(&Self::signed_bytes(self.id, &self.key), &self.signature)
+        self.signed().verify(signer, &self.signature)
     }
 
     fn write(&self, out: &mut Vec<u8>) {
@@ -110,21 +150,17 @@ pub struct KemPreKeyPublic {
 }
 
 impl KemPreKeyPublic {
-    fn signed_bytes(kind: KemPreKeyKind, id: u32, key: &KemPublicKey) -> Vec<u8> {
-        let mut m = Vec::with_capacity(KEM_PREKEY_CONTEXT.len() + 5 + key.as_bytes().len());
-        m.put_raw(KEM_PREKEY_CONTEXT);
-        m.put_u8(kind.to_u8());
-        m.put_u32(id);
-        m.put_raw(key.as_bytes());
-        m
+    fn signed(&self) -> SignedContent<'_> {
+        SignedContent::Kem {
+            kind: self.kind,
+            id: self.id,
+            key: &self.key,
+        }
     }
 
     /// Checks the signature.
     pub fn verify(&self, signer: &SigningPublicKey) -> Result<(), Error> {
-        signer.verify(
-            &Self::signed_bytes(self.kind, self.id, &self.key),
-            &self.signature,
-        )
+        self.signed().verify(signer, &self.signature)
     }
 
     fn write(&self, out: &mut Vec<u8>) {
@@ -154,7 +190,14 @@ pub struct OneTimePreKeyPublic {
 }
 
 /// What an initiator fetches from the relay to start a session with one device.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// [`PreKeyBundle::from_bytes`] verifies the prekey signatures and remembers exactly what it
+/// verified, so that starting a session from the decoded bundle does not verify them again.
+/// The fields are public and may be changed afterwards: [`crate::pqxdh::initiate`] skips the
+/// signature checks only while the signer, both signed prekeys and their signatures are still
+/// the ones verified, and checks them again otherwise. A bundle built in memory
+/// ([`PreKeyBundle::new`], [`PreKeyStore::bundle`]) is verified when it is used.
+#[derive(Clone)]
 pub struct PreKeyBundle {
     /// The device's identity.
     pub identity: PublicIdentity,
@@ -164,15 +207,124 @@ pub struct PreKeyBundle {
     pub kem_prekey: KemPreKeyPublic,
     /// A one-time X25519 prekey, if any are left.
     pub one_time_prekey: Option<OneTimePreKeyPublic>,
+    /// What [`PreKeyBundle::from_bytes`] verified, if this bundle was decoded.
+    verified: Option<Box<VerifiedSignatures>>,
+}
+
+/// The signer, signed contents and signatures of a bundle whose signatures were verified.
+/// (The one-time X25519 prekey is unsigned, as in Signal, and so not part of it.)
+#[derive(Clone, PartialEq, Eq)]
+struct VerifiedSignatures {
+    signer: SigningPublicKey,
+    signed_prekey: SignedPreKeyPublic,
+    kem_id: u32,
+    kem_kind: KemPreKeyKind,
+    kem_key: Box<[u8; KEM_PUBLIC_KEY_LEN]>,
+    kem_signature: Signature,
+}
+
+impl VerifiedSignatures {
+    fn of(bundle: &PreKeyBundle) -> Self {
+        Self {
+            signer: *bundle.identity.signing_key(),
+            signed_prekey: bundle.signed_prekey.clone(),
+            kem_id: bundle.kem_prekey.id,
+            kem_kind: bundle.kem_prekey.kind,
+            kem_key: Box::new(*bundle.kem_prekey.key.as_bytes()),
+            kem_signature: bundle.kem_prekey.signature,
+        }
+    }
+
+    /// Whether `bundle` still has exactly the verified signer, keys and signatures. (These are
+    /// public values, so a plain comparison is fine.)
+    fn cover(&self, bundle: &PreKeyBundle) -> bool {
+        let Self {
+            signer,
+            signed_prekey,
+            kem_id,
+            kem_kind,
+            kem_key,
+            kem_signature,
+        } = self;
+        signer == bundle.identity.signing_key()
+            && *signed_prekey == bundle.signed_prekey
+            && *kem_id == bundle.kem_prekey.id
+            && *kem_kind == bundle.kem_prekey.kind
+            && **kem_key == *bundle.kem_prekey.key.as_bytes()
+            && *kem_signature == bundle.kem_prekey.signature
+    }
+}
+
+impl PartialEq for PreKeyBundle {
+    /// Compares the public fields; whether a bundle was decoded (and so already verified)
+    /// does not matter.
+    fn eq(&self, other: &Self) -> bool {
+        let Self {
+            identity,
+            signed_prekey,
+            kem_prekey,
+            one_time_prekey,
+            verified: _,
+        } = self;
+        *identity == other.identity
+            && *signed_prekey == other.signed_prekey
+            && *kem_prekey == other.kem_prekey
+            && *one_time_prekey == other.one_time_prekey
+    }
+}
+
+impl Eq for PreKeyBundle {}
+
+impl core::fmt::Debug for PreKeyBundle {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Self {
+            identity,
+            signed_prekey,
+            kem_prekey,
+            one_time_prekey,
+            verified: _,
+        } = self;
+        f.debug_struct("PreKeyBundle")
+            .field("identity", identity)
+            .field("signed_prekey", signed_prekey)
+            .field("kem_prekey", kem_prekey)
+            .field("one_time_prekey", one_time_prekey)
+            .finish()
+    }
 }
 
 impl PreKeyBundle {
+    /// A bundle assembled from its parts (its signatures are checked when it is used).
+    pub fn new(
+        identity: PublicIdentity,
+        signed_prekey: SignedPreKeyPublic,
+        kem_prekey: KemPreKeyPublic,
+        one_time_prekey: Option<OneTimePreKeyPublic>,
+    ) -> Self {
+        Self {
+            identity,
+            signed_prekey,
+            kem_prekey,
+            one_time_prekey,
+            verified: None,
+        }
+    }
+
     /// Checks every signature in the bundle against the identity's signing key. (Key validity —
     /// canonical, not of low order, well-formed ML-KEM key — was checked when it was decoded.)
     pub fn verify(&self) -> Result<(), Error> {
         let signer = self.identity.signing_key();
         self.signed_prekey.verify(signer)?;
         self.kem_prekey.verify(signer)
+    }
+
+    /// Like [`PreKeyBundle::verify`], but free when [`PreKeyBundle::from_bytes`] already
+    /// verified exactly these signatures.
+    pub(crate) fn ensure_verified(&self) -> Result<(), Error> {
+        match &self.verified {
+            Some(verified) if verified.cover(self) => Ok(()),
+            _ => self.verify(),
+        }
     }
 
     /// Versioned encoding.
@@ -209,13 +361,9 @@ impl PreKeyBundle {
             None
         };
         r.finish()?;
-        let bundle = Self {
-            identity,
-            signed_prekey,
-            kem_prekey,
-            one_time_prekey,
-        };
+        let mut bundle = Self::new(identity, signed_prekey, kem_prekey, one_time_prekey);
         bundle.verify()?;
+        bundle.verified = Some(Box::new(VerifiedSignatures::of(&bundle)));
         Ok(bundle)
     }
 }
@@ -322,7 +470,12 @@ impl PreKeyStore {
     ) -> KemPreKey {
         let id = self.take_id();
         let key = KemKeyPair::generate(rng);
-        let signature = identity.sign(&KemPreKeyPublic::signed_bytes(kind, id, key.public()));
+        let signature = SignedContent::Kem {
+            kind,
+            id,
+            key: key.public(),
+        }
+        .sign(identity);
         KemPreKey {
             id,
             kind,
@@ -341,7 +494,11 @@ impl PreKeyStore {
     ) {
         let id = self.take_id();
         let key = KeyPair::generate(rng);
-        let signature = identity.sign(&SignedPreKeyPublic::signed_bytes(id, key.public()));
+        let signature = SignedContent::X25519 {
+            id,
+            key: key.public(),
+        }
+        .sign(identity);
         self.signed.push_back(SignedPreKey {
             id,
             key,
@@ -424,19 +581,18 @@ impl PreKeyStore {
             Some(k) => k.public(),
             None => self.last_resort_kem_prekey()?,
         };
-        Some(PreKeyBundle {
-            identity: *identity,
-            signed_prekey: self.signed_prekey()?,
+        Some(PreKeyBundle::new(
+            *identity,
+            self.signed_prekey()?,
             kem_prekey,
-            one_time_prekey: self
-                .one_time
+            self.one_time
                 .iter()
                 .next()
                 .map(|(id, k)| OneTimePreKeyPublic {
                     id: *id,
                     key: *k.public(),
                 }),
-        })
+        ))
     }
 
     pub(crate) fn signed_key(&self, id: u32) -> Result<&KeyPair, Error> {

@@ -74,6 +74,36 @@ fn flip(ct: &[u8], at: usize) -> Vec<u8> {
     out
 }
 
+/// Long enough that the digest moves to its own thread, fills several batches of chunks
+/// and reuses every buffer (the exact batch sizes are internal, so the lengths cover many).
+#[test]
+fn long_streams_have_the_digest_of_their_bytes() -> TestResult {
+    let k = key(2);
+    for len in [5 * CHUNK, 16 * CHUNK + 1, 17 * CHUNK - 1, 41 * CHUNK + 333] {
+        let pt = plaintext(len);
+        let (ct, info) = seal(&k, &pt)?;
+        let digest: [u8; 32] = Sha256::digest(&ct).into();
+        assert_eq!(info.digest, digest, "len {len}");
+        assert_eq!(info.ciphertext_len, ct.len() as u64, "len {len}");
+        assert_eq!(open(&k, Some(&info.digest), &ct)?, pt, "len {len}");
+        let mut wrong = info.digest;
+        wrong[31] ^= 1;
+        assert_eq!(
+            open(&k, Some(&wrong), &ct),
+            Err(AttachmentError::DigestMismatch),
+            "len {len}"
+        );
+        // A flipped bit near the end fails to authenticate before the digest is checked.
+        let bad = flip(&ct, ct.len() - 1);
+        assert_eq!(
+            open(&k, Some(&info.digest), &bad),
+            Err(AttachmentError::DecryptFailed),
+            "len {len}"
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn round_trip_at_chunk_boundaries() -> TestResult {
     let k = key(1);

@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
 use parley_crypto::message::SessionMessage;
-use parley_crypto::prekeys::PreKeyBundle;
+use parley_crypto::prekeys::{PreKeyBundle, PreKeyStore};
 use parley_crypto::session_record::SessionRecord;
+use rand_chacha::ChaCha20Rng;
 use vodozemac::olm::{Account, OlmMessage, SessionConfig};
 
 use crate::fixtures::{
@@ -18,6 +19,67 @@ use crate::fixtures::{
 use crate::floor::{MessageFloor, SetupFloor, ratchet_step, x25519_keygen};
 use crate::paired::{Selection, batched, compare, plain};
 
+/// Our set-up: Alice starts a session with Bob, who has one-time X25519 and ML-KEM prekeys
+/// (so PQXDH does DH4 as well), and Bob accepts it from the first message.
+struct OurSetup {
+    alice: Device,
+    bob: Device,
+    bundle: PreKeyBundle,
+}
+
+impl OurSetup {
+    fn new() -> Self {
+        let alice = Device::new("alice", 1, 0);
+        let bob = Device::new("bob", 2, 1);
+        let bundle = bob.bundle();
+        Self { alice, bob, bundle }
+    }
+
+    /// Alice's side: a new record started from `bundle`, and its first message's bytes.
+    fn initiate(&self, rng: &mut ChaCha20Rng, bundle: &PreKeyBundle) -> (SessionRecord, Vec<u8>) {
+        let alice = &self.alice;
+        let mut record = SessionRecord::new();
+        record
+            .initiate(
+                &alice.address,
+                &self.bob.address,
+                &alice.identity,
+                bundle,
+                rng,
+            )
+            .unwrap();
+        let bytes = record.encrypt(&MSG).unwrap().to_bytes();
+        (record, bytes)
+    }
+
+    /// What one `respond` consumes: a copy of Bob's prekey store and an empty record.
+    fn bob_state(&self) -> (PreKeyStore, SessionRecord) {
+        (self.bob.prekeys.clone(), SessionRecord::new())
+    }
+
+    /// Bob's side: parse the first message and accept the session; returns the state (to be
+    /// dropped outside the timing) and the plaintext length.
+    fn respond(
+        &self,
+        (mut store, mut record): (PreKeyStore, SessionRecord),
+        first: &[u8],
+        rng: &mut ChaCha20Rng,
+    ) -> (PreKeyStore, SessionRecord, usize) {
+        let m = SessionMessage::from_bytes(first).unwrap();
+        let bob = &self.bob;
+        let n = decrypt_with(
+            &mut record,
+            &bob.address,
+            &bob.identity,
+            &mut store,
+            &self.alice.address,
+            &m,
+            rng,
+        );
+        (store, record, n)
+    }
+}
+
 /// Item 1: session set-up, each side and both, with the first message. Inputs consumed by an
 /// iteration (prekey store, Olm account) are made fresh before each one (`PerIteration`: at
 /// ~1 ms per iteration the timer's cost is negligible, and a large batch of prekey stores,
@@ -25,67 +87,35 @@ use crate::paired::{Selection, batched, compare, plain};
 pub fn setup(c: &mut Criterion) {
     let mut g = group(c, "setup", 3);
 
-    // Ours. Bob has one-time X25519 and ML-KEM prekeys, so PQXDH does DH4 as well.
-    let alice = Device::new("alice", 1, 0);
-    let bob = Device::new("bob", 2, 1);
-    let bundle = bob.bundle();
-    let bundle_bytes = bundle.to_bytes();
+    // Ours.
+    let ours = OurSetup::new();
+    let bundle_bytes = ours.bundle.to_bytes();
     let mut rng_a = rng(10);
     let mut rng_b = rng(11);
-    let initiate = |rng: &mut rand_chacha::ChaCha20Rng, bundle: &PreKeyBundle| {
-        let mut record = SessionRecord::new();
-        record
-            .initiate(&alice.address, &bob.address, &alice.identity, bundle, rng)
-            .unwrap();
-        let bytes = record.encrypt(&MSG).unwrap().to_bytes();
-        (record, bytes)
-    };
-    let (_, first) = initiate(&mut rng_a, &bundle);
+    let (_, first) = ours.initiate(&mut rng_a, &ours.bundle);
 
     g.bench_function("ours/initiate+encrypt", |b| {
-        b.iter(|| initiate(&mut rng_a, black_box(&bundle)));
+        b.iter(|| ours.initiate(&mut rng_a, black_box(&ours.bundle)));
     });
     g.bench_function("ours/initiate+encrypt (bundle from bytes)", |b| {
         b.iter(|| {
             let bundle = PreKeyBundle::from_bytes(black_box(&bundle_bytes)).unwrap();
-            initiate(&mut rng_a, &bundle)
+            ours.initiate(&mut rng_a, &bundle)
         });
     });
     g.bench_function("ours/respond+decrypt", |b| {
         b.iter_batched(
-            || (bob.prekeys.clone(), SessionRecord::new()),
-            |(mut store, mut record)| {
-                let m = SessionMessage::from_bytes(black_box(&first)).unwrap();
-                let n = decrypt_with(
-                    &mut record,
-                    &bob.address,
-                    &bob.identity,
-                    &mut store,
-                    &alice.address,
-                    &m,
-                    &mut rng_b,
-                );
-                (store, record, n)
-            },
+            || ours.bob_state(),
+            |state| ours.respond(state, black_box(&first), &mut rng_b),
             BatchSize::PerIteration,
         );
     });
     g.bench_function("ours/both", |b| {
         b.iter_batched(
-            || (bob.prekeys.clone(), SessionRecord::new()),
-            |(mut store, mut record)| {
-                let (sent, bytes) = initiate(&mut rng_a, black_box(&bundle));
-                let m = SessionMessage::from_bytes(&bytes).unwrap();
-                let n = decrypt_with(
-                    &mut record,
-                    &bob.address,
-                    &bob.identity,
-                    &mut store,
-                    &alice.address,
-                    &m,
-                    &mut rng_b,
-                );
-                (store, record, sent, n)
+            || ours.bob_state(),
+            |state| {
+                let (sent, bytes) = ours.initiate(&mut rng_a, black_box(&ours.bundle));
+                (sent, ours.respond(state, &bytes, &mut rng_b))
             },
             BatchSize::PerIteration,
         );
@@ -258,9 +288,7 @@ pub fn pairs(sel: &Selection) {
     let secs = Duration::from_secs(4);
 
     // Set-up, both sides with the first message, against the floor.
-    let alice = Device::new("alice", 1, 0);
-    let bob = Device::new("bob", 2, 1);
-    let bundle = bob.bundle();
+    let ours = OurSetup::new();
     let (mut rng_a, mut rng_b) = (rng(60), rng(61));
     let floor = SetupFloor::new(&mut rng(62));
     let mut rng_f = rng(63);
@@ -270,29 +298,10 @@ pub fn pairs(sel: &Selection) {
         |n| {
             batched(
                 n,
-                || (bob.prekeys.clone(), SessionRecord::new()),
-                |(mut store, mut record)| {
-                    let mut sent = SessionRecord::new();
-                    sent.initiate(
-                        &alice.address,
-                        &bob.address,
-                        &alice.identity,
-                        &bundle,
-                        &mut rng_a,
-                    )
-                    .unwrap();
-                    let bytes = sent.encrypt(&MSG).unwrap().to_bytes();
-                    let m = SessionMessage::from_bytes(&bytes).unwrap();
-                    let len = decrypt_with(
-                        &mut record,
-                        &bob.address,
-                        &bob.identity,
-                        &mut store,
-                        &alice.address,
-                        &m,
-                        &mut rng_b,
-                    );
-                    (store, record, sent, len)
+                || ours.bob_state(),
+                |state| {
+                    let (sent, bytes) = ours.initiate(&mut rng_a, &ours.bundle);
+                    (sent, ours.respond(state, &bytes, &mut rng_b))
                 },
             )
         },
@@ -307,22 +316,14 @@ pub fn pairs(sel: &Selection) {
 
     // Each side alone, and the cost of taking the bundle as the relay's bytes.
     let short = Duration::from_secs(3);
-    let bundle_bytes = bundle.to_bytes();
-    let initiate = |rng: &mut rand_chacha::ChaCha20Rng, bundle: &PreKeyBundle| {
-        let mut record = SessionRecord::new();
-        record
-            .initiate(&alice.address, &bob.address, &alice.identity, bundle, rng)
-            .unwrap();
-        let bytes = record.encrypt(&MSG).unwrap().to_bytes();
-        (record, bytes)
-    };
-    let (_, first) = initiate(&mut rng_a, &bundle);
+    let bundle_bytes = ours.bundle.to_bytes();
+    let (_, first) = ours.initiate(&mut rng_a, &ours.bundle);
     let floor_first = floor.initiate(&mut rng_f, &MSG);
     let (mut rng_c, mut rng_d) = (rng(64), rng(65));
     compare(
         sel,
         "setup: ours/initiate+encrypt vs floor/initiate+encrypt",
-        |n| plain(n, || initiate(&mut rng_a, &bundle)),
+        |n| plain(n, || ours.initiate(&mut rng_a, &ours.bundle)),
         |n| plain(n, || floor.initiate(&mut rng_f, &MSG)),
         short,
     );
@@ -332,10 +333,10 @@ pub fn pairs(sel: &Selection) {
         |n| {
             plain(n, || {
                 let parsed = PreKeyBundle::from_bytes(&bundle_bytes).unwrap();
-                initiate(&mut rng_c, &parsed)
+                ours.initiate(&mut rng_c, &parsed)
             })
         },
-        |n| plain(n, || initiate(&mut rng_d, &bundle)),
+        |n| plain(n, || ours.initiate(&mut rng_d, &ours.bundle)),
         short,
     );
     compare(
@@ -344,20 +345,8 @@ pub fn pairs(sel: &Selection) {
         |n| {
             batched(
                 n,
-                || (bob.prekeys.clone(), SessionRecord::new()),
-                |(mut store, mut record)| {
-                    let m = SessionMessage::from_bytes(&first).unwrap();
-                    let len = decrypt_with(
-                        &mut record,
-                        &bob.address,
-                        &bob.identity,
-                        &mut store,
-                        &alice.address,
-                        &m,
-                        &mut rng_b,
-                    );
-                    (store, record, len)
-                },
+                || ours.bob_state(),
+                |state| ours.respond(state, &first, &mut rng_b),
             )
         },
         |n| plain(n, || floor.respond(&mut rng_f, &floor_first)),
