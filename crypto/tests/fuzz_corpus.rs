@@ -59,10 +59,9 @@ fn prekey_store_is_canonical(bytes: &[u8]) -> bool {
 /// Found by `prekey_store` (2026-11-26, within seconds): `PreKeyStore::from_bytes` collects
 /// one-time prekeys (X25519 and KEM) into maps keyed by id, so an encoding with an id twice
 /// (the later entry silently wins) or with ids out of order decodes, and encodes back to other
-/// bytes. The fix belongs in `prekeys.rs` (refuse ids that are not strictly increasing, as
-/// `SenderKeyRecord` does for skipped keys), which another change owns.
+/// bytes. Fixed: the decoder now refuses ids that are not strictly increasing, as
+/// `SenderKeyRecord` does for skipped keys.
 #[test]
-#[ignore = "bug: PreKeyStore::from_bytes accepts repeated and unordered one-time prekey ids"]
 fn prekey_store_with_repeated_one_time_ids_is_refused() {
     use parley_crypto::identity::IdentityKeyPair;
     use parley_crypto::prekeys::PreKeyStore;
