@@ -700,7 +700,10 @@ impl PreKeyStore {
         for _ in 0..n {
             let id = r.u32()?;
             // Ids are written in increasing order; anything else is not our encoding.
-            if one_time.last_key_value().is_some_and(|(last, _)| *last >= id) {
+            if one_time
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= id)
+            {
                 return Err(DecodeError::InvalidValue);
             }
             one_time.insert(id, KeyPair::read(&mut r)?);
@@ -709,7 +712,10 @@ impl PreKeyStore {
         let mut one_time_kem = BTreeMap::new();
         for _ in 0..n {
             let k = read_kem(&mut r, KemPreKeyKind::OneTime)?;
-            if one_time_kem.last_key_value().is_some_and(|(last, _)| *last >= k.id) {
+            if one_time_kem
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= k.id)
+            {
                 return Err(DecodeError::InvalidValue);
             }
             one_time_kem.insert(k.id, k);

@@ -327,7 +327,11 @@ mod tests {
     fn layers_defaults_file_and_flags() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("parley.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nmax_queue = 7\nmessage_ttl_days = 2\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\nmax_queue = 7\nmessage_ttl_days = 2\n",
+        )
+        .unwrap();
         let path = file.to_str().unwrap();
         let c = Config::load(cli(&["--config", path, "--max-queue", "9"])).unwrap();
         assert_eq!(c.listen.port(), 9000, "from the file");
@@ -340,7 +344,10 @@ mod tests {
         let err = Config::load(cli(&["--config", path])).unwrap_err();
         assert!(format!("{err:#}").contains("no_such_option"), "{err:#}");
         assert!(Config::load(cli(&["--rate-per-sec", "0"])).is_err());
-        assert!(Cli::try_parse_from(["parley-server", "--tls-cert", "c.pem"]).is_err(), "needs --tls-key");
+        assert!(
+            Cli::try_parse_from(["parley-server", "--tls-cert", "c.pem"]).is_err(),
+            "needs --tls-key"
+        );
     }
 
     #[test]
@@ -349,6 +356,9 @@ mod tests {
         c.database_url = Some("postgres://user:hunter2@db/parley".into());
         c.setup_token = Some("sekrit-token".into());
         let text = format!("{c:?}");
-        assert!(!text.contains("hunter2") && !text.contains("sekrit-token"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("sekrit-token"),
+            "{text}"
+        );
     }
 }

@@ -1,6 +1,11 @@
 //! Tests that run the real `parley-server` binary: two nodes on one PostgreSQL, kill -9 in
 //! the middle of traffic, and the blindness scan of everything the relay stores.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -15,14 +20,22 @@ use parley_proto::ws::{Envelope, ServerFrame};
 
 async fn send(from: &Device, to: &Device, body: &[u8]) -> Result<(), RelayError> {
     let req = SendRequest {
-        messages: vec![OutgoingEnvelope { device: to.device, registration_id: to.registration_id, body: B64(body.to_vec()) }],
+        messages: vec![OutgoingEnvelope {
+            device: to.device,
+            registration_id: to.registration_id,
+            body: B64(body.to_vec()),
+        }],
     };
     from.relay.send(&to.user, &req).await.map(|_| ())
 }
 
 /// Next frame within `secs`, or `None` on timeout.
 async fn next_frame(ws: &mut Delivery, secs: u64) -> Option<ServerFrame> {
-    tokio::time::timeout(Duration::from_secs(secs), ws.next()).await.ok().flatten().map(|f| f.unwrap())
+    tokio::time::timeout(Duration::from_secs(secs), ws.next())
+        .await
+        .ok()
+        .flatten()
+        .map(|f| f.unwrap())
 }
 
 /// Reads until `queue_empty`; acks each envelope when `ack`.
@@ -43,7 +56,10 @@ async fn drain(ws: &mut Delivery, ack: bool) -> Vec<Envelope> {
 }
 
 fn with_relay(d: &Device, relay: &parley_client::relay::Relay) -> Device {
-    Device { relay: relay.with_credentials(d.relay.credentials().unwrap().clone()), ..d.clone() }
+    Device {
+        relay: relay.with_credentials(d.relay.credentials().unwrap().clone()),
+        ..d.clone()
+    }
 }
 
 /// A message sent through node A reaches a device connected to node B at once, and the other
@@ -61,8 +77,14 @@ async fn two_nodes_on_postgres_deliver_live() {
 
     let mut bob_ws = bob_b.relay.connect().await.unwrap();
     let mut alice_ws = alice.relay.connect().await.unwrap();
-    assert!(matches!(next_frame(&mut bob_ws, 10).await, Some(ServerFrame::QueueEmpty)));
-    assert!(matches!(next_frame(&mut alice_ws, 10).await, Some(ServerFrame::QueueEmpty)));
+    assert!(matches!(
+        next_frame(&mut bob_ws, 10).await,
+        Some(ServerFrame::QueueEmpty)
+    ));
+    assert!(matches!(
+        next_frame(&mut alice_ws, 10).await,
+        Some(ServerFrame::QueueEmpty)
+    ));
     for i in 0..20u8 {
         send(&alice, &bob, &[i]).await.unwrap(); // through node A to a socket on node B
         match next_frame(&mut bob_ws, 5).await {
@@ -101,14 +123,21 @@ async fn kill9_loses_nothing_postgres() {
 async fn kill9_loses_nothing(backend: Backend) {
     let storage = Storage::new(backend).await;
     let db = storage.pg.as_ref().map(|p| p.url.clone());
-    let server = BinaryServer::start(storage.dir.path(), db.as_deref(), &["--rate-per-sec", "1000000", "--rate-burst", "1000000"]).await;
+    let server = BinaryServer::start(
+        storage.dir.path(),
+        db.as_deref(),
+        &["--rate-per-sec", "1000000", "--rate-burst", "1000000"],
+    )
+    .await;
     let org = Org::create(server.relay()).await;
     let alice = org.join("alice").await;
     let bob = org.join("bob").await;
 
     // Phase 1: delivered and acked before the crash.
     for i in 0..100u32 {
-        send(&alice, &bob, format!("one-{i}").as_bytes()).await.unwrap();
+        send(&alice, &bob, format!("one-{i}").as_bytes())
+            .await
+            .unwrap();
     }
     let mut ws = bob.relay.connect().await.unwrap();
     let acked: BTreeSet<i64> = drain(&mut ws, true).await.iter().map(|e| e.id).collect();
@@ -140,7 +169,11 @@ async fn kill9_loses_nothing(backend: Backend) {
     }
     drop(ws);
     let accepted = accepted.lock().unwrap().clone();
-    assert!(accepted.len() > 10, "traffic was in flight ({} accepted)", accepted.len());
+    assert!(
+        accepted.len() > 10,
+        "traffic was in flight ({} accepted)",
+        accepted.len()
+    );
 
     let server = BinaryServer::start(storage.dir.path(), db.as_deref(), &[]).await;
     let bob = with_relay(&bob, &server.relay());
@@ -149,15 +182,25 @@ async fn kill9_loses_nothing(backend: Backend) {
     for e in drain(&mut ws, true).await {
         assert!(!acked.contains(&e.id), "an acked envelope came back");
         let body = String::from_utf8(e.body.0).unwrap();
-        assert!(seen.insert(e.id, body).is_none(), "an id repeated on one socket");
+        assert!(
+            seen.insert(e.id, body).is_none(),
+            "an id repeated on one socket"
+        );
     }
     // Each accepted send was stored once, under one id.
-    assert_eq!(seen.values().collect::<BTreeSet<_>>().len(), seen.len(), "a message stored twice");
+    assert_eq!(
+        seen.values().collect::<BTreeSet<_>>().len(),
+        seen.len(),
+        "a message stored twice"
+    );
     // Once the acks have committed, nothing comes back.
     tokio::time::sleep(Duration::from_millis(500)).await;
     drop(ws);
     let mut ws = bob.relay.connect().await.unwrap();
-    assert!(drain(&mut ws, false).await.is_empty(), "acked envelopes were redelivered");
+    assert!(
+        drain(&mut ws, false).await.is_empty(),
+        "acked envelopes were redelivered"
+    );
     let delivered: BTreeSet<String> = seen.into_values().collect();
     let lost: Vec<_> = accepted.difference(&delivered).take(5).collect();
     assert!(lost.is_empty(), "accepted but lost: {lost:?}");
@@ -194,16 +237,24 @@ async fn blind_relay(backend: Backend) {
     let alice = org.join("alice").await;
     let bob = org.join("bob").await;
     let invite_code = org.invite(&common::user("carol"), true).await;
-    let marker = format!("PARLEY-MARKER-{}", common::hex(&parley_server::random_bytes::<8>().unwrap()));
+    let marker = format!(
+        "PARLEY-MARKER-{}",
+        common::hex(&parley_server::random_bytes::<8>().unwrap())
+    );
 
     // Alice starts a session from Bob's bundle and sends him the marker, encrypted.
     let mut rng = os_rng();
     let mut bob_prekeys = PreKeyStore::new(&bob.identity, 0, &mut rng);
     bob_prekeys.generate_one_time(&bob.identity, 5, &mut rng);
     let bundle = bob_prekeys.bundle(bob.identity.public()).unwrap();
-    let (a_addr, b_addr) = (DeviceAddress::new("alice", 1).unwrap(), DeviceAddress::new("bob", 1).unwrap());
+    let (a_addr, b_addr) = (
+        DeviceAddress::new("alice", 1).unwrap(),
+        DeviceAddress::new("bob", 1).unwrap(),
+    );
     let mut alice_session = SessionRecord::new();
-    alice_session.initiate(&a_addr, &b_addr, &alice.identity, &bundle, &mut rng).unwrap();
+    alice_session
+        .initiate(&a_addr, &b_addr, &alice.identity, &bundle, &mut rng)
+        .unwrap();
     let mut bob_session = SessionRecord::new();
     for i in 0..3 {
         let text = format!("{marker} message {i}");
@@ -214,9 +265,19 @@ async fn blind_relay(backend: Backend) {
     let got = drain(&mut ws, false).await;
     for (i, e) in got.iter().enumerate() {
         let msg = SessionMessage::from_bytes(&e.body.0).unwrap();
-        let local = LocalDevice { address: &b_addr, identity: &bob.identity, prekeys: &mut bob_prekeys };
-        let plain = bob_session.decrypt(local, &a_addr, &msg, |_| true, 1, &mut rng).unwrap();
-        assert_eq!(&plain.plaintext[..], format!("{marker} message {i}").as_bytes(), "the relay delivered it intact");
+        let local = LocalDevice {
+            address: &b_addr,
+            identity: &bob.identity,
+            prekeys: &mut bob_prekeys,
+        };
+        let plain = bob_session
+            .decrypt(local, &a_addr, &msg, |_| true, 1, &mut rng)
+            .unwrap();
+        assert_eq!(
+            &plain.plaintext[..],
+            format!("{marker} message {i}").as_bytes(),
+            "the relay delivered it intact"
+        );
     }
 
     // A file made of the marker, encrypted and uploaded.
@@ -225,7 +286,14 @@ async fn blind_relay(backend: Backend) {
     let mut cipher = Vec::new();
     attachment::encrypt(&key, &mut rng, &file[..], &mut cipher, |_| {}).unwrap();
     let created = alice.relay.upload_attachment(cipher.into()).await.unwrap();
-    let down = bob.relay.download_attachment(&created.id).await.unwrap().bytes().await.unwrap();
+    let down = bob
+        .relay
+        .download_attachment(&created.id)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let mut plain = Vec::new();
     attachment::decrypt(&key, None, &down[..], &mut plain, |_| {}).unwrap();
     assert!(plain == file);
@@ -251,10 +319,11 @@ async fn blind_relay(backend: Backend) {
             .unwrap();
             let mut all = Vec::new();
             for t in tables {
-                let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT row_to_json(t)::text FROM {t} t"))
-                    .fetch_all(&mut conn)
-                    .await
-                    .unwrap();
+                let rows: Vec<String> =
+                    sqlx::query_scalar(&format!("SELECT row_to_json(t)::text FROM {t} t"))
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
                 for r in rows {
                     all.extend(r.into_bytes());
                 }
@@ -266,24 +335,53 @@ async fn blind_relay(backend: Backend) {
             all
         }
     };
-    assert!(stored.len() > 10_000, "the scan saw the stored data ({} bytes)", stored.len());
+    assert!(
+        stored.len() > 10_000,
+        "the scan saw the stored data ({} bytes)",
+        stored.len()
+    );
     let secrets: Vec<(&str, Vec<u8>)> = vec![
         ("marker", marker.as_bytes().to_vec()),
-        ("alice's device secret", alice.relay.credentials().unwrap().secret.clone()),
-        ("bob's device secret", bob.relay.credentials().unwrap().secret.clone()),
-        ("alice's signing key", alice.identity.signing().seed().to_vec()),
-        ("alice's identity DH key", alice.identity.dh().secret_bytes().to_vec()),
+        (
+            "alice's device secret",
+            alice.relay.credentials().unwrap().secret.clone(),
+        ),
+        (
+            "bob's device secret",
+            bob.relay.credentials().unwrap().secret.clone(),
+        ),
+        (
+            "alice's signing key",
+            alice.identity.signing().seed().to_vec(),
+        ),
+        (
+            "alice's identity DH key",
+            alice.identity.dh().secret_bytes().to_vec(),
+        ),
         ("the setup token", common::SETUP_TOKEN.as_bytes().to_vec()),
         ("an invite code", invite_code.clone()),
         ("the file key", key.to_bytes().to_vec()),
     ];
     for (what, bytes) in secrets {
-        for form in [bytes.clone(), common::hex(&bytes).into_bytes(), B64::encode(&bytes).into_bytes()] {
-            assert!(!contains(&stored, &form), "{what} found in the relay's storage");
+        for form in [
+            bytes.clone(),
+            common::hex(&bytes).into_bytes(),
+            B64::encode(&bytes).into_bytes(),
+        ] {
+            assert!(
+                !contains(&stored, &form),
+                "{what} found in the relay's storage"
+            );
         }
     }
     // The check can fail: the public identity is stored, and found.
-    assert!(contains(&stored, &alice.identity.public().to_bytes()) || contains(&stored, common::hex(&alice.identity.public().to_bytes()).as_bytes()));
+    assert!(
+        contains(&stored, &alice.identity.public().to_bytes())
+            || contains(
+                &stored,
+                common::hex(&alice.identity.public().to_bytes()).as_bytes()
+            )
+    );
     storage.cleanup().await;
 }
 

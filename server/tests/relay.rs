@@ -991,7 +991,10 @@ async fn graceful_shutdown_keeps_accepted_envelopes(backend: Backend) {
 async fn tls_when_configured() {
     let storage = Storage::new(Backend::Sqlite).await;
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-    let (cert_path, key_path) = (storage.dir.path().join("cert.pem"), storage.dir.path().join("key.pem"));
+    let (cert_path, key_path) = (
+        storage.dir.path().join("cert.pem"),
+        storage.dir.path().join("key.pem"),
+    );
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
     let mut config = storage.config();
@@ -1002,12 +1005,23 @@ async fn tls_when_configured() {
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
         .build()
         .unwrap();
-    let health: serde_json::Value =
-        client.get(format!("https://localhost:{port}/healthz")).send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = client
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "ok");
     // Plain HTTP to the TLS port fails; an untrusted certificate is refused by a client.
-    assert!(reqwest::get(format!("http://localhost:{port}/healthz")).await.map(|r| r.status().is_success()).unwrap_or(false) == false);
-    assert!(reqwest::get(format!("https://localhost:{port}/healthz")).await.is_err());
+    let plain = reqwest::get(format!("http://localhost:{port}/healthz")).await;
+    assert!(!plain.is_ok_and(|r| r.status().is_success()));
+    assert!(
+        reqwest::get(format!("https://localhost:{port}/healthz"))
+            .await
+            .is_err()
+    );
     finish(storage, server).await;
 }
 
@@ -1016,7 +1030,13 @@ async fn tls_when_configured() {
 fn plain_http_only_on_loopback() {
     let mut config = parley_server::Config::for_data_dir("/nonexistent");
     config.listen = "0.0.0.0:8787".parse().unwrap();
-    assert!(config.validate().unwrap_err().to_string().contains("refusing plain HTTP"));
+    assert!(
+        config
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("refusing plain HTTP")
+    );
     config.allow_plain_http = true;
     assert!(config.validate().is_ok());
     config.database_url = Some("mysql://x".into());
