@@ -127,6 +127,16 @@ impl SignedPreKeyPublic {
         out.put_raw(&self.signature.0);
     }
 
+    /// The encoding uploaded to the relay: version byte, then the fields.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        part_bytes(|out| self.write(out))
+    }
+
+    /// Decodes [`SignedPreKeyPublic::to_bytes`] (the signature is checked with the bundle).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        part_from(bytes, Self::read)
+    }
+
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
             id: r.u32()?,
@@ -170,6 +180,16 @@ impl KemPreKeyPublic {
         out.put_raw(&self.signature.0);
     }
 
+    /// The encoding uploaded to the relay: version byte, then the fields.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        part_bytes(|out| self.write(out))
+    }
+
+    /// Decodes [`KemPreKeyPublic::to_bytes`] (the signature is checked with the bundle).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        part_from(bytes, Self::read)
+    }
+
     fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
             id: r.u32()?,
@@ -187,6 +207,44 @@ pub struct OneTimePreKeyPublic {
     pub id: u32,
     /// The key.
     pub key: PublicKey,
+}
+
+impl OneTimePreKeyPublic {
+    /// The encoding uploaded to the relay: version byte, id, key.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        part_bytes(|out| {
+            out.put_u32(self.id);
+            out.put_raw(self.key.as_bytes());
+        })
+    }
+
+    /// Decodes [`OneTimePreKeyPublic::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        part_from(bytes, |r| {
+            Ok(Self {
+                id: r.u32()?,
+                key: PublicKey::read(r)?,
+            })
+        })
+    }
+}
+
+/// A prekey part as uploaded on its own: version byte, then `write`'s fields.
+fn part_bytes(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut out = vec![PROTOCOL_VERSION];
+    write(&mut out);
+    out
+}
+
+fn part_from<T>(
+    bytes: &[u8],
+    read: impl FnOnce(&mut Reader<'_>) -> Result<T, DecodeError>,
+) -> Result<T, DecodeError> {
+    let mut r = Reader::new(bytes);
+    r.version()?;
+    let value = read(&mut r)?;
+    r.finish()?;
+    Ok(value)
 }
 
 /// What an initiator fetches from the relay to start a session with one device.

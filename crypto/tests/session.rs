@@ -415,3 +415,58 @@ fn prekey_message_with_the_base_key_of_an_initiated_session_is_refused() {
     assert_eq!(alice.decrypt(&b, &forged), Err(Error::PreKeyInitMismatch));
     assert_eq!(alice.snapshot(&b), before);
 }
+
+/// Prekeys travel to the relay one part at a time; a bundle reassembled from the parts starts
+/// a session, a tampered part is refused when decoded or when the session starts.
+#[test]
+fn bundle_from_uploaded_parts() {
+    use parley_crypto::prekeys::{KemPreKeyPublic, OneTimePreKeyPublic, SignedPreKeyPublic};
+    let mut alice = Party::new("alice", 1, 11, 0);
+    let mut bob = Party::new("bob", 1, 12, 0);
+    let (ec, kem) = bob
+        .prekeys
+        .generate_one_time(&bob.identity, 1, &mut bob.rng);
+    let signed = bob.prekeys.signed_prekey().unwrap().to_bytes();
+    let last_resort = bob.prekeys.last_resort_kem_prekey().unwrap().to_bytes();
+    let (one_time, one_time_kem) = (ec[0].to_bytes(), kem[0].to_bytes());
+
+    let bundle = PreKeyBundle::new(
+        *bob.identity.public(),
+        SignedPreKeyPublic::from_bytes(&signed).unwrap(),
+        KemPreKeyPublic::from_bytes(&one_time_kem).unwrap(),
+        Some(OneTimePreKeyPublic::from_bytes(&one_time).unwrap()),
+    );
+    bundle.verify().unwrap();
+    alice.start(&bob.address.clone(), &bundle);
+    let m = alice.encrypt(&bob.address.clone(), b"from parts");
+    assert_eq!(
+        bob.decrypt(&alice.address.clone(), &m).unwrap(),
+        b"from parts"
+    );
+    assert!(KemPreKeyPublic::from_bytes(&last_resort).is_ok());
+
+    // Unknown version, truncation, trailing bytes.
+    let mut v2 = signed.clone();
+    v2[0] = 2;
+    assert_eq!(
+        SignedPreKeyPublic::from_bytes(&v2),
+        Err(DecodeError::UnknownVersion(2))
+    );
+    assert!(OneTimePreKeyPublic::from_bytes(&one_time[..one_time.len() - 1]).is_err());
+    let mut long = one_time.clone();
+    long.push(0);
+    assert_eq!(
+        OneTimePreKeyPublic::from_bytes(&long),
+        Err(DecodeError::TrailingBytes)
+    );
+    // A flipped signature bit decodes but does not verify.
+    let mut bad = signed.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    let bundle = PreKeyBundle::new(
+        *bob.identity.public(),
+        SignedPreKeyPublic::from_bytes(&bad).unwrap(),
+        KemPreKeyPublic::from_bytes(&last_resort).unwrap(),
+        None,
+    );
+    assert_eq!(bundle.verify(), Err(Error::BadSignature));
+}
