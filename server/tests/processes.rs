@@ -401,3 +401,67 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The relay's own log, at debug level, over a whole scenario: no device secret, setup token,
+/// invite code, envelope bytes, user id or client address appears in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_hold_no_secrets_bytes_names_or_addresses() {
+    let storage = Storage::new(Backend::Sqlite).await;
+    let log = storage.dir.path().join("relay.log");
+    let server = BinaryServer::start_with_log(storage.dir.path(), None, &[], Some(&log)).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let code = org.invite(&common::user("carol"), true).await;
+    let marker = b"LOG-MARKER-e6d1f0".to_vec();
+    for _ in 0..3 {
+        send(&alice, &bob, &marker).await.unwrap();
+    }
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert_eq!(drain(&mut ws, true).await.len(), 3);
+    let _ = alice
+        .relay
+        .upload_attachment(marker.repeat(100).into())
+        .await
+        .unwrap();
+    // Some failures too: they are logged at info.
+    let mut creds = alice.relay.credentials().unwrap().clone();
+    creds.secret[0] ^= 1;
+    assert!(
+        server
+            .relay()
+            .with_credentials(creds)
+            .prekey_count()
+            .await
+            .is_err()
+    );
+    assert!(send(&alice, &bob, &[]).await.is_err());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.kill9().await;
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("/v1/messages/{user}"),
+        "the log has the requests:\n{text}"
+    );
+    let secret = alice.relay.credentials().unwrap().secret.clone();
+    let forbidden: Vec<(&str, String)> = vec![
+        ("a device secret", B64::encode(&secret)),
+        ("a device secret (hex)", common::hex(&secret)),
+        ("the setup token", common::SETUP_TOKEN.into()),
+        ("an invite code", B64::encode(&code)),
+        ("envelope bytes", String::from_utf8(marker.clone()).unwrap()),
+        ("envelope bytes (base64)", B64::encode(&marker)),
+        ("a user id", "alice".into()),
+        ("a user id", "bob".into()),
+        ("a user id", "carol".into()),
+    ];
+    for (what, needle) in forbidden {
+        assert!(!text.contains(&needle), "{what} in the log");
+    }
+    // The only address is the relay's own, in its start-up line.
+    for line in text.lines().filter(|l| !l.contains("starting")) {
+        assert!(!line.contains("127.0.0.1"), "an address in the log: {line}");
+    }
+    storage.cleanup().await;
+}

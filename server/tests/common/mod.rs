@@ -171,6 +171,16 @@ impl BinaryServer {
         database_url: Option<&str>,
         extra: &[&str],
     ) -> Self {
+        Self::start_with_log(data_dir, database_url, extra, None).await
+    }
+
+    /// Like `start`, with the relay's log (stderr, at `PARLEY_LOG=debug`) written to `log`.
+    pub async fn start_with_log(
+        data_dir: &std::path::Path,
+        database_url: Option<&str>,
+        extra: &[&str],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley-server"));
         cmd.arg("--data-dir")
             .arg(data_dir)
@@ -183,9 +193,14 @@ impl BinaryServer {
         if let Some(url) = database_url {
             cmd.arg("--database-url").arg(url);
         }
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
+        let stderr = match log {
+            Some(path) => {
+                cmd.env("PARLEY_LOG", "debug");
+                Stdio::from(std::fs::File::create(path).unwrap())
+            }
+            None => Stdio::inherit(),
+        };
+        cmd.stdout(Stdio::piped()).stderr(stderr).kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn parley-server");
         let stdout = child.stdout.take().unwrap();
         let mut lines = tokio::io::BufReader::new(stdout).lines();
