@@ -55,6 +55,23 @@ async fn drain(ws: &mut Delivery, ack: bool) -> Vec<Envelope> {
     }
 }
 
+/// Waits (up to 30 s) until the relay's queue is empty: every ack sent has been stored.
+async fn wait_for_empty_queue(url: &str) {
+    for _ in 0..300 {
+        let metrics = reqwest::get(format!("{url}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.lines().any(|l| l == "parley_envelopes_queued 0") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the queue did not drain");
+}
+
 fn with_relay(d: &Device, relay: &parley_client::relay::Relay) -> Device {
     Device {
         relay: relay.with_credentials(d.relay.credentials().unwrap().clone()),
@@ -110,17 +127,23 @@ async fn two_nodes_on_postgres_deliver_live() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_loses_nothing_sqlite() {
-    kill9_loses_nothing(Backend::Sqlite).await;
+    kill9_loses_nothing(Backend::Sqlite, false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill9_loses_nothing_postgres() {
-    kill9_loses_nothing(Backend::Postgres).await;
+    kill9_loses_nothing(Backend::Postgres, false).await;
+}
+
+/// The same with SIGTERM: the relay exits cleanly (status 0) and keeps what it accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_loses_nothing_sqlite() {
+    kill9_loses_nothing(Backend::Sqlite, true).await;
 }
 
 /// kill -9 while envelopes are in flight: after a restart, every envelope whose send was
 /// answered 200 is delivered, none whose ack had been stored comes back, and no id repeats.
-async fn kill9_loses_nothing(backend: Backend) {
+async fn kill9_loses_nothing(backend: Backend, sigterm: bool) {
     let storage = Storage::new(backend).await;
     let db = storage.pg.as_ref().map(|p| p.url.clone());
     let server = BinaryServer::start(
@@ -143,7 +166,7 @@ async fn kill9_loses_nothing(backend: Backend) {
     let acked: BTreeSet<i64> = drain(&mut ws, true).await.iter().map(|e| e.id).collect();
     assert_eq!(acked.len(), 100);
     // Let the acks commit, then keep the socket open without acking.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for_empty_queue(&server.url).await;
 
     // Phase 2: four senders in full flight when the relay is killed.
     let accepted = std::sync::Arc::new(std::sync::Mutex::new(BTreeSet::new()));
@@ -163,7 +186,11 @@ async fn kill9_loses_nothing(backend: Backend) {
         }));
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
-    server.kill9().await;
+    if sigterm {
+        assert!(server.terminate().await.success(), "clean exit on SIGTERM");
+    } else {
+        server.kill9().await;
+    }
     for t in tasks {
         t.await.unwrap();
     }
@@ -193,8 +220,8 @@ async fn kill9_loses_nothing(backend: Backend) {
         seen.len(),
         "a message stored twice"
     );
-    // Once the acks have committed, nothing comes back.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once the acks have committed (the queue is empty), nothing comes back.
+    wait_for_empty_queue(&server.url).await;
     drop(ws);
     let mut ws = bob.relay.connect().await.unwrap();
     assert!(

@@ -16,7 +16,7 @@ use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use parley_proto::ws::{ClientFrame, Envelope, ServerFrame};
 use parley_proto::{B64, DeviceId, ErrorBody, UserId};
 
@@ -29,6 +29,8 @@ use crate::{AppState, metrics};
 pub const WINDOW: usize = 256;
 /// Most ids in one ack frame.
 pub const MAX_ACK_IDS: usize = 1_024;
+/// Most ids deleted in one commit when several ack frames are waiting.
+const MAX_ACK_BATCH: usize = 4_096;
 /// Largest frame a device may send.
 const MAX_CLIENT_FRAME: usize = 64 * 1024;
 
@@ -133,16 +135,32 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
             }
             msg = stream.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    let ids = match serde_json::from_str::<ClientFrame>(t.as_str()) {
-                        Ok(ClientFrame::Ack { ids }) if ids.len() <= MAX_ACK_IDS => ids,
-                        _ => {
-                            let reason = "malformed frame".to_owned();
-                            if let Some(msg) = text(&ServerFrame::Closing { reason }) {
-                                let _ = sink.send(msg).await;
-                            }
-                            break;
+                    let Some(mut ids) = parse_ack(t.as_str()) else {
+                        let reason = "malformed frame".to_owned();
+                        if let Some(msg) = text(&ServerFrame::Closing { reason }) {
+                            let _ = sink.send(msg).await;
                         }
+                        break;
                     };
+                    // Take every ack already received too, so that one commit covers them.
+                    let mut closed = false;
+                    while ids.len() < MAX_ACK_BATCH {
+                        match stream.next().now_or_never() {
+                            Some(Some(Ok(Message::Text(t)))) => match parse_ack(t.as_str()) {
+                                Some(more) => ids.extend(more),
+                                None => {
+                                    closed = true;
+                                    break;
+                                }
+                            },
+                            Some(Some(Ok(Message::Close(_)) | Err(_)) | None) => {
+                                closed = true;
+                                break;
+                            }
+                            Some(Some(Ok(_))) => {}
+                            None => break,
+                        }
+                    }
                     let n = ids.len() as u64;
                     if let Err(e) = state.writer.write(WriteOp::Ack { device_pk: dev.pk, ids: ids.clone() }).await {
                         tracing::warn!(error = %e, "storing acks failed");
@@ -152,6 +170,9 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                     for id in ids {
                         inflight.remove(&id);
                     }
+                    if closed {
+                        break;
+                    }
                 }
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => {}
@@ -159,6 +180,14 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
         }
     }
     state.hub.unregister(dev.pk, &conn);
+}
+
+/// The ids of an ack frame, or `None` for anything else.
+fn parse_ack(text: &str) -> Option<Vec<i64>> {
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(ClientFrame::Ack { ids }) if ids.len() <= MAX_ACK_IDS => Some(ids),
+        _ => None,
+    }
 }
 
 /// The oldest `limit` envelopes queued for a device.
