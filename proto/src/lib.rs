@@ -11,8 +11,10 @@
 
 pub mod api;
 pub mod b64;
+pub mod content;
 pub mod error;
 pub mod ids;
+pub mod invite;
 pub mod org;
 pub mod ws;
 

@@ -269,6 +269,53 @@ impl OrgEntry {
     }
 }
 
+/// An org log as a client has verified it from the genesis hash it pinned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedLog {
+    /// The org root key.
+    pub root_key: SigningPublicKey,
+    /// Signing keys of admin devices.
+    pub admins: Vec<SigningPublicKey>,
+    /// Hash of the newest entry (carried in messages for fork detection).
+    pub head: [u8; 32],
+    /// Number of entries.
+    pub len: u64,
+}
+
+/// Verifies a whole log: the first entry must hash to `pinned_genesis` and be a valid genesis,
+/// and every later entry must follow its predecessor and be signed by a key with authority.
+pub fn verify_log(
+    entries: &[impl AsRef<[u8]>],
+    pinned_genesis: &[u8; 32],
+) -> Result<VerifiedLog, OrgError> {
+    let mut iter = entries.iter();
+    let first = iter.next().ok_or(OrgError::NotNext)?;
+    let genesis = OrgEntry::from_bytes(first.as_ref())?;
+    if genesis.hash() != *pinned_genesis {
+        return Err(OrgError::NotNext);
+    }
+    let root_key = *genesis.check_genesis()?;
+    let mut log = VerifiedLog {
+        root_key,
+        admins: Vec::new(),
+        head: genesis.hash(),
+        len: 1,
+    };
+    let mut prev = genesis;
+    for bytes in iter {
+        let entry = OrgEntry::from_bytes(bytes.as_ref())?;
+        entry.check_follows(&prev, &root_key)?;
+        match &entry.body {
+            OrgBody::AdminAdded { signing_key, .. } => log.admins.push(*signing_key),
+            OrgBody::OrgCreated { .. } => return Err(OrgError::NotNext),
+        }
+        log.head = entry.hash();
+        log.len += 1;
+        prev = entry;
+    }
+    Ok(log)
+}
+
 /// An admin's signed statement that an invite exists: whoever holds the code whose SHA-256 is
 /// `code_hash` may enrol as `user` until `expires_at`. Clients see these statements in the log
 /// later; the relay checks the signature and that the signer is an admin.
@@ -408,6 +455,30 @@ mod tests {
             wrong_seq.check_follows(&g, &root.public()),
             Err(OrgError::NotNext)
         );
+    }
+
+    #[test]
+    fn verify_a_whole_log() {
+        let root = SigningKeyPair::generate(&mut os_rng());
+        let admin = SigningKeyPair::generate(&mut os_rng());
+        let g = genesis(&root);
+        let user = UserId::new("alice").unwrap_or_else(|_| unreachable!());
+        let body = OrgBody::AdminAdded {
+            user,
+            device: 1,
+            signing_key: admin.public(),
+        };
+        let a = OrgEntry::sign(1, g.hash(), 2, body, root.public(), |m| root.sign(m));
+        let entries = vec![g.to_bytes(), a.to_bytes()];
+        let log = verify_log(&entries, &g.hash()).unwrap();
+        assert_eq!(
+            (log.root_key, log.admins.clone(), log.head, log.len),
+            (root.public(), vec![admin.public()], a.hash(), 2)
+        );
+        // Another org's genesis, a reordered log, an empty log: refused.
+        assert_eq!(verify_log(&entries, &[0; 32]), Err(OrgError::NotNext));
+        assert!(verify_log(&[a.to_bytes(), g.to_bytes()], &g.hash()).is_err());
+        assert!(verify_log(&Vec::<Vec<u8>>::new(), &g.hash()).is_err());
     }
 
     #[test]

@@ -1,0 +1,468 @@
+//! The inner message: what the Double Ratchet or a sender key encrypts (DESIGN.md §7).
+//!
+//! The relay never sees it. It is versioned JSON (`"v": 1`): readable in tests, compact enough
+//! once encrypted, and forward compatible — a kind this build does not know decodes as
+//! [`Body::Unknown`] so that an older client shows "unsupported message" instead of failing,
+//! and unknown fields are ignored. Every length and count is checked ([`Content::validate`])
+//! before the content is used; [`Content::from_bytes`] checks the size before parsing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::b64::B64;
+use crate::ids::UserId;
+
+/// Current version of the content format.
+pub const CONTENT_VERSION: u8 = 1;
+/// Largest encoded content, in bytes (the crypto layer's plaintext limit).
+pub const MAX_CONTENT_LEN: usize = parley_crypto::consts::MAX_PLAINTEXT_LEN;
+/// Longest message text, in bytes.
+pub const MAX_TEXT_LEN: usize = 64 * 1024;
+/// Longest short string (emoji, file name, content type, group name), in bytes.
+pub const MAX_SHORT_LEN: usize = 256;
+/// Most items in a list (receipt targets, mentions, group members).
+pub const MAX_ITEMS: usize = 1_000;
+
+/// A message id, chosen by its author: 16 random bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct MessageId(#[serde(with = "hex16")] pub [u8; 16]);
+
+/// A group id: 16 random bytes chosen by its creator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GroupId(#[serde(with = "hex16")] pub [u8; 16]);
+
+mod hex16 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 16], D::Error> {
+        let s = <&str>::deserialize(d)?;
+        let bytes = s.as_bytes();
+        if bytes.len() != 32 {
+            return Err(serde::de::Error::custom("an id is 32 hex digits"));
+        }
+        let mut out = [0u8; 16];
+        for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            let hex = core::str::from_utf8(pair).map_err(serde::de::Error::custom)?;
+            *o = u8::from_str_radix(hex, 16)
+                .map_err(|_| serde::de::Error::custom("an id is 32 hex digits"))?;
+        }
+        Ok(out)
+    }
+}
+
+/// Points at a message: its author and id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    /// Who wrote it.
+    pub author: UserId,
+    /// Its id.
+    pub id: MessageId,
+}
+
+/// Where an encrypted file is and how to open it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentPointer {
+    /// The relay's id of the encrypted blob.
+    pub id: String,
+    /// The 32-byte attachment key.
+    pub key: B64,
+    /// SHA-256 of the encrypted blob, checked before the file is used.
+    pub digest: B64,
+    /// Plaintext size in bytes.
+    pub size: u64,
+    /// MIME type.
+    pub content_type: String,
+    /// Original file name.
+    #[serde(default)]
+    pub file_name: Option<String>,
+}
+
+/// Receipt kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptKind {
+    /// The message reached the device.
+    Delivered,
+    /// The user saw it.
+    Read,
+}
+
+/// A change to a group, sent by the member who makes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum GroupChange {
+    /// The group exists, with these members (the creator included).
+    Create {
+        /// Display name.
+        name: String,
+        /// Members.
+        members: Vec<UserId>,
+    },
+    /// Members were added.
+    Add {
+        /// New members.
+        members: Vec<UserId>,
+    },
+    /// Members were removed: everyone rotates their sender key before the next message.
+    Remove {
+        /// Removed members.
+        members: Vec<UserId>,
+    },
+    /// The group was renamed.
+    Rename {
+        /// New name.
+        name: String,
+    },
+}
+
+/// What a message says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Body {
+    /// A text message.
+    Text {
+        /// The text.
+        text: String,
+        /// The message it answers.
+        #[serde(default)]
+        reply_to: Option<MessageRef>,
+        /// Users mentioned.
+        #[serde(default)]
+        mentions: Vec<UserId>,
+    },
+    /// A file, with an optional caption.
+    File {
+        /// Where it is.
+        attachment: AttachmentPointer,
+        /// Caption.
+        #[serde(default)]
+        caption: Option<String>,
+        /// The message it answers.
+        #[serde(default)]
+        reply_to: Option<MessageRef>,
+    },
+    /// Replaces the text of one's own earlier message.
+    Edit {
+        /// The message.
+        target: MessageRef,
+        /// New text.
+        text: String,
+    },
+    /// Deletes one's own earlier message for everyone.
+    Delete {
+        /// The message.
+        target: MessageRef,
+    },
+    /// Adds or removes a reaction.
+    Reaction {
+        /// The message.
+        target: MessageRef,
+        /// The emoji.
+        emoji: String,
+        /// True to remove it.
+        #[serde(default)]
+        remove: bool,
+    },
+    /// Delivery or read receipts.
+    Receipt {
+        /// Which.
+        receipt: ReceiptKind,
+        /// For these messages.
+        targets: Vec<MessageId>,
+    },
+    /// The author started or stopped typing.
+    Typing {
+        /// True when typing started.
+        started: bool,
+    },
+    /// A group change.
+    Group(GroupChange),
+    /// A sender-key distribution message for `group` (sent pairwise, never to the group).
+    SenderKey {
+        /// The group.
+        group: GroupId,
+        /// parley-crypto's distribution message.
+        distribution: B64,
+    },
+    /// A kind this build does not know (from a newer client).
+    #[serde(other)]
+    Unknown,
+}
+
+/// A decrypted message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    /// Format version.
+    pub v: u8,
+    /// Author's message id.
+    pub id: MessageId,
+    /// Author's clock, milliseconds since the Unix epoch.
+    pub sent_at: u64,
+    /// The group conversation this belongs to; `None` for a 1:1 conversation.
+    #[serde(default)]
+    pub group: Option<GroupId>,
+    /// For copies sent to one's own other devices: the user the message was sent to in a 1:1
+    /// conversation (so every device of the author shows it in the right place).
+    #[serde(default)]
+    pub sync_to: Option<UserId>,
+    /// Hash of the newest org-log entry the author had seen (fork detection, DESIGN.md §2).
+    #[serde(default)]
+    pub org_head: Option<B64>,
+    /// What it says.
+    pub body: Body,
+}
+
+/// Why content was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentError {
+    /// Larger than [`MAX_CONTENT_LEN`].
+    #[error("content too large")]
+    TooLarge,
+    /// Not content of any version.
+    #[error("malformed content")]
+    Malformed,
+    /// A version this build does not know.
+    #[error("content version {0} is not supported")]
+    UnsupportedVersion(u8),
+    /// A field is over its limit.
+    #[error("content field over its limit: {0}")]
+    OverLimit(&'static str),
+}
+
+impl Content {
+    /// Content of the current version.
+    pub fn new(id: MessageId, sent_at: u64, body: Body) -> Self {
+        Self {
+            v: CONTENT_VERSION,
+            id,
+            sent_at,
+            group: None,
+            sync_to: None,
+            org_head: None,
+            body,
+        }
+    }
+
+    /// The encoding to encrypt.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Decodes and validates decrypted bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ContentError> {
+        if bytes.len() > MAX_CONTENT_LEN {
+            return Err(ContentError::TooLarge);
+        }
+        #[derive(Deserialize)]
+        struct Version {
+            v: u8,
+        }
+        let Version { v } = serde_json::from_slice(bytes).map_err(|_| ContentError::Malformed)?;
+        if v != CONTENT_VERSION {
+            return Err(ContentError::UnsupportedVersion(v));
+        }
+        let content: Self = serde_json::from_slice(bytes).map_err(|_| ContentError::Malformed)?;
+        content.validate()?;
+        Ok(content)
+    }
+
+    /// Checks every length and count.
+    pub fn validate(&self) -> Result<(), ContentError> {
+        let short = |s: &str, what| {
+            if s.len() > MAX_SHORT_LEN {
+                Err(ContentError::OverLimit(what))
+            } else {
+                Ok(())
+            }
+        };
+        let text = |s: &str| {
+            if s.len() > MAX_TEXT_LEN {
+                Err(ContentError::OverLimit("text"))
+            } else {
+                Ok(())
+            }
+        };
+        let items = |n: usize, what| {
+            if n > MAX_ITEMS {
+                Err(ContentError::OverLimit(what))
+            } else {
+                Ok(())
+            }
+        };
+        if self
+            .org_head
+            .as_ref()
+            .is_some_and(|h| h.as_bytes().len() != 32)
+        {
+            return Err(ContentError::OverLimit("org_head"));
+        }
+        match &self.body {
+            Body::Text {
+                text: t, mentions, ..
+            } => {
+                text(t)?;
+                items(mentions.len(), "mentions")
+            }
+            Body::File {
+                attachment,
+                caption,
+                ..
+            } => {
+                if attachment.key.as_bytes().len() != 32 || attachment.digest.as_bytes().len() != 32
+                {
+                    return Err(ContentError::OverLimit("attachment key or digest"));
+                }
+                short(&attachment.id, "attachment id")?;
+                short(&attachment.content_type, "content type")?;
+                if let Some(n) = &attachment.file_name {
+                    short(n, "file name")?;
+                }
+                caption.as_deref().map_or(Ok(()), text)
+            }
+            Body::Edit { text: t, .. } => text(t),
+            Body::Reaction { emoji, .. } => short(emoji, "emoji"),
+            Body::Receipt { targets, .. } => items(targets.len(), "receipt targets"),
+            Body::Group(GroupChange::Create { name, members }) => {
+                short(name, "group name")?;
+                items(members.len(), "members")
+            }
+            Body::Group(GroupChange::Add { members } | GroupChange::Remove { members }) => {
+                items(members.len(), "members")
+            }
+            Body::Group(GroupChange::Rename { name }) => short(name, "group name"),
+            Body::SenderKey { distribution, .. } => {
+                if distribution.as_bytes().len() > 4096 {
+                    Err(ContentError::OverLimit("distribution"))
+                } else {
+                    Ok(())
+                }
+            }
+            Body::Delete { .. } | Body::Typing { .. } | Body::Unknown => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn user(s: &str) -> UserId {
+        UserId::new(s).unwrap()
+    }
+
+    fn samples() -> Vec<Body> {
+        let target = MessageRef {
+            author: user("alice"),
+            id: MessageId([7; 16]),
+        };
+        vec![
+            Body::Text {
+                text: "hello".into(),
+                reply_to: Some(target.clone()),
+                mentions: vec![user("bob")],
+            },
+            Body::File {
+                attachment: AttachmentPointer {
+                    id: "00".repeat(16),
+                    key: B64(vec![1; 32]),
+                    digest: B64(vec![2; 32]),
+                    size: 5,
+                    content_type: "text/plain".into(),
+                    file_name: Some("a.txt".into()),
+                },
+                caption: None,
+                reply_to: None,
+            },
+            Body::Edit {
+                target: target.clone(),
+                text: "fixed".into(),
+            },
+            Body::Delete {
+                target: target.clone(),
+            },
+            Body::Reaction {
+                target,
+                emoji: "👍".into(),
+                remove: false,
+            },
+            Body::Receipt {
+                receipt: ReceiptKind::Read,
+                targets: vec![MessageId([1; 16])],
+            },
+            Body::Typing { started: true },
+            Body::Group(GroupChange::Create {
+                name: "ops".into(),
+                members: vec![user("alice"), user("bob")],
+            }),
+            Body::Group(GroupChange::Remove {
+                members: vec![user("bob")],
+            }),
+            Body::SenderKey {
+                group: GroupId([3; 16]),
+                distribution: B64(vec![9; 100]),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_kind_round_trips() {
+        for body in samples() {
+            let mut c = Content::new(MessageId([5; 16]), 1_700_000_000_000, body);
+            c.group = Some(GroupId([4; 16]));
+            c.org_head = Some(B64(vec![0; 32]));
+            assert_eq!(Content::from_bytes(&c.to_bytes()), Ok(c));
+        }
+    }
+
+    #[test]
+    fn unknown_kinds_and_fields_are_tolerated_versions_are_not() {
+        let newer = br#"{"v":1,"id":"0123456789abcdef0123456789abcdef","sent_at":1,"body":{"kind":"poll","question":"?"},"future":true}"#;
+        assert_eq!(
+            Content::from_bytes(newer).map(|c| c.body),
+            Ok(Body::Unknown)
+        );
+        let v2 = br#"{"v":2,"id":"0123456789abcdef0123456789abcdef","sent_at":1,"body":{"kind":"typing","started":true}}"#;
+        assert_eq!(
+            Content::from_bytes(v2),
+            Err(ContentError::UnsupportedVersion(2))
+        );
+        assert_eq!(Content::from_bytes(b"{}"), Err(ContentError::Malformed));
+        let bad_id = br#"{"v":1,"id":"xyz","sent_at":1,"body":{"kind":"typing","started":true}}"#;
+        assert_eq!(Content::from_bytes(bad_id), Err(ContentError::Malformed));
+        assert_eq!(
+            Content::from_bytes(&vec![b' '; MAX_CONTENT_LEN + 1]),
+            Err(ContentError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        let long = Body::Text {
+            text: "x".repeat(MAX_TEXT_LEN + 1),
+            reply_to: None,
+            mentions: vec![],
+        };
+        let c = Content::new(MessageId([0; 16]), 0, long);
+        assert_eq!(
+            Content::from_bytes(&c.to_bytes()),
+            Err(ContentError::OverLimit("text"))
+        );
+        let mut c = Content::new(MessageId([0; 16]), 0, Body::Typing { started: false });
+        c.org_head = Some(B64(vec![0; 5]));
+        assert!(Content::from_bytes(&c.to_bytes()).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Content::from_bytes(&bytes);
+        }
+    }
+}
