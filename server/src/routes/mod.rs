@@ -32,7 +32,14 @@ pub fn router(state: AppState) -> Router {
         // Attachments stream their bodies and enforce their own limit.
         .merge(attachments::router())
         .merge(ops::router())
-        .fallback(|| async { ApiError::not_found("route") });
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                parley_proto::ErrorCode::InvalidInput,
+                "method not allowed on this route",
+            )
+        });
     api.layer(middleware::from_fn(log_request))
         .with_state(state)
 }

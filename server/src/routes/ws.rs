@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
@@ -22,6 +23,7 @@ use parley_proto::{B64, DeviceId, ErrorBody, UserId};
 
 use crate::auth::AuthDevice;
 use crate::db::{Db, on_db};
+use crate::error::ApiError;
 use crate::writer::WriteOp;
 use crate::{AppState, metrics};
 
@@ -45,11 +47,13 @@ pub(crate) fn router() -> Router<AppState> {
 pub async fn upgrade(
     State(state): State<AppState>,
     dev: AuthDevice,
-    ws: WebSocketUpgrade,
-) -> Response {
-    ws.max_message_size(MAX_CLIENT_FRAME)
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let ws = ws.map_err(|_| ApiError::invalid("this endpoint takes a WebSocket upgrade"))?;
+    Ok(ws
+        .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
-        .on_upgrade(move |socket| run(state, dev, socket))
+        .on_upgrade(move |socket| run(state, dev, socket)))
 }
 
 struct ConnectionGauge;
