@@ -1014,3 +1014,104 @@ async fn debug_prints_no_secrets() {
     }
     assert!(!printed.contains(d.keys.to_str().unwrap()));
 }
+
+/// The engine's receive path against two real stores: Bob decrypts Alice's prekey message and
+/// stores the new session, his consumed prekeys and the message in one transaction; after both
+/// stores are closed and reopened, the stored states still talk to each other.
+#[tokio::test]
+async fn stored_crypto_state_keeps_working_after_reopening() {
+    let (da, db) = (dirs(), dirs());
+    let (alice_addr, bob_addr) = (addr("alice", 1), addr("bob", 1));
+    let now = 1_700_000_000;
+
+    let bob = db.create().await;
+    let bob_identity = IdentityKeyPair::generate(&mut os_rng());
+    let mut bob_prekeys = PreKeyStore::new(&bob_identity, now, &mut os_rng());
+    let _ = bob_prekeys.generate_one_time(&bob_identity, 5, &mut os_rng());
+    let bundle = bob_prekeys.bundle(bob_identity.public()).unwrap();
+    let mut tx = bob.begin().await.unwrap();
+    tx.set_identity(&bob_identity).await.unwrap();
+    tx.set_prekeys(&bob_prekeys).await.unwrap();
+    tx.commit().await.unwrap();
+    let counts_before = bob_prekeys.one_time_counts();
+    drop((bob_identity, bob_prekeys));
+
+    let alice = da.create().await;
+    let alice_identity = IdentityKeyPair::generate(&mut os_rng());
+    let mut record = SessionRecord::new();
+    record
+        .initiate(
+            &alice_addr,
+            &bob_addr,
+            &alice_identity,
+            &bundle,
+            &mut os_rng(),
+        )
+        .unwrap();
+    let wire = record.encrypt(b"hello bob").unwrap().to_bytes();
+    let mut tx = alice.begin().await.unwrap();
+    tx.set_identity(&alice_identity).await.unwrap();
+    tx.set_prekeys(&PreKeyStore::new(&alice_identity, now, &mut os_rng()))
+        .await
+        .unwrap();
+    tx.set_session(&bob_addr, &record).await.unwrap();
+    tx.commit().await.unwrap();
+    drop(record);
+
+    let conv = bob.direct_conversation_id("alice");
+    let receive = async |store: &Store, from: &DeviceAddress, me: &DeviceAddress, wire: &[u8]| {
+        store
+            .transaction(async |tx| {
+                let identity = tx.identity().await?.unwrap();
+                let mut prekeys = tx.prekeys().await?.unwrap();
+                let mut record = tx.session(from).await?.unwrap_or_default();
+                let message = parley_crypto::message::SessionMessage::from_bytes(wire).unwrap();
+                let local = parley_crypto::session_record::LocalDevice {
+                    address: me,
+                    identity: &identity,
+                    prekeys: &mut prekeys,
+                };
+                let plain = record
+                    .decrypt(local, from, &message, |_| true, now, &mut os_rng())
+                    .unwrap()
+                    .plaintext;
+                tx.set_session(from, &record).await?;
+                tx.set_prekeys(&prekeys).await?;
+                tx.put_message(&Message {
+                    body: plain.to_vec(),
+                    sender: from.clone(),
+                    ..message_template(conv)
+                })
+                .await?;
+                Ok::<_, StoreError>(plain.to_vec())
+            })
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        receive(&bob, &alice_addr, &bob_addr, &wire).await,
+        b"hello bob"
+    );
+    bob.close().await;
+    alice.close().await;
+
+    // Reopen both; Bob's one-time prekey was consumed and stays consumed.
+    let bob = db.open().await.unwrap();
+    let alice = da.open().await.unwrap();
+    let mut tx = bob.begin().await.unwrap();
+    let counts_after = tx.prekeys().await.unwrap().unwrap().one_time_counts();
+    assert_eq!(counts_after.0 + 1, counts_before.0);
+    let mut record = tx.session(&alice_addr).await.unwrap().unwrap();
+    let reply = record.encrypt(b"hi alice").unwrap().to_bytes();
+    tx.set_session(&alice_addr, &record).await.unwrap();
+    assert_eq!(tx.messages(&conv, None, 10).await.unwrap().len(), 1);
+    tx.commit().await.unwrap();
+    assert_eq!(
+        receive(&alice, &bob_addr, &alice_addr, &reply).await,
+        b"hi alice"
+    );
+}
+
+fn message_template(conversation: ConversationId) -> Message {
+    message(conversation, 5, "")
+}
