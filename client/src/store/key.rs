@@ -5,7 +5,7 @@
 //! [`KeySource`]:
 //!
 //! - [`KeySource::Keystore`]: an OS keystore entry (service [`KEYSTORE_SERVICE`], account =
-//!   the store id in hex). [`KeySource::os_keystore`] (cargo feature `os-keystore`) uses the
+//!   the store id in hex). `KeySource::os_keystore` (cargo feature `os-keystore`) uses the
 //!   macOS Keychain, the Windows Credential Manager or the freedesktop Secret Service through
 //!   the `keyring` crate, with backends that need no system C libraries.
 //! - [`KeySource::KeyFile`]: the documented fallback for headless machines and tests, a file

@@ -3,8 +3,8 @@
 //! Each account directory (the CLI's `--home`; one machine may hold several) has one SQLite
 //! database, `store.db` (with its `-wal` and `-shm` files), opened through `sqlx`. SQLCipher
 //! is not available with the bundled SQLite, so the store encrypts **records**: every
-//! sensitive value is sealed with AES-256-GCM before it reaches SQLite (see [`seal`] for the
-//! format), under a store key that is never written beside the database (see [`key`]).
+//! sensitive value is sealed with AES-256-GCM before it reaches SQLite (`store/seal.rs` gives
+//! the format), under a store key that is never written beside the database (see [`key`]).
 //!
 //! # What is in the clear
 //!
@@ -28,9 +28,11 @@
 //!
 //! The associated data of each record binds its table, its row key and its row's plaintext
 //! columns, so a record moved to another row or table, or a message moved to another
-//! conversation or time, fails to open ([`StoreError::Tampered`]). A record copied back over
-//! its own row from an older copy of the file (a rollback) is not detected; nothing short of a
-//! trusted counter outside the disk could.
+//! conversation or time, fails to open ([`StoreError::Tampered`]). Not detected: a record
+//! copied back over its own row from an older copy of the file (a rollback), and deleted
+//! rows; nothing short of a trusted counter outside the disk could detect those. An attacker
+//! who can write the files can thus lose messages or replay an older session state, but
+//! cannot read, forge or move anything.
 //!
 //! # Keys
 //!
