@@ -244,9 +244,13 @@ impl KeySource {
             Self::Keystore(ks) => {
                 let ks = Arc::clone(ks);
                 let account = store_id.hex();
-                blocking(move || ks.load(&account))
+                let bytes = blocking(move || ks.load(&account))
                     .await?
-                    .ok_or(StoreError::KeyMissing)?
+                    .ok_or(StoreError::KeyMissing)?;
+                if bytes.len() != KEY_LEN {
+                    return Err(StoreError::Keystore("malformed key entry".into()));
+                }
+                bytes
             }
         };
         let mut key = Zeroizing::new([0u8; KEY_LEN]);
