@@ -12,11 +12,11 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::{Backend, BinaryServer, Device, Org, Storage, TestDb};
+use common::{Backend, BinaryServer, Device, Org, Storage, TestDb, drain};
 use parley_client::relay::{Delivery, RelayError};
 use parley_proto::B64;
 use parley_proto::api::{OutgoingEnvelope, SendRequest};
-use parley_proto::ws::{Envelope, ServerFrame};
+use parley_proto::ws::ServerFrame;
 
 async fn send(from: &Device, to: &Device, body: &[u8]) -> Result<(), RelayError> {
     let req = SendRequest {
@@ -36,23 +36,6 @@ async fn next_frame(ws: &mut Delivery, secs: u64) -> Option<ServerFrame> {
         .ok()
         .flatten()
         .map(|f| f.unwrap())
-}
-
-/// Reads until `queue_empty`; acks each envelope when `ack`.
-async fn drain(ws: &mut Delivery, ack: bool) -> Vec<Envelope> {
-    let mut out = Vec::new();
-    loop {
-        match next_frame(ws, 10).await.expect("frame within 10 s") {
-            ServerFrame::Envelope(e) => {
-                if ack {
-                    ws.ack(vec![e.id]).await.unwrap();
-                }
-                out.push(e);
-            }
-            ServerFrame::QueueEmpty => return out,
-            ServerFrame::Closing { reason } => panic!("closed: {reason}"),
-        }
-    }
 }
 
 /// Waits (up to 30 s) until the relay's queue is empty: every ack sent has been stored.

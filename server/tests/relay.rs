@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Backend, Device, Org, Storage, TestServer, user};
+use common::{Backend, Device, Org, Storage, TestServer, drain, user};
 use parley_client::relay::{Delivery, RelayError};
 use parley_proto::api::{OutgoingEnvelope, PreKeyUpload, SendRequest};
 use parley_proto::ws::{Envelope, ServerFrame};
@@ -92,43 +92,6 @@ async fn next_envelope(ws: &mut Delivery) -> Envelope {
         match frame {
             ServerFrame::Envelope(e) => return e,
             ServerFrame::QueueEmpty => {}
-            ServerFrame::Closing { reason } => panic!("closed: {reason}"),
-        }
-    }
-}
-
-/// Reads frames until `queue_empty`, returning the envelopes before it.
-async fn drain(ws: &mut Delivery) -> Vec<Envelope> {
-    let mut out = Vec::new();
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        match frame {
-            ServerFrame::Envelope(e) => out.push(e),
-            ServerFrame::QueueEmpty => return out,
-            ServerFrame::Closing { reason } => panic!("closed: {reason}"),
-        }
-    }
-}
-
-/// Reads and acks envelopes until `queue_empty`.
-async fn drain_acking(ws: &mut Delivery) -> Vec<Envelope> {
-    let mut out = Vec::new();
-    loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        match frame {
-            ServerFrame::Envelope(e) => {
-                ws.ack(vec![e.id]).await.unwrap();
-                out.push(e);
-            }
-            ServerFrame::QueueEmpty => return out,
             ServerFrame::Closing { reason } => panic!("closed: {reason}"),
         }
     }
@@ -508,7 +471,7 @@ async fn send_checks_devices(backend: Backend) {
     // Nothing of the refused requests was stored.
     send(&alice, &[&bob, &bob2], b"ok").await.unwrap();
     let mut ws = bob2.relay.connect().await.unwrap();
-    let got = drain(&mut ws).await;
+    let got = drain(&mut ws, false).await;
     assert_eq!(
         got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
         vec![b"ok".to_vec()]
@@ -530,7 +493,7 @@ async fn live_and_queued_delivery(backend: Backend) {
         send(&alice, &[&bob], &i.to_be_bytes()).await.unwrap();
     }
     let mut ws = bob.relay.connect().await.unwrap();
-    let got = drain(&mut ws).await;
+    let got = drain(&mut ws, false).await;
     assert_eq!(got.len(), 50);
     for (i, e) in got.iter().enumerate() {
         assert_eq!(e.body.0, (i as u32).to_be_bytes().to_vec());
@@ -573,7 +536,7 @@ async fn unacked_is_redelivered_and_acked_is_not(backend: Backend) {
         send(&alice, &[&bob], &[i]).await.unwrap();
     }
     let mut ws = bob.relay.connect().await.unwrap();
-    let got = drain(&mut ws).await;
+    let got = drain(&mut ws, false).await;
     ws.ack(got[..4].iter().map(|e| e.id).collect())
         .await
         .unwrap();
@@ -581,7 +544,7 @@ async fn unacked_is_redelivered_and_acked_is_not(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(ws); // dropped connection, no close handshake
     let mut ws = bob.relay.connect().await.unwrap();
-    let again = drain(&mut ws).await;
+    let again = drain(&mut ws, false).await;
     assert_eq!(
         again.iter().map(|e| e.body.0[0]).collect::<Vec<_>>(),
         (4..10).collect::<Vec<u8>>()
@@ -601,7 +564,7 @@ async fn unacked_is_redelivered_and_acked_is_not(backend: Backend) {
     .await
     .unwrap();
     assert!(closing.contains("replaced"), "{closing}");
-    assert_eq!(drain(&mut ws2).await.len(), 6);
+    assert_eq!(drain(&mut ws2, false).await.len(), 6);
     finish(storage, server).await;
 }
 
@@ -615,8 +578,8 @@ async fn a_device_reads_only_its_own_queue(backend: Backend) {
     send(&alice, &[&carol], b"for carol").await.unwrap();
     let mut wb = bob.relay.connect().await.unwrap();
     let mut wc = carol.relay.connect().await.unwrap();
-    let b = drain(&mut wb).await;
-    let c = drain(&mut wc).await;
+    let b = drain(&mut wb, false).await;
+    let c = drain(&mut wc, false).await;
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].body.0, b"for bob");
     assert_eq!(c[0].body.0, b"for carol");
@@ -625,7 +588,7 @@ async fn a_device_reads_only_its_own_queue(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     drop(wb);
     let mut wb = bob.relay.connect().await.unwrap();
-    assert_eq!(drain(&mut wb).await.len(), 1);
+    assert_eq!(drain(&mut wb, false).await.len(), 1);
     finish(storage, server).await;
 }
 
@@ -739,7 +702,7 @@ async fn limits_and_bad_input(backend: Backend) {
         )
     );
     let mut ws = bob.relay.connect().await.unwrap();
-    assert_eq!(drain(&mut ws).await.len(), 5);
+    assert_eq!(drain(&mut ws, false).await.len(), 5);
     // A malformed WebSocket frame closes that socket only; the queue stays.
     ws.send_raw("{\"type\":\"nonsense\"}").await.unwrap();
     let reason = loop {
@@ -751,7 +714,7 @@ async fn limits_and_bad_input(backend: Backend) {
     };
     assert_eq!(reason, "malformed frame");
     let mut ws = bob.relay.connect().await.unwrap();
-    assert_eq!(drain(&mut ws).await.len(), 5);
+    assert_eq!(drain(&mut ws, false).await.len(), 5);
     // Attachments over the cap, declared or streamed.
     let e = alice
         .relay
@@ -875,7 +838,7 @@ async fn expiry(backend: Backend) {
     });
     parley_server::expire(&server.state).await.unwrap();
     let mut ws = bob.relay.connect().await.unwrap();
-    let got = drain(&mut ws).await;
+    let got = drain(&mut ws, false).await;
     assert_eq!(
         got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
         vec![b"new".to_vec()]
@@ -975,7 +938,7 @@ async fn graceful_shutdown_keeps_accepted_envelopes(backend: Backend) {
         ..bob
     };
     let mut ws = bob.relay.connect().await.unwrap();
-    let got = drain_acking(&mut ws).await;
+    let got = drain(&mut ws, true).await;
     let distinct: BTreeSet<Vec<u8>> = got.iter().map(|e| e.body.0.clone()).collect();
     assert_eq!(
         got.len() as u32,

@@ -411,3 +411,30 @@ impl Org {
 pub fn data_dir(s: &Storage) -> PathBuf {
     s.dir.path().to_path_buf()
 }
+
+/// Reads frames until `queue_empty` (10 s at most per frame), returning the envelopes before
+/// it; acks each one as it arrives when `ack`.
+pub async fn drain(
+    ws: &mut parley_client::relay::Delivery,
+    ack: bool,
+) -> Vec<parley_proto::ws::Envelope> {
+    use parley_proto::ws::ServerFrame;
+    let mut out = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("socket open")
+            .expect("valid frame");
+        match frame {
+            ServerFrame::Envelope(e) => {
+                if ack {
+                    ws.ack(vec![e.id]).await.unwrap();
+                }
+                out.push(e);
+            }
+            ServerFrame::QueueEmpty => return out,
+            ServerFrame::Closing { reason } => panic!("closed: {reason}"),
+        }
+    }
+}
