@@ -11,10 +11,14 @@ cd "$(dirname "$0")"
 # shellcheck source=.ci/setup
 . .ci/setup
 
-# PARLEY_PROFILE=dev builds faster (CI's smoke run uses the test build).
+# PARLEY_PROFILE=dev or test builds faster (CI's smoke run uses test, the profile its test build
+# already compiled).
 profile="${PARLEY_PROFILE:-release}"
 cargo build --profile "$profile" --locked -p parley-server -p parley-client --bin parley-server --example demo
-bin="${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")"
+case "$profile" in
+  dev | test) bin="${CARGO_TARGET_DIR:-target}/debug" ;;
+  *) bin="${CARGO_TARGET_DIR:-target}/$profile" ;;
+esac
 data="${PARLEY_DATA_DIR:-}"
 cleanup_data=""
 if [ -z "$data" ]; then
