@@ -143,11 +143,14 @@ pub struct NewEnvelope {
 pub(crate) const INSERT_CHUNK: usize = 500;
 
 /// Inserts envelopes with multi-row statements inside the transaction `$tx` of database type
-/// `$db`.
+/// `$db`; evaluates to their ids, in the order of the rows.
+///
+/// The ids come from `RETURNING id`, which both databases emit in the order of the `VALUES`
+/// rows for a plain multi-row insert (no triggers, no partitions).
 macro_rules! insert_envelopes {
     ($db:ty, $tx:expr, $rows:expr) => {{
         let rows: &[&$crate::db::NewEnvelope] = $rows;
-        let mut result: anyhow::Result<()> = Ok(());
+        let mut result: anyhow::Result<Vec<i64>> = Ok(Vec::with_capacity(rows.len()));
         for chunk in rows.chunks($crate::db::INSERT_CHUNK) {
             let mut qb = sqlx::QueryBuilder::<$db>::new(
                 "INSERT INTO envelopes (device_pk, source_user, source_device, server_ts, expires_at, body) ",
@@ -160,9 +163,21 @@ macro_rules! insert_envelopes {
                     .push_bind(e.expires_at)
                     .push_bind(e.body.as_slice());
             });
-            if let Err(e) = qb.build().execute(&mut *$tx).await {
-                result = Err(anyhow::Error::new(e).context("insert envelopes"));
-                break;
+            qb.push(" RETURNING id");
+            match qb.build_query_scalar::<i64>().fetch_all(&mut *$tx).await {
+                Ok(ids) if ids.len() == chunk.len() => {
+                    if let Ok(all) = result.as_mut() {
+                        all.extend(ids);
+                    }
+                }
+                Ok(_) => {
+                    result = Err(anyhow::anyhow!("insert envelopes: wrong number of ids"));
+                    break;
+                }
+                Err(e) => {
+                    result = Err(anyhow::Error::new(e).context("insert envelopes"));
+                    break;
+                }
             }
         }
         result

@@ -7,14 +7,27 @@
 //! local wakes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use parley_proto::ws::Envelope;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// PostgreSQL channel on which relay nodes announce new envelopes (payload: device row ids).
 pub const WAKE_CHANNEL: &str = "parley_wake";
+/// Most envelopes waiting in a socket's mailbox; beyond this the socket reads the database.
+pub const MAILBOX: usize = 512;
+
+/// Envelopes this node's writer hands to a socket after their commit, so that a socket that
+/// has caught up with its queue pushes them without reading them back.
+#[derive(Debug, Default)]
+pub struct Mailbox {
+    /// In commit (= id) order.
+    pub envelopes: Vec<Envelope>,
+    /// Envelopes were dropped because the mailbox was full.
+    pub overflow: bool,
+}
 
 /// One open socket's signals.
 #[derive(Debug, Default)]
@@ -22,6 +35,12 @@ pub struct Connection {
     id: u64,
     /// Notified when envelopes may be waiting.
     pub wake: Notify,
+    /// Set (before `wake`) when envelopes may have been committed with ids below those
+    /// already pushed: by another relay node, or while wakes may have been missed. The
+    /// socket then reads its queue from the start instead of after the last pushed id.
+    pub rescan: AtomicBool,
+    /// Envelopes handed over by this node's writer.
+    pub mailbox: Mutex<Mailbox>,
     /// Cancelled when the socket must close; the reason is in `reason`.
     pub close: CancellationToken,
     /// Why it was closed.
@@ -36,6 +55,22 @@ impl Connection {
         self.close.cancel();
     }
 
+    /// Takes what is in the mailbox.
+    pub fn take_mail(&self) -> Mailbox {
+        self.mailbox
+            .lock()
+            .map(|mut m| std::mem::take(&mut *m))
+            .unwrap_or(Mailbox {
+                envelopes: Vec::new(),
+                overflow: true,
+            })
+    }
+
+    /// Takes the `rescan` flag.
+    pub fn take_rescan(&self) -> bool {
+        self.rescan.swap(false, Ordering::AcqRel)
+    }
+
     /// Why the socket was closed.
     pub fn close_reason(&self) -> &'static str {
         self.reason.lock().ok().and_then(|r| *r).unwrap_or("closed")
@@ -43,13 +78,29 @@ impl Connection {
 }
 
 /// The registry of open sockets on this node.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Hub {
     inner: Arc<Mutex<HashMap<i64, Arc<Connection>>>>,
     next_id: Arc<AtomicU64>,
+    node: u64,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            next_id: Arc::default(),
+            node: crate::random_bytes::<8>().map_or(0, u64::from_le_bytes),
+        }
+    }
 }
 
 impl Hub {
+    /// A random id of this relay node (tags its `NOTIFY`s, so that it ignores its own).
+    pub fn node(&self) -> u64 {
+        self.node
+    }
+
     /// Registers a socket for `device_pk`; an older socket of the same device is closed.
     pub fn register(&self, device_pk: i64) -> Arc<Connection> {
         let conn = Arc::new(Connection {
@@ -76,14 +127,50 @@ impl Hub {
         }
     }
 
-    /// Wakes the device's socket on this node, if it has one.
+    /// Wakes the device's socket on this node, if it has one, after this node's writer
+    /// committed envelopes for it. This node commits its envelopes in id order, so the
+    /// socket reads only after the last id it pushed.
     pub fn wake(&self, device_pk: i64) {
+        self.wake_with(device_pk, false);
+    }
+
+    /// Hands envelopes just committed by this node's writer to the device's socket (and
+    /// wakes it), if it has one on this node.
+    pub fn deliver(&self, device_pk: i64, envelopes: Vec<Envelope>) {
         let conn = self
             .inner
             .lock()
             .ok()
             .and_then(|m| m.get(&device_pk).cloned());
         if let Some(conn) = conn {
+            if let Ok(mut m) = conn.mailbox.lock() {
+                if m.overflow || m.envelopes.len() + envelopes.len() > MAILBOX {
+                    m.overflow = true;
+                    m.envelopes.clear();
+                } else {
+                    m.envelopes.extend(envelopes);
+                }
+            }
+            conn.wake.notify_one();
+        }
+    }
+
+    /// Wakes the device's socket for envelopes committed by another node, whose ids may be
+    /// below those already pushed: the socket reads its whole queue again.
+    pub fn wake_remote(&self, device_pk: i64) {
+        self.wake_with(device_pk, true);
+    }
+
+    fn wake_with(&self, device_pk: i64, rescan: bool) {
+        let conn = self
+            .inner
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&device_pk).cloned());
+        if let Some(conn) = conn {
+            if rescan {
+                conn.rescan.store(true, Ordering::Release);
+            }
             conn.wake.notify_one();
         }
     }
@@ -96,6 +183,7 @@ impl Hub {
             .map(|m| m.values().cloned().collect())
             .unwrap_or_default();
         for conn in conns {
+            conn.rescan.store(true, Ordering::Release);
             conn.wake.notify_one();
         }
     }
@@ -161,8 +249,12 @@ pub async fn listen(pool: sqlx::PgPool, hub: Hub, stop: CancellationToken) {
             };
             match next {
                 Ok(Some(n)) => {
-                    for pk in n.payload().split(',').filter_map(|s| s.parse::<i64>().ok()) {
-                        hub.wake(pk);
+                    let (node, pks) = parse_payload(n.payload());
+                    // This node's writer has already woken its sockets.
+                    if node != Some(hub.node()) {
+                        for pk in pks {
+                            hub.wake_remote(pk);
+                        }
                     }
                 }
                 // The connection dropped; PgListener reconnects on the next call.
@@ -175,4 +267,13 @@ pub async fn listen(pool: sqlx::PgPool, hub: Hub, stop: CancellationToken) {
             }
         }
     }
+}
+
+/// Splits a wake payload `<node>:<pk>,<pk>,…` (the node part may be absent).
+pub fn parse_payload(payload: &str) -> (Option<u64>, impl Iterator<Item = i64> + '_) {
+    let (node, pks) = match payload.split_once(':') {
+        Some((node, pks)) => (u64::from_str_radix(node, 16).ok(), pks),
+        None => (None, payload),
+    };
+    (node, pks.split(',').filter_map(|s| s.parse::<i64>().ok()))
 }

@@ -7,13 +7,17 @@
 //! 5,000 envelopes/s; batching amortises both. A send request is answered only after its
 //! transaction committed, so an acknowledged envelope survives a crash.
 //!
-//! After the commit the task wakes the recipients' sockets on this node, and on PostgreSQL
+//! After the commit the task hands the new envelopes (with the ids the database gave them) to
+//! the recipients' sockets on this node, which push them without reading them back, and on
+//! PostgreSQL
 //! it also sends a `NOTIFY` (inside the transaction, so it is delivered on commit) that wakes
 //! the sockets held by other relay nodes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
+use parley_proto::ws::Envelope;
+use parley_proto::{B64, DeviceId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -103,42 +107,86 @@ async fn run(db: Db, hub: Hub, mut rx: mpsc::Receiver<(WriteOp, Reply)>, stop: C
             }
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|(op, _)| op).collect();
-        let result = write_batch(&db, &ops).await;
-        match &result {
-            Ok(woken) => {
-                for pk in woken {
-                    hub.wake(*pk);
-                }
+        let result = write_batch(&db, hub.node(), &ops).await;
+        let result = match result {
+            Ok(ids) => {
+                hand_over(&hub, &mut batch, ids);
+                Ok(())
             }
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "group commit failed"),
-        }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "group commit failed");
+                Err(format!("{e:#}"))
+            }
+        };
         for (_, reply) in batch.drain(..) {
-            let _ = reply.send(result.as_ref().map(|_| ()).map_err(|e| format!("{e:#}")));
+            let _ = reply.send(result.clone());
         }
     }
 }
 
-/// Deletes one device's acked envelopes inside the transaction `$tx` of database type `$db`.
+/// Hands the envelopes of a committed batch (with their ids, in insert order) to the
+/// recipients' sockets on this node.
+fn hand_over(hub: &Hub, batch: &mut [(WriteOp, Reply)], ids: Vec<i64>) {
+    let mut by_device: BTreeMap<i64, Vec<Envelope>> = BTreeMap::new();
+    let mut ids = ids.into_iter();
+    for (op, _) in batch.iter_mut() {
+        let WriteOp::Insert(rows) = op else { continue };
+        for (e, id) in std::mem::take(rows).into_iter().zip(&mut ids) {
+            let env = (|| {
+                Some(Envelope {
+                    id,
+                    source_user: UserId::new(e.source_user).ok()?,
+                    source_device: DeviceId::try_from(e.source_device).ok()?,
+                    server_timestamp: u64::try_from(e.server_ts).ok()?,
+                    body: B64(e.body),
+                })
+            })();
+            match env {
+                Some(env) => by_device.entry(e.device_pk).or_default().push(env),
+                // Not expected (the row was built from checked values): the socket reads
+                // the database instead.
+                None => hub.wake(e.device_pk),
+            }
+        }
+    }
+    for (pk, envelopes) in by_device {
+        hub.deliver(pk, envelopes);
+    }
+}
+
+/// Deletes the acked envelopes of every ack in the batch with one statement (one round
+/// trip on PostgreSQL, one hand-off on SQLite) inside the transaction `$tx` of database type
+/// `$db`: `(device_pk = $d AND id IN (…)) OR …`, so a device only ever deletes its own.
 macro_rules! delete_acked {
-    ($db:ty, $tx:expr, $device_pk:expr, $ids:expr) => {
-        if !$ids.is_empty() {
-            let mut qb = sqlx::QueryBuilder::<$db>::new("DELETE FROM envelopes WHERE device_pk = ");
-            qb.push_bind($device_pk).push(" AND id IN (");
+    ($db:ty, $tx:expr, $acks:expr) => {{
+        let acks: &[(i64, &Vec<i64>)] = $acks;
+        let mut qb = sqlx::QueryBuilder::<$db>::new("DELETE FROM envelopes WHERE ");
+        let mut any = false;
+        for (device_pk, ids) in acks.iter().filter(|(_, ids)| !ids.is_empty()) {
+            if any {
+                qb.push(" OR ");
+            }
+            any = true;
+            qb.push("(device_pk = ")
+                .push_bind(*device_pk)
+                .push(" AND id IN (");
             let mut sep = qb.separated(", ");
-            for id in $ids {
+            for id in ids.iter() {
                 sep.push_bind(*id);
             }
-            qb.push(")");
+            qb.push("))");
+        }
+        if any {
             qb.build()
                 .execute(&mut *$tx)
                 .await
                 .context("delete acked envelopes")?;
         }
-    };
+    }};
 }
 
-/// Writes one batch in one transaction; returns the devices that got new envelopes.
-async fn write_batch(db: &Db, ops: &[&WriteOp]) -> anyhow::Result<BTreeSet<i64>> {
+/// Writes one batch in one transaction; returns the ids of the inserted envelopes, in order.
+async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Vec<i64>> {
     let inserts: Vec<&NewEnvelope> = ops
         .iter()
         .filter_map(|op| match op {
@@ -148,26 +196,26 @@ async fn write_batch(db: &Db, ops: &[&WriteOp]) -> anyhow::Result<BTreeSet<i64>>
         .flatten()
         .collect();
     let woken: BTreeSet<i64> = inserts.iter().map(|e| e.device_pk).collect();
-    let acks = ops.iter().filter_map(|op| match op {
-        WriteOp::Ack { device_pk, ids } => Some((*device_pk, ids)),
-        WriteOp::Insert(_) => None,
-    });
+    let acks: Vec<(i64, &Vec<i64>)> = ops
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Ack { device_pk, ids } => Some((*device_pk, ids)),
+            WriteOp::Insert(_) => None,
+        })
+        .collect();
     match db {
         Db::Sqlite { write, .. } => {
             let mut tx = write.begin().await.context("begin")?;
-            insert_envelopes!(sqlx::Sqlite, tx, &inserts)?;
-            for (device_pk, ids) in acks {
-                delete_acked!(sqlx::Sqlite, tx, device_pk, ids);
-            }
+            let ids = insert_envelopes!(sqlx::Sqlite, tx, &inserts)?;
+            delete_acked!(sqlx::Sqlite, tx, &acks);
             tx.commit().await.context("commit")?;
+            Ok(ids)
         }
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await.context("begin")?;
-            insert_envelopes!(sqlx::Postgres, tx, &inserts)?;
-            for (device_pk, ids) in acks {
-                delete_acked!(sqlx::Postgres, tx, device_pk, ids);
-            }
-            for payload in notify_payloads(&woken) {
+            let ids = insert_envelopes!(sqlx::Postgres, tx, &inserts)?;
+            delete_acked!(sqlx::Postgres, tx, &acks);
+            for payload in notify_payloads(node, &woken) {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(WAKE_CHANNEL)
                     .bind(payload)
@@ -176,25 +224,27 @@ async fn write_batch(db: &Db, ops: &[&WriteOp]) -> anyhow::Result<BTreeSet<i64>>
                     .context("notify")?;
             }
             tx.commit().await.context("commit")?;
+            Ok(ids)
         }
     }
-    Ok(woken)
 }
 
-/// NOTIFY payloads (at most 8000 bytes each): comma-separated device row ids.
-fn notify_payloads(devices: &BTreeSet<i64>) -> Vec<String> {
+/// NOTIFY payloads (at most 8000 bytes each): this node's id in hex, `:`, comma-separated
+/// device row ids.
+fn notify_payloads(node: u64, devices: &BTreeSet<i64>) -> Vec<String> {
+    let prefix = format!("{node:x}:");
     let mut out = Vec::new();
-    let mut cur = String::new();
+    let mut cur = prefix.clone();
     for pk in devices {
         if cur.len() > 7_900 {
-            out.push(std::mem::take(&mut cur));
+            out.push(std::mem::replace(&mut cur, prefix.clone()));
         }
-        if !cur.is_empty() {
+        if cur.len() > prefix.len() {
             cur.push(',');
         }
         cur.push_str(&pk.to_string());
     }
-    if !cur.is_empty() {
+    if cur.len() > prefix.len() {
         out.push(cur);
     }
     out
@@ -208,14 +258,15 @@ mod tests {
     #[test]
     fn payloads_stay_under_the_notify_limit() {
         let devices: BTreeSet<i64> = (1_000_000_000..1_000_003_000).collect();
-        let payloads = notify_payloads(&devices);
+        let payloads = notify_payloads(0xabc, &devices);
         assert!(payloads.len() > 1);
         assert!(payloads.iter().all(|p| p.len() < 8_000));
-        let back: BTreeSet<i64> = payloads
-            .iter()
-            .flat_map(|p| p.split(','))
-            .filter_map(|s| s.parse().ok())
-            .collect();
+        let mut back = BTreeSet::new();
+        for p in &payloads {
+            let (node, pks) = crate::hub::parse_payload(p);
+            assert_eq!(node, Some(0xabc));
+            back.extend(pks);
+        }
         assert_eq!(back, devices);
     }
 }

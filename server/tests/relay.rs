@@ -49,6 +49,7 @@ both!(
     expiry,
     ops_endpoints,
     graceful_shutdown_keeps_accepted_envelopes,
+    a_full_window_loses_nothing,
 );
 
 async fn start(backend: Backend) -> (Storage, TestServer) {
@@ -525,6 +526,99 @@ async fn live_and_queued_delivery(backend: Backend) {
     sending.await.unwrap();
     ws.close().await;
     finish(storage, server).await;
+}
+
+/// Several senders at once while the device acks only when its window is full: envelopes
+/// pile up beyond the window and the socket's mailbox; each arrives exactly once, and each
+/// sender's in the order it sent them.
+async fn a_full_window_loses_nothing(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let bob = org.join("bob").await;
+    let window = parley_server::routes::ws::WINDOW;
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert!(drain(&mut ws, false).await.is_empty());
+    let (senders, each) = (4u8, 300u32);
+    let mut sending = Vec::new();
+    for s in 0..senders {
+        let from = org.join(&format!("s{s}")).await;
+        let to = bob.clone();
+        sending.push(tokio::spawn(async move {
+            for i in 0..each {
+                let mut body = vec![s];
+                body.extend_from_slice(&i.to_be_bytes());
+                send(&from, &[&to], &body).await.unwrap();
+            }
+        }));
+    }
+    let total = usize::from(senders) * each as usize;
+    let mut ids = BTreeSet::new();
+    let mut last: Vec<Option<u32>> = vec![None; usize::from(senders)];
+    let mut unacked = Vec::new();
+    while ids.len() < total {
+        let e = next_envelope(&mut ws).await;
+        assert!(ids.insert(e.id), "envelope {} pushed twice", e.id);
+        let s = usize::from(e.body.0[0]);
+        let i = u32::from_be_bytes(e.body.0[1..5].try_into().unwrap());
+        assert!(
+            last[s].is_none_or(|l| l < i),
+            "sender {s}: {i} after {:?}",
+            last[s]
+        );
+        last[s] = Some(i);
+        unacked.push(e.id);
+        // Ack only a full window (or the tail).
+        if unacked.len() == window || ids.len() == total {
+            ws.ack(std::mem::take(&mut unacked)).await.unwrap();
+        }
+    }
+    for t in sending {
+        t.await.unwrap();
+    }
+    // Nothing more is queued.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(ws);
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert!(drain(&mut ws, false).await.is_empty());
+    finish(storage, server).await;
+}
+
+/// Two relay nodes on one PostgreSQL database: an envelope stored by one node reaches a socket
+/// held by the other (woken by `NOTIFY`), interleaved with envelopes stored by the socket's
+/// own node, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_a_postgres_database() {
+    let storage = Storage::new(Backend::Postgres).await;
+    let a = TestServer::start(storage.config()).await;
+    let org = Org::create(a.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let b = TestServer::start(storage.config()).await;
+    let alice_on_b = parley_client::relay::Relay::new(b.url.clone())
+        .with_credentials(alice.relay.credentials().unwrap().clone());
+    let bob_on_b = parley_client::relay::Relay::new(b.url.clone())
+        .with_credentials(bob.relay.credentials().unwrap().clone());
+    let mut ws = bob_on_b.connect().await.unwrap();
+    assert!(drain(&mut ws, false).await.is_empty());
+    for i in 0..40u32 {
+        let req = SendRequest {
+            messages: vec![env(&bob, &i.to_be_bytes())],
+        };
+        // Even ones through node A (NOTIFY), odd ones through node B (its own writer).
+        let via = if i % 2 == 0 {
+            &alice.relay
+        } else {
+            &alice_on_b
+        };
+        via.send(&bob.user, &req).await.unwrap();
+        let e = next_envelope(&mut ws).await;
+        assert_eq!(e.body.0, i.to_be_bytes().to_vec());
+        ws.ack(vec![e.id]).await.unwrap();
+    }
+    ws.close().await;
+    b.stop().await.unwrap();
+    a.stop().await.unwrap();
+    storage.cleanup().await;
 }
 
 async fn unacked_is_redelivered_and_acked_is_not(backend: Backend) {

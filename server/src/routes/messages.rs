@@ -60,20 +60,28 @@ pub async fn send(
         }
     }
 
-    let rows: Vec<(i64, i64, i64)> = on_db!(&state.db, read, pool => {
+    // The recipient's active devices, each with whether its queue is full: one query (on
+    // SQLite every statement is a hand-off to the connection's thread). The count stops at
+    // the cap, so a long queue costs no more than the cap.
+    let max_queue = i64::try_from(limits.max_queue).unwrap_or(i64::MAX);
+    let rows: Vec<(i64, i64, i64, bool)> = on_db!(&state.db, read, pool => {
         sqlx::query_as(
-            "SELECT device_id, pk, registration_id FROM devices WHERE user_id = $1 AND revoked_at IS NULL",
+            "SELECT d.device_id, d.pk, d.registration_id,
+                    (SELECT COUNT(*) FROM (SELECT 1 FROM envelopes e WHERE e.device_pk = d.pk LIMIT $2) q) >= $2
+             FROM devices d WHERE d.user_id = $1 AND d.revoked_at IS NULL",
         )
-        .bind(user.as_str()).fetch_all(pool).await?
+        .bind(user.as_str()).bind(max_queue).fetch_all(pool).await?
     });
     if rows.is_empty() {
         return Err(ApiError::not_found("user"));
     }
     let mut expected: BTreeMap<DeviceId, (i64, i64)> = BTreeMap::new();
-    for (device, pk, registration_id) in rows {
+    let mut full = false;
+    for (device, pk, registration_id, queue_full) in rows {
         let device = DeviceId::try_from(device).map_err(|_| anyhow::anyhow!("bad device row"))?;
         if !(user == dev.user && device == dev.device) {
             expected.insert(device, (pk, registration_id));
+            full |= queue_full;
         }
     }
     let given_ids: BTreeSet<DeviceId> = given.keys().copied().collect();
@@ -92,19 +100,8 @@ pub async fn send(
         return Err(ApiError::Stale(stale));
     }
 
-    // Queue caps, checked with one query over the recipient devices.
-    let pks: Vec<i64> = expected.values().map(|(pk, _)| *pk).collect();
-    let full: Option<i64> = on_db!(&state.db, read, pool => {{
-        let mut qb = sqlx::QueryBuilder::new("SELECT device_pk FROM envelopes WHERE device_pk IN (");
-        let mut sep = qb.separated(", ");
-        for pk in &pks {
-            sep.push_bind(*pk);
-        }
-        qb.push(") GROUP BY device_pk HAVING COUNT(*) >= ").push_bind(i64::try_from(limits.max_queue).unwrap_or(i64::MAX));
-        qb.push(" LIMIT 1");
-        qb.build_query_scalar().fetch_optional(pool).await?
-    }});
-    if full.is_some() {
+    // Queue caps (read with the devices above).
+    if full {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::QueueFull,

@@ -4,8 +4,17 @@
 //! unacknowledged at a time, and reads the queue again whenever the hub wakes it (a new
 //! envelope on this node, a `NOTIFY` from another node) or an ack frees room. An envelope is
 //! deleted only when the device acks it; anything unacked is pushed again on the next
-//! connection. Reading the queue afresh each time (rather than keeping a cursor) means an
-//! envelope that commits late on another node is never skipped.
+//! connection.
+//!
+//! This node's writer hands each committed envelope to the socket's mailbox (see
+//! [`crate::hub::Mailbox`]); a socket that has read its whole queue pushes from the mailbox
+//! without reading the database. Otherwise (window full, mailbox overflowed, new socket) it
+//! reads only envelopes with ids above the last one it pushed: the writer commits one
+//! transaction at a time, so ids commit in order on one node. After a wake from another node (whose envelope may commit late, below ids already
+//! pushed) or a lost `LISTEN` connection it reads the whole queue again, skipping what is in
+//! flight, so such an envelope is never skipped. Acks are written by the group-commit writer
+//! while the socket goes on pushing; an id leaves the window only once its deletion has
+//! committed.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -17,7 +26,8 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
-use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
+use futures_util::stream::FuturesUnordered;
+use futures_util::{SinkExt as _, StreamExt as _};
 use parley_proto::ws::{ClientFrame, Envelope, ServerFrame};
 use parley_proto::{B64, DeviceId, ErrorBody, UserId};
 
@@ -31,10 +41,15 @@ use crate::{AppState, metrics};
 pub const WINDOW: usize = 256;
 /// Most ids in one ack frame.
 pub const MAX_ACK_IDS: usize = 1_024;
-/// Most ids deleted in one commit when several ack frames are waiting.
-const MAX_ACK_BATCH: usize = 4_096;
 /// Largest frame a device may send.
 const MAX_CLIENT_FRAME: usize = 64 * 1024;
+/// Ack writes a socket may have waiting for their commit before it stops reading.
+const MAX_PENDING_ACKS: usize = 4;
+/// Read buffer of a socket (tungstenite's default, 128 KiB, would be most of an idle
+/// socket's memory; client frames are small acks).
+const READ_BUFFER: usize = 4 * 1024;
+/// Frames are written to the socket once this much is buffered, or at each flush.
+const WRITE_BUFFER: usize = 32 * 1024;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/ws", get(upgrade))
@@ -53,6 +68,8 @@ pub async fn upgrade(
     Ok(ws
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| run(state, dev, socket)))
 }
 
@@ -81,14 +98,62 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     let _gauge = ConnectionGauge::new();
     let conn = state.hub.register(dev.pk);
     let (mut sink, mut stream) = socket.split();
+    // Pushed and not yet acknowledged (an id leaves only once its ack has committed).
     let mut inflight: BTreeSet<i64> = BTreeSet::new();
+    // The highest id pushed: a read after a local wake starts after it.
+    let mut cursor: i64 = 0;
+    // Read the whole queue (skipping what is in flight) rather than after `cursor`.
+    let mut rescan = false;
+    // The last read was complete and every envelope committed since on this node is in the
+    // mailbox: push from the mailbox instead of reading.
+    let mut caught_up = false;
+    // Ack writes waiting for their commit; each yields the ids it deleted.
+    let mut acks = FuturesUnordered::new();
     let mut announced_empty = false;
     let mut ping = tokio::time::interval(Duration::from_secs(30));
     ping.tick().await;
     'outer: loop {
-        if inflight.len() < WINDOW {
-            let limit = inflight.len() + WINDOW;
-            let pending = match fetch(&state.db, dev.pk, limit).await {
+        rescan |= conn.take_rescan();
+        let mail = conn.take_mail();
+        if mail.overflow {
+            caught_up = false;
+        }
+        if inflight.len() < WINDOW && caught_up && !rescan {
+            // Everything committed before the last read was pushed, and everything committed
+            // since is in the mailbox, in id order: push it without reading it back.
+            let mut pushed = 0usize;
+            for env in mail.envelopes {
+                if env.id <= cursor {
+                    continue;
+                }
+                if inflight.len() >= WINDOW {
+                    // The rest is read from the database (after `cursor`) once acks free room.
+                    caught_up = false;
+                    break;
+                }
+                let id = env.id;
+                let Some(msg) = text(&ServerFrame::Envelope(env)) else {
+                    continue;
+                };
+                if sink.feed(msg).await.is_err() {
+                    break 'outer;
+                }
+                inflight.insert(id);
+                cursor = id;
+                pushed += 1;
+            }
+            metrics::DELIVERIES.fetch_add(pushed as u64, Ordering::Relaxed);
+            if pushed > 0 && sink.flush().await.is_err() {
+                break;
+            }
+        } else if inflight.len() < WINDOW {
+            let room = WINDOW - inflight.len();
+            let (after, limit) = if rescan {
+                (0, inflight.len() + room)
+            } else {
+                (cursor, room)
+            };
+            let pending = match fetch(&state.db, dev.pk, after, limit).await {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading a queue failed");
@@ -96,8 +161,15 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                 }
             };
             let complete = pending.len() < limit;
+            // A rescan cut short by its limit may have left older envelopes unread.
+            rescan = rescan && !complete;
+            // Whatever commits from now on arrives in the mailbox (taken above, before this
+            // read, so nothing falls between the two).
+            caught_up = complete;
+            let mut pushed = 0usize;
             for env in pending {
                 if inflight.len() >= WINDOW {
+                    caught_up = false;
                     break;
                 }
                 if inflight.contains(&env.id) {
@@ -107,20 +179,29 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                 let Some(msg) = text(&ServerFrame::Envelope(env)) else {
                     continue;
                 };
-                if sink.send(msg).await.is_err() {
+                // Queue the frame; one flush below writes them all.
+                if sink.feed(msg).await.is_err() {
                     break 'outer;
                 }
                 inflight.insert(id);
-                metrics::DELIVERIES.fetch_add(1, Ordering::Relaxed);
+                cursor = cursor.max(id);
+                pushed += 1;
             }
+            metrics::DELIVERIES.fetch_add(pushed as u64, Ordering::Relaxed);
             if complete && !announced_empty && inflight.len() < WINDOW {
                 announced_empty = true;
                 if let Some(msg) = text(&ServerFrame::QueueEmpty)
-                    && sink.send(msg).await.is_err()
+                    && sink.feed(msg).await.is_err()
                 {
                     break;
                 }
             }
+            if sink.flush().await.is_err() {
+                break;
+            }
+        } else if !mail.envelopes.is_empty() {
+            // No room: these are read from the database later.
+            caught_up = false;
         }
         tokio::select! {
             () = conn.close.cancelled() => {
@@ -137,50 +218,44 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                     break;
                 }
             }
-            msg = stream.next() => match msg {
+            Some(done) = acks.next(), if !acks.is_empty() => match done {
+                Ok(ids) => {
+                    let ids: Vec<i64> = ids;
+                    metrics::ACKS.fetch_add(ids.len() as u64, Ordering::Relaxed);
+                    for id in ids {
+                        inflight.remove(&id);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "storing acks failed");
+                    break;
+                }
+            },
+            // Stop reading while too many acks wait for their commit (backpressure).
+            msg = stream.next(), if acks.len() < MAX_PENDING_ACKS => match msg {
                 Some(Ok(Message::Text(t))) => {
-                    let Some(mut ids) = parse_ack(t.as_str()) else {
+                    let Some(ids) = parse_ack(t.as_str()) else {
                         let reason = "malformed frame".to_owned();
                         if let Some(msg) = text(&ServerFrame::Closing { reason }) {
                             let _ = sink.send(msg).await;
                         }
                         break;
                     };
-                    // Take every ack already received too, so that one commit covers them.
-                    let mut closed = false;
-                    while ids.len() < MAX_ACK_BATCH {
-                        match stream.next().now_or_never() {
-                            Some(Some(Ok(Message::Text(t)))) => match parse_ack(t.as_str()) {
-                                Some(more) => ids.extend(more),
-                                None => {
-                                    closed = true;
-                                    break;
-                                }
-                            },
-                            Some(Some(Ok(Message::Close(_)) | Err(_)) | None) => {
-                                closed = true;
-                                break;
-                            }
-                            Some(Some(Ok(_))) => {}
-                            None => break,
-                        }
-                    }
-                    let n = ids.len() as u64;
-                    if let Err(e) = state.writer.write(WriteOp::Ack { device_pk: dev.pk, ids: ids.clone() }).await {
-                        tracing::warn!(error = %e, "storing acks failed");
-                        break;
-                    }
-                    metrics::ACKS.fetch_add(n, Ordering::Relaxed);
-                    for id in ids {
-                        inflight.remove(&id);
-                    }
-                    if closed {
-                        break;
-                    }
+                    // The ack commits in the next group commit while this socket goes on
+                    // pushing; the ids leave `inflight` when it has committed.
+                    let writer = state.writer.clone();
+                    let op = WriteOp::Ack { device_pk: dev.pk, ids: ids.clone() };
+                    acks.push(async move { writer.write(op).await.map(|()| ids) });
                 }
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
+        }
+    }
+    // Acks already received are written even though the socket closed.
+    while let Some(done) = acks.next().await {
+        if let Ok(ids) = done {
+            metrics::ACKS.fetch_add(ids.len() as u64, Ordering::Relaxed);
         }
     }
     state.hub.unregister(dev.pk, &conn);
@@ -194,15 +269,20 @@ fn parse_ack(text: &str) -> Option<Vec<i64>> {
     }
 }
 
-/// The oldest `limit` envelopes queued for a device.
-async fn fetch(db: &Db, device_pk: i64, limit: usize) -> Result<Vec<Envelope>, sqlx::Error> {
+/// The oldest `limit` envelopes queued for a device with an id above `after`.
+async fn fetch(
+    db: &Db,
+    device_pk: i64,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Envelope>, sqlx::Error> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows: Vec<(i64, String, i64, i64, Vec<u8>)> = on_db!(db, read, pool => {
         sqlx::query_as(
             "SELECT id, source_user, source_device, server_ts, body FROM envelopes
-             WHERE device_pk = $1 ORDER BY id LIMIT $2",
+             WHERE device_pk = $1 AND id > $2 ORDER BY id LIMIT $3",
         )
-        .bind(device_pk).bind(limit).fetch_all(pool).await?
+        .bind(device_pk).bind(after).bind(limit).fetch_all(pool).await?
     });
     Ok(rows
         .into_iter()

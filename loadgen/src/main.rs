@@ -1,0 +1,427 @@
+//! `parley-loadgen`: measures the relay end to end over loopback and prints a Markdown report.
+//!
+//! For each backend (SQLite file, PostgreSQL) it
+//! 1. measures the **database floor**: the relay's envelope rows inserted and deleted
+//!    directly through sqlx, batched the best way the database allows ([`floor`]);
+//! 2. starts a fresh relay (the `parley-server` binary next to this one, or `--url`), creates
+//!    an org and registers sender and recipient devices;
+//! 3. **peak**: S senders send as fast as they can (closed loop) to R recipients that hold
+//!    the delivery socket open and acknowledge in batches; envelopes/s over a steady window,
+//!    latency p50/p99 (send start → envelope on the recipient's socket);
+//! 4. **rate**: open loop at a fixed rate (by default half the measured peak), latency p50/p99;
+//! 5. **idle**: registers many devices, opens an idle authenticated socket for each and reads
+//!    the relay's resident memory before and after.
+//!
+//! Run it as `ulimit -n 20000; parley-loadgen` (see `docs/benchmarks-relay.md`).
+#![forbid(unsafe_code)]
+
+mod floor;
+mod idle;
+mod org;
+mod relay;
+mod traffic;
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Parser;
+use parley_client::relay::Relay;
+
+use crate::relay::{Backend, RelayProcess, ScratchPg, Spawn};
+use crate::traffic::{Load, Outcome, Plan};
+
+/// Load generator for the Parley relay.
+#[derive(Debug, Parser)]
+#[command(name = "parley-loadgen", version)]
+struct Cli {
+    /// Backends to measure.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["sqlite", "postgres"])]
+    backend: Vec<Backend>,
+    /// Measurements to run.
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["floor", "peak", "rate", "idle"])]
+    mode: Vec<Mode>,
+    /// Use a running relay (fresh: its org must not exist yet) instead of starting one;
+    /// only with a single --backend (naming its database, for the floor).
+    #[arg(long)]
+    url: Option<String>,
+    /// Setup token of the relay given by --url (a spawned relay gets a random one).
+    #[arg(long, env = "PARLEY_SETUP_TOKEN", hide_env_values = true)]
+    setup_token: Option<String>,
+    /// The parley-server binary [default: next to this executable].
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// PostgreSQL server on which scratch databases are created (and dropped).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pg_url: String,
+    /// Where fresh data directories are made [default: the system temp folder].
+    #[arg(long)]
+    data_root: Option<PathBuf>,
+    /// Sender devices (peak: one closed-loop task each).
+    #[arg(long, default_value_t = 64)]
+    senders: usize,
+    /// Recipient devices.
+    #[arg(long, default_value_t = 16)]
+    recipients: usize,
+    /// Warm-up before each measured window, seconds.
+    #[arg(long, default_value_t = 3.0)]
+    warmup: f64,
+    /// Measured window, seconds.
+    #[arg(long, default_value_t = 15.0)]
+    window: f64,
+    /// Envelope body size, bytes.
+    #[arg(long, default_value_t = 256)]
+    body_bytes: usize,
+    /// Recipients acknowledge at least this often, milliseconds.
+    #[arg(long, default_value_t = 2)]
+    ack_every_ms: u64,
+    /// Fixed rate, envelopes/s [default: --rate-fraction of the measured peak].
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Fixed rate as a fraction of the measured peak.
+    #[arg(long, default_value_t = 0.5)]
+    rate_fraction: f64,
+    /// Idle sockets (devices registered for them).
+    #[arg(long, default_value_t = 10_000)]
+    idle: usize,
+    /// Devices per user for the idle sockets (the first by invite, the others linked).
+    #[arg(long, default_value_t = 10)]
+    idle_devices_per_user: usize,
+    /// Backends on which the idle measurement runs (it does not depend much on the database).
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["sqlite"])]
+    idle_backend: Vec<Backend>,
+    /// Rows per transaction for the floor (the first is the best batching, used for the
+    /// verdict; others are shown for comparison).
+    #[arg(long, value_delimiter = ',', default_values_t = [1000usize, 64])]
+    floor_batch: Vec<usize>,
+    /// Floor window per batch size, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    floor_window: f64,
+}
+
+/// A measurement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// Database floor.
+    Floor,
+    /// Closed-loop peak throughput.
+    Peak,
+    /// Open-loop fixed rate.
+    Rate,
+    /// Idle sockets and relay memory.
+    Idle,
+}
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// Nanoseconds since the process-wide epoch (send times in envelope bodies).
+pub fn nanos() -> u64 {
+    let e = EPOCH.get_or_init(Instant::now);
+    u64::try_from(e.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Random bytes from the OS.
+pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).map_err(|e| anyhow::anyhow!("OS random generator: {e}"))?;
+    Ok(out)
+}
+
+/// Results of one backend.
+#[derive(Debug, Default)]
+struct Report {
+    backend: Option<Backend>,
+    floor: Vec<floor::Floor>,
+    peak: Option<Outcome>,
+    rate: Option<(f64, Outcome)>,
+    idle: Option<idle::IdleOutcome>,
+}
+
+fn out(text: &str) -> anyhow::Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())?;
+    o.flush()?;
+    Ok(())
+}
+
+fn log(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = writeln!(e, "[{:7.1}s] {text}", nanos() as f64 / 1e9);
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    nanos();
+    if cli.url.is_some() && cli.backend.len() != 1 {
+        anyhow::bail!("--url needs exactly one --backend (the database that relay uses)");
+    }
+    if let Some(limit) = relay::open_files_limit() {
+        let need = (cli.idle as u64) + 200;
+        if cli.mode.contains(&Mode::Idle) && limit < need {
+            log(&format!(
+                "open-file limit is {limit}; {need} are needed for {} idle sockets (run `ulimit -n 20000` first)",
+                cli.idle
+            ));
+        }
+    }
+    let mut reports = Vec::new();
+    for &backend in &cli.backend {
+        let report = run_backend(&cli, backend).await?;
+        reports.push(report);
+    }
+    out(&render(&cli, &reports)?)
+}
+
+async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
+    let mut report = Report {
+        backend: Some(backend),
+        ..Report::default()
+    };
+    let root = match &cli.data_root {
+        Some(r) => tempfile::Builder::new()
+            .prefix("parley-loadgen-")
+            .tempdir_in(r)?,
+        None => tempfile::Builder::new()
+            .prefix("parley-loadgen-")
+            .tempdir()?,
+    };
+    let window = Duration::from_secs_f64(cli.window);
+    let devices = i64::try_from(cli.recipients)?;
+
+    if cli.mode.contains(&Mode::Floor) {
+        log(&format!("{}: database floor", backend.name()));
+        let fw = Duration::from_secs_f64(cli.floor_window);
+        report.floor = match backend {
+            Backend::Sqlite => {
+                floor::sqlite(root.path(), &cli.floor_batch, devices, cli.body_bytes, fw).await?
+            }
+            Backend::Postgres => {
+                floor::postgres(&cli.pg_url, &cli.floor_batch, devices, cli.body_bytes, fw).await?
+            }
+        };
+    }
+
+    let traffic = cli.mode.contains(&Mode::Peak) || cli.mode.contains(&Mode::Rate);
+    let idle = cli.mode.contains(&Mode::Idle) && cli.idle_backend.contains(&backend);
+    if !traffic && !idle {
+        return Ok(report);
+    }
+
+    // A fresh relay (or the one at --url).
+    let token = match &cli.setup_token {
+        Some(t) if cli.url.is_some() => t.clone(),
+        _ => format!("loadgen-{}", u64::from_le_bytes(random_bytes::<8>()?)),
+    };
+    let pg = match (backend, &cli.url) {
+        (Backend::Postgres, None) => Some(ScratchPg::create(&cli.pg_url, "relay").await?),
+        _ => None,
+    };
+    let data_dir = root.path().join("relay");
+    std::fs::create_dir_all(&data_dir)?;
+    let process = match &cli.url {
+        Some(_) => None,
+        None => {
+            let bin = match &cli.server_bin {
+                Some(b) => b.clone(),
+                None => relay::default_server_bin()?,
+            };
+            Some(
+                RelayProcess::start(&Spawn {
+                    bin: &bin,
+                    data_dir: &data_dir,
+                    database_url: pg.as_ref().map(|p| p.url.as_str()),
+                    setup_token: &token,
+                })
+                .await?,
+            )
+        }
+    };
+    let url = match (&cli.url, &process) {
+        (Some(u), _) => u.clone(),
+        (None, Some(p)) => p.url.clone(),
+        (None, None) => anyhow::bail!("no relay"),
+    };
+    let result = async {
+        let org = Arc::new(org::Org::create(Relay::new(url), &token).await?);
+        if traffic {
+            log(&format!(
+                "{}: registering {} senders and {} recipients",
+                backend.name(),
+                cli.senders,
+                cli.recipients
+            ));
+            let senders: Vec<_> = org::register_users(&org, "s", cli.senders, 1, 16)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
+            let recipients: Vec<_> = org::register_users(&org, "r", cli.recipients, 1, 16)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect();
+            let plan = Plan {
+                warmup: Duration::from_secs_f64(cli.warmup),
+                window,
+                body_bytes: cli.body_bytes,
+                ack_every: Duration::from_millis(cli.ack_every_ms),
+            };
+            if cli.mode.contains(&Mode::Peak) {
+                log(&format!("{}: peak", backend.name()));
+                let o = traffic::measure(&senders, &recipients, Load::Peak, &plan).await?;
+                log(&format!("{}: peak {:?}", backend.name(), o));
+                report.peak = Some(o);
+            }
+            if cli.mode.contains(&Mode::Rate) {
+                let rate = match (cli.rate, &report.peak) {
+                    (Some(r), _) => r,
+                    (None, Some(p)) => (p.received_per_sec * cli.rate_fraction).max(1.0),
+                    (None, None) => anyhow::bail!("--mode rate needs --rate or --mode peak"),
+                };
+                log(&format!("{}: fixed rate {rate:.0}/s", backend.name()));
+                let o = traffic::measure(&senders, &recipients, Load::Rate(rate), &plan).await?;
+                log(&format!("{}: rate {:?}", backend.name(), o));
+                report.rate = Some((rate, o));
+            }
+        }
+        if idle {
+            let users = cli.idle.div_ceil(cli.idle_devices_per_user.max(1));
+            log(&format!(
+                "{}: idle: registering {users} users × {} devices",
+                backend.name(),
+                cli.idle_devices_per_user
+            ));
+            let pid = process.as_ref().map(|p| p.pid);
+            let o = idle::run(&org, users, cli.idle_devices_per_user, || match pid {
+                Some(pid) => relay::rss_bytes(pid),
+                None => Ok(0),
+            })
+            .await?;
+            log(&format!("{}: idle {:?}", backend.name(), o));
+            report.idle = Some(o);
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Some(p) = process {
+        p.stop().await.context("stopping the relay")?;
+    }
+    if let Some(pg) = &pg {
+        pg.drop_db().await;
+    }
+    result?;
+    Ok(report)
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**missed**" }
+}
+
+fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
+    let mut s = String::new();
+    writeln!(
+        s,
+        "\nSenders {}, recipients {}, body {} B, warm-up {} s, window {} s, acks every {} ms or {} ids.\n",
+        cli.senders, cli.recipients, cli.body_bytes, cli.warmup, cli.window, cli.ack_every_ms, 128
+    )?;
+    writeln!(
+        s,
+        "| Backend | Measurement | Envelopes/s | Sent/s | p50 ms | p99 ms | p99.9 ms | max ms | samples | send errors / lost / out of order |"
+    )?;
+    writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|")?;
+    for r in reports {
+        let name = r.backend.map_or("?", Backend::name);
+        for f in &r.floor {
+            writeln!(
+                s,
+                "| {name} | floor: sqlx insert+delete, {} rows/tx | {:.0} | | | | | | | |",
+                f.batch, f.rows_per_sec
+            )?;
+        }
+        let row = |s: &mut String, label: &str, o: &Outcome| -> std::fmt::Result {
+            writeln!(
+                s,
+                "| {name} | {label} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} / {} / {} |",
+                o.received_per_sec,
+                o.sent_per_sec,
+                o.p50_ms,
+                o.p99_ms,
+                o.p999_ms,
+                o.max_ms,
+                o.samples,
+                o.send_errors,
+                o.lost,
+                o.order_violations
+            )
+        };
+        if let Some(o) = &r.peak {
+            row(&mut s, "relay peak (closed loop)", o)?;
+        }
+        if let Some((rate, o)) = &r.rate {
+            row(&mut s, &format!("relay fixed rate {rate:.0}/s"), o)?;
+        }
+    }
+    writeln!(s, "\n| Backend | Target | Measured | Verdict |")?;
+    writeln!(s, "|---|---|---|---|")?;
+    for r in reports {
+        let name = r.backend.map_or("?", Backend::name);
+        if let (Some(p), Some(f)) = (&r.peak, r.floor.first()) {
+            let ratio = p.received_per_sec / f.rows_per_sec;
+            writeln!(
+                s,
+                "| {name} | peak ≥ 50% of the floor ({} rows/tx) | {:.0} / {:.0} = {:.0}% | {} |",
+                f.batch,
+                p.received_per_sec,
+                f.rows_per_sec,
+                ratio * 100.0,
+                verdict(ratio >= 0.5)
+            )?;
+            for f in r.floor.iter().skip(1) {
+                let ratio = p.received_per_sec / f.rows_per_sec;
+                writeln!(
+                    s,
+                    "| {name} | (for comparison) floor at {} rows/tx | {:.0} / {:.0} = {:.0}% | |",
+                    f.batch,
+                    p.received_per_sec,
+                    f.rows_per_sec,
+                    ratio * 100.0
+                )?;
+            }
+        }
+        if let Some((rate, o)) = &r.rate {
+            writeln!(
+                s,
+                "| {name} | p99 < 50 ms at {rate:.0}/s | p99 {:.2} ms (received {:.0}/s) | {} |",
+                o.p99_ms,
+                o.received_per_sec,
+                verdict(o.p99_ms < 50.0)
+            )?;
+        }
+        if let Some(i) = &r.idle {
+            let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+            let per = if i.open > 0 {
+                (i.rss_after.saturating_sub(i.rss_before)) as f64 / i.open as f64 / 1024.0
+            } else {
+                0.0
+            };
+            writeln!(
+                s,
+                "| {name} | relay RSS < 300 MiB with {} idle sockets | {} open ({} failed): {:.1} MiB before, {:.1} MiB after ({:.1} KiB per socket); registration {:.1} s, connecting {:.1} s | {} |",
+                i.devices,
+                i.open,
+                i.failed,
+                mib(i.rss_before),
+                mib(i.rss_after),
+                per,
+                i.register_secs,
+                i.connect_secs,
+                verdict(i.open as usize >= i.devices && mib(i.rss_after) < 300.0)
+            )?;
+        }
+    }
+    Ok(s)
+}

@@ -1,0 +1,348 @@
+//! End-to-end traffic: senders `PUT /v1/messages/{user}`, recipients hold the delivery socket
+//! open and acknowledge what they receive.
+//!
+//! Each envelope body carries the time its send started (nanoseconds since [`crate::epoch`]),
+//! the run id, the sender's index and a per-sender sequence number. A recipient measures the
+//! latency when the envelope arrives on its socket, checks that each sender's envelopes arrive
+//! in order (peak mode, where a sender has one request in flight), and acknowledges in
+//! batches (every `ack_every` or `ACK_MAX` ids, whichever comes first).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use parley_client::relay::Delivery;
+use parley_proto::B64;
+use parley_proto::api::{OutgoingEnvelope, SendRequest};
+use parley_proto::ws::ServerFrame;
+use tokio::sync::watch;
+
+use crate::org::Device;
+
+/// Most ids in one ack frame (the relay accepts up to 1,024).
+const ACK_MAX: usize = 128;
+/// Bytes of the body header (time, run, sender, sequence).
+pub const HEADER: usize = 24;
+
+/// What a measurement found.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Envelopes received (and acknowledged) per second over the steady window.
+    pub received_per_sec: f64,
+    /// Send requests answered 200 per second over the same window.
+    pub sent_per_sec: f64,
+    /// Latency percentiles, milliseconds (send start → envelope on the recipient socket).
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Largest latency.
+    pub max_ms: f64,
+    /// Latency samples.
+    pub samples: usize,
+    /// Sends that failed.
+    pub send_errors: u64,
+    /// Envelopes sent but not received after draining.
+    pub lost: u64,
+    /// Envelopes of one sender that arrived out of order or twice.
+    pub order_violations: u64,
+}
+
+/// Shared counters of one run.
+struct Shared {
+    run: u32,
+    measuring: AtomicBool,
+    check_order: bool,
+    sent_ok: AtomicU64,
+    send_errors: AtomicU64,
+    received: AtomicU64,
+    order_violations: AtomicU64,
+    latencies: Mutex<Vec<u64>>,
+    stop_senders: AtomicBool,
+}
+
+/// Settings of a measurement.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Warm-up before the window.
+    pub warmup: Duration,
+    /// The measured window.
+    pub window: Duration,
+    /// Envelope body size, bytes.
+    pub body_bytes: usize,
+    /// Recipients acknowledge at least this often.
+    pub ack_every: Duration,
+}
+
+fn body(t0: u64, run: u32, sender: u32, seq: u64, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len.max(HEADER)];
+    let header = [
+        &t0.to_le_bytes()[..],
+        &run.to_le_bytes()[..],
+        &sender.to_le_bytes()[..],
+        &seq.to_le_bytes()[..],
+    ]
+    .concat();
+    for (dst, src) in b.iter_mut().zip(header) {
+        *dst = src;
+    }
+    b
+}
+
+fn parse(body: &[u8]) -> Option<(u64, u32, u32, u64)> {
+    let t0 = u64::from_le_bytes(body.get(0..8)?.try_into().ok()?);
+    let run = u32::from_le_bytes(body.get(8..12)?.try_into().ok()?);
+    let sender = u32::from_le_bytes(body.get(12..16)?.try_into().ok()?);
+    let seq = u64::from_le_bytes(body.get(16..24)?.try_into().ok()?);
+    Some((t0, run, sender, seq))
+}
+
+async fn recipient(
+    mut socket: Delivery,
+    shared: Arc<Shared>,
+    ack_every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut pending: Vec<i64> = Vec::with_capacity(ACK_MAX);
+    let mut last_seq: HashMap<u32, u64> = HashMap::new();
+    let mut lat: Vec<u64> = Vec::new();
+    let timer = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(timer);
+    loop {
+        tokio::select! {
+            frame = socket.next() => match frame {
+                Some(Ok(ServerFrame::Envelope(e))) => {
+                    let now = crate::nanos();
+                    if let Some((t0, run, sender, seq)) = parse(e.body.as_bytes())
+                        && run == shared.run
+                    {
+                        shared.received.fetch_add(1, Ordering::Relaxed);
+                        if shared.measuring.load(Ordering::Relaxed) {
+                            lat.push(now.saturating_sub(t0));
+                        }
+                        if shared.check_order {
+                            let last = last_seq.entry(sender).or_insert(0);
+                            if seq <= *last && *last != 0 {
+                                shared.order_violations.fetch_add(1, Ordering::Relaxed);
+                            }
+                            *last = seq;
+                        }
+                    }
+                    pending.push(e.id);
+                    if pending.len() == 1 {
+                        timer.as_mut().reset(tokio::time::Instant::now() + ack_every);
+                    }
+                    if pending.len() >= ACK_MAX {
+                        socket.ack(std::mem::take(&mut pending)).await?;
+                    }
+                }
+                Some(Ok(ServerFrame::QueueEmpty)) => {}
+                Some(Ok(ServerFrame::Closing { .. })) | None => break,
+                Some(Err(e)) => return Err(e.into()),
+            },
+            () = &mut timer, if !pending.is_empty() => {
+                socket.ack(std::mem::take(&mut pending)).await?;
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    if !pending.is_empty() {
+        socket.ack(pending).await?;
+    }
+    socket.close().await;
+    if let Ok(mut l) = shared.latencies.lock() {
+        l.extend(lat);
+    }
+    Ok(())
+}
+
+fn request(to: &Device, body: Vec<u8>) -> SendRequest {
+    SendRequest {
+        messages: vec![OutgoingEnvelope {
+            device: to.device,
+            registration_id: to.registration_id,
+            body: B64(body),
+        }],
+    }
+}
+
+/// How senders produce load.
+#[derive(Debug, Clone, Copy)]
+pub enum Load {
+    /// Each sender sends as fast as it can, one request in flight (closed loop).
+    Peak,
+    /// Open loop at this many envelopes per second overall; latency counts from the
+    /// scheduled send time.
+    Rate(f64),
+}
+
+/// Runs one measurement with fresh sockets for `recipients`.
+pub async fn measure(
+    senders: &[Device],
+    recipients: &[Device],
+    load: Load,
+    plan: &Plan,
+) -> anyhow::Result<Outcome> {
+    let run = u32::from_le_bytes(crate::random_bytes::<4>()?);
+    let shared = Arc::new(Shared {
+        run,
+        measuring: AtomicBool::new(false),
+        check_order: matches!(load, Load::Peak),
+        sent_ok: AtomicU64::new(0),
+        send_errors: AtomicU64::new(0),
+        received: AtomicU64::new(0),
+        order_violations: AtomicU64::new(0),
+        latencies: Mutex::new(Vec::new()),
+        stop_senders: AtomicBool::new(false),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut rtasks = Vec::with_capacity(recipients.len());
+    for r in recipients {
+        let socket = r
+            .relay
+            .connect()
+            .await
+            .context("opening a delivery socket")?;
+        rtasks.push(tokio::spawn(recipient(
+            socket,
+            shared.clone(),
+            plan.ack_every,
+            stop_rx.clone(),
+        )));
+    }
+    let body_bytes = plan.body_bytes;
+    let mut stasks = Vec::new();
+    match load {
+        Load::Peak => {
+            for (si, s) in senders.iter().enumerate() {
+                let s = s.clone();
+                let recipients = recipients.to_vec();
+                let shared = shared.clone();
+                let si_u32 = u32::try_from(si)?;
+                stasks.push(tokio::spawn(async move {
+                    let mut seq: u64 = 0;
+                    let n = recipients.len();
+                    while !shared.stop_senders.load(Ordering::Relaxed) {
+                        seq += 1;
+                        let idx = (si + usize::try_from(seq).unwrap_or(0)) % n;
+                        let Some(to) = recipients.get(idx) else { break };
+                        let b = body(crate::nanos(), run, si_u32, seq, body_bytes);
+                        match s.relay.send(&to.user, &request(to, b)).await {
+                            Ok(_) => {
+                                shared.sent_ok.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Err(_) => {
+                                shared.send_errors.fetch_add(1, Ordering::Relaxed);
+                                tokio::time::sleep(Duration::from_millis(10)).await;
+                            }
+                        }
+                    }
+                }));
+            }
+        }
+        Load::Rate(rate) => {
+            let senders = senders.to_vec();
+            let recipients = recipients.to_vec();
+            let shared = shared.clone();
+            stasks.push(tokio::spawn(async move {
+                let start = tokio::time::Instant::now();
+                let start_nanos = crate::nanos();
+                let mut i: u64 = 0;
+                let (ns, nr) = (senders.len() as u64, recipients.len() as u64);
+                while !shared.stop_senders.load(Ordering::Relaxed) {
+                    let offset = Duration::from_secs_f64(i as f64 / rate);
+                    let at = start + offset;
+                    if at > tokio::time::Instant::now() {
+                        tokio::time::sleep_until(at).await;
+                    }
+                    let si = usize::try_from(i % ns).unwrap_or(0);
+                    let ri = usize::try_from((i / ns + i) % nr).unwrap_or(0);
+                    let (Some(s), Some(to)) = (senders.get(si), recipients.get(ri)) else {
+                        break;
+                    };
+                    let t0 = start_nanos + u64::try_from(offset.as_nanos()).unwrap_or(0);
+                    let b = body(t0, run, u32::try_from(si).unwrap_or(0), i + 1, body_bytes);
+                    let req = request(to, b);
+                    let (relay, user, shared) = (s.relay.clone(), to.user.clone(), shared.clone());
+                    tokio::spawn(async move {
+                        match relay.send(&user, &req).await {
+                            Ok(_) => shared.sent_ok.fetch_add(1, Ordering::Relaxed),
+                            Err(_) => shared.send_errors.fetch_add(1, Ordering::Relaxed),
+                        };
+                    });
+                    i += 1;
+                }
+            }));
+        }
+    }
+
+    tokio::time::sleep(plan.warmup).await;
+    let (r0, s0, t0) = (
+        shared.received.load(Ordering::Relaxed),
+        shared.sent_ok.load(Ordering::Relaxed),
+        Instant::now(),
+    );
+    shared.measuring.store(true, Ordering::Relaxed);
+    tokio::time::sleep(plan.window).await;
+    shared.measuring.store(false, Ordering::Relaxed);
+    let (r1, s1, elapsed) = (
+        shared.received.load(Ordering::Relaxed),
+        shared.sent_ok.load(Ordering::Relaxed),
+        t0.elapsed().as_secs_f64(),
+    );
+    shared.stop_senders.store(true, Ordering::Relaxed);
+    for t in stasks {
+        t.await?;
+    }
+    // Let sends still in flight (rate mode) finish, then drain.
+    let drain_until = Instant::now() + Duration::from_secs(30);
+    let mut last = (u64::MAX, Instant::now());
+    loop {
+        let sent = shared.sent_ok.load(Ordering::Relaxed);
+        let got = shared.received.load(Ordering::Relaxed);
+        if got >= sent && last.0 == sent && last.1.elapsed() > Duration::from_millis(300) {
+            break;
+        }
+        if last.0 != sent {
+            last = (sent, Instant::now());
+        }
+        if Instant::now() > drain_until {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop_tx.send(true);
+    for t in rtasks {
+        t.await??;
+    }
+    let sent = shared.sent_ok.load(Ordering::Relaxed);
+    let got = shared.received.load(Ordering::Relaxed);
+    let mut lat = shared
+        .latencies
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default();
+    lat.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if lat.is_empty() {
+            return f64::NAN;
+        }
+        let idx = ((lat.len() as f64 - 1.0) * p).round() as usize;
+        lat.get(idx).copied().unwrap_or(0) as f64 / 1e6
+    };
+    Ok(Outcome {
+        received_per_sec: (r1 - r0) as f64 / elapsed,
+        sent_per_sec: (s1 - s0) as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        p999_ms: pct(0.999),
+        max_ms: lat.last().map_or(f64::NAN, |m| *m as f64 / 1e6),
+        samples: lat.len(),
+        send_errors: shared.send_errors.load(Ordering::Relaxed),
+        lost: sent.saturating_sub(got),
+        order_violations: shared.order_violations.load(Ordering::Relaxed),
+    })
+}
