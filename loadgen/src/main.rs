@@ -12,7 +12,7 @@
 //! 5. **idle**: registers many devices, opens an idle authenticated socket for each and reads
 //!    the relay's resident memory before and after.
 //!
-//! Run it as `ulimit -n 20000; parley-loadgen` (see `docs/benchmarks-relay.md`).
+//! Run it as `ulimit -n 20000; parley-loadgen` (see `docs/benchmarks.md (part 2)`).
 #![forbid(unsafe_code)]
 
 mod floor;
