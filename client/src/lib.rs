@@ -7,5 +7,6 @@
 //! - [`store`]: the encrypted local store of one account (DESIGN.md §5, §6).
 #![forbid(unsafe_code)]
 
+pub mod enrol;
 pub mod relay;
 pub mod store;

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     /// The relay answered with an error body.
-    #[error("relay refused ({status}): {:?} {}", body.code, body.message)]
+    #[error("the relay refused ({status}): {} [{:?}]", body.message, body.code)]
     Api {
         /// HTTP status.
         status: StatusCode,

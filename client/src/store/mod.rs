@@ -70,6 +70,7 @@ use std::time::Duration;
 
 use parley_crypto::DeviceAddress;
 use parley_crypto::identity::IdentityKeyPair;
+use parley_crypto::keys::SigningKeyPair;
 use parley_crypto::prekeys::PreKeyStore;
 use parley_crypto::sender_key::{GroupId, OwnSenderKey, SenderKeyRecord};
 use parley_crypto::session_record::SessionRecord;
@@ -537,6 +538,23 @@ impl StoreTx<'_> {
     /// Stores the identity key pair.
     pub async fn set_identity(&mut self, identity: &IdentityKeyPair) -> StoreResult<()> {
         self.put_singleton("identity", &identity.to_bytes()).await
+    }
+
+    /// The org root key, on the device that created the org (DESIGN.md §1: it never leaves
+    /// that device).
+    pub async fn org_root(&mut self) -> StoreResult<Option<SigningKeyPair>> {
+        self.get_singleton_text("org_root")
+            .await?
+            .map(|b| {
+                let seed: [u8; 32] = b.as_slice().try_into().map_err(malformed(T_SINGLETONS))?;
+                Ok(SigningKeyPair::from_seed(&seed))
+            })
+            .transpose()
+    }
+
+    /// Stores the org root key.
+    pub async fn set_org_root(&mut self, root: &SigningKeyPair) -> StoreResult<()> {
+        self.put_singleton("org_root", &root.seed()[..]).await
     }
 
     /// This device's prekey store.

@@ -1,0 +1,176 @@
+//! `parley`: Parley's command-line client. Each account lives in its own directory (`--home`),
+//! so several accounts can run on one machine; its encrypted store's key lives in a 0600 key
+//! file outside that directory (`--key-dir`, default `$XDG_DATA_HOME/parley/keys`).
+//!
+//! Exit codes: 0 success, 1 the operation failed (the reason is printed), 2 bad usage.
+#![forbid(unsafe_code)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use parley_client::enrol;
+use parley_client::store::{KeySource, Store};
+use parley_proto::UserId;
+
+/// Parley: end-to-end encrypted messaging for your organisation.
+#[derive(Debug, Parser)]
+#[command(name = "parley", version)]
+struct Cli {
+    /// The account directory [default: $PARLEY_HOME, else ~/.parley].
+    #[arg(long, global = true, env = "PARLEY_HOME")]
+    home: Option<PathBuf>,
+    /// Where the store key file is kept (must be outside --home)
+    /// [default: $XDG_DATA_HOME/parley/keys].
+    #[arg(long, global = true, env = "PARLEY_KEY_DIR")]
+    key_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the org on a new relay, with this device as its first admin.
+    InitOrg {
+        /// The relay's URL, e.g. http://127.0.0.1:8787.
+        #[arg(long)]
+        relay: String,
+        /// The setup token the relay printed at its first start.
+        #[arg(long, env = "PARLEY_SETUP_TOKEN", hide_env_values = true)]
+        setup_token: String,
+        /// Your user id (lowercase letters, digits, '.', '_', '-').
+        #[arg(long)]
+        user: UserId,
+        /// The organisation's display name.
+        #[arg(long, default_value = "Parley")]
+        org_name: String,
+    },
+    /// Invite a colleague (admins only); prints the invite to hand over.
+    Invite {
+        /// The user id the invite enrols.
+        user: UserId,
+        /// Invite a further device of an existing user instead of a new user.
+        #[arg(long)]
+        device: bool,
+    },
+    /// Join an org with an invite.
+    Join {
+        /// The invite text (parley-invite:…).
+        invite: String,
+    },
+    /// Show this account.
+    Whoami,
+    /// List a user's devices (default: your own).
+    Devices {
+        /// The user.
+        user: Option<UserId>,
+    },
+}
+
+fn home(cli: &Cli) -> anyhow::Result<PathBuf> {
+    match &cli.home {
+        Some(h) => Ok(h.clone()),
+        None => {
+            let home = std::env::var_os("HOME").context("no --home given and $HOME is not set")?;
+            Ok(PathBuf::from(home).join(".parley"))
+        }
+    }
+}
+
+fn key_source(cli: &Cli) -> anyhow::Result<KeySource> {
+    match &cli.key_dir {
+        Some(dir) => Ok(KeySource::key_file_in(dir.clone())),
+        None => Ok(KeySource::default_key_file()?),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let home = home(&cli)?;
+    let keys = key_source(&cli)?;
+    match &cli.command {
+        Command::InitOrg {
+            relay,
+            setup_token,
+            user,
+            org_name,
+        } => {
+            let store = enrol::create_org(&home, keys, relay, setup_token, user, org_name).await?;
+            println!("Created the org {org_name:?}; you are {user}, device 1, its first admin.");
+            println!(
+                "The org root key stays in this device's encrypted store ({}).",
+                home.display()
+            );
+            store.close().await;
+        }
+        Command::Invite { user, device } => {
+            let store = Store::open(&home, keys, None).await?;
+            let text = enrol::invite(&store, user, !device).await;
+            store.close().await;
+            println!("{}", text?);
+        }
+        Command::Join { invite } => {
+            let store = enrol::join(&home, keys, invite).await?;
+            let mut tx = store.begin().await?;
+            let account = tx.account().await?.context("the account was not saved")?;
+            tx.commit().await?;
+            println!("Joined as {}, device {}.", account.user, account.device);
+            store.close().await;
+        }
+        Command::Whoami => {
+            let store = Store::open(&home, keys, None).await?;
+            let mut tx = store.begin().await?;
+            let account = tx
+                .account()
+                .await?
+                .context("this account is not enrolled")?;
+            tx.commit().await?;
+            store.close().await;
+            println!("user:    {}", account.user);
+            println!("device:  {}", account.device);
+            println!("relay:   {}", account.relay_url);
+            println!("org:     {}", hex(&account.org_genesis_hash));
+        }
+        Command::Devices { user } => {
+            let store = Store::open(&home, keys, None).await?;
+            let mut tx = store.begin().await?;
+            let account = tx
+                .account()
+                .await?
+                .context("this account is not enrolled")?;
+            tx.commit().await?;
+            store.close().await;
+            let user = match user {
+                Some(u) => u.clone(),
+                None => UserId::new(account.user.clone())?,
+            };
+            let list = enrol::relay_for(&account)?.devices(&user).await?;
+            for d in list.devices {
+                println!(
+                    "{user}.{}  registered {}  identity {}…",
+                    d.device,
+                    d.created_at,
+                    hex(d.identity.as_bytes().get(1..9).unwrap_or_default())
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The `parley` binary against a real relay (started in this process on 127.0.0.1:0): create
+//! an org, invite, join, and the errors a user meets.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::Path;
+use std::process::Output;
+
+const TOKEN: &str = "cli-test-token";
+
+struct Relay {
+    url: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+async fn relay() -> Relay {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = parley_server::Config::for_data_dir(dir.path());
+    config.setup_token = Some(TOKEN.into());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = parley_server::Relay::open(config).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Relay {
+        url,
+        stop,
+        task,
+        _dir: dir,
+    }
+}
+
+/// Runs `parley` with an account directory and a key directory.
+async fn parley(home: &Path, keys: &Path, args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley"));
+    cmd.arg("--home")
+        .arg(home)
+        .arg("--key-dir")
+        .arg(keys)
+        .args(args);
+    cmd.env_remove("PARLEY_HOME")
+        .env_remove("PARLEY_KEY_DIR")
+        .env_remove("PARLEY_SETUP_TOKEN");
+    cmd.output().await.unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_invite_join_and_list() {
+    let relay = relay().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (alice, bob, keys) = (
+        tmp.path().join("alice"),
+        tmp.path().join("bob"),
+        tmp.path().join("keys"),
+    );
+
+    let out = parley(
+        &alice,
+        &keys,
+        &[
+            "init-org",
+            "--relay",
+            &relay.url,
+            "--setup-token",
+            TOKEN,
+            "--user",
+            "alice",
+            "--org-name",
+            "Acme",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("first admin"));
+
+    let out = parley(&alice, &keys, &["invite", "bob"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let invite = stdout(&out).trim().to_owned();
+    assert!(invite.starts_with("parley-invite:"));
+
+    let out = parley(&bob, &keys, &["join", &invite]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Joined as bob, device 1"));
+
+    let out = parley(&bob, &keys, &["whoami"]).await;
+    let alice_who = parley(&alice, &keys, &["whoami"]).await;
+    assert!(stdout(&out).contains("user:    bob"));
+    let org = |s: String| s.lines().find(|l| l.starts_with("org:")).map(str::to_owned);
+    assert_eq!(
+        org(stdout(&out)),
+        org(stdout(&alice_who)),
+        "same pinned org"
+    );
+
+    let out = parley(&bob, &keys, &["devices", "alice"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("alice.1 "));
+
+    // The account's store holds no secret in the clear, and its key is elsewhere.
+    assert!(std::fs::read_dir(&keys).unwrap().count() >= 2);
+
+    // Errors: a used invite, a damaged invite, a non-admin inviting, an existing account,
+    // a missing account, a bad user id — each exits 1 (2 for usage) with a message.
+    let out = parley(&tmp.path().join("mallory"), &keys, &["join", &invite]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("invite_invalid") || stderr(&out).contains("InviteInvalid"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !tmp.path().join("mallory/store.db").exists(),
+        "a failed join leaves no account behind"
+    );
+    let out = parley(
+        &tmp.path().join("eve"),
+        &keys,
+        &["join", "parley-invite:AAAA"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("damaged"), "{}", stderr(&out));
+    let out = parley(&bob, &keys, &["invite", "carol"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("Forbidden"), "{}", stderr(&out));
+    let out = parley(&bob, &keys, &["join", &invite]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let out = parley(&tmp.path().join("nobody"), &keys, &["whoami"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let out = parley(&alice, &keys, &["invite", "Not A User"]).await;
+    assert_eq!(out.status.code(), Some(2));
+
+    let _ = relay.stop.send(());
+    relay.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn help_for_every_command() {
+    for cmd in [
+        vec!["--help"],
+        vec!["init-org", "--help"],
+        vec!["invite", "--help"],
+        vec!["join", "--help"],
+        vec!["devices", "--help"],
+    ] {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley"))
+            .args(&cmd)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{cmd:?}"
+        );
+    }
+}

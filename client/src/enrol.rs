@@ -1,0 +1,289 @@
+//! Enrolment (DESIGN.md §2, §4): creating the org on the first admin's device, inviting, and
+//! joining with an invite. Each ends with an account in the encrypted local store and the
+//! device's prekeys on the relay.
+//!
+//! A joining device checks the org log the relay serves against the genesis hash its invite
+//! carries before it registers, so a relay cannot enrol it into another org.
+
+use std::path::Path;
+
+use parley_crypto::identity::IdentityKeyPair;
+use parley_crypto::keys::{SigningKeyPair, os_rng};
+use parley_crypto::prekeys::PreKeyStore;
+use parley_proto::api::{
+    CreateInviteRequest, CreateOrgRequest, NewDevice, PreKeyUpload, RegisterRequest,
+};
+use parley_proto::invite::{Invite, InviteError};
+use parley_proto::org::{InviteStatement, OrgBody, OrgEntry, OrgError, sha256, verify_log};
+use parley_proto::{B64, UserId};
+use rand_core::Rng as _;
+use zeroize::Zeroizing;
+
+use crate::relay::{Credentials, Relay, RelayError};
+use crate::store::{Account, KeySource, Store, StoreError};
+
+/// One-time prekeys of each kind uploaded at enrolment.
+pub const INITIAL_ONE_TIME_PREKEYS: usize = 50;
+/// How long an invite stays valid.
+pub const INVITE_VALIDITY_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Why enrolment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrolError {
+    /// The relay refused or could not be reached.
+    #[error(transparent)]
+    Relay(Box<RelayError>),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The invite text is damaged.
+    #[error(transparent)]
+    Invite(#[from] InviteError),
+    /// The relay's org log does not verify against the invite's genesis hash.
+    #[error("the relay's org log does not match the invite: {0}")]
+    OrgLog(#[from] OrgError),
+    /// The account is not enrolled, or lacks what the operation needs.
+    #[error("{0}")]
+    State(&'static str),
+    /// A user id is not valid.
+    #[error(transparent)]
+    UserId(#[from] parley_proto::ids::InvalidUserId),
+}
+
+impl From<RelayError> for EnrolError {
+    fn from(e: RelayError) -> Self {
+        Self::Relay(Box::new(e))
+    }
+}
+
+/// `Result` with [`EnrolError`].
+pub type EnrolResult<T> = Result<T, EnrolError>;
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    os_rng().fill_bytes(&mut out);
+    out
+}
+
+/// A fresh device: identity, prekeys, secret and registration id.
+struct NewKeys {
+    identity: IdentityKeyPair,
+    prekeys: PreKeyStore,
+    secret: Zeroizing<Vec<u8>>,
+    registration_id: u32,
+}
+
+impl NewKeys {
+    fn generate() -> Self {
+        let identity = IdentityKeyPair::generate(&mut os_rng());
+        let prekeys = PreKeyStore::new(&identity, now_secs(), &mut os_rng());
+        Self {
+            identity,
+            prekeys,
+            secret: Zeroizing::new(random::<32>().to_vec()),
+            registration_id: u32::from_be_bytes(random::<4>()) & 0x3fff,
+        }
+    }
+
+    fn new_device(&self) -> NewDevice {
+        NewDevice {
+            identity: B64(self.identity.public().to_bytes().to_vec()),
+            secret: B64(self.secret.to_vec()),
+            registration_id: self.registration_id,
+        }
+    }
+}
+
+/// The relay client of an enrolled account.
+pub fn relay_for(account: &Account) -> EnrolResult<Relay> {
+    let user = UserId::new(account.user.clone())?;
+    Ok(
+        Relay::new(account.relay_url.clone()).with_credentials(Credentials {
+            user,
+            device: account.device,
+            secret: account.credentials_secret.to_vec(),
+        }),
+    )
+}
+
+/// Uploads a signed prekey, the last-resort KEM prekey and fresh one-time prekeys.
+async fn publish_prekeys(relay: &Relay, keys: &mut NewKeys) -> EnrolResult<()> {
+    let (ec, kem) =
+        keys.prekeys
+            .generate_one_time(&keys.identity, INITIAL_ONE_TIME_PREKEYS, &mut os_rng());
+    let upload = PreKeyUpload {
+        signed_prekey: keys.prekeys.signed_prekey().map(|k| B64(k.to_bytes())),
+        last_resort_kem: keys
+            .prekeys
+            .last_resort_kem_prekey()
+            .map(|k| B64(k.to_bytes())),
+        one_time: ec.iter().map(|k| B64(k.to_bytes())).collect(),
+        one_time_kem: kem.iter().map(|k| B64(k.to_bytes())).collect(),
+        replace_one_time: true,
+    };
+    relay.upload_prekeys(&upload).await?;
+    Ok(())
+}
+
+/// Saves a new account with its keys; the store must be new.
+async fn save(
+    store: &Store,
+    account: &Account,
+    keys: &NewKeys,
+    root: Option<&SigningKeyPair>,
+) -> EnrolResult<()> {
+    let mut tx = store.begin().await?;
+    tx.set_account(account).await?;
+    tx.set_identity(&keys.identity).await?;
+    tx.set_prekeys(&keys.prekeys).await?;
+    if let Some(root) = root {
+        tx.set_org_root(root).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Creates the org on a relay that has none yet, with this device as its first admin, and
+/// the account in a new store at `home`. The org root key is generated here and kept only in
+/// this device's store.
+pub async fn create_org(
+    home: &Path,
+    key_source: KeySource,
+    relay_url: &str,
+    setup_token: &str,
+    user: &UserId,
+    org_name: &str,
+) -> EnrolResult<Store> {
+    let relay = Relay::new(relay_url);
+    let mut keys = NewKeys::generate();
+    let root = SigningKeyPair::generate(&mut os_rng());
+    let now = now_secs();
+    let body = OrgBody::OrgCreated {
+        root_key: root.public(),
+        name: org_name.to_owned(),
+    };
+    let genesis = OrgEntry::sign(0, [0; 32], now, body, root.public(), |m| root.sign(m));
+    let body = OrgBody::AdminAdded {
+        user: user.clone(),
+        device: 1,
+        signing_key: *keys.identity.public().signing_key(),
+    };
+    let admin = OrgEntry::sign(1, genesis.hash(), now, body, root.public(), |m| {
+        root.sign(m)
+    });
+    let store = Store::create(home, key_source, None).await?;
+    let result = async {
+        let req = CreateOrgRequest {
+            setup_token: setup_token.to_owned(),
+            genesis: B64(genesis.to_bytes()),
+            admin: B64(admin.to_bytes()),
+            user: user.clone(),
+            device: keys.new_device(),
+        };
+        let reg = relay.create_org(&req).await?;
+        let account = Account {
+            user: user.to_string(),
+            device: reg.device,
+            credentials_secret: keys.secret.clone(),
+            registration_id: keys.registration_id,
+            relay_url: relay_url.to_owned(),
+            relay_cert_fingerprint: None,
+            org_genesis_hash: genesis.hash(),
+        };
+        publish_prekeys(&relay_for(&account)?, &mut keys).await?;
+        save(&store, &account, &keys, Some(&root)).await
+    }
+    .await;
+    finish(store, result).await
+}
+
+/// Wipes a store whose enrolment failed, so that `home` can be used again.
+async fn finish(store: Store, result: EnrolResult<()>) -> EnrolResult<Store> {
+    match result {
+        Ok(()) => Ok(store),
+        Err(e) => {
+            let _ = store.wipe().await;
+            Err(e)
+        }
+    }
+}
+
+/// Creates an invite for `user` (an admin's device only): the relay learns the hash of the
+/// code; the returned text goes to the newcomer out of band.
+pub async fn invite(store: &Store, user: &UserId, new_user: bool) -> EnrolResult<String> {
+    let mut tx = store.begin().await?;
+    let account = tx
+        .account()
+        .await?
+        .ok_or(EnrolError::State("this account is not enrolled"))?;
+    let identity = tx
+        .identity()
+        .await?
+        .ok_or(EnrolError::State("this account has no identity"))?;
+    tx.commit().await?;
+    let code = random::<32>();
+    let statement = InviteStatement {
+        genesis_hash: account.org_genesis_hash,
+        code_hash: sha256(&code),
+        user: user.clone(),
+        new_user,
+        expires_at: now_secs() + INVITE_VALIDITY_SECS,
+    };
+    let signature = identity.sign(&statement.signed_bytes());
+    let req = CreateInviteRequest {
+        code_hash: B64(statement.code_hash.to_vec()),
+        user: user.clone(),
+        new_user,
+        expires_at: statement.expires_at,
+        signature: B64(signature.0.to_vec()),
+    };
+    relay_for(&account)?.create_invite(&req).await?;
+    let invite = Invite {
+        relay: account.relay_url.clone(),
+        tls_pin: account.relay_cert_fingerprint,
+        genesis_hash: account.org_genesis_hash,
+        user: user.clone(),
+        new_user,
+        code,
+    };
+    Ok(invite.to_text())
+}
+
+/// Joins with an invite: checks the relay's org log against the invite, registers a new
+/// device, publishes its prekeys and saves the account in a new store at `home`.
+pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> EnrolResult<Store> {
+    let invite = Invite::from_text(invite_text)?;
+    let relay = Relay::new(invite.relay.clone());
+    let log = relay.org_log().await?;
+    let entries: Vec<Vec<u8>> = log.entries.into_iter().map(B64::into_inner).collect();
+    verify_log(&entries, &invite.genesis_hash)?;
+    let mut keys = NewKeys::generate();
+    let store = Store::create(home, key_source, None).await?;
+    let result = async {
+        let req = RegisterRequest {
+            code: B64(invite.code.to_vec()),
+            user: invite.user.clone(),
+            device: keys.new_device(),
+        };
+        let reg = relay.register(&req).await?;
+        let account = Account {
+            user: invite.user.to_string(),
+            device: reg.device,
+            credentials_secret: keys.secret.clone(),
+            registration_id: keys.registration_id,
+            relay_url: invite.relay.clone(),
+            relay_cert_fingerprint: invite.tls_pin,
+            org_genesis_hash: invite.genesis_hash,
+        };
+        publish_prekeys(&relay_for(&account)?, &mut keys).await?;
+        save(&store, &account, &keys, None).await
+    }
+    .await;
+    finish(store, result).await
+}
