@@ -5,6 +5,7 @@
 //! - [`relay`]: a typed client for the relay's HTTP API and delivery WebSocket (DESIGN.md §4),
 //!   used by the CLI, the desktop app, the load generator and the end-to-end tests.
 //! - [`store`]: the encrypted local store of one account (DESIGN.md §5, §6).
+//! - [`enrol`]: creating the org, inviting, joining (DESIGN.md §2, §4).
 #![forbid(unsafe_code)]
 
 pub mod enrol;
