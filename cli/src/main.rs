@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use parley_client::enrol;
+use parley_client::messaging::Messenger;
 use parley_client::store::{KeySource, Store};
 use parley_proto::UserId;
 
@@ -66,6 +67,30 @@ enum Command {
     Devices {
         /// The user.
         user: Option<UserId>,
+    },
+    /// Send a text message to a colleague (all their devices, and your other devices).
+    Send {
+        /// The recipient.
+        to: UserId,
+        /// The text.
+        text: String,
+    },
+    /// Print incoming messages as they arrive.
+    Listen {
+        /// One JSON object per line, for scripts.
+        #[arg(long)]
+        json: bool,
+        /// Exit once everything queued for this device has been received.
+        #[arg(long)]
+        drain: bool,
+    },
+    /// Show the conversation with a colleague.
+    History {
+        /// The colleague.
+        peer: UserId,
+        /// Most messages shown.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
     },
 }
 
@@ -159,7 +184,71 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Send { to, text } => {
+            let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
+            let result = m.send_text(to, text).await;
+            m.close().await;
+            result?;
+        }
+        Command::Listen { json, drain } => {
+            let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
+            let result = listen(&m, *json, *drain).await;
+            m.close().await;
+            result?;
+        }
+        Command::History { peer, limit } => {
+            let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
+            let history = m.history(peer, *limit).await;
+            m.close().await;
+            for (outgoing, text) in history? {
+                println!("{} {text}", if outgoing { ">" } else { "<" });
+            }
+        }
     }
+    Ok(())
+}
+
+/// Receives until interrupted (or, with `drain`, until the queue is empty).
+async fn listen(m: &Messenger, json: bool, drain: bool) -> anyhow::Result<()> {
+    use parley_proto::ws::ServerFrame;
+    let mut ws = m.relay().connect().await?;
+    while let Some(frame) = ws.next().await {
+        match frame? {
+            ServerFrame::Envelope(env) => {
+                // Stored before it is acked: a crash here means a redelivery, never a loss.
+                match m.receive(&env).await {
+                    Ok(Some(msg)) => {
+                        let text = msg.text.clone().unwrap_or_default();
+                        if json {
+                            let line = serde_json::json!({
+                                "from": msg.from, "device": msg.device, "to": msg.sync_to,
+                                "sent_at": msg.sent_at, "text": text,
+                            });
+                            println!("{line}");
+                        } else if let Some(to) = &msg.sync_to {
+                            println!("(you, to {to}) {text}");
+                        } else {
+                            println!("{}: {text}", msg.from);
+                        }
+                    }
+                    Ok(None) => {}
+                    // The store failed: stop without acking, so the relay delivers it again.
+                    Err(e @ enrol::EnrolError::Store(_)) => return Err(e.into()),
+                    // It will never decrypt: say so and let the relay drop it.
+                    Err(e) => {
+                        eprintln!("warning: dropped an envelope from {}: {e}", env.source_user)
+                    }
+                }
+                ws.ack(vec![env.id]).await?;
+            }
+            ServerFrame::QueueEmpty if drain => break,
+            ServerFrame::QueueEmpty => {}
+            ServerFrame::Closing { reason } => {
+                anyhow::bail!("the relay closed the connection: {reason}")
+            }
+        }
+    }
+    ws.close().await;
     Ok(())
 }
 

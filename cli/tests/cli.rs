@@ -112,6 +112,50 @@ async fn create_invite_join_and_list() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).starts_with("alice.1 "));
 
+    // Messages, both ways, through the relay, end-to-end encrypted.
+    let out = parley(
+        &alice,
+        &keys,
+        &["send", "bob", "Hello Bob, the launch is on Friday."],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = parley(&bob, &keys, &["listen", "--json", "--drain"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (line["from"].as_str(), line["text"].as_str()),
+        (Some("alice"), Some("Hello Bob, the launch is on Friday."))
+    );
+    let out = parley(&bob, &keys, &["send", "alice", "Thanks!"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = parley(&alice, &keys, &["listen", "--drain"]).await;
+    assert_eq!(stdout(&out).trim(), "bob: Thanks!");
+    // Delivered once: a second listen finds nothing new.
+    let out = parley(&bob, &keys, &["listen", "--drain"]).await;
+    assert_eq!(stdout(&out).trim(), "");
+    let out = parley(&alice, &keys, &["history", "bob"]).await;
+    assert_eq!(
+        stdout(&out),
+        "> Hello Bob, the launch is on Friday.\n< Thanks!\n"
+    );
+    // No plaintext in either local store.
+    for home in [&alice, &bob] {
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(home).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                bytes.extend(std::fs::read(path).unwrap());
+            }
+        }
+        assert!(
+            !bytes.windows(6).any(|w| w == b"launch"),
+            "plaintext in {}",
+            home.display()
+        );
+    }
+
     // The account's store holds no secret in the clear, and its key is elsewhere.
     assert!(std::fs::read_dir(&keys).unwrap().count() >= 2);
 

@@ -9,5 +9,6 @@
 #![forbid(unsafe_code)]
 
 pub mod enrol;
+pub mod messaging;
 pub mod relay;
 pub mod store;

@@ -1,0 +1,393 @@
+//! 1:1 messaging (DESIGN.md §3, §7): a text goes to every device of the recipient and to the
+//! sender's own other devices, each through its own pairwise session (PQXDH from a claimed
+//! bundle the first time, then the Double Ratchet).
+//!
+//! Ordering rules that keep the cryptography safe and the history exact:
+//! - The advanced session state is committed to the store **before** the envelopes leave, so
+//!   a crash or a failed send can never make a message key be used twice.
+//! - A received envelope is decrypted, and the session, prekeys and message are stored in one
+//!   transaction; only then is it acked. A repeated envelope (same author message id) is
+//!   acked and ignored, so the app sees each message once.
+//!
+//! Not yet: the outbox with retries, groups, files, receipts; devices are taken from the
+//! relay's device list, and a new peer identity is trusted when it matches that list — the
+//! check against the verified org log comes with the org-log work (DESIGN.md §2).
+
+use std::collections::BTreeSet;
+
+use parley_crypto::DeviceAddress;
+use parley_crypto::identity::PublicIdentity;
+use parley_crypto::keys::os_rng;
+use parley_crypto::message::SessionMessage;
+use parley_crypto::prekeys::{
+    KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic,
+};
+use parley_crypto::session_record::{LocalDevice, SessionRecord};
+use parley_proto::api::{OutgoingEnvelope, SendRequest};
+use parley_proto::content::{Body, Content, MessageId as ContentId};
+use parley_proto::ws::Envelope;
+use parley_proto::{B64, DeviceId, UserId};
+
+use crate::enrol::{EnrolError, EnrolResult, relay_for};
+use crate::relay::Relay;
+use crate::store::{
+    Account, Conversation, ConversationKind, Message, MessageId, MessageStatus, Store, StoreTx,
+};
+
+/// Attempts at a send when the relay reports changed devices (409/410).
+const SEND_ATTEMPTS: usize = 3;
+
+/// A message as the application sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Author.
+    pub from: UserId,
+    /// Author's device.
+    pub device: DeviceId,
+    /// For a copy of one's own message sent from another device: its recipient.
+    pub sync_to: Option<UserId>,
+    /// Author's message id.
+    pub id: ContentId,
+    /// Author's send time, ms.
+    pub sent_at: u64,
+    /// The text (for text messages).
+    pub text: Option<String>,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn address(user: &str, device: DeviceId) -> EnrolResult<DeviceAddress> {
+    DeviceAddress::new(user, device).map_err(|_| EnrolError::State("invalid device address"))
+}
+
+/// An enrolled account, ready to send and receive.
+#[derive(Debug)]
+pub struct Messenger {
+    store: Store,
+    account: Account,
+    relay: Relay,
+}
+
+impl Messenger {
+    /// Opens the messenger of the account in `store`.
+    pub async fn new(store: Store) -> EnrolResult<Self> {
+        let mut tx = store.begin().await?;
+        let account = tx
+            .account()
+            .await?
+            .ok_or(EnrolError::State("this account is not enrolled"))?;
+        tx.commit().await?;
+        let relay = relay_for(&account)?;
+        Ok(Self {
+            store,
+            account,
+            relay,
+        })
+    }
+
+    /// The relay client.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
+    }
+
+    /// Closes the store.
+    pub async fn close(self) {
+        self.store.close().await;
+    }
+
+    fn me(&self) -> EnrolResult<DeviceAddress> {
+        address(&self.account.user, self.account.device)
+    }
+
+    /// Sends a text to `to` (every device), and a copy to this user's other devices.
+    pub async fn send_text(&self, to: &UserId, text: &str) -> EnrolResult<ContentId> {
+        let id = ContentId(rand16());
+        let content = Content::new(
+            id,
+            now_ms(),
+            Body::Text {
+                text: text.to_owned(),
+                reply_to: None,
+                mentions: vec![],
+            },
+        );
+        let own = UserId::new(self.account.user.clone())?;
+        self.send_content(to, &content).await?;
+        if *to != own {
+            let mut copy = content.clone();
+            copy.sync_to = Some(to.clone());
+            self.send_content(&own, &copy).await?;
+        }
+        let mut tx = self.store.begin().await?;
+        let conversation = conversation(&mut tx, &self.store, to.as_str()).await?;
+        tx.put_message(&Message {
+            id: MessageId(id.0),
+            conversation,
+            outgoing: true,
+            timestamp: now_ms(),
+            sender: self.me()?,
+            sent_at: content.sent_at,
+            body: content.to_bytes(),
+            status: MessageStatus::Sent,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Encrypts `content` for every current device of `user` (but this one) and sends it,
+    /// repairing sessions when the relay says the device list changed.
+    async fn send_content(&self, user: &UserId, content: &Content) -> EnrolResult<()> {
+        let me = self.me()?;
+        let plaintext = content.to_bytes();
+        let mut devices: BTreeSet<(DeviceId, u32)> = self
+            .relay
+            .devices(user)
+            .await?
+            .devices
+            .iter()
+            .filter(|d| !(user.as_str() == me.user() && d.device == me.device()))
+            .map(|d| (d.device, d.registration_id))
+            .collect();
+        if devices.is_empty() {
+            return Ok(()); // no other device of one's own user
+        }
+        let mut stale: BTreeSet<DeviceId> = BTreeSet::new();
+        for _ in 0..SEND_ATTEMPTS {
+            let mut messages = Vec::new();
+            // Encrypt and commit the advanced sessions before anything is sent.
+            let mut tx = self.store.begin().await?;
+            let ours = tx
+                .identity()
+                .await?
+                .ok_or(EnrolError::State("no identity"))?;
+            for (device, registration_id) in &devices {
+                let addr = address(user.as_str(), *device)?;
+                let mut record = match tx.session(&addr).await? {
+                    Some(r) if !stale.contains(device) => r,
+                    _ => self.new_session(&ours, user, *device, &addr).await?,
+                };
+                let wire = record
+                    .encrypt(&plaintext)
+                    .map_err(|_| EnrolError::State("encryption failed"))?;
+                tx.set_session(&addr, &record).await?;
+                messages.push(OutgoingEnvelope {
+                    device: *device,
+                    registration_id: *registration_id,
+                    body: B64(wire.to_bytes()),
+                });
+            }
+            tx.commit().await?;
+            match self.relay.send(user, &SendRequest { messages }).await {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    let Some(body) = e.body().cloned() else {
+                        return Err(e.into());
+                    };
+                    if let Some(m) = &body.mismatched {
+                        // Learn the current list (registration ids included) and retry.
+                        let list = self.relay.devices(user).await?;
+                        devices = list
+                            .devices
+                            .iter()
+                            .filter(|d| !(user.as_str() == me.user() && d.device == me.device()))
+                            .filter(|d| !m.extra.contains(&d.device))
+                            .map(|d| (d.device, d.registration_id))
+                            .collect();
+                    } else if let Some(s) = &body.stale {
+                        stale.extend(s.iter().copied());
+                        let list = self.relay.devices(user).await?;
+                        devices = list
+                            .devices
+                            .iter()
+                            .filter(|d| devices.iter().any(|(x, _)| *x == d.device))
+                            .map(|d| (d.device, d.registration_id))
+                            .collect();
+                    } else {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        Err(EnrolError::State(
+            "the recipient's devices kept changing; try again",
+        ))
+    }
+
+    /// Starts a session with one device from a bundle claimed from the relay.
+    async fn new_session(
+        &self,
+        ours: &parley_crypto::identity::IdentityKeyPair,
+        user: &UserId,
+        device: DeviceId,
+        addr: &DeviceAddress,
+    ) -> EnrolResult<SessionRecord> {
+        let bundles = self.relay.claim_prekeys(user, Some(device)).await?;
+        let b = bundles
+            .devices
+            .first()
+            .ok_or(EnrolError::State("the device has no prekeys"))?;
+        let bad = |_| EnrolError::State("the relay served a malformed prekey bundle");
+        let identity = PublicIdentity::from_bytes(&b.identity.0).map_err(bad)?;
+        let kem = match &b.one_time_kem {
+            Some(k) => KemPreKeyPublic::from_bytes(&k.0)
+                .map_err(|_| EnrolError::State("malformed KEM prekey"))?,
+            None => KemPreKeyPublic::from_bytes(&b.last_resort_kem.0)
+                .map_err(|_| EnrolError::State("malformed KEM prekey"))?,
+        };
+        let one_time = match &b.one_time {
+            Some(k) => Some(
+                OneTimePreKeyPublic::from_bytes(&k.0)
+                    .map_err(|_| EnrolError::State("malformed prekey"))?,
+            ),
+            None => None,
+        };
+        let signed = SignedPreKeyPublic::from_bytes(&b.signed_prekey.0)
+            .map_err(|_| EnrolError::State("malformed signed prekey"))?;
+        let bundle = PreKeyBundle::new(identity, signed, kem, one_time);
+        let mut record = SessionRecord::new();
+        record
+            .initiate(&self.me()?, addr, ours, &bundle, &mut os_rng())
+            .map_err(|_| EnrolError::State("the prekey bundle does not verify"))?;
+        Ok(record)
+    }
+
+    /// Decrypts and stores one delivered envelope. Returns `None` for a repeat or for
+    /// content that carries no message for the app; the caller acks in every `Ok` case.
+    pub async fn receive(&self, env: &Envelope) -> EnrolResult<Option<Received>> {
+        let from = address(env.source_user.as_str(), env.source_device)?;
+        let message = SessionMessage::from_bytes(&env.body.0)
+            .map_err(|_| EnrolError::State("malformed envelope"))?;
+        // The sender's identity as the relay lists it (org-log verification: to come).
+        let listed: Option<PublicIdentity> = self
+            .relay
+            .devices(&env.source_user)
+            .await
+            .ok()
+            .and_then(|l| {
+                l.devices
+                    .into_iter()
+                    .find(|d| d.device == env.source_device)
+            })
+            .and_then(|d| PublicIdentity::from_bytes(&d.identity.0).ok());
+        let mut tx = self.store.begin().await?;
+        let me = self.me()?;
+        let identity = tx
+            .identity()
+            .await?
+            .ok_or(EnrolError::State("no identity"))?;
+        let mut prekeys = tx.prekeys().await?.ok_or(EnrolError::State("no prekeys"))?;
+        let mut record = tx.session(&from).await?.unwrap_or_default();
+        let local = LocalDevice {
+            address: &me,
+            identity: &identity,
+            prekeys: &mut prekeys,
+        };
+        let trusted = |id: &PublicIdentity| listed.as_ref() == Some(id);
+        let decrypted = record
+            .decrypt(
+                local,
+                &from,
+                &message,
+                trusted,
+                now_ms() / 1000,
+                &mut os_rng(),
+            )
+            .map_err(|_| EnrolError::State("an envelope did not decrypt"))?;
+        tx.set_session(&from, &record).await?;
+        tx.set_prekeys(&prekeys).await?;
+        let content = Content::from_bytes(&decrypted.plaintext)
+            .map_err(|_| EnrolError::State("malformed content"))?;
+        if tx.message(&MessageId(content.id.0)).await?.is_some() {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let own_copy = env.source_user.as_str() == self.account.user;
+        let peer = match (&content.sync_to, own_copy) {
+            (Some(to), true) => to.to_string(),
+            _ => env.source_user.to_string(),
+        };
+        let conversation = conversation(&mut tx, &self.store, &peer).await?;
+        tx.put_message(&Message {
+            id: MessageId(content.id.0),
+            conversation,
+            outgoing: own_copy,
+            timestamp: now_ms(),
+            sender: from,
+            sent_at: content.sent_at,
+            body: content.to_bytes(),
+            status: if own_copy {
+                MessageStatus::Sent
+            } else {
+                MessageStatus::Received
+            },
+        })
+        .await?;
+        tx.commit().await?;
+        let text = match &content.body {
+            Body::Text { text, .. } => Some(text.clone()),
+            _ => None,
+        };
+        Ok(Some(Received {
+            from: env.source_user.clone(),
+            device: env.source_device,
+            sync_to: if own_copy {
+                content.sync_to.clone()
+            } else {
+                None
+            },
+            id: content.id,
+            sent_at: content.sent_at,
+            text,
+        }))
+    }
+
+    /// The 1:1 history with `peer`, oldest first.
+    pub async fn history(&self, peer: &UserId, limit: u32) -> EnrolResult<Vec<(bool, String)>> {
+        let mut tx = self.store.begin().await?;
+        let id = self.store.direct_conversation_id(peer.as_str());
+        let mut messages = tx.messages(&id, None, limit).await?;
+        tx.commit().await?;
+        messages.sort_by_key(|m| m.timestamp);
+        Ok(messages
+            .into_iter()
+            .filter_map(|m| match Content::from_bytes(&m.body).ok()?.body {
+                Body::Text { text, .. } => Some((m.outgoing, text)),
+                _ => None,
+            })
+            .collect())
+    }
+}
+
+/// The 1:1 conversation with `peer`, created if new.
+async fn conversation(
+    tx: &mut StoreTx<'_>,
+    store: &Store,
+    peer: &str,
+) -> EnrolResult<crate::store::ConversationId> {
+    let id = store.direct_conversation_id(peer);
+    if tx.conversation(&id).await?.is_none() {
+        tx.set_conversation(&Conversation {
+            id,
+            kind: ConversationKind::Direct {
+                peer: peer.to_owned(),
+            },
+            title: String::new(),
+            created_at: now_ms(),
+            last_read: 0,
+        })
+        .await?;
+    }
+    Ok(id)
+}
+
+fn rand16() -> [u8; 16] {
+    use rand_core::Rng as _;
+    let mut out = [0u8; 16];
+    os_rng().fill_bytes(&mut out);
+    out
+}
