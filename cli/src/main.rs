@@ -56,6 +56,8 @@ enum Command {
         #[arg(long)]
         device: bool,
     },
+    /// Create a one-time code to add another device of yours (run `join` with it there).
+    LinkDevice,
     /// Join an org with an invite.
     Join {
         /// The invite text (parley-invite:…).
@@ -136,6 +138,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Invite { user, device } => {
             let store = Store::open(&home, keys, None).await?;
             let text = enrol::invite(&store, user, !device).await;
+            store.close().await;
+            println!("{}", text?);
+        }
+        Command::LinkDevice => {
+            let store = Store::open(&home, keys, None).await?;
+            let text = enrol::link(&store).await;
             store.close().await;
             println!("{}", text?);
         }

@@ -140,6 +140,32 @@ async fn create_invite_join_and_list() {
         stdout(&out),
         "> Hello Bob, the launch is on Friday.\n< Thanks!\n"
     );
+    // A second device of Alice's: it gets what Bob sends her, and copies of what she sends.
+    let alice2 = tmp.path().join("alice2");
+    let out = parley(&alice, &keys, &["link-device"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = parley(&alice2, &keys, &["join", stdout(&out).trim()]).await;
+    assert!(
+        stdout(&out).contains("Joined as alice, device 2"),
+        "{}",
+        stderr(&out)
+    );
+    let out = parley(&bob, &keys, &["send", "alice", "to both of you"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = parley(&alice, &keys, &["send", "bob", "from my laptop"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = parley(&alice2, &keys, &["listen", "--drain"]).await;
+    assert_eq!(
+        stdout(&out),
+        "bob: to both of you\n(you, to bob) from my laptop\n"
+    );
+    let out = parley(&alice, &keys, &["listen", "--drain"]).await;
+    assert_eq!(stdout(&out), "bob: to both of you\n");
+    let out = parley(&bob, &keys, &["listen", "--drain"]).await;
+    assert_eq!(stdout(&out), "alice: from my laptop\n");
+    let out = parley(&alice2, &keys, &["history", "bob"]).await;
+    assert_eq!(stdout(&out), "< to both of you\n> from my laptop\n");
+
     // No plaintext in either local store.
     for home in [&alice, &bob] {
         let mut bytes = Vec::new();

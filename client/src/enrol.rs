@@ -11,7 +11,8 @@ use parley_crypto::identity::IdentityKeyPair;
 use parley_crypto::keys::{SigningKeyPair, os_rng};
 use parley_crypto::prekeys::PreKeyStore;
 use parley_proto::api::{
-    CreateInviteRequest, CreateOrgRequest, NewDevice, PreKeyUpload, RegisterRequest,
+    CreateInviteRequest, CreateLinkRequest, CreateOrgRequest, NewDevice, PreKeyUpload,
+    RegisterRequest,
 };
 use parley_proto::invite::{Invite, InviteError};
 use parley_proto::org::{InviteStatement, OrgBody, OrgEntry, OrgError, sha256, verify_log};
@@ -26,6 +27,8 @@ use crate::store::{Account, KeySource, Store, StoreError};
 pub const INITIAL_ONE_TIME_PREKEYS: usize = 50;
 /// How long an invite stays valid.
 pub const INVITE_VALIDITY_SECS: u64 = 7 * 24 * 60 * 60;
+/// How long a device-link code stays valid.
+pub const LINK_VALIDITY_SECS: u64 = 60 * 60;
 
 /// Why enrolment failed.
 #[derive(Debug, thiserror::Error)]
@@ -250,6 +253,32 @@ pub async fn invite(store: &Store, user: &UserId, new_user: bool) -> EnrolResult
         genesis_hash: account.org_genesis_hash,
         user: user.clone(),
         new_user,
+        code,
+    };
+    Ok(invite.to_text())
+}
+
+/// Creates a link code for a further device of this account's user (valid one day); the
+/// returned text is used with [`join`] on the new device.
+pub async fn link(store: &Store) -> EnrolResult<String> {
+    let mut tx = store.begin().await?;
+    let account = tx
+        .account()
+        .await?
+        .ok_or(EnrolError::State("this account is not enrolled"))?;
+    tx.commit().await?;
+    let code = random::<32>();
+    let req = CreateLinkRequest {
+        code_hash: B64(sha256(&code).to_vec()),
+        expires_at: now_secs() + LINK_VALIDITY_SECS,
+    };
+    relay_for(&account)?.create_link(&req).await?;
+    let invite = Invite {
+        relay: account.relay_url.clone(),
+        tls_pin: account.relay_cert_fingerprint,
+        genesis_hash: account.org_genesis_hash,
+        user: UserId::new(account.user.clone())?,
+        new_user: false,
         code,
     };
     Ok(invite.to_text())
