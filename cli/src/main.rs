@@ -196,7 +196,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
             let result = m.send_text(to, text).await;
             m.close().await;
-            result?;
+            result.context(
+                "not sent yet: the message stays queued and the next send or listen retries it",
+            )?;
         }
         Command::Listen { json, drain } => {
             let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
@@ -219,6 +221,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Receives until interrupted (or, with `drain`, until the queue is empty).
 async fn listen(m: &Messenger, json: bool, drain: bool) -> anyhow::Result<()> {
     use parley_proto::ws::ServerFrame;
+    if let Err(e) = m.flush_outbox(true).await {
+        eprintln!("warning: queued messages not sent yet: {e}");
+    }
     let mut ws = m.relay().connect().await?;
     while let Some(frame) = ws.next().await {
         match frame? {

@@ -20,10 +20,14 @@ struct Relay {
 }
 
 async fn relay() -> Relay {
-    let dir = tempfile::tempdir().unwrap();
+    relay_at(tempfile::tempdir().unwrap(), "127.0.0.1:0").await
+}
+
+/// A relay on `addr` keeping its data in `dir` (so it can be stopped and started again).
+async fn relay_at(dir: tempfile::TempDir, addr: &str) -> Relay {
     let mut config = parley_server::Config::for_data_dir(dir.path());
     config.setup_token = Some(TOKEN.into());
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind(addr).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = parley_server::Relay::open(config).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -216,6 +220,69 @@ async fn create_invite_join_and_list() {
     let out = parley(&alice, &keys, &["invite", "Not A User"]).await;
     assert_eq!(out.status.code(), Some(2));
 
+    let _ = relay.stop.send(());
+    relay.task.await.unwrap().unwrap();
+}
+
+/// A message sent while the relay is down stays queued, survives the client's restart, and is
+/// delivered exactly once when the relay is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_while_the_relay_is_down() {
+    let relay = relay().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (alice, bob, keys) = (
+        tmp.path().join("alice"),
+        tmp.path().join("bob"),
+        tmp.path().join("keys"),
+    );
+    let out = parley(
+        &alice,
+        &keys,
+        &[
+            "init-org",
+            "--relay",
+            &relay.url,
+            "--setup-token",
+            TOKEN,
+            "--user",
+            "alice",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let invite = stdout(&parley(&alice, &keys, &["invite", "bob"]).await)
+        .trim()
+        .to_owned();
+    assert!(
+        parley(&bob, &keys, &["join", &invite])
+            .await
+            .status
+            .success()
+    );
+
+    let addr = relay.url.trim_start_matches("http://").to_owned();
+    let _ = relay.stop.send(());
+    relay.task.await.unwrap().unwrap();
+    let out = parley(&alice, &keys, &["send", "bob", "while you were away"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("stays queued"), "{}", stderr(&out));
+
+    let relay = relay_at(relay._dir, &addr).await;
+    // Alice's next run sends what was queued; Bob gets it once.
+    let out = parley(&alice, &keys, &["listen", "--drain"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = parley(&bob, &keys, &["listen", "--drain"]).await;
+    assert_eq!(stdout(&out), "alice: while you were away\n");
+    assert!(
+        parley(&alice, &keys, &["listen", "--drain"])
+            .await
+            .status
+            .success()
+    );
+    let out = parley(&bob, &keys, &["listen", "--drain"]).await;
+    assert_eq!(stdout(&out), "");
+    let out = parley(&alice, &keys, &["history", "bob"]).await;
+    assert_eq!(stdout(&out), "> while you were away\n");
     let _ = relay.stop.send(());
     relay.task.await.unwrap().unwrap();
 }

@@ -9,7 +9,10 @@
 //!   transaction; only then is it acked. A repeated envelope (same author message id) is
 //!   acked and ignored, so the app sees each message once.
 //!
-//! Not yet: the outbox with retries, groups, files, receipts; devices are taken from the
+//! - Every message goes through an outbox stored with it, so a message survives a restart
+//!   and is retried with backoff until the relay has it.
+//!
+//! Not yet: groups, files, receipts; devices are taken from the
 //! relay's device list, and a new peer identity is trusted when it matches that list — the
 //! check against the verified org log comes with the org-log work (DESIGN.md §2).
 
@@ -31,11 +34,16 @@ use parley_proto::{B64, DeviceId, UserId};
 use crate::enrol::{EnrolError, EnrolResult, relay_for};
 use crate::relay::Relay;
 use crate::store::{
-    Account, Conversation, ConversationKind, Message, MessageId, MessageStatus, Store, StoreTx,
+    Account, Conversation, ConversationKind, Message, MessageId, MessageStatus, OutboxId,
+    OutboxItem, Store, StoreTx,
 };
 
 /// Attempts at a send when the relay reports changed devices (409/410).
 const SEND_ATTEMPTS: usize = 3;
+/// A time after every item's next attempt (the store keeps times as `i64`).
+const EVERY_ITEM: u64 = 1 << 62;
+/// Attempts at an outbox item before its message is marked failed.
+pub const MAX_ATTEMPTS: u32 = 20;
 
 /// A message as the application sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,24 +111,22 @@ impl Messenger {
         address(&self.account.user, self.account.device)
     }
 
-    /// Sends a text to `to` (every device), and a copy to this user's other devices.
+    /// Sends a text to `to` (every device), and a copy to this user's other devices. The
+    /// message and an outbox item are stored first; the outbox is then flushed. If the relay
+    /// cannot take it now, the error is returned and the item stays queued: the next
+    /// [`Messenger::flush_outbox`] (any later `send` or `listen` of the CLI) retries it, and receivers
+    /// ignore a repeat, so it is delivered exactly once.
     pub async fn send_text(&self, to: &UserId, text: &str) -> EnrolResult<ContentId> {
         let id = ContentId(rand16());
-        let content = Content::new(
-            id,
-            now_ms(),
-            Body::Text {
-                text: text.to_owned(),
-                reply_to: None,
-                mentions: vec![],
-            },
-        );
-        let own = UserId::new(self.account.user.clone())?;
-        self.send_content(to, &content).await?;
-        if *to != own {
-            let mut copy = content.clone();
-            copy.sync_to = Some(to.clone());
-            self.send_content(&own, &copy).await?;
+        let body = Body::Text {
+            text: text.to_owned(),
+            reply_to: None,
+            mentions: vec![],
+        };
+        let content = Content::new(id, now_ms(), body);
+        let mut recipients = vec![to.to_string()];
+        if to.as_str() != self.account.user {
+            recipients.push(self.account.user.clone());
         }
         let mut tx = self.store.begin().await?;
         let conversation = conversation(&mut tx, &self.store, to.as_str()).await?;
@@ -132,11 +138,76 @@ impl Messenger {
             sender: self.me()?,
             sent_at: content.sent_at,
             body: content.to_bytes(),
-            status: MessageStatus::Sent,
+            status: MessageStatus::Sending,
+        })
+        .await?;
+        tx.put_outbox(&OutboxItem {
+            id: OutboxId::generate(),
+            conversation,
+            message: Some(MessageId(id.0)),
+            recipients,
+            payload: content.to_bytes(),
+            attempts: 0,
+            next_attempt: 0,
+            created_at: now_ms(),
         })
         .await?;
         tx.commit().await?;
+        self.flush_outbox(true).await?;
         Ok(id)
+    }
+
+    /// Sends every due outbox item (with `now`, every item: the user asked for a retry);
+    /// returns how many were sent. On a failure the item is kept with a later next attempt
+    /// (exponential backoff up to five minutes) and the error is returned; after
+    /// [`MAX_ATTEMPTS`] its message is marked failed and the item dropped.
+    pub async fn flush_outbox(&self, now: bool) -> EnrolResult<usize> {
+        let mut sent = 0;
+        let mut tx = self.store.begin().await?;
+        let due = tx
+            .due_outbox(if now { EVERY_ITEM } else { now_ms() }, 100)
+            .await?;
+        tx.commit().await?;
+        for mut item in due {
+            let content = Content::from_bytes(&item.payload)
+                .map_err(|_| EnrolError::State("malformed outbox item"))?;
+            let target = item.recipients.first().cloned().unwrap_or_default();
+            while let Some(user) = item.recipients.first().cloned() {
+                let mut copy = content.clone();
+                if user == self.account.user && target != self.account.user {
+                    copy.sync_to = Some(UserId::new(target.clone())?);
+                }
+                if let Err(e) = self.send_content(&UserId::new(user)?, &copy).await {
+                    let mut tx = self.store.begin().await?;
+                    item.attempts = item.attempts.saturating_add(1);
+                    if item.attempts >= MAX_ATTEMPTS {
+                        tx.remove_outbox(&item.id).await?;
+                        if let Some(m) = &item.message {
+                            tx.set_message_status(m, MessageStatus::Failed).await?;
+                        }
+                    } else {
+                        let backoff = 1000u64 << item.attempts.min(8);
+                        item.next_attempt = now_ms().saturating_add(backoff.min(300_000));
+                        tx.put_outbox(&item).await?;
+                    }
+                    tx.commit().await?;
+                    return Err(e);
+                }
+                // Progress is kept per recipient, so a retry does not resend what went out.
+                item.recipients.remove(0);
+                let mut tx = self.store.begin().await?;
+                tx.put_outbox(&item).await?;
+                tx.commit().await?;
+            }
+            let mut tx = self.store.begin().await?;
+            tx.remove_outbox(&item.id).await?;
+            if let Some(m) = &item.message {
+                tx.set_message_status(m, MessageStatus::Sent).await?;
+            }
+            tx.commit().await?;
+            sent += 1;
+        }
+        Ok(sent)
     }
 
     /// Encrypts `content` for every current device of `user` (but this one) and sends it,
