@@ -221,6 +221,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Receives until interrupted (or, with `drain`, until the queue is empty).
 async fn listen(m: &Messenger, json: bool, drain: bool) -> anyhow::Result<()> {
     use parley_proto::ws::ServerFrame;
+    if let Err(e) = m.upkeep().await {
+        eprintln!("warning: could not refresh prekeys: {e}");
+    }
     if let Err(e) = m.flush_outbox(true).await {
         eprintln!("warning: queued messages not sent yet: {e}");
     }

@@ -287,6 +287,88 @@ async fn queued_while_the_relay_is_down() {
     relay.task.await.unwrap().unwrap();
 }
 
+/// When a device's one-time prekeys run low on the relay, its next `listen` refills them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prekeys_are_refilled_when_low() {
+    use parley_client::store::{KeySource, Store};
+    let relay = relay().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (alice, bob, keys) = (
+        tmp.path().join("alice"),
+        tmp.path().join("bob"),
+        tmp.path().join("keys"),
+    );
+    let out = parley(
+        &alice,
+        &keys,
+        &[
+            "init-org",
+            "--relay",
+            &relay.url,
+            "--setup-token",
+            TOKEN,
+            "--user",
+            "alice",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let invite = stdout(&parley(&alice, &keys, &["invite", "bob"]).await)
+        .trim()
+        .to_owned();
+    assert!(
+        parley(&bob, &keys, &["join", &invite])
+            .await
+            .status
+            .success()
+    );
+
+    let client = |home: std::path::PathBuf| {
+        let keys = keys.clone();
+        async move {
+            let store = Store::open(&home, KeySource::key_file_in(keys), None)
+                .await
+                .unwrap();
+            let mut tx = store.begin().await.unwrap();
+            let account = tx.account().await.unwrap().unwrap();
+            tx.commit().await.unwrap();
+            store.close().await;
+            parley_client::enrol::relay_for(&account).unwrap()
+        }
+    };
+    let (as_alice, as_bob) = (client(alice.clone()).await, client(bob.clone()).await);
+    let bob_id = parley_proto::UserId::new("bob").unwrap();
+    for _ in 0..40 {
+        as_alice.claim_prekeys(&bob_id, Some(1)).await.unwrap();
+    }
+    let low = as_bob.prekey_count().await.unwrap();
+    assert_eq!((low.one_time, low.one_time_kem), (10, 10));
+    assert!(
+        parley(&bob, &keys, &["listen", "--drain"])
+            .await
+            .status
+            .success()
+    );
+    let refilled = as_bob.prekey_count().await.unwrap();
+    assert!(
+        refilled.one_time >= 90 && refilled.one_time_kem >= 90,
+        "{refilled:?}"
+    );
+    // A session started from a refilled key works.
+    assert!(
+        parley(&alice, &keys, &["send", "bob", "after the refill"])
+            .await
+            .status
+            .success()
+    );
+    assert_eq!(
+        stdout(&parley(&bob, &keys, &["listen", "--drain"]).await),
+        "alice: after the refill\n"
+    );
+    let _ = relay.stop.send(());
+    relay.task.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn help_for_every_command() {
     for cmd in [

@@ -26,7 +26,7 @@ use parley_crypto::prekeys::{
     KemPreKeyPublic, OneTimePreKeyPublic, PreKeyBundle, SignedPreKeyPublic,
 };
 use parley_crypto::session_record::{LocalDevice, SessionRecord};
-use parley_proto::api::{OutgoingEnvelope, SendRequest};
+use parley_proto::api::{OutgoingEnvelope, PreKeyUpload, SendRequest};
 use parley_proto::content::{Body, Content, MessageId as ContentId};
 use parley_proto::ws::Envelope;
 use parley_proto::{B64, DeviceId, UserId};
@@ -40,6 +40,12 @@ use crate::store::{
 
 /// Attempts at a send when the relay reports changed devices (409/410).
 const SEND_ATTEMPTS: usize = 3;
+/// One-time prekeys of a kind below which [`Messenger::upkeep`] refills.
+pub const REFILL_BELOW: usize = 20;
+/// How many one-time prekeys of each kind a refill brings the relay back to.
+pub const REFILL_TO: usize = 100;
+/// Age at which the signed and last-resort prekeys are rotated.
+pub const ROTATE_AFTER_SECS: u64 = 7 * 24 * 60 * 60;
 /// A time after every item's next attempt (the store keeps times as `i64`).
 const EVERY_ITEM: u64 = 1 << 62;
 /// Attempts at an outbox item before its message is marked failed.
@@ -325,6 +331,68 @@ impl Messenger {
             .initiate(&self.me()?, addr, ours, &bundle, &mut os_rng())
             .map_err(|_| EnrolError::State("the prekey bundle does not verify"))?;
         Ok(record)
+    }
+
+    /// Keeps this device's prekeys on the relay healthy (DESIGN.md §4): rotates the signed and
+    /// last-resort prekeys once they are a week old (the previous ones stay usable for a
+    /// while, as the prekey store keeps two), and refills the one-time prekeys when fewer
+    /// than [`REFILL_BELOW`] of a kind are left. The private halves are stored before the
+    /// public ones are uploaded. Returns whether anything was uploaded.
+    pub async fn upkeep(&self) -> EnrolResult<bool> {
+        let count = self.relay.prekey_count().await?;
+        let now = now_ms() / 1000;
+        let mut tx = self.store.begin().await?;
+        let identity = tx
+            .identity()
+            .await?
+            .ok_or(EnrolError::State("no identity"))?;
+        let mut prekeys = tx.prekeys().await?.ok_or(EnrolError::State("no prekeys"))?;
+        let rotate = prekeys
+            .signed_prekey_created_at()
+            .is_none_or(|t| now.saturating_sub(t) >= ROTATE_AFTER_SECS);
+        let low =
+            usize::try_from(count.one_time.min(count.one_time_kem)).unwrap_or(0) < REFILL_BELOW;
+        if !rotate && !low {
+            tx.commit().await?;
+            return Ok(false);
+        }
+        if rotate {
+            prekeys.rotate(&identity, now, &mut os_rng());
+        }
+        let (ec, kem) = if low {
+            // Keys claimed from the relay but never used still sit here; the oldest go first
+            // to make room (the relay hands out the oldest first, so those are the claimed ones).
+            let (held_ec, held_kem) = prekeys.one_time_counts();
+            let left_ec = usize::try_from(count.one_time).unwrap_or(0);
+            let left_kem = usize::try_from(count.one_time_kem).unwrap_or(0);
+            prekeys.forget_oldest_one_time(
+                held_ec.saturating_sub(left_ec),
+                held_kem.saturating_sub(left_kem),
+            );
+            let have = left_ec.max(left_kem);
+            prekeys.generate_one_time(&identity, REFILL_TO.saturating_sub(have), &mut os_rng())
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        tx.set_prekeys(&prekeys).await?;
+        tx.commit().await?;
+        let upload = PreKeyUpload {
+            signed_prekey: if rotate {
+                prekeys.signed_prekey().map(|k| B64(k.to_bytes()))
+            } else {
+                None
+            },
+            last_resort_kem: if rotate {
+                prekeys.last_resort_kem_prekey().map(|k| B64(k.to_bytes()))
+            } else {
+                None
+            },
+            one_time: ec.iter().map(|k| B64(k.to_bytes())).collect(),
+            one_time_kem: kem.iter().map(|k| B64(k.to_bytes())).collect(),
+            replace_one_time: false,
+        };
+        self.relay.upload_prekeys(&upload).await?;
+        Ok(true)
     }
 
     /// Decrypts and stores one delivered envelope. Returns `None` for a repeat or for

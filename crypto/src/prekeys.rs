@@ -603,6 +603,19 @@ impl PreKeyStore {
         (self.one_time.len(), self.one_time_kem.len())
     }
 
+    /// Deletes the `x25519` oldest one-time X25519 prekeys and the `kem` oldest one-time KEM
+    /// prekeys (lowest ids). The relay hands one-time prekeys out oldest first, so when the
+    /// relay reports `r` left of the `h` held here, the `h - r` oldest were claimed by peers
+    /// who have not used them yet (and may never); forgetting them makes room for fresh ones.
+    pub fn forget_oldest_one_time(&mut self, x25519: usize, kem: usize) {
+        for _ in 0..x25519 {
+            self.one_time.pop_first();
+        }
+        for _ in 0..kem {
+            self.one_time_kem.pop_first();
+        }
+    }
+
     /// Generates up to `count` one-time prekeys of each kind, never holding more than
     /// [`MAX_ONE_TIME_PREKEYS`] of either, and returns the public halves to upload.
     pub fn generate_one_time(

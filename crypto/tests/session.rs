@@ -470,3 +470,35 @@ fn bundle_from_uploaded_parts() {
     );
     assert_eq!(bundle.verify(), Err(Error::BadSignature));
 }
+
+/// Forgetting the oldest one-time prekeys removes exactly those, and leaves the newer ones
+/// usable.
+#[test]
+fn forgetting_the_oldest_one_time_prekeys() {
+    use parley_crypto::prekeys::{KemPreKeyPublic, OneTimePreKeyPublic, SignedPreKeyPublic};
+    let mut bob = Party::new("bob", 1, 21, 0);
+    let (ec, kem) = bob
+        .prekeys
+        .generate_one_time(&bob.identity, 5, &mut bob.rng);
+    bob.prekeys.forget_oldest_one_time(3, 2);
+    assert_eq!(bob.prekeys.one_time_counts(), (2, 3));
+    let bundle_with = |i: usize, j: usize| {
+        PreKeyBundle::new(
+            *bob.identity.public(),
+            SignedPreKeyPublic::from_bytes(&bob.prekeys.signed_prekey().unwrap().to_bytes())
+                .unwrap(),
+            KemPreKeyPublic::from_bytes(&kem[j].to_bytes()).unwrap(),
+            Some(OneTimePreKeyPublic::from_bytes(&ec[i].to_bytes()).unwrap()),
+        )
+    };
+    // A forgotten key cannot complete a session; a kept one can.
+    let (old, new) = (bundle_with(0, 4), bundle_with(4, 4));
+    let mut alice = Party::new("alice", 1, 22, 0);
+    alice.start(&bob.address.clone(), &old);
+    let m = alice.encrypt(&bob.address.clone(), b"old key");
+    assert!(bob.decrypt(&alice.address.clone(), &m).is_err());
+    let mut carol = Party::new("carol", 1, 23, 0);
+    carol.start(&bob.address.clone(), &new);
+    let m = carol.encrypt(&bob.address.clone(), b"new key");
+    assert_eq!(bob.decrypt(&carol.address.clone(), &m).unwrap(), b"new key");
+}
