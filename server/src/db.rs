@@ -165,7 +165,10 @@ macro_rules! insert_envelopes {
             });
             qb.push(" RETURNING id");
             match qb.build_query_scalar::<i64>().fetch_all(&mut *$tx).await {
-                Ok(ids) if ids.len() == chunk.len() => {
+                Ok(mut ids) if ids.len() == chunk.len() => {
+                    // Ids are assigned in VALUES order within one statement (AUTOINCREMENT,
+                    // a sequence); RETURNING's own order is not promised, so sort.
+                    ids.sort_unstable();
                     if let Ok(all) = result.as_mut() {
                         all.extend(ids);
                     }
