@@ -77,7 +77,17 @@ enum Command {
         /// The text.
         text: String,
     },
-    /// Print incoming messages as they arrive.
+    /// Send a file (end-to-end encrypted; the relay stores only ciphertext).
+    SendFile {
+        /// The recipient.
+        to: UserId,
+        /// The file.
+        path: PathBuf,
+        /// A caption.
+        #[arg(long)]
+        caption: Option<String>,
+    },
+    /// Print incoming messages as they arrive; received files are saved to --download-dir.
     Listen {
         /// One JSON object per line, for scripts.
         #[arg(long)]
@@ -85,6 +95,9 @@ enum Command {
         /// Exit once everything queued for this device has been received.
         #[arg(long)]
         drain: bool,
+        /// Where received files are saved [default: <home>/downloads].
+        #[arg(long)]
+        download_dir: Option<PathBuf>,
     },
     /// Show the conversation with a colleague.
     History {
@@ -200,9 +213,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "not sent yet: the message stays queued and the next send or listen retries it",
             )?;
         }
-        Command::Listen { json, drain } => {
+        Command::SendFile { to, path, caption } => {
             let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
-            let result = listen(&m, *json, *drain).await;
+            let result = m
+                .send_file(to, path, caption.clone(), progress_bar("upload"))
+                .await;
+            eprintln!();
+            m.close().await;
+            result.context("the file was not sent")?;
+        }
+        Command::Listen {
+            json,
+            drain,
+            download_dir,
+        } => {
+            let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
+            let downloads = download_dir
+                .clone()
+                .unwrap_or_else(|| home.join("downloads"));
+            let result = listen(&m, *json, *drain, &downloads).await;
             m.close().await;
             result?;
         }
@@ -219,7 +248,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Receives until interrupted (or, with `drain`, until the queue is empty).
-async fn listen(m: &Messenger, json: bool, drain: bool) -> anyhow::Result<()> {
+/// A progress line on stderr: `label 42% (1.2 of 2.9 MiB)`, redrawn in place.
+fn progress_bar(label: &'static str) -> impl Fn(u64, u64) + Send + Sync + 'static {
+    use std::io::Write as _;
+    let last = std::sync::atomic::AtomicU64::new(u64::MAX);
+    move |done, total| {
+        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
+        if last.swap(pct, std::sync::atomic::Ordering::Relaxed) != pct {
+            let mib = |b: u64| b as f64 / 1_048_576.0;
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r{label} {pct:>3}% ({:.1} of {:.1} MiB)",
+                mib(done),
+                mib(total)
+            );
+            let _ = err.flush();
+        }
+    }
+}
+
+async fn listen(
+    m: &Messenger,
+    json: bool,
+    drain: bool,
+    downloads: &std::path::Path,
+) -> anyhow::Result<()> {
     use parley_proto::ws::ServerFrame;
     if let Err(e) = m.upkeep().await {
         eprintln!("warning: could not refresh prekeys: {e}");
@@ -234,11 +288,37 @@ async fn listen(m: &Messenger, json: bool, drain: bool) -> anyhow::Result<()> {
                 // Stored before it is acked: a crash here means a redelivery, never a loss.
                 match m.receive(&env).await {
                     Ok(Some(msg)) => {
-                        let text = msg.text.clone().unwrap_or_default();
+                        let mut text = msg.text.clone().unwrap_or_default();
+                        let mut saved = None;
+                        if let Some(file) = &msg.file {
+                            match parley_client::files::download(
+                                m.relay(),
+                                file,
+                                downloads,
+                                progress_bar("download"),
+                            )
+                            .await
+                            {
+                                Ok(path) => {
+                                    eprintln!();
+                                    saved = Some(path.display().to_string());
+                                    let note = format!("[file saved to {}]", path.display());
+                                    text = if text.is_empty() {
+                                        note
+                                    } else {
+                                        format!("{text} {note}")
+                                    };
+                                }
+                                Err(e) => {
+                                    eprintln!();
+                                    text = format!("[a file that could not be downloaded: {e}]");
+                                }
+                            }
+                        }
                         if json {
                             let line = serde_json::json!({
                                 "from": msg.from, "device": msg.device, "to": msg.sync_to,
-                                "sent_at": msg.sent_at, "text": text,
+                                "sent_at": msg.sent_at, "text": text, "file": saved,
                             });
                             println!("{line}");
                         } else if let Some(to) = &msg.sync_to {

@@ -369,6 +369,121 @@ async fn prekeys_are_refilled_when_low() {
     relay.task.await.unwrap().unwrap();
 }
 
+/// A file goes end-to-end encrypted through the relay and arrives byte for byte; the relay's
+/// attachment folder holds only ciphertext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_round_trip() {
+    let relay = relay().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (alice, bob, keys) = (
+        tmp.path().join("alice"),
+        tmp.path().join("bob"),
+        tmp.path().join("keys"),
+    );
+    let out = parley(
+        &alice,
+        &keys,
+        &[
+            "init-org",
+            "--relay",
+            &relay.url,
+            "--setup-token",
+            TOKEN,
+            "--user",
+            "alice",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let invite = stdout(&parley(&alice, &keys, &["invite", "bob"]).await)
+        .trim()
+        .to_owned();
+    assert!(
+        parley(&bob, &keys, &["join", &invite])
+            .await
+            .status
+            .success()
+    );
+
+    let marker = b"CONFIDENTIAL-QUARTERLY-REPORT";
+    let data: Vec<u8> = (0..3_000_000u32)
+        .flat_map(|i| {
+            if i % 1000 == 0 {
+                marker.to_vec()
+            } else {
+                vec![(i % 251) as u8]
+            }
+        })
+        .collect();
+    let path = tmp.path().join("report.bin");
+    std::fs::write(&path, &data).unwrap();
+    let out = parley(
+        &alice,
+        &keys,
+        &[
+            "send-file",
+            "bob",
+            path.to_str().unwrap(),
+            "--caption",
+            "Q3",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("upload 100%"),
+        "progress shown: {}",
+        stderr(&out)
+    );
+
+    let downloads = tmp.path().join("dl");
+    let out = parley(
+        &bob,
+        &keys,
+        &[
+            "listen",
+            "--drain",
+            "--json",
+            "--download-dir",
+            downloads.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    let saved = line["file"].as_str().unwrap().to_owned();
+    assert!(saved.ends_with("report.bin"), "{saved}");
+    assert!(
+        std::fs::read(&saved).unwrap() == data,
+        "the file arrived intact"
+    );
+    assert!(line["text"].as_str().unwrap().starts_with("Q3"));
+    assert_eq!(
+        std::fs::read_dir(&downloads).unwrap().count(),
+        1,
+        "no temporary files left"
+    );
+
+    // The relay's attachment folder holds ciphertext only.
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(relay._dir.path().join("attachments")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            stored.extend(std::fs::read(p).unwrap());
+        }
+    }
+    assert!(stored.len() > data.len(), "the upload is stored");
+    assert!(!stored.windows(marker.len()).any(|w| w == marker));
+    let out = parley(&alice, &keys, &["history", "bob"]).await;
+    assert_eq!(
+        stdout(&out),
+        format!("> [file report.bin ({} bytes)]\n", data.len())
+    );
+    let _ = relay.stop.send(());
+    relay.task.await.unwrap().unwrap();
+}
+
 #[tokio::test]
 async fn help_for_every_command() {
     for cmd in [

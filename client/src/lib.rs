@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod enrol;
+pub mod files;
 pub mod messaging;
 pub mod relay;
 pub mod store;

@@ -64,8 +64,10 @@ pub struct Received {
     pub id: ContentId,
     /// Author's send time, ms.
     pub sent_at: u64,
-    /// The text (for text messages).
+    /// The text (for text messages; the caption of a file).
     pub text: Option<String>,
+    /// The file, for file messages (download it with [`crate::files::download`]).
+    pub file: Option<parley_proto::content::AttachmentPointer>,
 }
 
 fn now_ms() -> u64 {
@@ -123,12 +125,36 @@ impl Messenger {
     /// [`Messenger::flush_outbox`] (any later `send` or `listen` of the CLI) retries it, and receivers
     /// ignore a repeat, so it is delivered exactly once.
     pub async fn send_text(&self, to: &UserId, text: &str) -> EnrolResult<ContentId> {
-        let id = ContentId(rand16());
         let body = Body::Text {
             text: text.to_owned(),
             reply_to: None,
             mentions: vec![],
         };
+        self.send_body(to, body).await
+    }
+
+    /// Encrypts the file at `path` with a fresh key (streamed, constant memory), uploads the
+    /// ciphertext, and sends the pointer (id, key, digest) to `to` like a text message.
+    /// `progress` gets (bytes done, total) during encryption and upload.
+    pub async fn send_file(
+        &self,
+        to: &UserId,
+        path: &std::path::Path,
+        caption: Option<String>,
+        progress: impl Fn(u64, u64) + Send + Sync + 'static,
+    ) -> EnrolResult<ContentId> {
+        let pointer = crate::files::upload(&self.relay, path, progress).await?;
+        let body = Body::File {
+            attachment: pointer,
+            caption,
+            reply_to: None,
+        };
+        self.send_body(to, body).await
+    }
+
+    /// Stores `body` as a new outgoing message with its outbox item, then flushes the outbox.
+    async fn send_body(&self, to: &UserId, body: Body) -> EnrolResult<ContentId> {
+        let id = ContentId(rand16());
         let content = Content::new(id, now_ms(), body);
         let mut recipients = vec![to.to_string()];
         if to.as_str() != self.account.user {
@@ -467,9 +493,14 @@ impl Messenger {
         })
         .await?;
         tx.commit().await?;
-        let text = match &content.body {
-            Body::Text { text, .. } => Some(text.clone()),
-            _ => None,
+        let (text, file) = match &content.body {
+            Body::Text { text, .. } => (Some(text.clone()), None),
+            Body::File {
+                attachment,
+                caption,
+                ..
+            } => (caption.clone(), Some(attachment.clone())),
+            _ => (None, None),
         };
         Ok(Some(Received {
             from: env.source_user.clone(),
@@ -482,6 +513,7 @@ impl Messenger {
             id: content.id,
             sent_at: content.sent_at,
             text,
+            file,
         }))
     }
 
@@ -496,6 +528,14 @@ impl Messenger {
             .into_iter()
             .filter_map(|m| match Content::from_bytes(&m.body).ok()?.body {
                 Body::Text { text, .. } => Some((m.outgoing, text)),
+                Body::File { attachment, .. } => Some((
+                    m.outgoing,
+                    format!(
+                        "[file {} ({} bytes)]",
+                        attachment.file_name.unwrap_or_default(),
+                        attachment.size
+                    ),
+                )),
                 _ => None,
             })
             .collect())

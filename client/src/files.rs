@@ -1,0 +1,183 @@
+//! Files (DESIGN.md §3, attachments): a random key per file, streamed chunked AEAD
+//! (`parley_crypto::attachment`), the ciphertext uploaded to the relay, and key + digest sent
+//! inside the end-to-end encrypted message. Both directions stream through a temporary file,
+//! so memory stays constant in the file size; a download is written to its destination only
+//! after every chunk authenticated and the digest matched.
+
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use parley_crypto::attachment::{self, AttachmentKey};
+use parley_crypto::keys::os_rng;
+use parley_proto::B64;
+use parley_proto::content::AttachmentPointer;
+use tokio::io::AsyncWriteExt as _;
+
+use crate::enrol::{EnrolError, EnrolResult};
+use crate::relay::Relay;
+
+fn io_error(what: &'static str) -> impl Fn(std::io::Error) -> EnrolError {
+    move |_| EnrolError::State(what)
+}
+
+/// Encrypts and uploads the file at `path`; `progress(done, total)` follows the plaintext
+/// bytes encrypted, then the ciphertext bytes uploaded.
+pub async fn upload(
+    relay: &Relay,
+    path: &Path,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> EnrolResult<AttachmentPointer> {
+    let progress = Arc::new(progress);
+    let total = tokio::fs::metadata(path)
+        .await
+        .map_err(io_error("cannot read the file"))?
+        .len();
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let key = AttachmentKey::generate(&mut os_rng());
+    let cipher_file =
+        tempfile::NamedTempFile::new().map_err(io_error("cannot create a temporary file"))?;
+    let (source, sink) = (path.to_path_buf(), cipher_file.path().to_path_buf());
+    let key_bytes = key.to_bytes();
+    let p = progress.clone();
+    let info = tokio::task::spawn_blocking(move || {
+        let key = AttachmentKey::from_bytes(&key_bytes);
+        let reader =
+            BufReader::new(std::fs::File::open(&source).map_err(io_error("cannot read the file"))?);
+        let writer = BufWriter::new(
+            std::fs::File::create(&sink).map_err(io_error("cannot write a temporary file"))?,
+        );
+        let mut done = 0u64;
+        attachment::encrypt(&key, &mut os_rng(), reader, writer, |n| {
+            done = done.saturating_add(n);
+            p(done, total);
+        })
+        .map_err(|_| EnrolError::State("encrypting the file failed"))
+    })
+    .await
+    .map_err(|_| EnrolError::State("encryption task failed"))??;
+    let file = tokio::fs::File::open(cipher_file.path())
+        .await
+        .map_err(io_error("cannot read a temporary file"))?;
+    let cipher_total = info.ciphertext_len;
+    let mut sent = 0u64;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).map(move |chunk| {
+        if let Ok(c) = &chunk {
+            sent = sent.saturating_add(c.len() as u64);
+            progress(sent, cipher_total);
+        }
+        chunk
+    });
+    let created = relay
+        .upload_attachment(reqwest::Body::wrap_stream(stream))
+        .await?;
+    Ok(AttachmentPointer {
+        id: created.id,
+        key: B64(key.to_bytes().to_vec()),
+        digest: B64(info.digest.to_vec()),
+        size: info.plaintext_len,
+        content_type: "application/octet-stream".into(),
+        file_name,
+    })
+}
+
+/// Downloads, verifies and decrypts a file into `dir` (named after the sender's file name,
+/// made safe, never overwriting); returns its path. Nothing is left in `dir` unless the
+/// whole file authenticated and its digest matched.
+pub async fn download(
+    relay: &Relay,
+    pointer: &AttachmentPointer,
+    dir: &Path,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> EnrolResult<PathBuf> {
+    let key: [u8; 32] = pointer
+        .key
+        .as_bytes()
+        .try_into()
+        .map_err(|_| EnrolError::State("bad file key"))?;
+    let digest: [u8; 32] = pointer
+        .digest
+        .as_bytes()
+        .try_into()
+        .map_err(|_| EnrolError::State("bad file digest"))?;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(io_error("cannot create the download folder"))?;
+    let response = relay.download_attachment(&pointer.id).await?;
+    let total = attachment::ciphertext_len(pointer.size);
+    let cipher_file =
+        tempfile::NamedTempFile::new_in(dir).map_err(io_error("cannot create a temporary file"))?;
+    let mut out = tokio::fs::File::create(cipher_file.path())
+        .await
+        .map_err(io_error("cannot write a temporary file"))?;
+    let mut stream = response.bytes_stream();
+    let mut got = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| EnrolError::from(crate::relay::RelayError::Http(e)))?;
+        got = got.saturating_add(chunk.len() as u64);
+        if got > total {
+            return Err(EnrolError::State("the relay sent more than the file"));
+        }
+        out.write_all(&chunk)
+            .await
+            .map_err(io_error("cannot write a temporary file"))?;
+        progress(got, total);
+    }
+    out.flush()
+        .await
+        .map_err(io_error("cannot write a temporary file"))?;
+    drop(out);
+    let name = safe_name(pointer.file_name.as_deref().unwrap_or("file"));
+    let plain_file =
+        tempfile::NamedTempFile::new_in(dir).map_err(io_error("cannot create a temporary file"))?;
+    let (source, sink) = (
+        cipher_file.path().to_path_buf(),
+        plain_file.path().to_path_buf(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let key = AttachmentKey::from_bytes(&key);
+        let reader = BufReader::new(
+            std::fs::File::open(&source).map_err(io_error("cannot read a temporary file"))?,
+        );
+        let writer = BufWriter::new(
+            std::fs::File::create(&sink).map_err(io_error("cannot write a temporary file"))?,
+        );
+        attachment::decrypt(&key, Some(&digest), reader, writer, |_| {})
+            .map_err(|_| EnrolError::State("the file failed its integrity check"))
+    })
+    .await
+    .map_err(|_| EnrolError::State("decryption task failed"))??;
+    let mut target = dir.join(&name);
+    let mut n = 1;
+    while target.exists() {
+        target = dir.join(format!("{n}-{name}"));
+        n += 1;
+    }
+    plain_file
+        .persist_noclobber(&target)
+        .map_err(|_| EnrolError::State("cannot save the file"))?;
+    Ok(target)
+}
+
+/// A file name without directories or control characters.
+fn safe_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or("file");
+    let cleaned: String = base.chars().filter(|c| !c.is_control()).collect();
+    match cleaned.trim_start_matches('.') {
+        "" => "file".into(),
+        s => s.chars().take(200).collect(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[test]
+    fn names_are_made_safe() {
+        assert_eq!(super::safe_name("../../etc/passwd"), "passwd");
+        assert_eq!(super::safe_name("..\\x.txt"), "x.txt");
+        assert_eq!(super::safe_name(".."), "file");
+        assert_eq!(super::safe_name("a\nb.txt"), "ab.txt");
+    }
+}
