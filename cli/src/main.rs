@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use parley_client::enrol;
-use parley_client::messaging::Messenger;
+use parley_client::messaging::{Event, Messenger};
 use parley_client::store::{KeySource, Store};
 use parley_proto::UserId;
 
@@ -274,77 +274,60 @@ async fn listen(
     drain: bool,
     downloads: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use parley_proto::ws::ServerFrame;
     if let Err(e) = m.upkeep().await {
         eprintln!("warning: could not refresh prekeys: {e}");
     }
     if let Err(e) = m.flush_outbox(true).await {
         eprintln!("warning: queued messages not sent yet: {e}");
     }
-    let mut ws = m.relay().connect().await?;
-    while let Some(frame) = ws.next().await {
-        match frame? {
-            ServerFrame::Envelope(env) => {
-                // Stored before it is acked: a crash here means a redelivery, never a loss.
-                match m.receive(&env).await {
-                    Ok(Some(msg)) => {
-                        let mut text = msg.text.clone().unwrap_or_default();
-                        let mut saved = None;
-                        if let Some(file) = &msg.file {
-                            match parley_client::files::download(
-                                m.relay(),
-                                file,
-                                downloads,
-                                progress_bar("download"),
-                            )
-                            .await
-                            {
-                                Ok(path) => {
-                                    eprintln!();
-                                    saved = Some(path.display().to_string());
-                                    let note = format!("[file saved to {}]", path.display());
-                                    text = if text.is_empty() {
-                                        note
-                                    } else {
-                                        format!("{text} {note}")
-                                    };
-                                }
-                                Err(e) => {
-                                    eprintln!();
-                                    text = format!("[a file that could not be downloaded: {e}]");
-                                }
-                            }
+    let mut events = m.events().await?;
+    while let Some(event) = events.next().await {
+        match event? {
+            Event::Message(msg) => {
+                let mut text = msg.text.clone().unwrap_or_default();
+                let mut saved = None;
+                if let Some(file) = &msg.file {
+                    let result = parley_client::files::download(
+                        m.relay(),
+                        file,
+                        downloads,
+                        progress_bar("download"),
+                    )
+                    .await;
+                    eprintln!();
+                    match result {
+                        Ok(path) => {
+                            saved = Some(path.display().to_string());
+                            let note = format!("[file saved to {}]", path.display());
+                            text = if text.is_empty() {
+                                note
+                            } else {
+                                format!("{text} {note}")
+                            };
                         }
-                        if json {
-                            let line = serde_json::json!({
-                                "from": msg.from, "device": msg.device, "to": msg.sync_to,
-                                "sent_at": msg.sent_at, "text": text, "file": saved,
-                            });
-                            println!("{line}");
-                        } else if let Some(to) = &msg.sync_to {
-                            println!("(you, to {to}) {text}");
-                        } else {
-                            println!("{}: {text}", msg.from);
-                        }
-                    }
-                    Ok(None) => {}
-                    // The store failed: stop without acking, so the relay delivers it again.
-                    Err(e @ enrol::EnrolError::Store(_)) => return Err(e.into()),
-                    // It will never decrypt: say so and let the relay drop it.
-                    Err(e) => {
-                        eprintln!("warning: dropped an envelope from {}: {e}", env.source_user)
+                        Err(e) => text = format!("[a file that could not be downloaded: {e}]"),
                     }
                 }
-                ws.ack(vec![env.id]).await?;
+                if json {
+                    let line = serde_json::json!({
+                        "from": msg.from, "device": msg.device, "to": msg.sync_to,
+                        "sent_at": msg.sent_at, "text": text, "file": saved,
+                    });
+                    println!("{line}");
+                } else if let Some(to) = &msg.sync_to {
+                    println!("(you, to {to}) {text}");
+                } else {
+                    println!("{}: {text}", msg.from);
+                }
             }
-            ServerFrame::QueueEmpty if drain => break,
-            ServerFrame::QueueEmpty => {}
-            ServerFrame::Closing { reason } => {
-                anyhow::bail!("the relay closed the connection: {reason}")
+            Event::Dropped { from, reason } => {
+                eprintln!("warning: dropped an envelope from {from}: {reason}");
             }
+            Event::CaughtUp if drain => break,
+            _ => {}
         }
     }
-    ws.close().await;
+    events.close().await;
     Ok(())
 }
 

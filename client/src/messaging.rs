@@ -517,6 +517,16 @@ impl Messenger {
         }))
     }
 
+    /// Connects to the relay and returns the stream of [`Event`]s for this device: each
+    /// envelope is decrypted and stored, then acknowledged, then reported.
+    pub async fn events(&self) -> EnrolResult<Events<'_>> {
+        let ws = self.relay.connect().await?;
+        Ok(Events {
+            messenger: self,
+            ws,
+        })
+    }
+
     /// The 1:1 history with `peer`, oldest first.
     pub async fn history(&self, peer: &UserId, limit: u32) -> EnrolResult<Vec<(bool, String)>> {
         let mut tx = self.store.begin().await?;
@@ -539,6 +549,76 @@ impl Messenger {
                 _ => None,
             })
             .collect())
+    }
+}
+
+/// What happens to this device, as the CLI and the desktop app consume it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A message arrived and is stored.
+    Message(Received),
+    /// Everything queued for this device while it was away has been received.
+    CaughtUp,
+    /// An envelope could not be decrypted or read and was dropped (it never will be).
+    Dropped {
+        /// Its sender.
+        from: UserId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The event stream of a connected device (see [`Messenger::events`]).
+#[derive(Debug)]
+pub struct Events<'a> {
+    messenger: &'a Messenger,
+    ws: crate::relay::Delivery,
+}
+
+impl Events<'_> {
+    /// The next event; `None` when the connection ended without a word from the relay.
+    ///
+    /// An envelope is acknowledged only after what it carried is stored, so a crash means a
+    /// redelivery (ignored as a repeat), never a loss. If the store fails, the error is
+    /// returned and the envelope is not acknowledged.
+    pub async fn next(&mut self) -> Option<EnrolResult<Event>> {
+        use parley_proto::ws::ServerFrame;
+        loop {
+            let frame = match self.ws.next().await? {
+                Ok(f) => f,
+                Err(e) => return Some(Err(e.into())),
+            };
+            let env = match frame {
+                ServerFrame::Envelope(env) => env,
+                ServerFrame::QueueEmpty => return Some(Ok(Event::CaughtUp)),
+                ServerFrame::Closing { .. } => {
+                    return Some(Err(EnrolError::State(
+                        "the relay closed the connection (another connection of this device, or shutdown)",
+                    )));
+                }
+            };
+            let event = match self.messenger.receive(&env).await {
+                Ok(Some(msg)) => Some(Event::Message(msg)),
+                Ok(None) => None,
+                Err(e @ EnrolError::Store(_)) => return Some(Err(e)),
+                Err(e) => Some(Event::Dropped {
+                    from: env.source_user.clone(),
+                    reason: e.to_string(),
+                }),
+            };
+            if let Err(e) = self.ws.ack(vec![env.id]).await {
+                return Some(Err(e.into()));
+            }
+            if let Some(event) = event {
+                return Some(Ok(event));
+            }
+        }
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) {
+        self.ws.close().await;
     }
 }
 
