@@ -427,18 +427,22 @@ impl Messenger {
         let from = address(env.source_user.as_str(), env.source_device)?;
         let message = SessionMessage::from_bytes(&env.body.0)
             .map_err(|_| EnrolError::State("malformed envelope"))?;
-        // The sender's identity as the relay lists it (org-log verification: to come).
-        let listed: Option<PublicIdentity> = self
-            .relay
-            .devices(&env.source_user)
-            .await
-            .ok()
-            .and_then(|l| {
-                l.devices
-                    .into_iter()
-                    .find(|d| d.device == env.source_device)
-            })
-            .and_then(|d| PublicIdentity::from_bytes(&d.identity.0).ok());
+        // Only a prekey message can start a session, so only then is the sender's identity
+        // needed: as the relay lists it (org-log verification: to come).
+        let listed: Option<PublicIdentity> = match &message {
+            SessionMessage::PreKey(_) => self
+                .relay
+                .devices(&env.source_user)
+                .await
+                .ok()
+                .and_then(|l| {
+                    l.devices
+                        .into_iter()
+                        .find(|d| d.device == env.source_device)
+                })
+                .and_then(|d| PublicIdentity::from_bytes(&d.identity.0).ok()),
+            SessionMessage::Ratchet(_) => None,
+        };
         let mut tx = self.store.begin().await?;
         let me = self.me()?;
         let identity = tx
@@ -465,8 +469,12 @@ impl Messenger {
             .map_err(|_| EnrolError::State("an envelope did not decrypt"))?;
         tx.set_session(&from, &record).await?;
         tx.set_prekeys(&prekeys).await?;
-        let content = Content::from_bytes(&decrypted.plaintext)
-            .map_err(|_| EnrolError::State("malformed content"))?;
+        let Ok(content) = Content::from_bytes(&decrypted.plaintext) else {
+            // Keep the advanced session (its message key is gone) even though the content
+            // is unusable.
+            tx.commit().await?;
+            return Err(EnrolError::State("malformed content"));
+        };
         if tx.message(&MessageId(content.id.0)).await?.is_some() {
             tx.commit().await?;
             return Ok(None);
