@@ -7,7 +7,7 @@
     clippy::indexing_slicing
 )]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 const TOKEN: &str = "cli-test-token";
@@ -40,6 +40,34 @@ async fn relay_at(dir: tempfile::TempDir, addr: &str) -> Relay {
         task,
         _dir: dir,
     }
+}
+
+/// Alice creates an org on `relay` and invites Bob, who joins; returns the temporary folder
+/// and the account and key directories.
+async fn alice_and_bob(relay: &Relay) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (alice, bob, keys) = (
+        tmp.path().join("alice"),
+        tmp.path().join("bob"),
+        tmp.path().join("keys"),
+    );
+    let init = [
+        "init-org",
+        "--relay",
+        &relay.url,
+        "--setup-token",
+        TOKEN,
+        "--user",
+        "alice",
+    ];
+    let out = parley(&alice, &keys, &init).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let invite = stdout(&parley(&alice, &keys, &["invite", "bob"]).await)
+        .trim()
+        .to_owned();
+    let out = parley(&bob, &keys, &["join", &invite]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    (tmp, alice, bob, keys)
 }
 
 /// Runs `parley` with an account directory and a key directory.
@@ -229,36 +257,7 @@ async fn create_invite_join_and_list() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queued_while_the_relay_is_down() {
     let relay = relay().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (alice, bob, keys) = (
-        tmp.path().join("alice"),
-        tmp.path().join("bob"),
-        tmp.path().join("keys"),
-    );
-    let out = parley(
-        &alice,
-        &keys,
-        &[
-            "init-org",
-            "--relay",
-            &relay.url,
-            "--setup-token",
-            TOKEN,
-            "--user",
-            "alice",
-        ],
-    )
-    .await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let invite = stdout(&parley(&alice, &keys, &["invite", "bob"]).await)
-        .trim()
-        .to_owned();
-    assert!(
-        parley(&bob, &keys, &["join", &invite])
-            .await
-            .status
-            .success()
-    );
+    let (_tmp, alice, bob, keys) = alice_and_bob(&relay).await;
 
     let addr = relay.url.trim_start_matches("http://").to_owned();
     let _ = relay.stop.send(());
@@ -292,36 +291,7 @@ async fn queued_while_the_relay_is_down() {
 async fn prekeys_are_refilled_when_low() {
     use parley_client::store::{KeySource, Store};
     let relay = relay().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (alice, bob, keys) = (
-        tmp.path().join("alice"),
-        tmp.path().join("bob"),
-        tmp.path().join("keys"),
-    );
-    let out = parley(
-        &alice,
-        &keys,
-        &[
-            "init-org",
-            "--relay",
-            &relay.url,
-            "--setup-token",
-            TOKEN,
-            "--user",
-            "alice",
-        ],
-    )
-    .await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let invite = stdout(&parley(&alice, &keys, &["invite", "bob"]).await)
-        .trim()
-        .to_owned();
-    assert!(
-        parley(&bob, &keys, &["join", &invite])
-            .await
-            .status
-            .success()
-    );
+    let (_tmp, alice, bob, keys) = alice_and_bob(&relay).await;
 
     let client = |home: std::path::PathBuf| {
         let keys = keys.clone();
@@ -374,36 +344,7 @@ async fn prekeys_are_refilled_when_low() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_round_trip() {
     let relay = relay().await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (alice, bob, keys) = (
-        tmp.path().join("alice"),
-        tmp.path().join("bob"),
-        tmp.path().join("keys"),
-    );
-    let out = parley(
-        &alice,
-        &keys,
-        &[
-            "init-org",
-            "--relay",
-            &relay.url,
-            "--setup-token",
-            TOKEN,
-            "--user",
-            "alice",
-        ],
-    )
-    .await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let invite = stdout(&parley(&alice, &keys, &["invite", "bob"]).await)
-        .trim()
-        .to_owned();
-    assert!(
-        parley(&bob, &keys, &["join", &invite])
-            .await
-            .status
-            .success()
-    );
+    let (tmp, alice, bob, keys) = alice_and_bob(&relay).await;
 
     let marker = b"CONFIDENTIAL-QUARTERLY-REPORT";
     let data: Vec<u8> = (0..3_000_000u32)
