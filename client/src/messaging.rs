@@ -105,6 +105,11 @@ impl Messenger {
         })
     }
 
+    /// The account's store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The relay client.
     pub fn relay(&self) -> &Relay {
         &self.relay
