@@ -860,14 +860,14 @@ async fn limits_and_bad_input(backend: Backend) {
     // Other devices are not affected.
     server
         .relay()
-        .with_credentials(auth_admin(&bob))
+        .with_credentials(creds_of(&bob))
         .prekey_count()
         .await
         .unwrap();
     finish(storage, server).await;
 }
 
-fn auth_admin(d: &Device) -> parley_client::relay::Credentials {
+fn creds_of(d: &Device) -> parley_client::relay::Credentials {
     d.relay.credentials().unwrap().clone()
 }
 
@@ -1028,7 +1028,7 @@ async fn graceful_shutdown_keeps_accepted_envelopes(backend: Backend) {
     assert!(accepted > 0);
     let server = TestServer::start(storage.config()).await;
     let bob = Device {
-        relay: server.relay().with_credentials(auth_admin(&bob)),
+        relay: server.relay().with_credentials(creds_of(&bob)),
         ..bob
     };
     let mut ws = bob.relay.connect().await.unwrap();
