@@ -12,9 +12,10 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use parley_client::enrol;
-use parley_client::messaging::{Event, Messenger};
+use parley_client::messaging::{Event, Messenger, Target};
 use parley_client::store::{KeySource, Store};
 use parley_proto::UserId;
+use parley_proto::content::{Body, MessageId, MessageRef};
 
 /// Parley: end-to-end encrypted messaging for your organisation.
 #[derive(Debug, Parser)]
@@ -70,17 +71,18 @@ enum Command {
         /// The user.
         user: Option<UserId>,
     },
-    /// Send a text message to a colleague (all their devices, and your other devices).
+    /// Send a text message to a colleague (all their devices, and your other devices) or to a
+    /// group (`#<name>` or `#<id>`).
     Send {
-        /// The recipient.
-        to: UserId,
+        /// The recipient: a user id, or `#` and a group's name or id.
+        to: String,
         /// The text.
         text: String,
     },
     /// Send a file (end-to-end encrypted; the relay stores only ciphertext).
     SendFile {
-        /// The recipient.
-        to: UserId,
+        /// The recipient: a user id, or `#` and a group's name or id.
+        to: String,
         /// The file.
         path: PathBuf,
         /// A caption.
@@ -99,14 +101,80 @@ enum Command {
         #[arg(long)]
         download_dir: Option<PathBuf>,
     },
-    /// Show the conversation with a colleague.
+    /// Show the conversation with a colleague or a group.
     History {
-        /// The colleague.
-        peer: UserId,
+        /// A user id, or `#` and a group's name or id.
+        with: String,
         /// Most messages shown.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Show each message's id (for edit, delete and react).
+        #[arg(long)]
+        ids: bool,
     },
+    /// Replace the text of one of your messages (everyone's copy).
+    Edit {
+        /// The conversation: a user id, or `#` and a group's name or id.
+        with: String,
+        /// The message id (`history --ids`).
+        id: String,
+        /// The new text.
+        text: String,
+    },
+    /// Delete one of your messages for everyone.
+    Delete {
+        /// The conversation: a user id, or `#` and a group's name or id.
+        with: String,
+        /// The message id (`history --ids`).
+        id: String,
+    },
+    /// React to a message with an emoji.
+    React {
+        /// The conversation: a user id, or `#` and a group's name or id.
+        with: String,
+        /// The message's author.
+        author: UserId,
+        /// The message id (`history --ids`).
+        id: String,
+        /// The emoji.
+        emoji: String,
+        /// Take the reaction back.
+        #[arg(long)]
+        remove: bool,
+    },
+    /// Group conversations.
+    #[command(subcommand)]
+    Group(GroupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupCommand {
+    /// Create a group (you are a member); prints its id.
+    Create {
+        /// Its name.
+        name: String,
+        /// The other members.
+        #[arg(required = true)]
+        members: Vec<UserId>,
+    },
+    /// Add members; they get the group and its name.
+    Add {
+        /// The group's name or id.
+        group: String,
+        /// The new members.
+        #[arg(required = true)]
+        members: Vec<UserId>,
+    },
+    /// Remove members (your own id leaves the group); everyone left rotates their keys.
+    Remove {
+        /// The group's name or id.
+        group: String,
+        /// The members to remove.
+        #[arg(required = true)]
+        members: Vec<UserId>,
+    },
+    /// List your groups.
+    List,
 }
 
 fn home(cli: &Cli) -> anyhow::Result<PathBuf> {
@@ -129,6 +197,42 @@ fn key_source(cli: &Cli) -> anyhow::Result<KeySource> {
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
+
+/// A user id, or `#` and a group's name or id.
+async fn target(m: &Messenger, to: &str) -> anyhow::Result<Target> {
+    match to.strip_prefix('#') {
+        Some(group) => Ok(Target::Group(m.find_group(group).await?)),
+        None => Ok(Target::User(UserId::new(to)?)),
+    }
+}
+
+fn message_id(text: &str) -> anyhow::Result<MessageId> {
+    let bytes = text.as_bytes();
+    let mut id = [0u8; 16];
+    if bytes.len() != 32 {
+        anyhow::bail!("a message id is 32 hex digits (see `parley history --ids`)");
+    }
+    for (o, pair) in id.iter_mut().zip(bytes.chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).context("a message id is hex digits")?;
+        *o = u8::from_str_radix(pair, 16).context("a message id is hex digits")?;
+    }
+    Ok(MessageId(id))
+}
+
+/// Opens the messenger of the account at `home`, runs `f`, and closes it whatever happened.
+async fn with_messenger<T>(
+    home: &std::path::Path,
+    keys: KeySource,
+    f: impl AsyncFnOnce(&Messenger) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    let m = Messenger::new(Store::open(home, keys, None).await?).await?;
+    let result = f(&m).await;
+    m.close().await;
+    result
+}
+
+const QUEUED: &str =
+    "not sent yet: the message stays queued and the next send or listen retries it";
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let home = home(&cli)?;
@@ -206,41 +310,117 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Send { to, text } => {
-            let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
-            let result = m.send_text(to, text).await;
-            m.close().await;
-            result.context(
-                "not sent yet: the message stays queued and the next send or listen retries it",
-            )?;
+            with_messenger(&home, keys, async |m| {
+                let to = target(m, to).await?;
+                m.send_text(&to, text).await.context(QUEUED)?;
+                Ok(())
+            })
+            .await?;
         }
         Command::SendFile { to, path, caption } => {
-            let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
-            let result = m
-                .send_file(to, path, caption.clone(), progress_bar("upload"))
-                .await;
-            eprintln!();
-            m.close().await;
-            result.context("the file was not sent")?;
+            with_messenger(&home, keys, async |m| {
+                let to = target(m, to).await?;
+                let result = m
+                    .send_file(&to, path, caption.clone(), progress_bar("upload"))
+                    .await;
+                eprintln!();
+                result.context("the file was not sent")?;
+                Ok(())
+            })
+            .await?;
         }
         Command::Listen {
             json,
             drain,
             download_dir,
         } => {
-            let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
             let downloads = download_dir
                 .clone()
                 .unwrap_or_else(|| home.join("downloads"));
-            let result = listen(&m, *json, *drain, &downloads).await;
-            m.close().await;
-            result?;
+            with_messenger(&home, keys, async |m| {
+                listen(m, *json, *drain, &downloads).await
+            })
+            .await?;
         }
-        Command::History { peer, limit } => {
-            let m = Messenger::new(Store::open(&home, keys, None).await?).await?;
-            let history = m.history(peer, *limit).await;
-            m.close().await;
-            for (outgoing, text) in history? {
-                println!("{} {text}", if outgoing { ">" } else { "<" });
+        Command::History { with, limit, ids } => {
+            with_messenger(&home, keys, async |m| {
+                let to = target(m, with).await?;
+                let group = matches!(to, Target::Group(_));
+                for e in m.history(&to, *limit).await? {
+                    let id = if *ids {
+                        format!("{} ", hex(&e.id.0))
+                    } else {
+                        String::new()
+                    };
+                    let mark = if e.outgoing { ">" } else { "<" };
+                    if group && !e.outgoing {
+                        println!("{id}{mark} {}: {}", e.author, e.text);
+                    } else {
+                        println!("{id}{mark} {}", e.text);
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        Command::Edit { with, id, text } => {
+            with_messenger(&home, keys, async |m| {
+                let to = target(m, with).await?;
+                m.edit(&to, message_id(id)?, text).await.context(QUEUED)?;
+                Ok(())
+            })
+            .await?;
+        }
+        Command::Delete { with, id } => {
+            with_messenger(&home, keys, async |m| {
+                let to = target(m, with).await?;
+                m.delete(&to, message_id(id)?).await.context(QUEUED)?;
+                Ok(())
+            })
+            .await?;
+        }
+        Command::React {
+            with,
+            author,
+            id,
+            emoji,
+            remove,
+        } => {
+            with_messenger(&home, keys, async |m| {
+                let to = target(m, with).await?;
+                let target = MessageRef {
+                    author: author.clone(),
+                    id: message_id(id)?,
+                };
+                m.react(&to, target, emoji, *remove).await.context(QUEUED)?;
+                Ok(())
+            })
+            .await?;
+        }
+        Command::Group(command) => {
+            with_messenger(&home, keys, async |m| group(m, command).await).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn group(m: &Messenger, command: &GroupCommand) -> anyhow::Result<()> {
+    match command {
+        GroupCommand::Create { name, members } => {
+            let id = m.create_group(name, members).await.context(QUEUED)?;
+            println!("{}", hex(&id.0));
+        }
+        GroupCommand::Add { group, members } => {
+            let id = m.find_group(group).await?;
+            m.add_members(&id, members).await.context(QUEUED)?;
+        }
+        GroupCommand::Remove { group, members } => {
+            let id = m.find_group(group).await?;
+            m.remove_members(&id, members).await.context(QUEUED)?;
+        }
+        GroupCommand::List => {
+            for g in m.groups().await? {
+                println!("{}  {}  ({})", hex(&g.id.0), g.name, g.members.join(", "));
             }
         }
     }
@@ -284,9 +464,24 @@ async fn listen(
     while let Some(event) = events.next().await {
         match event? {
             Event::Message(msg) => {
-                let mut text = msg.text.clone().unwrap_or_default();
+                let mut text = match &msg.body {
+                    Body::Text { .. } | Body::File { .. } => {
+                        msg.text().unwrap_or_default().to_owned()
+                    }
+                    Body::Edit { target, text } => {
+                        format!("[edited {}] {text}", hex(&target.id.0))
+                    }
+                    Body::Delete { target } => format!("[deleted {}]", hex(&target.id.0)),
+                    Body::Receipt { receipt, targets } => {
+                        format!("[{receipt:?} receipt for {} message(s)]", targets.len())
+                    }
+                    Body::Typing { started: true } => "[typing]".to_owned(),
+                    Body::Typing { started: false } => "[stopped typing]".to_owned(),
+                    body => parley_client::messaging::describe(body)
+                        .unwrap_or_else(|| "[a message this version cannot show]".to_owned()),
+                };
                 let mut saved = None;
-                if let Some(file) = &msg.file {
+                if let Some(file) = msg.file() {
                     let result = parley_client::files::download(
                         m.relay(),
                         file,
@@ -308,12 +503,19 @@ async fn listen(
                         Err(e) => text = format!("[a file that could not be downloaded: {e}]"),
                     }
                 }
+                let group = match msg.group {
+                    Some(g) => m.group(&g).await.ok().map(|g| g.name),
+                    None => None,
+                };
                 if json {
                     let line = serde_json::json!({
                         "from": msg.from, "device": msg.device, "to": msg.sync_to,
+                        "group": group, "id": hex(&msg.id.0),
                         "sent_at": msg.sent_at, "text": text, "file": saved,
                     });
                     println!("{line}");
+                } else if let Some(g) = &group {
+                    println!("#{g} {}: {text}", msg.from);
                 } else if let Some(to) = &msg.sync_to {
                     println!("(you, to {to}) {text}");
                 } else {

@@ -419,7 +419,7 @@ async fn files_round_trip() {
     let out = parley(&alice, &keys, &["history", "bob"]).await;
     assert_eq!(
         stdout(&out),
-        format!("> [file report.bin ({} bytes)]\n", data.len())
+        format!("> [file report.bin ({} bytes)] Q3\n", data.len())
     );
     let _ = relay.stop.send(());
     relay.task.await.unwrap().unwrap();

@@ -9,7 +9,7 @@
 
 use anyhow::Context as _;
 use parley_client::enrol;
-use parley_client::messaging::{Event, Messenger};
+use parley_client::messaging::{Event, Messenger, Target};
 use parley_client::store::KeySource;
 use parley_proto::UserId;
 
@@ -25,7 +25,7 @@ async fn receive(name: &str, m: &Messenger) -> anyhow::Result<()> {
             println!(
                 "  {name} <- {}: {:?}",
                 msg.from,
-                msg.text.unwrap_or_default()
+                msg.text().unwrap_or_default()
             );
             events.close().await;
             return Ok(());
@@ -34,7 +34,7 @@ async fn receive(name: &str, m: &Messenger) -> anyhow::Result<()> {
 }
 
 async fn send(name: &str, m: &Messenger, to: &UserId, text: &str) -> anyhow::Result<()> {
-    m.send_text(to, text).await?;
+    m.send_text(&Target::User(to.clone()), text).await?;
     println!("  {name} -> {to}: {text:?}");
     Ok(())
 }

@@ -1,15 +1,20 @@
 //! # parley-client
 //!
-//! The engine every Parley client uses. So far:
+//! The engine every Parley client uses:
 //!
 //! - [`relay`]: a typed client for the relay's HTTP API and delivery WebSocket (DESIGN.md §4),
 //!   used by the CLI, the desktop app, the load generator and the end-to-end tests.
 //! - [`store`]: the encrypted local store of one account (DESIGN.md §5, §6).
 //! - [`enrol`]: creating the org, inviting, joining (DESIGN.md §2, §4).
+//! - [`messaging`]: the [`messaging::Messenger`]: 1:1 messages, the outbox, receiving, the
+//!   event stream, edits, deletes, reactions, receipts; [`groups`]: group conversations with
+//!   sender keys; [`files`]: attachments.
 #![forbid(unsafe_code)]
 
+pub mod directory;
 pub mod enrol;
 pub mod files;
+pub mod groups;
 pub mod messaging;
 pub mod relay;
 pub mod store;

@@ -1,20 +1,27 @@
-//! 1:1 messaging (DESIGN.md §3, §7): a text goes to every device of the recipient and to the
-//! sender's own other devices, each through its own pairwise session (PQXDH from a claimed
-//! bundle the first time, then the Double Ratchet).
+//! Messaging (DESIGN.md §3, §7): 1:1 and group conversations, the outbox, receiving, and
+//! the effects of edits, deletes, reactions and receipts.
+//!
+//! A 1:1 message goes to every device of the recipient and to the sender's own other devices,
+//! each through its own pairwise session (PQXDH from a claimed bundle the first time, then the
+//! Double Ratchet). A group message is encrypted once under the sender's sender key and the
+//! same ciphertext goes to every member device (see [`crate::groups`]). Envelope bodies are
+//! tagged with their kind ([`parley_proto::envelope`]).
 //!
 //! Ordering rules that keep the cryptography safe and the history exact:
-//! - The advanced session state is committed to the store **before** the envelopes leave, so
-//!   a crash or a failed send can never make a message key be used twice.
-//! - A received envelope is decrypted, and the session, prekeys and message are stored in one
-//!   transaction; only then is it acked. A repeated envelope (same author message id) is
-//!   acked and ignored, so the app sees each message once.
-//!
+//! - The advanced session (or sender-key) state is committed to the store **before** the
+//!   envelopes leave, so a crash or a failed send can never make a message key be used twice.
+//! - A received envelope is decrypted, and the session, prekeys and the message's effects are
+//!   stored in one transaction; only then is it acked. A repeated envelope (same author and
+//!   message id) is acked and ignored, so the app sees each message once.
 //! - Every message goes through an outbox stored with it, so a message survives a restart
-//!   and is retried with backoff until the relay has it.
+//!   and is retried with backoff until the relay has it; progress is kept per recipient user.
 //!
-//! Not yet: groups, files, receipts; devices are taken from the
-//! relay's device list, and a new peer identity is trusted when it matches that list — the
-//! check against the verified org log comes with the org-log work (DESIGN.md §2).
+//! Message rows are keyed by [`Store::message_row_id`] of (author, the author's message id),
+//! so an edit, delete, reaction or receipt finds its target and one author cannot collide with
+//! another's ids. Edits and deletes are accepted only from the target's author.
+//!
+//! Devices come from the directory cache ([`crate::directory`]), refreshed when the relay
+//! reports a change.
 
 use std::collections::BTreeSet;
 
@@ -27,19 +34,23 @@ use parley_crypto::prekeys::{
 };
 use parley_crypto::session_record::{LocalDevice, SessionRecord};
 use parley_proto::api::{OutgoingEnvelope, PreKeyUpload, SendRequest};
-use parley_proto::content::{Body, Content, MessageId as ContentId};
+use parley_proto::content::{
+    AttachmentPointer, Body, Content, GroupChange, GroupId, MessageId as ContentId, MessageRef,
+    ReceiptKind,
+};
+use parley_proto::envelope::EnvelopeBody;
 use parley_proto::ws::Envelope;
 use parley_proto::{B64, DeviceId, UserId};
 
 use crate::enrol::{EnrolError, EnrolResult, relay_for};
 use crate::relay::Relay;
 use crate::store::{
-    Account, Conversation, ConversationKind, Message, MessageId, MessageStatus, OutboxId,
-    OutboxItem, Store, StoreTx,
+    Account, ContactDevice, Conversation, ConversationId, ConversationKind, Message, MessageStatus,
+    OutboxId, OutboxItem, Store, StoreTx,
 };
 
 /// Attempts at a send when the relay reports changed devices (409/410).
-const SEND_ATTEMPTS: usize = 3;
+pub(crate) const SEND_ATTEMPTS: usize = 3;
 /// One-time prekeys of a kind below which [`Messenger::upkeep`] refills.
 pub const REFILL_BELOW: usize = 20;
 /// How many one-time prekeys of each kind a refill brings the relay back to.
@@ -51,40 +62,93 @@ const EVERY_ITEM: u64 = 1 << 62;
 /// Attempts at an outbox item before its message is marked failed.
 pub const MAX_ATTEMPTS: u32 = 20;
 
-/// A message as the application sees it.
+/// Where a message goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A 1:1 conversation.
+    User(UserId),
+    /// A group conversation.
+    Group(GroupId),
+}
+
+/// Something another device (or another device of this user) said, as the application sees
+/// it: a message, a file, an edit, a deletion, a reaction, a receipt, typing, or a group
+/// change. Its effects are already stored when the application gets it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Received {
     /// Author.
     pub from: UserId,
     /// Author's device.
     pub device: DeviceId,
-    /// For a copy of one's own message sent from another device: its recipient.
+    /// For a copy of one's own 1:1 message sent from another device: its recipient.
     pub sync_to: Option<UserId>,
+    /// The group, for group conversations.
+    pub group: Option<GroupId>,
     /// Author's message id.
     pub id: ContentId,
     /// Author's send time, ms.
     pub sent_at: u64,
-    /// The text (for text messages; the caption of a file).
-    pub text: Option<String>,
-    /// The file, for file messages (download it with [`crate::files::download`]).
-    pub file: Option<parley_proto::content::AttachmentPointer>,
+    /// What it says.
+    pub body: Body,
 }
 
-fn now_ms() -> u64 {
+impl Received {
+    /// The text of a text message, or the caption of a file.
+    pub fn text(&self) -> Option<&str> {
+        match &self.body {
+            Body::Text { text, .. } => Some(text),
+            Body::File { caption, .. } => caption.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The file of a file message (download it with [`crate::files::download`]).
+    pub fn file(&self) -> Option<&AttachmentPointer> {
+        match &self.body {
+            Body::File { attachment, .. } => Some(attachment),
+            _ => None,
+        }
+    }
+}
+
+/// One line of a conversation's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Its author.
+    pub author: String,
+    /// True when this user wrote it.
+    pub outgoing: bool,
+    /// The author's id of it (for replies, edits, reactions).
+    pub id: ContentId,
+    /// The author's send time, ms.
+    pub sent_at: u64,
+    /// Readable text: the message, `[file …]`, a reaction or a group change.
+    pub text: String,
+    /// Delivery state.
+    pub status: MessageStatus,
+}
+
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn address(user: &str, device: DeviceId) -> EnrolResult<DeviceAddress> {
+pub(crate) fn address(user: &str, device: DeviceId) -> EnrolResult<DeviceAddress> {
     DeviceAddress::new(user, device).map_err(|_| EnrolError::State("invalid device address"))
+}
+
+/// Whether a body travels to a group under the sender's sender key (the rest of a group's
+/// traffic — group changes and sender-key distributions — goes pairwise).
+pub(crate) fn under_sender_key(body: &Body) -> bool {
+    !matches!(body, Body::Group(_) | Body::SenderKey { .. })
 }
 
 /// An enrolled account, ready to send and receive.
 #[derive(Debug)]
 pub struct Messenger {
     store: Store,
-    account: Account,
+    pub(crate) account: Account,
     relay: Relay,
 }
 
@@ -115,21 +179,22 @@ impl Messenger {
         &self.relay
     }
 
+    /// This device's user.
+    pub fn user(&self) -> &str {
+        &self.account.user
+    }
+
     /// Closes the store.
     pub async fn close(self) {
         self.store.close().await;
     }
 
-    fn me(&self) -> EnrolResult<DeviceAddress> {
+    pub(crate) fn me(&self) -> EnrolResult<DeviceAddress> {
         address(&self.account.user, self.account.device)
     }
 
-    /// Sends a text to `to` (every device), and a copy to this user's other devices. The
-    /// message and an outbox item are stored first; the outbox is then flushed. If the relay
-    /// cannot take it now, the error is returned and the item stays queued: the next
-    /// [`Messenger::flush_outbox`] (any later `send` or `listen` of the CLI) retries it, and receivers
-    /// ignore a repeat, so it is delivered exactly once.
-    pub async fn send_text(&self, to: &UserId, text: &str) -> EnrolResult<ContentId> {
+    /// Sends a text to `to`. See [`Messenger::send_body`].
+    pub async fn send_text(&self, to: &Target, text: &str) -> EnrolResult<ContentId> {
         let body = Body::Text {
             text: text.to_owned(),
             reply_to: None,
@@ -143,7 +208,7 @@ impl Messenger {
     /// `progress` gets (bytes done, total) during encryption and upload.
     pub async fn send_file(
         &self,
-        to: &UserId,
+        to: &Target,
         path: &std::path::Path,
         caption: Option<String>,
         progress: impl Fn(u64, u64) + Send + Sync + 'static,
@@ -157,31 +222,105 @@ impl Messenger {
         self.send_body(to, body).await
     }
 
-    /// Stores `body` as a new outgoing message with its outbox item, then flushes the outbox.
-    async fn send_body(&self, to: &UserId, body: Body) -> EnrolResult<ContentId> {
-        let id = ContentId(rand16());
-        let content = Content::new(id, now_ms(), body);
-        let mut recipients = vec![to.to_string()];
-        if to.as_str() != self.account.user {
-            recipients.push(self.account.user.clone());
+    /// Edits one of this user's earlier messages in `to`.
+    pub async fn edit(&self, to: &Target, id: ContentId, text: &str) -> EnrolResult<ContentId> {
+        let target = MessageRef {
+            author: UserId::new(self.account.user.clone())?,
+            id,
+        };
+        let text = text.to_owned();
+        self.send_body(to, Body::Edit { target, text }).await
+    }
+
+    /// Deletes one of this user's earlier messages in `to`, for everyone.
+    pub async fn delete(&self, to: &Target, id: ContentId) -> EnrolResult<ContentId> {
+        let target = MessageRef {
+            author: UserId::new(self.account.user.clone())?,
+            id,
+        };
+        self.send_body(to, Body::Delete { target }).await
+    }
+
+    /// Reacts to (or, with `remove`, takes back a reaction to) a message in `to`.
+    pub async fn react(
+        &self,
+        to: &Target,
+        target: MessageRef,
+        emoji: &str,
+        remove: bool,
+    ) -> EnrolResult<ContentId> {
+        let emoji = emoji.to_owned();
+        let body = Body::Reaction {
+            target,
+            emoji,
+            remove,
+        };
+        self.send_body(to, body).await
+    }
+
+    /// Tells the authors of `messages` (received in `to`) that they were read.
+    pub async fn mark_read(&self, to: &Target, messages: Vec<ContentId>) -> EnrolResult<()> {
+        if messages.is_empty() {
+            return Ok(());
         }
+        let body = Body::Receipt {
+            receipt: ReceiptKind::Read,
+            targets: messages,
+        };
+        self.send_body(to, body).await.map(|_| ())
+    }
+
+    /// Tells `to` whether this user is typing. Not queued: sent now or never.
+    pub async fn typing(&self, to: &UserId, started: bool) -> EnrolResult<()> {
+        let content = Content::new(ContentId(rand16()), now_ms(), Body::Typing { started });
+        self.send_content(to, &content).await.map(|_| ())
+    }
+
+    /// Stores `body` as a new outgoing message (applying its effect here first: an edit
+    /// changes the stored text, a delete removes it, a group change changes the group) with
+    /// its outbox item, then flushes the outbox. If the relay cannot take it now, the error is
+    /// returned and the item stays queued: the next [`Messenger::flush_outbox`] retries it, and
+    /// receivers ignore a repeat, so it is delivered exactly once.
+    pub async fn send_body(&self, to: &Target, body: Body) -> EnrolResult<ContentId> {
+        let id = ContentId(rand16());
+        let mut content = Content::new(id, now_ms(), body);
         let mut tx = self.store.begin().await?;
-        let conversation = conversation(&mut tx, &self.store, to.as_str()).await?;
-        tx.put_message(&Message {
-            id: MessageId(id.0),
-            conversation,
-            outgoing: true,
-            timestamp: now_ms(),
-            sender: self.me()?,
-            sent_at: content.sent_at,
-            body: content.to_bytes(),
-            status: MessageStatus::Sending,
-        })
-        .await?;
+        let (conversation, recipients) = match to {
+            Target::User(user) => {
+                let mut recipients = vec![user.to_string()];
+                if user.as_str() != self.account.user {
+                    recipients.push(self.account.user.clone());
+                }
+                let conversation = direct_conversation(&mut tx, &self.store, user.as_str()).await?;
+                self.apply(&mut tx, &self.me()?, &content, conversation)
+                    .await?;
+                (conversation, recipients)
+            }
+            Target::Group(group) => {
+                content.group = Some(*group);
+                let conversation = self.store.group_conversation_id(&crypto_group(group));
+                let before = group_members(&mut tx, &conversation).await?;
+                if !before.contains(&self.account.user) {
+                    return Err(EnrolError::State("this user is not a member of the group"));
+                }
+                self.apply(&mut tx, &self.me()?, &content, conversation)
+                    .await?;
+                // A change goes to the members before and after it (the removed learn of it).
+                let mut recipients = before;
+                for m in group_members(&mut tx, &conversation).await? {
+                    if !recipients.contains(&m) {
+                        recipients.push(m);
+                    }
+                }
+                (conversation, recipients)
+            }
+        };
+        let message = stored_as_row(&content.body)
+            .then(|| self.store.message_row_id(&self.account.user, &id.0));
         tx.put_outbox(&OutboxItem {
             id: OutboxId::generate(),
             conversation,
-            message: Some(MessageId(id.0)),
+            message,
             recipients,
             payload: content.to_bytes(),
             attempts: 0,
@@ -208,38 +347,34 @@ impl Messenger {
         for mut item in due {
             let content = Content::from_bytes(&item.payload)
                 .map_err(|_| EnrolError::State("malformed outbox item"))?;
-            let target = item.recipients.first().cloned().unwrap_or_default();
-            while let Some(user) = item.recipients.first().cloned() {
-                let mut copy = content.clone();
-                if user == self.account.user && target != self.account.user {
-                    copy.sync_to = Some(UserId::new(target.clone())?);
+            let result = match content.group {
+                Some(group) if under_sender_key(&content.body) => {
+                    self.send_group_item(&mut item, &content, &group).await
                 }
-                if let Err(e) = self.send_content(&UserId::new(user)?, &copy).await {
-                    let mut tx = self.store.begin().await?;
-                    item.attempts = item.attempts.saturating_add(1);
-                    if item.attempts >= MAX_ATTEMPTS {
-                        tx.remove_outbox(&item.id).await?;
-                        if let Some(m) = &item.message {
-                            tx.set_message_status(m, MessageStatus::Failed).await?;
-                        }
-                    } else {
-                        let backoff = 1000u64 << item.attempts.min(8);
-                        item.next_attempt = now_ms().saturating_add(backoff.min(300_000));
-                        tx.put_outbox(&item).await?;
-                    }
-                    tx.commit().await?;
-                    return Err(e);
-                }
-                // Progress is kept per recipient, so a retry does not resend what went out.
-                item.recipients.remove(0);
-                let mut tx = self.store.begin().await?;
-                tx.put_outbox(&item).await?;
-                tx.commit().await?;
-            }
+                _ => self.send_pairwise_item(&mut item, &content).await,
+            };
             let mut tx = self.store.begin().await?;
+            if let Err(e) = result {
+                item.attempts = item.attempts.saturating_add(1);
+                if item.attempts >= MAX_ATTEMPTS {
+                    tx.remove_outbox(&item.id).await?;
+                    if let Some(m) = &item.message {
+                        tx.set_message_status(m, MessageStatus::Failed).await?;
+                    }
+                } else {
+                    let backoff = 1000u64 << item.attempts.min(8);
+                    item.next_attempt = now_ms().saturating_add(backoff.min(300_000));
+                    tx.put_outbox(&item).await?;
+                }
+                tx.commit().await?;
+                return Err(e);
+            }
             tx.remove_outbox(&item.id).await?;
             if let Some(m) = &item.message {
-                tx.set_message_status(m, MessageStatus::Sent).await?;
+                let status = tx.message(m).await?.map(|m| m.status);
+                if status == Some(MessageStatus::Sending) {
+                    tx.set_message_status(m, MessageStatus::Sent).await?;
+                }
             }
             tx.commit().await?;
             sent += 1;
@@ -247,77 +382,104 @@ impl Messenger {
         Ok(sent)
     }
 
-    /// Encrypts `content` for every current device of `user` (but this one) and sends it,
-    /// repairing sessions when the relay says the device list changed.
-    async fn send_content(&self, user: &UserId, content: &Content) -> EnrolResult<()> {
-        let me = self.me()?;
-        let plaintext = content.to_bytes();
-        let mut devices: BTreeSet<(DeviceId, u32)> = self
-            .relay
-            .devices(user)
-            .await?
-            .devices
-            .iter()
-            .filter(|d| !(user.as_str() == me.user() && d.device == me.device()))
-            .map(|d| (d.device, d.registration_id))
-            .collect();
-        if devices.is_empty() {
-            return Ok(()); // no other device of one's own user
+    /// Records that the first recipient of `item` has it (progress is kept per recipient, so a
+    /// retry does not resend what went out).
+    pub(crate) async fn recipient_done(&self, item: &mut OutboxItem) -> EnrolResult<()> {
+        item.recipients.remove(0);
+        let mut tx = self.store.begin().await?;
+        tx.put_outbox(item).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Sends `content` pairwise to each remaining recipient of `item`.
+    async fn send_pairwise_item(
+        &self,
+        item: &mut OutboxItem,
+        content: &Content,
+    ) -> EnrolResult<()> {
+        let target = item.recipients.first().cloned().unwrap_or_default();
+        while let Some(user) = item.recipients.first().cloned() {
+            let mut copy = content.clone();
+            if content.group.is_none() && user == self.account.user && target != user {
+                copy.sync_to = Some(UserId::new(target.clone())?);
+            }
+            self.send_content(&UserId::new(user)?, &copy).await?;
+            self.recipient_done(item).await?;
         }
+        Ok(())
+    }
+
+    /// The devices of `user` this device sends to (all of them but itself).
+    pub(crate) async fn recipient_devices(
+        &self,
+        user: &UserId,
+        refresh: bool,
+    ) -> EnrolResult<Vec<ContactDevice>> {
+        let own = user.as_str() == self.account.user;
+        let mut devices = self.devices_of(user, refresh).await?;
+        if own {
+            devices.retain(|d| d.device != self.account.device);
+            // Nothing to send means no request, so no 409 would reveal a newly linked device
+            // of this user: ask the relay instead.
+            if devices.is_empty() && !refresh {
+                devices = self.devices_of(user, true).await?;
+                devices.retain(|d| d.device != self.account.device);
+            }
+        }
+        Ok(devices)
+    }
+
+    /// Encrypts `content` pairwise for every current device of `user` (but this one) and
+    /// sends it, repairing sessions and the device list when the relay says they changed.
+    /// Returns the devices it went to.
+    pub(crate) async fn send_content(
+        &self,
+        user: &UserId,
+        content: &Content,
+    ) -> EnrolResult<Vec<ContactDevice>> {
+        let plaintext = content.to_bytes();
+        let mut devices = self.recipient_devices(user, false).await?;
         let mut stale: BTreeSet<DeviceId> = BTreeSet::new();
         for _ in 0..SEND_ATTEMPTS {
-            let mut messages = Vec::new();
+            if devices.is_empty() {
+                return Ok(devices); // e.g. no other device of one's own user
+            }
+            let mut messages = Vec::with_capacity(devices.len());
             // Encrypt and commit the advanced sessions before anything is sent.
             let mut tx = self.store.begin().await?;
             let ours = tx
                 .identity()
                 .await?
                 .ok_or(EnrolError::State("no identity"))?;
-            for (device, registration_id) in &devices {
-                let addr = address(user.as_str(), *device)?;
+            for d in &devices {
+                let addr = address(user.as_str(), d.device)?;
                 let mut record = match tx.session(&addr).await? {
-                    Some(r) if !stale.contains(device) => r,
-                    _ => self.new_session(&ours, user, *device, &addr).await?,
+                    Some(r) if !stale.contains(&d.device) => r,
+                    _ => self.new_session(&ours, user, d, &addr).await?,
                 };
                 let wire = record
                     .encrypt(&plaintext)
                     .map_err(|_| EnrolError::State("encryption failed"))?;
                 tx.set_session(&addr, &record).await?;
                 messages.push(OutgoingEnvelope {
-                    device: *device,
-                    registration_id: *registration_id,
-                    body: B64(wire.to_bytes()),
+                    device: d.device,
+                    registration_id: d.registration_id,
+                    body: B64(EnvelopeBody::Session(&wire.to_bytes()).to_bytes()),
                 });
             }
             tx.commit().await?;
             match self.relay.send(user, &SendRequest { messages }).await {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(devices),
                 Err(e) => {
                     let Some(body) = e.body().cloned() else {
                         return Err(e.into());
                     };
-                    if let Some(m) = &body.mismatched {
-                        // Learn the current list (registration ids included) and retry.
-                        let list = self.relay.devices(user).await?;
-                        devices = list
-                            .devices
-                            .iter()
-                            .filter(|d| !(user.as_str() == me.user() && d.device == me.device()))
-                            .filter(|d| !m.extra.contains(&d.device))
-                            .map(|d| (d.device, d.registration_id))
-                            .collect();
-                    } else if let Some(s) = &body.stale {
-                        stale.extend(s.iter().copied());
-                        let list = self.relay.devices(user).await?;
-                        devices = list
-                            .devices
-                            .iter()
-                            .filter(|d| devices.iter().any(|(x, _)| *x == d.device))
-                            .map(|d| (d.device, d.registration_id))
-                            .collect();
-                    } else {
+                    if body.mismatched.is_none() && body.stale.is_none() {
                         return Err(e.into());
                     }
+                    stale.extend(body.stale.iter().flatten().copied());
+                    devices = self.recipient_devices(user, true).await?;
                 }
             }
         }
@@ -326,27 +488,32 @@ impl Messenger {
         ))
     }
 
-    /// Starts a session with one device from a bundle claimed from the relay.
+    /// Starts a session with one device from a bundle claimed from the relay. The bundle's
+    /// identity must be the one the directory lists for the device.
     async fn new_session(
         &self,
         ours: &parley_crypto::identity::IdentityKeyPair,
         user: &UserId,
-        device: DeviceId,
+        device: &ContactDevice,
         addr: &DeviceAddress,
     ) -> EnrolResult<SessionRecord> {
-        let bundles = self.relay.claim_prekeys(user, Some(device)).await?;
+        let bundles = self.relay.claim_prekeys(user, Some(device.device)).await?;
         let b = bundles
             .devices
             .first()
             .ok_or(EnrolError::State("the device has no prekeys"))?;
         let bad = |_| EnrolError::State("the relay served a malformed prekey bundle");
         let identity = PublicIdentity::from_bytes(&b.identity.0).map_err(bad)?;
+        if identity != device.identity {
+            return Err(EnrolError::State(
+                "the prekey bundle's identity is not the device's",
+            ));
+        }
         let kem = match &b.one_time_kem {
-            Some(k) => KemPreKeyPublic::from_bytes(&k.0)
-                .map_err(|_| EnrolError::State("malformed KEM prekey"))?,
-            None => KemPreKeyPublic::from_bytes(&b.last_resort_kem.0)
-                .map_err(|_| EnrolError::State("malformed KEM prekey"))?,
-        };
+            Some(k) => KemPreKeyPublic::from_bytes(&k.0),
+            None => KemPreKeyPublic::from_bytes(&b.last_resort_kem.0),
+        }
+        .map_err(|_| EnrolError::State("malformed KEM prekey"))?;
         let one_time = match &b.one_time {
             Some(k) => Some(
                 OneTimePreKeyPublic::from_bytes(&k.0)
@@ -426,26 +593,28 @@ impl Messenger {
         Ok(true)
     }
 
-    /// Decrypts and stores one delivered envelope. Returns `None` for a repeat or for
-    /// content that carries no message for the app; the caller acks in every `Ok` case.
+    /// Decrypts one delivered envelope and stores its effects. Returns `None` for a repeat or
+    /// for content that carries nothing for the app; the caller acks in every `Ok` case.
     pub async fn receive(&self, env: &Envelope) -> EnrolResult<Option<Received>> {
+        match EnvelopeBody::from_bytes(&env.body.0)
+            .map_err(|_| EnrolError::State("malformed envelope"))?
+        {
+            EnvelopeBody::Session(bytes) => self.receive_session(env, bytes).await,
+            EnvelopeBody::Group(bytes) => self.receive_group(env, bytes).await,
+        }
+    }
+
+    async fn receive_session(&self, env: &Envelope, bytes: &[u8]) -> EnrolResult<Option<Received>> {
         let from = address(env.source_user.as_str(), env.source_device)?;
-        let message = SessionMessage::from_bytes(&env.body.0)
+        let message = SessionMessage::from_bytes(bytes)
             .map_err(|_| EnrolError::State("malformed envelope"))?;
         // Only a prekey message can start a session, so only then is the sender's identity
-        // needed: as the relay lists it (org-log verification: to come).
-        let listed: Option<PublicIdentity> = match &message {
-            SessionMessage::PreKey(_) => self
-                .relay
-                .devices(&env.source_user)
-                .await
-                .ok()
-                .and_then(|l| {
-                    l.devices
-                        .into_iter()
-                        .find(|d| d.device == env.source_device)
-                })
-                .and_then(|d| PublicIdentity::from_bytes(&d.identity.0).ok()),
+        // needed: as the directory lists it.
+        let listed = match &message {
+            SessionMessage::PreKey(_) => {
+                self.identity_of(&env.source_user, env.source_device)
+                    .await?
+            }
             SessionMessage::Ratchet(_) => None,
         };
         let mut tx = self.store.begin().await?;
@@ -474,60 +643,152 @@ impl Messenger {
             .map_err(|_| EnrolError::State("an envelope did not decrypt"))?;
         tx.set_session(&from, &record).await?;
         tx.set_prekeys(&prekeys).await?;
-        let Ok(content) = Content::from_bytes(&decrypted.plaintext) else {
-            // Keep the advanced session (its message key is gone) even though the content
-            // is unusable.
-            tx.commit().await?;
-            return Err(EnrolError::State("malformed content"));
+        // From here on the advanced session is kept (its message key is gone) even when the
+        // content is unusable.
+        let outcome = match Content::from_bytes(&decrypted.plaintext) {
+            Ok(content) => self.receive_content(&mut tx, env, &from, content).await,
+            Err(_) => Err(EnrolError::State("malformed content")),
         };
-        if tx.message(&MessageId(content.id.0)).await?.is_some() {
-            tx.commit().await?;
+        finish(tx, outcome).await
+    }
+
+    /// Applies decrypted content (from either kind of envelope) inside `tx`.
+    pub(crate) async fn receive_content(
+        &self,
+        tx: &mut StoreTx<'_>,
+        env: &Envelope,
+        from: &DeviceAddress,
+        content: Content,
+    ) -> EnrolResult<Option<Received>> {
+        let author = &env.source_user;
+        let own_copy = author.as_str() == self.account.user;
+        let conversation = match (&content.group, &content.sync_to) {
+            (Some(group), _) => self.store.group_conversation_id(&crypto_group(group)),
+            (None, Some(to)) if own_copy => {
+                direct_conversation(tx, &self.store, to.as_str()).await?
+            }
+            (None, _) => direct_conversation(tx, &self.store, author.as_str()).await?,
+        };
+        if let Some(group) = &content.group
+            && !matches!(content.body, Body::SenderKey { .. })
+        {
+            self.check_group_sender(tx, group, author, &content.body)
+                .await?;
+        }
+        let row = self.store.message_row_id(author.as_str(), &content.id.0);
+        if tx.message(&row).await?.is_some() {
             return Ok(None);
         }
-        let own_copy = env.source_user.as_str() == self.account.user;
-        let peer = match (&content.sync_to, own_copy) {
-            (Some(to), true) => to.to_string(),
-            _ => env.source_user.to_string(),
-        };
-        let conversation = conversation(&mut tx, &self.store, &peer).await?;
-        tx.put_message(&Message {
-            id: MessageId(content.id.0),
-            conversation,
-            outgoing: own_copy,
-            timestamp: now_ms(),
-            sender: from,
-            sent_at: content.sent_at,
-            body: content.to_bytes(),
-            status: if own_copy {
-                MessageStatus::Sent
-            } else {
-                MessageStatus::Received
-            },
-        })
-        .await?;
-        tx.commit().await?;
-        let (text, file) = match &content.body {
-            Body::Text { text, .. } => (Some(text.clone()), None),
-            Body::File {
-                attachment,
-                caption,
-                ..
-            } => (caption.clone(), Some(attachment.clone())),
-            _ => (None, None),
-        };
+        if self
+            .apply(tx, from, &content, conversation)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
         Ok(Some(Received {
-            from: env.source_user.clone(),
+            from: author.clone(),
             device: env.source_device,
-            sync_to: if own_copy {
-                content.sync_to.clone()
-            } else {
-                None
-            },
+            sync_to: if own_copy { content.sync_to } else { None },
+            group: content.group,
             id: content.id,
             sent_at: content.sent_at,
-            text,
-            file,
+            body: content.body,
         }))
+    }
+
+    /// Stores what `content` from `author` does to `conversation` (a new row, an edit, a
+    /// deletion, a receipt, a group change, a sender key). `None` when it has nothing to
+    /// report to the application.
+    async fn apply(
+        &self,
+        tx: &mut StoreTx<'_>,
+        from: &DeviceAddress,
+        content: &Content,
+        conversation: ConversationId,
+    ) -> EnrolResult<Option<()>> {
+        let author = &UserId::new(from.user())?;
+        let own = author.as_str() == self.account.user;
+        match &content.body {
+            Body::SenderKey {
+                group,
+                distribution,
+            } => {
+                self.accept_distribution(tx, group, from, &distribution.0)
+                    .await?;
+                return Ok(None);
+            }
+            Body::Typing { .. } => return Ok(Some(())),
+            Body::Receipt { receipt, targets } => {
+                let status = match receipt {
+                    ReceiptKind::Delivered => MessageStatus::Delivered,
+                    ReceiptKind::Read => MessageStatus::Read,
+                };
+                for t in targets {
+                    // Receipts for this user's messages (from others), or this user's own
+                    // receipts for others' messages synced from another device: ignored.
+                    let row = self.store.message_row_id(&self.account.user, &t.0);
+                    if let Some(m) = tx.message(&row).await?
+                        && m.outgoing
+                        && !own
+                        && rank(m.status) < rank(status)
+                    {
+                        tx.set_message_status(&row, status).await?;
+                    }
+                }
+                return Ok(Some(()));
+            }
+            Body::Edit { target, text } => {
+                if target.author != *author {
+                    return Err(EnrolError::State("an edit of someone else's message"));
+                }
+                let row = self.store.message_row_id(author.as_str(), &target.id.0);
+                if let Some(mut m) = tx.message(&row).await?
+                    && let Ok(mut old) = Content::from_bytes(&m.body)
+                    && let Body::Text { text: t, .. } = &mut old.body
+                {
+                    t.clone_from(text);
+                    m.body = old.to_bytes();
+                    tx.put_message(&m).await?;
+                }
+                return Ok(Some(()));
+            }
+            Body::Delete { target } => {
+                if target.author != *author {
+                    return Err(EnrolError::State("a delete of someone else's message"));
+                }
+                let row = self.store.message_row_id(author.as_str(), &target.id.0);
+                tx.delete_message(&row).await?;
+                return Ok(Some(()));
+            }
+            Body::Group(change) => {
+                let group = content
+                    .group
+                    .ok_or(EnrolError::State("a group change without a group"))?;
+                self.apply_group_change(tx, &group, author, change).await?;
+            }
+            Body::Text { .. } | Body::File { .. } | Body::Reaction { .. } | Body::Unknown => {}
+        }
+        if stored_as_row(&content.body) {
+            tx.put_message(&Message {
+                id: self.store.message_row_id(author.as_str(), &content.id.0),
+                conversation,
+                outgoing: own,
+                timestamp: now_ms(),
+                sender: from.clone(),
+                sent_at: content.sent_at,
+                body: content.to_bytes(),
+                status: if own && from.device() == self.account.device {
+                    MessageStatus::Sending
+                } else if own {
+                    MessageStatus::Sent
+                } else {
+                    MessageStatus::Received
+                },
+            })
+            .await?;
+        }
+        Ok(Some(()))
     }
 
     /// Connects to the relay and returns the stream of [`Event`]s for this device: each
@@ -540,37 +801,118 @@ impl Messenger {
         })
     }
 
-    /// The 1:1 history with `peer`, oldest first.
-    pub async fn history(&self, peer: &UserId, limit: u32) -> EnrolResult<Vec<(bool, String)>> {
+    /// The latest `limit` entries of the conversation with `with`, oldest first.
+    pub async fn history(&self, with: &Target, limit: u32) -> EnrolResult<Vec<HistoryEntry>> {
+        let id = match with {
+            Target::User(peer) => self.store.direct_conversation_id(peer.as_str()),
+            Target::Group(group) => self.store.group_conversation_id(&crypto_group(group)),
+        };
         let mut tx = self.store.begin().await?;
-        let id = self.store.direct_conversation_id(peer.as_str());
         let mut messages = tx.messages(&id, None, limit).await?;
         tx.commit().await?;
         messages.sort_by_key(|m| m.timestamp);
         Ok(messages
             .into_iter()
-            .filter_map(|m| match Content::from_bytes(&m.body).ok()?.body {
-                Body::Text { text, .. } => Some((m.outgoing, text)),
-                Body::File { attachment, .. } => Some((
-                    m.outgoing,
-                    format!(
-                        "[file {} ({} bytes)]",
-                        attachment.file_name.unwrap_or_default(),
-                        attachment.size
-                    ),
-                )),
-                _ => None,
+            .filter_map(|m| {
+                let content = Content::from_bytes(&m.body).ok()?;
+                Some(HistoryEntry {
+                    author: m.sender.user().to_owned(),
+                    outgoing: m.outgoing,
+                    id: content.id,
+                    sent_at: content.sent_at,
+                    text: describe(&content.body)?,
+                    status: m.status,
+                })
             })
             .collect())
     }
+}
+
+/// Ends a receive: on a store failure everything is rolled back (the envelope is not acked
+/// and comes again); otherwise the advanced session or sender key is committed even when the
+/// content was refused, as its message key is used up.
+pub(crate) async fn finish(
+    tx: StoreTx<'_>,
+    outcome: EnrolResult<Option<Received>>,
+) -> EnrolResult<Option<Received>> {
+    if let Err(e @ EnrolError::Store(_)) = outcome {
+        drop(tx);
+        return Err(e);
+    }
+    tx.commit().await?;
+    outcome
+}
+
+/// Whether a body is kept as a row of its conversation.
+fn stored_as_row(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::Text { .. } | Body::File { .. } | Body::Reaction { .. } | Body::Group(_)
+    )
+}
+
+/// Orders outgoing statuses so that a late "delivered" never overwrites "read".
+fn rank(status: MessageStatus) -> u8 {
+    match status {
+        MessageStatus::Delivered => 2,
+        MessageStatus::Read => 3,
+        _ => 1,
+    }
+}
+
+/// A readable line for a stored row.
+pub fn describe(body: &Body) -> Option<String> {
+    let list = |users: &[UserId]| {
+        users
+            .iter()
+            .map(UserId::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(match body {
+        Body::Text { text, .. } => text.clone(),
+        Body::File {
+            attachment,
+            caption,
+            ..
+        } => {
+            let name = attachment.file_name.clone().unwrap_or_default();
+            let mut line = format!("[file {name} ({} bytes)]", attachment.size);
+            if let Some(c) = caption {
+                line.push(' ');
+                line.push_str(c);
+            }
+            line
+        }
+        Body::Reaction {
+            target,
+            emoji,
+            remove,
+        } => {
+            let verb = if *remove { "took back" } else { "reacted" };
+            format!("[{verb} {emoji} to a message of {}]", target.author)
+        }
+        Body::Group(GroupChange::Create { name, members }) => {
+            format!("[created the group \"{name}\" with {}]", list(members))
+        }
+        Body::Group(GroupChange::Add { members }) => format!("[added {}]", list(members)),
+        Body::Group(GroupChange::Remove { members }) => format!("[removed {}]", list(members)),
+        Body::Group(GroupChange::Rename { name }) => format!("[renamed the group \"{name}\"]"),
+        _ => return None,
+    })
+}
+
+/// The sender-key layer's id of a group.
+pub(crate) fn crypto_group(group: &GroupId) -> parley_crypto::sender_key::GroupId {
+    parley_crypto::sender_key::GroupId(group.0)
 }
 
 /// What happens to this device, as the CLI and the desktop app consume it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
-    /// A message arrived and is stored.
-    Message(Received),
+    /// Something arrived and its effects are stored.
+    Message(Box<Received>),
     /// Everything queued for this device while it was away has been received.
     CaughtUp,
     /// An envelope could not be decrypted or read and was dropped (it never will be).
@@ -612,7 +954,7 @@ impl Events<'_> {
                 }
             };
             let event = match self.messenger.receive(&env).await {
-                Ok(Some(msg)) => Some(Event::Message(msg)),
+                Ok(Some(msg)) => Some(Event::Message(Box::new(msg))),
                 Ok(None) => None,
                 Err(e @ EnrolError::Store(_)) => return Some(Err(e)),
                 Err(e) => Some(Event::Dropped {
@@ -635,12 +977,23 @@ impl Events<'_> {
     }
 }
 
+/// The members of a group conversation (none if it is unknown).
+pub(crate) async fn group_members(
+    tx: &mut StoreTx<'_>,
+    conversation: &ConversationId,
+) -> EnrolResult<Vec<String>> {
+    Ok(match tx.conversation(conversation).await?.map(|c| c.kind) {
+        Some(ConversationKind::Group { members, .. }) => members,
+        _ => Vec::new(),
+    })
+}
+
 /// The 1:1 conversation with `peer`, created if new.
-async fn conversation(
+async fn direct_conversation(
     tx: &mut StoreTx<'_>,
     store: &Store,
     peer: &str,
-) -> EnrolResult<crate::store::ConversationId> {
+) -> EnrolResult<ConversationId> {
     let id = store.direct_conversation_id(peer);
     if tx.conversation(&id).await?.is_none() {
         tx.set_conversation(&Conversation {
@@ -657,7 +1010,7 @@ async fn conversation(
     Ok(id)
 }
 
-fn rand16() -> [u8; 16] {
+pub(crate) fn rand16() -> [u8; 16] {
     use rand_core::Rng as _;
     let mut out = [0u8; 16];
     os_rng().fill_bytes(&mut out);

@@ -25,31 +25,37 @@ pub const MAX_ITEMS: usize = 1_000;
 /// A message id, chosen by its author: 16 random bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MessageId(#[serde(with = "hex16")] pub [u8; 16]);
+pub struct MessageId(#[serde(with = "hex")] pub [u8; 16]);
 
-/// A group id: 16 random bytes chosen by its creator.
+/// A group id: 32 random bytes chosen by its creator (the sender-key layer's group id,
+/// `parley_crypto::sender_key::GroupId`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct GroupId(#[serde(with = "hex16")] pub [u8; 16]);
+pub struct GroupId(#[serde(with = "hex")] pub [u8; 32]);
 
-mod hex16 {
+/// Fixed-size byte arrays as lower-case hex strings.
+mod hex {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(v: &[u8; 16], s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&v.iter().map(|b| format!("{b:02x}")).collect::<String>())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 16], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+        d: D,
+    ) -> Result<[u8; N], D::Error> {
         let s = <&str>::deserialize(d)?;
         let bytes = s.as_bytes();
-        if bytes.len() != 32 {
-            return Err(serde::de::Error::custom("an id is 32 hex digits"));
+        if bytes.len() != 2 * N {
+            return Err(serde::de::Error::custom(
+                "an id has the wrong number of hex digits",
+            ));
         }
-        let mut out = [0u8; 16];
+        let mut out = [0u8; N];
         for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
             let hex = core::str::from_utf8(pair).map_err(serde::de::Error::custom)?;
             *o = u8::from_str_radix(hex, 16)
-                .map_err(|_| serde::de::Error::custom("an id is 32 hex digits"))?;
+                .map_err(|_| serde::de::Error::custom("an id is hex digits"))?;
         }
         Ok(out)
     }
@@ -405,7 +411,7 @@ mod tests {
                 members: vec![user("bob")],
             }),
             Body::SenderKey {
-                group: GroupId([3; 16]),
+                group: GroupId([3; 32]),
                 distribution: B64(vec![9; 100]),
             },
         ]
@@ -415,7 +421,7 @@ mod tests {
     fn every_kind_round_trips() {
         for body in samples() {
             let mut c = Content::new(MessageId([5; 16]), 1_700_000_000_000, body);
-            c.group = Some(GroupId([4; 16]));
+            c.group = Some(GroupId([4; 32]));
             c.org_head = Some(B64(vec![0; 32]));
             assert_eq!(Content::from_bytes(&c.to_bytes()), Ok(c));
         }

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod b64;
 pub mod content;
+pub mod envelope;
 pub mod error;
 pub mod ids;
 pub mod invite;

@@ -84,7 +84,7 @@ pub use error::{StoreError, StoreResult};
 pub use key::{KeySource, Keystore, MemoryKeystore, StoreId, default_key_dir};
 pub use records::{
     Account, Attachment, AttachmentId, Contact, ContactDevice, Conversation, ConversationId,
-    ConversationKind, Message, MessageId, MessageStatus, OutboxId, OutboxItem,
+    ConversationKind, Message, MessageId, MessageStatus, OutboxId, OutboxItem, SenderKeyShare,
 };
 
 use seal::Sealer;
@@ -266,6 +266,19 @@ impl Store {
     /// The conversation id of group `group`.
     pub fn group_conversation_id(&self, group: &GroupId) -> ConversationId {
         ConversationId(self.sealer.lookup("conversation-group", &group.0))
+    }
+
+    /// The row id of the message `id` written by `author`: a keyed hash of both, so two
+    /// authors' ids never collide and the row names neither.
+    pub fn message_row_id(&self, author: &str, id: &[u8; 16]) -> MessageId {
+        let mut value = Vec::with_capacity(author.len().saturating_add(17));
+        value.extend_from_slice(author.as_bytes());
+        value.push(0);
+        value.extend_from_slice(id);
+        let hash = self.sealer.lookup("message", &value);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(hash.get(..16).unwrap_or(&[0; 16]));
+        MessageId(out)
     }
 
     /// Starts a transaction. Dropping it without [`StoreTx::commit`] rolls it back.
@@ -685,6 +698,33 @@ impl StoreTx<'_> {
         let lookup = self.store.sealer.lookup("own-sender-key", &group.0);
         self.delete_record(T_OWN_SENDER_KEYS, "lookup", &lookup)
             .await
+    }
+
+    /// The devices this device's own sender key of `group` was distributed to (kept in the
+    /// `own_sender_keys` table under its own lookup).
+    pub async fn sender_key_shares(&mut self, group: &GroupId) -> StoreResult<Vec<SenderKeyShare>> {
+        let lookup = self.store.sealer.lookup("own-sender-key-shares", &group.0);
+        self.get_record(T_OWN_SENDER_KEYS, "lookup", &lookup)
+            .await?
+            .map(|b| records::decode_shares(&b).map_err(malformed(T_OWN_SENDER_KEYS)))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Replaces the list of devices this device's own sender key of `group` went to.
+    pub async fn set_sender_key_shares(
+        &mut self,
+        group: &GroupId,
+        shares: &[SenderKeyShare],
+    ) -> StoreResult<()> {
+        let lookup = self.store.sealer.lookup("own-sender-key-shares", &group.0);
+        self.put_record(
+            T_OWN_SENDER_KEYS,
+            "lookup",
+            &lookup,
+            &records::encode_shares(shares),
+        )
+        .await
     }
 
     // ---- contacts -------------------------------------------------------------------------

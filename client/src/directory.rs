@@ -1,0 +1,103 @@
+//! Which devices each colleague has, cached in the store's contacts (DESIGN.md §2, §4).
+//!
+//! A send encrypts to the devices of the cached list and needs no extra round trip; the
+//! relay's 409 (missing or extra devices) or 410 (re-registered devices) makes the engine
+//! refresh the entry and retry, as Signal's clients do; an entry older than [`MAX_AGE_MS`] is
+//! fetched again. This user's own list is fetched whenever it names no other device, since a
+//! send with no envelope cannot learn of a newly linked device from a 409. A prekey message from a device the
+//! cache does not list, or lists with another identity, also refreshes it.
+//!
+//! Trust: the list comes from the relay, which the org log will replace as the source once it
+//! carries `DeviceAdded`/`DeviceRevoked` entries (DESIGN.md §2). Until then a malicious relay
+//! could list a device of its own for a user; what the cache does give is that a device's
+//! identity key, once seen, is pinned: a different identity under the same device number and
+//! registration id is refused (see [`Messenger::identity_of`]).
+
+use parley_crypto::identity::PublicIdentity;
+use parley_proto::{DeviceId, UserId};
+
+use crate::enrol::{EnrolError, EnrolResult};
+use crate::messaging::{Messenger, now_ms};
+use crate::store::{Contact, ContactDevice};
+
+/// Age after which a cached device list is fetched again before use.
+pub const MAX_AGE_MS: u64 = 60 * 60 * 1000;
+
+impl Messenger {
+    /// The devices of `user`, from the cache unless there is none or `refresh` is set (then
+    /// from the relay, and the cache is updated).
+    pub(crate) async fn devices_of(
+        &self,
+        user: &UserId,
+        refresh: bool,
+    ) -> EnrolResult<Vec<ContactDevice>> {
+        if !refresh {
+            let mut tx = self.store().begin().await?;
+            let cached = tx.contact(user.as_str()).await?;
+            tx.commit().await?;
+            let fresh = |c: &Contact| {
+                c.updated_at > 0 && now_ms().saturating_sub(c.updated_at) < MAX_AGE_MS
+            };
+            if let Some(c) = cached.filter(fresh) {
+                return Ok(c.devices);
+            }
+        }
+        let list = self.relay().devices(user).await?;
+        let mut devices = Vec::with_capacity(list.devices.len());
+        for d in list.devices {
+            let identity = PublicIdentity::from_bytes(&d.identity.0)
+                .map_err(|_| EnrolError::State("the relay listed a malformed identity key"))?;
+            devices.push(ContactDevice {
+                device: d.device,
+                registration_id: d.registration_id,
+                identity,
+            });
+        }
+        let mut tx = self.store().begin().await?;
+        let mut contact = tx.contact(user.as_str()).await?.unwrap_or_else(|| Contact {
+            user: user.to_string(),
+            display_name: String::new(),
+            email: String::new(),
+            title: String::new(),
+            department: String::new(),
+            devices: Vec::new(),
+            updated_at: 0,
+        });
+        // Pin identities: the same device number and registration id must keep its key.
+        for new in &devices {
+            if contact.devices.iter().any(|old| {
+                old.device == new.device
+                    && old.registration_id == new.registration_id
+                    && old.identity != new.identity
+            }) {
+                return Err(EnrolError::State(
+                    "the relay changed the identity key of a known device",
+                ));
+            }
+        }
+        contact.devices = devices.clone();
+        contact.updated_at = now_ms().max(1);
+        tx.set_contact(&contact).await?;
+        tx.commit().await?;
+        Ok(devices)
+    }
+
+    /// The identity of `user`'s device `device` as the directory lists it (refreshing the
+    /// cache once when it does not list the device).
+    pub(crate) async fn identity_of(
+        &self,
+        user: &UserId,
+        device: DeviceId,
+    ) -> EnrolResult<Option<PublicIdentity>> {
+        let find = |devices: Vec<ContactDevice>| {
+            devices
+                .into_iter()
+                .find(|d| d.device == device)
+                .map(|d| d.identity)
+        };
+        if let Some(identity) = find(self.devices_of(user, false).await?) {
+            return Ok(Some(identity));
+        }
+        Ok(find(self.devices_of(user, true).await?))
+    }
+}

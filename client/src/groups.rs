@@ -1,0 +1,495 @@
+//! Group conversations with sender keys (DESIGN.md §3 "Groups: sender keys", §7).
+//!
+//! A group is kept by its members' clients, as Signal's first group design was: the relay
+//! sees only pairwise envelopes and identical group envelopes, never a member list.
+//!
+//! - **Changes** (create, add, remove, rename) travel pairwise to every member before and
+//!   after the change (so a removed member learns of it), and to the author's own other
+//!   devices. A new member gets the whole group (`Create` with name and member list). A
+//!   change is accepted only from a current member; a `Create` for an unknown group only from
+//!   someone it lists. Any member may add or remove members (no group admins yet).
+//! - **Messages** (text, files, edits, deletes, reactions, receipts) are encrypted once with
+//!   this device's [`OwnSenderKey`] and the same ciphertext goes to every member device. The
+//!   key's distribution message goes pairwise, before the first message, to each member device
+//!   that lacks it; the store remembers which devices (user, device, registration id) have it.
+//! - **Rotation**: when a device that has this device's key is no longer among the members'
+//!   devices — a member removed, a device gone from the directory or re-registered — the key
+//!   is replaced (fresh chain and signing key) before the next group message and distributed
+//!   only to the devices that remain. A removal also drops this device's key at once, on every
+//!   member's device that applies it, so every remaining member rotates.
+//! - **Receiving**: a group message is decrypted with the sender device's sender-key record
+//!   and accepted only from a current member, and only while this user is a member: a removed
+//!   member's later messages are dropped even if it kept a valid key.
+//!
+//! Limits: a member's message can arrive before the group's `Create` reaches this device when
+//! they come from different members (the relay orders only per sender); it is then dropped as
+//! "unknown group". Group changes are not yet ordered or signed by group admins.
+
+use std::collections::BTreeSet;
+
+use parley_crypto::DeviceAddress;
+use parley_crypto::keys::os_rng;
+use parley_crypto::sender_key::{OwnSenderKey, SenderKeyDistributionMessage, SenderKeyMessage};
+use parley_proto::api::{OutgoingEnvelope, SendRequest};
+use parley_proto::content::{Body, Content, GroupChange, GroupId, MessageId as ContentId};
+use parley_proto::envelope::EnvelopeBody;
+use parley_proto::ws::Envelope;
+use parley_proto::{B64, UserId};
+
+use crate::enrol::{EnrolError, EnrolResult};
+use crate::messaging::{
+    Messenger, Received, SEND_ATTEMPTS, Target, address, crypto_group, group_members, now_ms,
+    rand16,
+};
+use crate::store::{
+    ContactDevice, Conversation, ConversationKind, OutboxItem, SenderKeyShare, StoreTx,
+};
+
+/// A group as this device knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupInfo {
+    /// Its id.
+    pub id: GroupId,
+    /// Its name.
+    pub name: String,
+    /// Its members (user ids, sorted).
+    pub members: Vec<String>,
+}
+
+fn share(user: &str, device: &ContactDevice) -> SenderKeyShare {
+    SenderKeyShare {
+        user: user.to_owned(),
+        device: device.device,
+        registration_id: device.registration_id,
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Messenger {
+    /// Creates a group named `name` with `members` (this user is added) and tells them.
+    pub async fn create_group(&self, name: &str, members: &[UserId]) -> EnrolResult<GroupId> {
+        let group = GroupId(parley_crypto::sender_key::GroupId::generate(&mut os_rng()).0);
+        let mut list: BTreeSet<UserId> = members.iter().cloned().collect();
+        list.insert(UserId::new(self.user())?);
+        let mut tx = self.store().begin().await?;
+        tx.set_conversation(&Conversation {
+            id: self.store().group_conversation_id(&crypto_group(&group)),
+            kind: ConversationKind::Group {
+                group: crypto_group(&group),
+                members: list.iter().map(ToString::to_string).collect(),
+            },
+            title: name.to_owned(),
+            created_at: now_ms(),
+            last_read: 0,
+        })
+        .await?;
+        tx.commit().await?;
+        let change = GroupChange::Create {
+            name: name.to_owned(),
+            members: list.into_iter().collect(),
+        };
+        self.send_body(&Target::Group(group), Body::Group(change))
+            .await?;
+        Ok(group)
+    }
+
+    /// Adds `members` to `group`: the members are told, and the new ones get the whole group.
+    pub async fn add_members(&self, group: &GroupId, members: &[UserId]) -> EnrolResult<()> {
+        let change = GroupChange::Add {
+            members: members.to_vec(),
+        };
+        self.send_body(&Target::Group(*group), Body::Group(change))
+            .await?;
+        let info = self.group(group).await?;
+        let create = GroupChange::Create {
+            name: info.name,
+            members: info
+                .members
+                .into_iter()
+                .map(UserId::new)
+                .collect::<Result<_, _>>()?,
+        };
+        let mut content = Content::new(ContentId(rand16()), now_ms(), Body::Group(create));
+        content.group = Some(*group);
+        let mut tx = self.store().begin().await?;
+        tx.put_outbox(&OutboxItem {
+            id: crate::store::OutboxId::generate(),
+            conversation: self.store().group_conversation_id(&crypto_group(group)),
+            message: None,
+            recipients: members.iter().map(ToString::to_string).collect(),
+            payload: content.to_bytes(),
+            attempts: 0,
+            next_attempt: 0,
+            created_at: now_ms(),
+        })
+        .await?;
+        tx.commit().await?;
+        self.flush_outbox(true).await?;
+        Ok(())
+    }
+
+    /// Removes `members` from `group` (this user's own id leaves it). Every remaining member
+    /// rotates its sender key before its next group message.
+    pub async fn remove_members(&self, group: &GroupId, members: &[UserId]) -> EnrolResult<()> {
+        let change = GroupChange::Remove {
+            members: members.to_vec(),
+        };
+        self.send_body(&Target::Group(*group), Body::Group(change))
+            .await
+            .map(|_| ())
+    }
+
+    /// Renames `group`.
+    pub async fn rename_group(&self, group: &GroupId, name: &str) -> EnrolResult<()> {
+        let change = GroupChange::Rename {
+            name: name.to_owned(),
+        };
+        self.send_body(&Target::Group(*group), Body::Group(change))
+            .await
+            .map(|_| ())
+    }
+
+    /// The groups this device knows, by name.
+    pub async fn groups(&self) -> EnrolResult<Vec<GroupInfo>> {
+        let mut tx = self.store().begin().await?;
+        let all = tx.conversations().await?;
+        tx.commit().await?;
+        let mut out: Vec<GroupInfo> = all
+            .into_iter()
+            .filter_map(|c| match c.kind {
+                ConversationKind::Group { group, members } => Some(GroupInfo {
+                    id: GroupId(group.0),
+                    name: c.title,
+                    members,
+                }),
+                ConversationKind::Direct { .. } => None,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// One group.
+    pub async fn group(&self, group: &GroupId) -> EnrolResult<GroupInfo> {
+        self.groups()
+            .await?
+            .into_iter()
+            .find(|g| g.id == *group)
+            .ok_or(EnrolError::State("no such group"))
+    }
+
+    /// Finds a group by its name, its id in hex, or a prefix of at least 6 hex digits of it.
+    pub async fn find_group(&self, query: &str) -> EnrolResult<GroupId> {
+        let groups = self.groups().await?;
+        let by_name: Vec<&GroupInfo> = groups.iter().filter(|g| g.name == query).collect();
+        let by_id: Vec<&GroupInfo> = groups
+            .iter()
+            .filter(|g| query.len() >= 6 && hex(&g.id.0).starts_with(&query.to_lowercase()))
+            .collect();
+        match (by_name.as_slice(), by_id.as_slice()) {
+            ([one], _) | ([], [one]) => Ok(one.id),
+            ([], []) => Err(EnrolError::State("no such group")),
+            _ => Err(EnrolError::State(
+                "several groups match; give the group id (`parley group list`)",
+            )),
+        }
+    }
+
+    /// Checks that a group message (not a change) from `author` may be accepted: the group is
+    /// known, `author` is a member, and so is this user.
+    pub(crate) async fn check_group_sender(
+        &self,
+        tx: &mut StoreTx<'_>,
+        group: &GroupId,
+        author: &UserId,
+        body: &Body,
+    ) -> EnrolResult<()> {
+        if matches!(body, Body::Group(_)) {
+            return Ok(()); // checked by apply_group_change
+        }
+        let conversation = self.store().group_conversation_id(&crypto_group(group));
+        let members = group_members(tx, &conversation).await?;
+        if members.is_empty() {
+            return Err(EnrolError::State("a message for an unknown group"));
+        }
+        if !members.iter().any(|m| m == author.as_str()) {
+            return Err(EnrolError::State("a group message from a non-member"));
+        }
+        if !members.iter().any(|m| m == self.user()) {
+            return Err(EnrolError::State(
+                "a message for a group this user has left",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Applies a group change from `author`, if `author` may make it.
+    pub(crate) async fn apply_group_change(
+        &self,
+        tx: &mut StoreTx<'_>,
+        group: &GroupId,
+        author: &UserId,
+        change: &GroupChange,
+    ) -> EnrolResult<()> {
+        let g = crypto_group(group);
+        let id = self.store().group_conversation_id(&g);
+        let existing = tx.conversation(&id).await?;
+        let (mut members, mut title, created_at) = match existing {
+            Some(Conversation {
+                kind: ConversationKind::Group { members, .. },
+                title,
+                created_at,
+                ..
+            }) => (members, title, created_at),
+            Some(_) => return Err(EnrolError::State("not a group conversation")),
+            None => (Vec::new(), String::new(), now_ms()),
+        };
+        let is_member = members.iter().any(|m| m == author.as_str());
+        let refuse = Err(EnrolError::State("a group change from a non-member"));
+        match change {
+            GroupChange::Create {
+                name,
+                members: list,
+            } => {
+                let allowed = if members.is_empty() {
+                    list.contains(author)
+                } else {
+                    is_member
+                };
+                if !allowed {
+                    return refuse;
+                }
+                members = list.iter().map(ToString::to_string).collect();
+                title.clone_from(name);
+            }
+            GroupChange::Add { members: new } => {
+                if !is_member {
+                    return refuse;
+                }
+                members.extend(new.iter().map(ToString::to_string));
+            }
+            GroupChange::Remove { members: gone } => {
+                if !is_member {
+                    return refuse;
+                }
+                members.retain(|m| !gone.iter().any(|g| g.as_str() == m));
+                // Every remaining member rotates: this device's key is dropped now, and the
+                // next group message starts a fresh chain for the devices that remain.
+                tx.delete_own_sender_key(&g).await?;
+                tx.set_sender_key_shares(&g, &[]).await?;
+                for user in gone {
+                    if let Some(contact) = tx.contact(user.as_str()).await? {
+                        for d in &contact.devices {
+                            tx.delete_sender_key(&g, &address(user.as_str(), d.device)?)
+                                .await?;
+                        }
+                    }
+                }
+            }
+            GroupChange::Rename { name } => {
+                if !is_member {
+                    return refuse;
+                }
+                title.clone_from(name);
+            }
+        }
+        members.sort();
+        members.dedup();
+        tx.set_conversation(&Conversation {
+            id,
+            kind: ConversationKind::Group { group: g, members },
+            title,
+            created_at,
+            last_read: 0,
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a sender-key distribution that `from` sent for `group`.
+    pub(crate) async fn accept_distribution(
+        &self,
+        tx: &mut StoreTx<'_>,
+        group: &GroupId,
+        from: &DeviceAddress,
+        bytes: &[u8],
+    ) -> EnrolResult<()> {
+        let distribution = SenderKeyDistributionMessage::from_bytes(bytes)
+            .map_err(|_| EnrolError::State("malformed sender key"))?;
+        if distribution.group_id().0 != group.0 {
+            return Err(EnrolError::State("a sender key for another group"));
+        }
+        let g = crypto_group(group);
+        let members = group_members(tx, &self.store().group_conversation_id(&g)).await?;
+        if !members.is_empty() && !members.iter().any(|m| m == from.user()) {
+            return Err(EnrolError::State("a sender key from a non-member"));
+        }
+        let mut record = tx.sender_key(&g, from).await?.unwrap_or_default();
+        record.process_distribution(&distribution);
+        tx.set_sender_key(&g, from, &record).await?;
+        Ok(())
+    }
+
+    /// Decrypts a group envelope with the sender device's sender key and applies it.
+    pub(crate) async fn receive_group(
+        &self,
+        env: &Envelope,
+        bytes: &[u8],
+    ) -> EnrolResult<Option<Received>> {
+        let from = address(env.source_user.as_str(), env.source_device)?;
+        let message = SenderKeyMessage::from_bytes(bytes)
+            .map_err(|_| EnrolError::State("malformed group message"))?;
+        let g = *message.group_id();
+        let mut tx = self.store().begin().await?;
+        let mut record = tx.sender_key(&g, &from).await?.ok_or(EnrolError::State(
+            "no sender key of this device for the group",
+        ))?;
+        let plaintext = record
+            .decrypt(&g, &from, bytes)
+            .map_err(|_| EnrolError::State("a group message did not decrypt"))?;
+        tx.set_sender_key(&g, &from, &record).await?;
+        let outcome = match Content::from_bytes(&plaintext) {
+            Ok(c) if c.group.map(|x| x.0) == Some(g.0) => {
+                self.receive_content(&mut tx, env, &from, c).await
+            }
+            Ok(_) => Err(EnrolError::State("a group message for another group")),
+            Err(_) => Err(EnrolError::State("malformed content")),
+        };
+        crate::messaging::finish(tx, outcome).await
+    }
+
+    /// Sends group content under this device's sender key to each remaining recipient of
+    /// `item`, distributing or rotating the key first as the module docs say.
+    pub(crate) async fn send_group_item(
+        &self,
+        item: &mut OutboxItem,
+        content: &Content,
+        group: &GroupId,
+    ) -> EnrolResult<()> {
+        let g = crypto_group(group);
+        let me = self.me()?;
+        let plaintext = content.to_bytes();
+        for _ in 0..SEND_ATTEMPTS {
+            let mut tx = self.store().begin().await?;
+            let members = group_members(&mut tx, &item.conversation).await?;
+            tx.commit().await?;
+            // Every device the key may be with: the members' current devices.
+            let mut current = BTreeSet::new();
+            for m in &members {
+                for d in self
+                    .recipient_devices(&UserId::new(m.clone())?, false)
+                    .await?
+                {
+                    current.insert(share(m, &d));
+                }
+            }
+            let mut tx = self.store().begin().await?;
+            let mut shares = tx.sender_key_shares(&g).await?;
+            let key = match tx.own_sender_key(&g).await? {
+                Some(k) if shares.iter().all(|s| current.contains(s)) => k,
+                Some(mut k) => {
+                    k.rotate(&mut os_rng());
+                    shares.clear();
+                    k
+                }
+                None => {
+                    shares.clear();
+                    OwnSenderKey::new(g, &mut os_rng())
+                }
+            };
+            tx.set_own_sender_key(&key).await?;
+            tx.set_sender_key_shares(&g, &shares).await?;
+            tx.commit().await?;
+
+            // Distribute to the remaining recipients' devices that lack the key.
+            item.recipients.retain(|r| members.contains(r));
+            for user in item.recipients.clone() {
+                let uid = UserId::new(user.clone())?;
+                let devices = self.recipient_devices(&uid, false).await?;
+                if devices.iter().all(|d| shares.contains(&share(&user, d))) {
+                    continue;
+                }
+                let distribution = key.distribution_message().to_bytes();
+                let mut dist = Content::new(
+                    ContentId(rand16()),
+                    now_ms(),
+                    Body::SenderKey {
+                        group: *group,
+                        distribution: B64(distribution.to_vec()),
+                    },
+                );
+                dist.group = Some(*group);
+                let sent_to = self.send_content(&uid, &dist).await?;
+                shares.retain(|s| s.user != user);
+                shares.extend(sent_to.iter().map(|d| share(&user, d)));
+                let mut tx = self.store().begin().await?;
+                tx.set_sender_key_shares(&g, &shares).await?;
+                tx.commit().await?;
+            }
+
+            // Encrypt once; commit the advanced chain before anything leaves.
+            let mut tx = self.store().begin().await?;
+            let mut key = tx
+                .own_sender_key(&g)
+                .await?
+                .ok_or(EnrolError::State("the group's sender key is gone"))?;
+            let ciphertext = key
+                .encrypt(&me, &plaintext)
+                .map_err(|_| EnrolError::State("group encryption failed"))?;
+            tx.set_own_sender_key(&key).await?;
+            tx.commit().await?;
+            let body = B64(EnvelopeBody::Group(&ciphertext).to_bytes());
+
+            let mut changed = false;
+            while let Some(user) = item.recipients.first().cloned() {
+                let uid = UserId::new(user.clone())?;
+                let devices = self.recipient_devices(&uid, false).await?;
+                if devices.iter().any(|d| !shares.contains(&share(&user, d))) {
+                    changed = true;
+                    break;
+                }
+                if devices.is_empty() {
+                    self.recipient_done(item).await?;
+                    continue;
+                }
+                let messages = devices
+                    .iter()
+                    .map(|d| OutgoingEnvelope {
+                        device: d.device,
+                        registration_id: d.registration_id,
+                        body: body.clone(),
+                    })
+                    .collect();
+                match self.relay().send(&uid, &SendRequest { messages }).await {
+                    Ok(_) => self.recipient_done(item).await?,
+                    Err(e) => {
+                        let Some(b) = e
+                            .body()
+                            .filter(|b| b.mismatched.is_some() || b.stale.is_some())
+                        else {
+                            return Err(e.into());
+                        };
+                        // Re-registered devices need new sessions for the distribution.
+                        let mut tx = self.store().begin().await?;
+                        for d in b.stale.iter().flatten() {
+                            tx.delete_session(&address(&user, *d)?).await?;
+                        }
+                        tx.commit().await?;
+                        self.recipient_devices(&uid, true).await?;
+                        changed = true;
+                        break;
+                    }
+                }
+            }
+            if !changed {
+                return Ok(());
+            }
+        }
+        Err(EnrolError::State(
+            "the group's devices kept changing; try again",
+        ))
+    }
+}
