@@ -3,9 +3,9 @@
 //! A group is kept by its members' clients, as Signal's first group design was: the relay
 //! sees only pairwise envelopes and identical group envelopes, never a member list.
 //!
-//! - **Changes** (create, add, remove, rename) travel pairwise to every member before and
-//!   after the change (so a removed member learns of it), and to the author's own other
-//!   devices. A new member gets the whole group (`Create` with name and member list). A
+//! - **Changes** (create, add, remove, rename) travel pairwise to every member as the group was
+//!   before the change (so a removed member learns of it), the author's own other devices
+//!   included. A new member gets the whole group instead (`Create` with name and members). A
 //!   change is accepted only from a current member; a `Create` for an unknown group only from
 //!   someone it lists. Any member may add or remove members (no group admins yet).
 //! - **Messages** (text, files, edits, deletes, reactions, receipts) are encrypted once with

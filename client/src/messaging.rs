@@ -150,6 +150,9 @@ pub struct Messenger {
     store: Store,
     pub(crate) account: Account,
     relay: Relay,
+    /// The last local timestamp given to a message (they increase strictly, so a
+    /// conversation's order is the order in which this device stored its messages).
+    last_stamp: std::sync::atomic::AtomicU64,
 }
 
 impl Messenger {
@@ -166,7 +169,21 @@ impl Messenger {
             store,
             account,
             relay,
+            last_stamp: std::sync::atomic::AtomicU64::new(0),
         })
+    }
+
+    /// A local timestamp (ms) later than every one given before by this messenger.
+    fn stamp(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        let now = now_ms();
+        let prev = self
+            .last_stamp
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                Some(now.max(last.saturating_add(1)))
+            })
+            .unwrap_or(now);
+        now.max(prev.saturating_add(1))
     }
 
     /// The account's store.
@@ -305,14 +322,9 @@ impl Messenger {
                 }
                 self.apply(&mut tx, &self.me()?, &content, conversation)
                     .await?;
-                // A change goes to the members before and after it (the removed learn of it).
-                let mut recipients = before;
-                for m in group_members(&mut tx, &conversation).await? {
-                    if !recipients.contains(&m) {
-                        recipients.push(m);
-                    }
-                }
-                (conversation, recipients)
+                // Everything goes to the members before it: a removed member learns of its
+                // removal; an added one gets the whole group separately (`add_members`).
+                (conversation, before)
             }
         };
         let message = stored_as_row(&content.body)
@@ -774,7 +786,7 @@ impl Messenger {
                 id: self.store.message_row_id(author.as_str(), &content.id.0),
                 conversation,
                 outgoing: own,
-                timestamp: now_ms(),
+                timestamp: self.stamp(),
                 sender: from.clone(),
                 sent_at: content.sent_at,
                 body: content.to_bytes(),

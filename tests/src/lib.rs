@@ -1,0 +1,403 @@
+//! Harness of the end-to-end tests (`tests/tests/*.rs`): the real `parley-server` binary on
+//! `127.0.0.1:0` over a SQLite data directory or a fresh PostgreSQL database, the real
+//! `parley` binary, and accounts driven through the client engine (the same code the CLI and
+//! the desktop app run).
+//!
+//! The binaries are the workspace's own, built by `cargo build -p parley-server -p parley-cli`
+//! into the target directory of the running test (a no-op when `cargo test --workspace` has
+//! built them already).
+#![forbid(unsafe_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::print_stderr
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use parley_client::enrol;
+use parley_client::messaging::{Event, Messenger, Received};
+use parley_client::store::KeySource;
+use parley_proto::UserId;
+use tokio::io::AsyncBufReadExt as _;
+
+/// The setup token every test relay is started with.
+pub const SETUP_TOKEN: &str = "e2e-setup-token";
+
+/// The `parley-server` and `parley` binaries of this workspace.
+pub fn binaries() -> &'static (PathBuf, PathBuf) {
+    static BINS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BINS.get_or_init(|| {
+        // <target>/<profile>/deps/<test binary>
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let target_dir = profile_dir.parent().unwrap().to_path_buf();
+        let profile = profile_dir
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "parley-server",
+            "-p",
+            "parley-cli",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+        match profile.as_str() {
+            "debug" => {}
+            "release" => {
+                cmd.arg("--release");
+            }
+            other => {
+                cmd.args(["--profile", other]);
+            }
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "building the binaries failed");
+        (
+            profile_dir.join("parley-server"),
+            profile_dir.join("parley"),
+        )
+    })
+}
+
+/// Where a relay keeps its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file in the relay's data directory (the default).
+    Sqlite,
+    /// A fresh database on the test PostgreSQL (`PARLEY_TEST_PG`, default the local one).
+    Postgres,
+}
+
+/// The PostgreSQL server the tests use.
+pub fn pg_admin_url() -> String {
+    std::env::var("PARLEY_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn random_hex(n: usize) -> String {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut out = String::new();
+    while out.len() < n {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos(),
+        );
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out.truncate(n);
+    out
+}
+
+/// A running `parley-server` process.
+pub struct Server {
+    /// Its base URL.
+    pub url: String,
+    /// The process.
+    pub child: tokio::process::Child,
+    /// Its data directory (SQLite file and attachments).
+    pub data: tempfile::TempDir,
+    /// Its PostgreSQL database URL, on that backend.
+    pub database_url: Option<String>,
+}
+
+impl Server {
+    /// Starts a relay on a fresh data directory (and, for PostgreSQL, a fresh database).
+    pub async fn start(backend: Backend) -> Self {
+        let database_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(fresh_pg_database().await),
+        };
+        let data = tempfile::tempdir().unwrap();
+        let url = spawn(data.path(), database_url.as_deref()).await;
+        Self {
+            url: url.0,
+            child: url.1,
+            data,
+            database_url,
+        }
+    }
+
+    /// Kills the relay (SIGKILL) and starts it again on the same data, at a new port.
+    pub async fn restart(&mut self) {
+        self.child.kill().await.unwrap();
+        let (url, child) = spawn(self.data.path(), self.database_url.as_deref()).await;
+        self.url = url;
+        self.child = child;
+    }
+
+    /// The relay's resident set size now and its peak, in KiB (`VmRSS`, `VmHWM`).
+    pub fn memory_kib(&self) -> (u64, u64) {
+        memory_kib(self.child.id().unwrap()).unwrap()
+    }
+
+    /// Everything the relay stored: the files of its data directory and, on PostgreSQL, the
+    /// text of every row of every table (binary columns as PostgreSQL prints them, hex).
+    pub async fn stored_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        read_tree(self.data.path(), &mut out);
+        if let Some(url) = &self.database_url {
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for t in tables {
+                let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {t} t"))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                for r in rows {
+                    out.extend_from_slice(r.as_bytes());
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Every file under `dir`, appended to `out`.
+pub fn read_tree(dir: &Path, out: &mut Vec<u8>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            read_tree(&p, out);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.extend(bytes);
+        }
+    }
+}
+
+/// Whether `needle` (or its lower-case hex) occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    let hex: Vec<u8> = needle
+        .iter()
+        .flat_map(|b| format!("{b:02x}").into_bytes())
+        .collect();
+    haystack.windows(needle.len()).any(|w| w == needle)
+        || haystack.windows(hex.len()).any(|w| w == hex.as_slice())
+}
+
+/// `VmRSS` and `VmHWM` of process `pid`, KiB.
+pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+async fn fresh_pg_database() -> String {
+    use sqlx::Connection as _;
+    let admin = pg_admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to the test PostgreSQL");
+    let name = format!("parley_e2e_{}", random_hex(16));
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+async fn spawn(data: &Path, database_url: Option<&str>) -> (String, tokio::process::Child) {
+    let mut cmd = tokio::process::Command::new(&binaries().0);
+    cmd.arg("--data-dir")
+        .arg(data)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .env_remove("PARLEY_DATABASE_URL")
+        .env("PARLEY_SETUP_TOKEN", SETUP_TOKEN)
+        .env("PARLEY_LOG", "warn")
+        .env("PARLEY_RATE_PER_SEC", "100000")
+        .env("PARLEY_RATE_BURST", "100000");
+    if let Some(url) = database_url {
+        cmd.arg("--database-url").arg(url);
+    }
+    cmd.stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawn parley-server");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.strip_prefix("parley-server listening on ") {
+                return rest.trim().to_owned();
+            }
+        }
+        panic!("parley-server exited before listening");
+    })
+    .await
+    .expect("parley-server started in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (url, child)
+}
+
+/// One device's account: its directory and its messenger.
+pub struct Device {
+    /// `user.device`, for messages.
+    pub name: String,
+    /// The account directory.
+    pub home: PathBuf,
+    /// The engine.
+    pub m: Messenger,
+}
+
+impl Device {
+    /// The user id.
+    pub fn user(&self) -> UserId {
+        UserId::new(self.m.user()).unwrap()
+    }
+}
+
+/// Accounts on one relay, sharing a key directory.
+pub struct Org {
+    /// Holds the accounts and the key files.
+    pub dir: tempfile::TempDir,
+    /// The relay URL.
+    pub url: String,
+}
+
+impl Org {
+    /// The key directory.
+    pub fn keys(&self) -> KeySource {
+        KeySource::key_file_in(self.dir.path().join("keys"))
+    }
+
+    /// The key directory's path.
+    pub fn key_dir(&self) -> PathBuf {
+        self.dir.path().join("keys")
+    }
+
+    /// Creates the org on `server` with `admin` as its first user; returns its device.
+    pub async fn create(server: &Server, admin: &str) -> (Self, Device) {
+        let org = Self {
+            dir: tempfile::tempdir().unwrap(),
+            url: server.url.clone(),
+        };
+        let home = org.dir.path().join(format!("{admin}.1"));
+        let store = enrol::create_org(
+            &home,
+            org.keys(),
+            &server.url,
+            SETUP_TOKEN,
+            &UserId::new(admin).unwrap(),
+            "E2E",
+        )
+        .await
+        .unwrap();
+        let m = Messenger::new(store).await.unwrap();
+        (
+            org,
+            Device {
+                name: format!("{admin}.1"),
+                home,
+                m,
+            },
+        )
+    }
+
+    /// `admin` invites `user`, who joins with a first device.
+    pub async fn invite(&self, admin: &Device, user: &str) -> Device {
+        let text = enrol::invite(admin.m.store(), &UserId::new(user).unwrap(), true)
+            .await
+            .unwrap();
+        self.join(&format!("{user}.1"), &text).await
+    }
+
+    /// `device` links a further device of its user.
+    pub async fn link(&self, device: &Device, n: u32) -> Device {
+        let text = enrol::link(device.m.store()).await.unwrap();
+        self.join(&format!("{}.{n}", device.m.user()), &text).await
+    }
+
+    async fn join(&self, name: &str, text: &str) -> Device {
+        let home = self.dir.path().join(name);
+        let store = enrol::join(&home, self.keys(), text).await.unwrap();
+        Device {
+            name: name.to_owned(),
+            home,
+            m: Messenger::new(store).await.unwrap(),
+        }
+    }
+}
+
+/// Connects `m` and collects events until `n` messages (texts, files, group changes …)
+/// arrived, then closes the connection. Fails after 60 s of silence.
+pub async fn receive(m: &Messenger, n: usize) -> Vec<Received> {
+    let mut events = m.events().await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < n {
+        let event = tokio::time::timeout(Duration::from_secs(60), events.next())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {n} messages arrived", got.len()))
+            .expect("the connection stayed open")
+            .unwrap();
+        match event {
+            Event::Message(msg) => got.push(*msg),
+            Event::Dropped { from, reason } => panic!("dropped an envelope from {from}: {reason}"),
+            _ => {}
+        }
+    }
+    events.close().await;
+    got
+}
+
+/// Connects `m`, takes everything queued, and closes; returns the messages.
+pub async fn drain(m: &Messenger) -> Vec<Received> {
+    let mut events = m.events().await.unwrap();
+    let mut got = Vec::new();
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(60), events.next())
+            .await
+            .expect("the relay answered")
+            .expect("the connection stayed open")
+            .unwrap();
+        match event {
+            Event::Message(msg) => got.push(*msg),
+            Event::CaughtUp => break,
+            Event::Dropped { from, reason } => eprintln!("dropped from {from}: {reason}"),
+            _ => {}
+        }
+    }
+    events.close().await;
+    got
+}
+
+/// The texts of `messages`, in order.
+pub fn texts(messages: &[Received]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| m.text().map(str::to_owned))
+        .collect()
+}

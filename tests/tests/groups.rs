@@ -1,0 +1,175 @@
+//! A group of five users through a real `parley-server`: create, send, add a member, remove a
+//! member. The removed member keeps its state and is fed an envelope sent after its removal:
+//! it cannot decrypt it. Messages also reach the members' other devices.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use parley_client::messaging::Target;
+use parley_e2e::{Backend, Device, Org, Server, contains, drain, receive, texts};
+use parley_proto::content::{Body, GroupChange};
+use parley_proto::ws::ServerFrame;
+
+const SECRET: &str = "group-secret-";
+
+async fn group_history(d: &Device, group: &Target) -> Vec<String> {
+    d.m.history(group, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.text)
+        .collect()
+}
+
+async fn five_users(backend: Backend) {
+    let server = Server::start(backend).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let mut others = Vec::new();
+    for name in ["bob", "carol", "dave", "erin", "frank"] {
+        others.push(org.invite(&alice, name).await);
+    }
+    let [bob, carol, dave, erin, frank] = <[Device; 5]>::try_from(others).ok().unwrap();
+    let bob2 = org.link(&bob, 2).await;
+
+    let members = [&bob, &carol, &dave, &erin].map(|d| d.user());
+    let group = alice.m.create_group("Board", &members).await.unwrap();
+    let target = Target::Group(group);
+    for d in [&bob, &bob2, &carol, &dave, &erin] {
+        let got = receive(&d.m, 1).await;
+        assert!(
+            matches!(&got[0].body, Body::Group(GroupChange::Create { name, members })
+                if name == "Board" && members.len() == 5),
+            "{}: {got:?}",
+            d.name
+        );
+        assert_eq!(d.m.group(&group).await.unwrap().members.len(), 5);
+    }
+
+    // Everyone writes once; everyone else (and bob's second device) reads it.
+    let writers = [&alice, &bob, &carol, &dave, &erin];
+    for (i, w) in writers.iter().enumerate() {
+        w.m.send_text(&target, &format!("{SECRET}{i} by {}", w.name))
+            .await
+            .unwrap();
+        for r in writers.iter().chain([&&bob2]) {
+            if r.name != w.name {
+                let got = receive(&r.m, 1).await;
+                assert_eq!(texts(&got), [format!("{SECRET}{i} by {}", w.name)]);
+                assert_eq!(got[0].group, Some(group));
+            }
+        }
+    }
+    // bob.2 also sees bob.1's own message (a sync copy under bob.1's sender key).
+    assert_eq!(group_history(&bob2, &target).await.len(), 6);
+
+    // Add frank: he gets the whole group; the others learn of him.
+    alice.m.add_members(&group, &[frank.user()]).await.unwrap();
+    let got = receive(&frank.m, 1).await;
+    assert!(
+        matches!(&got[0].body, Body::Group(GroupChange::Create { members, .. }) if members.len() == 6)
+    );
+    for d in [&bob, &bob2, &carol, &dave, &erin] {
+        let got = receive(&d.m, 1).await;
+        assert!(matches!(&got[0].body, Body::Group(GroupChange::Add { .. })));
+    }
+    frank
+        .m
+        .send_text(&target, &format!("{SECRET}hello from frank"))
+        .await
+        .unwrap();
+    for d in [&alice, &bob, &bob2, &carol, &dave, &erin] {
+        assert_eq!(
+            texts(&receive(&d.m, 1).await),
+            [format!("{SECRET}hello from frank")]
+        );
+    }
+
+    // Remove erin. She learns of it; the others too.
+    alice
+        .m
+        .remove_members(&group, &[erin.user()])
+        .await
+        .unwrap();
+    for d in [&bob, &bob2, &carol, &dave, &erin, &frank] {
+        let got = receive(&d.m, 1).await;
+        assert!(
+            matches!(&got[0].body, Body::Group(GroupChange::Remove { .. })),
+            "{}",
+            d.name
+        );
+    }
+    assert!(
+        !erin
+            .m
+            .group(&group)
+            .await
+            .unwrap()
+            .members
+            .contains(&"erin".to_owned())
+    );
+
+    // Bob writes after the removal: a new sender key, which erin never gets.
+    bob.m
+        .send_text(&target, &format!("{SECRET}after erin left"))
+        .await
+        .unwrap();
+    // Take carol's copy off the relay (without acking it) and feed it to erin's engine.
+    let mut ws = carol.m.relay().connect().await.unwrap();
+    let env = loop {
+        match ws.next().await.unwrap().unwrap() {
+            ServerFrame::Envelope(env) => break env,
+            ServerFrame::QueueEmpty => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    ws.close().await;
+    assert!(
+        erin.m.receive(&env).await.is_err(),
+        "a removed member cannot read what follows"
+    );
+    assert!(drain(&erin.m).await.is_empty(), "nothing was sent to erin");
+    assert!(
+        !group_history(&erin, &target)
+            .await
+            .iter()
+            .any(|t| t.contains("after erin left"))
+    );
+    for d in [&alice, &bob2, &carol, &dave, &frank] {
+        assert_eq!(
+            texts(&receive(&d.m, 1).await),
+            [format!("{SECRET}after erin left")],
+            "{}",
+            d.name
+        );
+    }
+    // erin can no longer write to the group.
+    assert!(erin.m.send_text(&target, "still here?").await.is_err());
+
+    // Everyone else has the same history.
+    let want = group_history(&alice, &target).await;
+    assert_eq!(want.len(), 10, "{want:?}");
+    for d in [&bob, &bob2, &carol, &dave] {
+        assert_eq!(group_history(d, &target).await, want, "{}", d.name);
+    }
+
+    let relay_bytes = server.stored_bytes().await;
+    assert!(!contains(&relay_bytes, SECRET.as_bytes()));
+    assert!(
+        !contains(&relay_bytes, b"Board"),
+        "the group's name is not on the relay"
+    );
+    drop(org);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_users_sqlite() {
+    five_users(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_users_postgres() {
+    five_users(Backend::Postgres).await;
+}
