@@ -39,6 +39,10 @@ enum Command {
         /// The relay's URL, e.g. http://127.0.0.1:8787.
         #[arg(long)]
         relay: String,
+        /// The SHA-256 of the relay's TLS certificate, as parley-server prints it at start:
+        /// the relay must present exactly that certificate, to you and to everyone you invite.
+        #[arg(long, value_parser = tls_pin)]
+        tls_pin: Option<TlsPin>,
         /// The setup token the relay printed at its first start.
         #[arg(long, env = "PARLEY_SETUP_TOKEN", hide_env_values = true)]
         setup_token: String,
@@ -194,6 +198,16 @@ fn key_source(cli: &Cli) -> anyhow::Result<KeySource> {
     }
 }
 
+/// A TLS certificate pin: 32 bytes.
+#[derive(Clone, Copy, Debug)]
+struct TlsPin([u8; 32]);
+
+fn tls_pin(text: &str) -> Result<TlsPin, String> {
+    parley_client::tls::parse_pin(text)
+        .map(TlsPin)
+        .ok_or_else(|| "a pin is 64 hex digits (the SHA-256 parley-server prints)".to_owned())
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -240,11 +254,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::InitOrg {
             relay,
+            tls_pin,
             setup_token,
             user,
             org_name,
         } => {
-            let store = enrol::create_org(&home, keys, relay, setup_token, user, org_name).await?;
+            let store = enrol::create_org(
+                &home,
+                keys,
+                relay,
+                tls_pin.map(|p| p.0),
+                setup_token,
+                user,
+                org_name,
+            )
+            .await?;
             println!("Created the org {org_name:?}; you are {user}, device 1, its first admin.");
             println!(
                 "The org root key stays in this device's encrypted store ({}).",

@@ -61,7 +61,7 @@ async fn main() -> anyhow::Result<()> {
         "\n1. Alice creates the org (its root key stays in her encrypted store) and becomes its first admin"
     );
     let home = dir.path().join("alice");
-    let store = enrol::create_org(&home, keys(), &url, &token, &alice_id, "Acme").await?;
+    let store = enrol::create_org(&home, keys(), &url, None, &token, &alice_id, "Acme").await?;
     let alice = Messenger::new(store).await?;
     println!(
         "  done; her store is {} (key file in {})",

@@ -107,11 +107,13 @@ impl NewKeys {
 pub fn relay_for(account: &Account) -> EnrolResult<Relay> {
     let user = UserId::new(account.user.clone())?;
     Ok(
-        Relay::new(account.relay_url.clone()).with_credentials(Credentials {
-            user,
-            device: account.device,
-            secret: account.credentials_secret.to_vec(),
-        }),
+        Relay::pinned(account.relay_url.clone(), account.relay_cert_fingerprint)?.with_credentials(
+            Credentials {
+                user,
+                device: account.device,
+                secret: account.credentials_secret.to_vec(),
+            },
+        ),
     )
 }
 
@@ -154,16 +156,19 @@ async fn save(
 
 /// Creates the org on a relay that has none yet, with this device as its first admin, and
 /// the account in a new store at `home`. The org root key is generated here and kept only in
-/// this device's store.
+/// this device's store. With `tls_pin` (the SHA-256 of the relay's certificate, which
+/// `parley-server` prints), the relay must present that certificate, now and in every
+/// invite this org hands out.
 pub async fn create_org(
     home: &Path,
     key_source: KeySource,
     relay_url: &str,
+    tls_pin: Option<[u8; 32]>,
     setup_token: &str,
     user: &UserId,
     org_name: &str,
 ) -> EnrolResult<Store> {
-    let relay = Relay::new(relay_url);
+    let relay = Relay::pinned(relay_url, tls_pin)?;
     let mut keys = NewKeys::generate();
     let root = SigningKeyPair::generate(&mut os_rng());
     let now = now_secs();
@@ -196,7 +201,7 @@ pub async fn create_org(
             credentials_secret: keys.secret.clone(),
             registration_id: keys.registration_id,
             relay_url: relay_url.to_owned(),
-            relay_cert_fingerprint: None,
+            relay_cert_fingerprint: tls_pin,
             org_genesis_hash: genesis.hash(),
         };
         publish_prekeys(&relay_for(&account)?, &mut keys).await?;
@@ -288,7 +293,7 @@ pub async fn link(store: &Store) -> EnrolResult<String> {
 /// device, publishes its prekeys and saves the account in a new store at `home`.
 pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> EnrolResult<Store> {
     let invite = Invite::from_text(invite_text)?;
-    let relay = Relay::new(invite.relay.clone());
+    let relay = Relay::pinned(invite.relay.clone(), invite.tls_pin)?;
     let log = relay.org_log().await?;
     let entries: Vec<Vec<u8>> = log.entries.into_iter().map(B64::into_inner).collect();
     verify_log(&entries, &invite.genesis_hash)?;

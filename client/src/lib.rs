@@ -18,3 +18,4 @@ pub mod groups;
 pub mod messaging;
 pub mod relay;
 pub mod store;
+pub mod tls;

@@ -41,6 +41,9 @@ pub enum RelayError {
     /// A frame the relay sent could not be parsed.
     #[error("malformed frame from the relay")]
     BadFrame,
+    /// The TLS configuration could not be built.
+    #[error("TLS set-up failed: {0}")]
+    Tls(#[from] rustls::Error),
 }
 
 impl RelayError {
@@ -105,16 +108,38 @@ pub struct Relay {
     base: String,
     http: reqwest::Client,
     creds: Option<Credentials>,
+    /// The pinned TLS configuration, shared by HTTP and the WebSocket (`None`: Web PKI).
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Relay {
-    /// A client of the relay at `base` (`http://host:port`), not authenticated.
+    /// A client of the relay at `base` (`http://host:port`, or `https://` checked against the
+    /// Web PKI roots), not authenticated.
     pub fn new(base: impl Into<String>) -> Self {
         Self {
             base: base.into().trim_end_matches('/').to_owned(),
             http: reqwest::Client::new(),
             creds: None,
+            tls: None,
         }
+    }
+
+    /// A client of the relay at `base` that accepts only the TLS certificate whose SHA-256 is
+    /// `pin` (see [`crate::tls`]); with `None`, as [`Relay::new`].
+    pub fn pinned(base: impl Into<String>, pin: Option<[u8; 32]>) -> RelayResult<Self> {
+        let Some(pin) = pin else {
+            return Ok(Self::new(base));
+        };
+        let tls = crate::tls::client_config(Some(pin))?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls((*tls).clone())
+            .build()?;
+        Ok(Self {
+            base: base.into().trim_end_matches('/').to_owned(),
+            http,
+            creds: None,
+            tls: Some(tls),
+        })
     }
 
     /// The same relay, authenticated as a device.
@@ -123,6 +148,7 @@ impl Relay {
             base: self.base.clone(),
             http: self.http.clone(),
             creds: Some(creds),
+            tls: self.tls.clone(),
         }
     }
 
@@ -275,7 +301,14 @@ impl Relay {
         {
             req.headers_mut().insert(reqwest::header::AUTHORIZATION, v);
         }
-        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        let tls = match &self.tls {
+            Some(tls) => tls.clone(),
+            None => crate::tls::client_config(None)?,
+        };
+        let connector = tokio_tungstenite::Connector::Rustls(tls);
+        let (ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(req, None, false, Some(connector))
+                .await?;
         Ok(Delivery { ws })
     }
 }

@@ -43,6 +43,25 @@ async fn main() -> anyhow::Result<()> {
     } else {
         "http"
     };
+    if let Some((cert, _)) = &config.tls {
+        // What clients pin (`parley init-org --tls-pin`); invites carry it to everyone else.
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
+        let first = CertificateDer::pem_file_iter(cert)
+            .ok()
+            .and_then(|mut certs| certs.next())
+            .and_then(Result::ok)
+            .with_context(|| format!("reading the certificate {}", cert.display()))?;
+        let pin: String = parley_proto::org::sha256(first.as_ref())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "TLS certificate SHA-256 (for parley init-org --tls-pin): {pin}"
+        )?;
+    }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "parley-server listening on {scheme}://{addr}")?;

@@ -160,9 +160,7 @@ async fn main() {
     let grouped = latency(&alice, &to_group, &mut grx, 49, group_lat_n).await;
     let group_tp = throughput(&alice, &to_group, &mut grx, 49, group_tp_n).await;
 
-    println!(
-        "| measurement ({backend:?}) | p50 ms | p99 ms | samples |\n|---|---:|---:|---:|"
-    );
+    println!("| measurement ({backend:?}) | p50 ms | p99 ms | samples |\n|---|---:|---:|---:|");
     println!(
         "| 1:1 send → event | {:.2} | {:.2} | {} |",
         direct.p50, direct.p99, direct.n
@@ -171,7 +169,9 @@ async fn main() {
         "| 50-member group send → event (each of 49 devices) | {:.2} | {:.2} | {} |",
         grouped.p50, grouped.p99, grouped.n
     );
-    println!("\n| throughput ({backend:?}) | sends/s (send returned) | messages/s (all delivered) |\n|---|---:|---:|");
+    println!(
+        "\n| throughput ({backend:?}) | sends/s (send returned) | messages/s (all delivered) |\n|---|---:|---:|"
+    );
     println!(
         "| 1:1, {tp_n} messages | {:.0} | {:.0} |",
         direct_tp.0, direct_tp.1

@@ -115,6 +115,9 @@ pub struct Server {
     pub data: tempfile::TempDir,
     /// Its PostgreSQL database URL, on that backend.
     pub database_url: Option<String>,
+    /// With TLS: the SHA-256 of its certificate, as it printed it.
+    pub pin: Option<[u8; 32]>,
+    extra: Vec<String>,
 }
 
 impl Server {
@@ -125,19 +128,52 @@ impl Server {
             Backend::Postgres => Some(fresh_pg_database().await),
         };
         let data = tempfile::tempdir().unwrap();
-        let url = spawn(data.path(), database_url.as_deref()).await;
+        let (url, child, pin) = spawn(data.path(), database_url.as_deref(), &[]).await;
         Self {
-            url: url.0,
-            child: url.1,
+            url,
+            child,
             data,
             database_url,
+            pin,
+            extra: Vec::new(),
+        }
+    }
+
+    /// Starts a SQLite relay serving HTTPS with a fresh self-signed certificate for
+    /// `localhost` and `127.0.0.1`.
+    pub async fn start_tls() -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let (cert_path, key_path) = (data.path().join("cert.pem"), data.path().join("key.pem"));
+        std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+        std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+        let extra = vec![
+            "--tls-cert".to_owned(),
+            cert_path.display().to_string(),
+            "--tls-key".to_owned(),
+            key_path.display().to_string(),
+        ];
+        let (url, child, pin) = spawn(data.path(), None, &extra).await;
+        assert_eq!(
+            pin,
+            Some(parley_client::tls::fingerprint(cert.cert.der())),
+            "the relay prints its certificate's SHA-256"
+        );
+        Self {
+            url,
+            child,
+            data,
+            database_url: None,
+            pin,
+            extra,
         }
     }
 
     /// Kills the relay (SIGKILL) and starts it again on the same data, at a new port.
     pub async fn restart(&mut self) {
         self.child.kill().await.unwrap();
-        let (url, child) = spawn(self.data.path(), self.database_url.as_deref()).await;
+        let (url, child, _) =
+            spawn(self.data.path(), self.database_url.as_deref(), &self.extra).await;
         self.url = url;
         self.child = child;
     }
@@ -230,7 +266,11 @@ async fn fresh_pg_database() -> String {
     format!("{base}/{name}")
 }
 
-async fn spawn(data: &Path, database_url: Option<&str>) -> (String, tokio::process::Child) {
+async fn spawn(
+    data: &Path,
+    database_url: Option<&str>,
+    extra: &[String],
+) -> (String, tokio::process::Child, Option<[u8; 32]>) {
     let mut cmd = tokio::process::Command::new(&binaries().0);
     cmd.arg("--data-dir")
         .arg(data)
@@ -240,7 +280,8 @@ async fn spawn(data: &Path, database_url: Option<&str>) -> (String, tokio::proce
         .env("PARLEY_SETUP_TOKEN", SETUP_TOKEN)
         .env("PARLEY_LOG", "warn")
         .env("PARLEY_RATE_PER_SEC", "100000")
-        .env("PARLEY_RATE_BURST", "100000");
+        .env("PARLEY_RATE_BURST", "100000")
+        .args(extra);
     if let Some(url) = database_url {
         cmd.arg("--database-url").arg(url);
     }
@@ -249,8 +290,14 @@ async fn spawn(data: &Path, database_url: Option<&str>) -> (String, tokio::proce
         .kill_on_drop(true);
     let mut child = cmd.spawn().expect("spawn parley-server");
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut pin = None;
     let url = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) =
+                line.strip_prefix("TLS certificate SHA-256 (for parley init-org --tls-pin): ")
+            {
+                pin = parley_client::tls::parse_pin(rest.trim());
+            }
             if let Some(rest) = line.strip_prefix("parley-server listening on ") {
                 return rest.trim().to_owned();
             }
@@ -260,7 +307,7 @@ async fn spawn(data: &Path, database_url: Option<&str>) -> (String, tokio::proce
     .await
     .expect("parley-server started in time");
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (url, child)
+    (url, child, pin)
 }
 
 /// One device's account: its directory and its messenger.
@@ -310,6 +357,7 @@ impl Org {
             &home,
             org.keys(),
             &server.url,
+            server.pin,
             SETUP_TOKEN,
             &UserId::new(admin).unwrap(),
             "E2E",

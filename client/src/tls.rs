@@ -1,0 +1,134 @@
+//! TLS to the relay (DESIGN.md §4 "TLS"): either the certificate the invite pins, or the
+//! usual Web PKI check against the Mozilla roots (`webpki-roots`).
+//!
+//! A pin is the SHA-256 of the relay's certificate (DER), which `parley-server` prints at
+//! start. With a pin, the relay must present exactly that certificate: no certificate
+//! authority, and no name check (a self-hosted relay is often reached by IP address). The
+//! handshake signature is still verified against the pinned certificate's key, so only the
+//! holder of its private key can complete the handshake. The same configuration serves the
+//! HTTP API (reqwest) and the delivery WebSocket (tungstenite).
+
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
+
+/// The SHA-256 of a certificate (DER): what an invite pins.
+pub fn fingerprint(der: &[u8]) -> [u8; 32] {
+    parley_proto::org::sha256(der)
+}
+
+/// The client configuration for a relay: pinned when `pin` is given, else Web PKI.
+pub fn client_config(pin: Option<[u8; 32]>) -> Result<Arc<ClientConfig>, rustls::Error> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let config = match pin {
+        Some(pin) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedCertificate {
+                pin,
+                algorithms: provider.signature_verification_algorithms,
+            }))
+            .with_no_client_auth(),
+        None => {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// Accepts exactly the certificate whose SHA-256 is `pin`.
+#[derive(Debug)]
+struct PinnedCertificate {
+    pin: [u8; 32],
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for PinnedCertificate {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let seen = fingerprint(end_entity.as_ref());
+        // Not secret, but compare without an early exit anyway.
+        let diff = seen
+            .iter()
+            .zip(self.pin.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if diff == 0 {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// Parses a pin given as 64 hex digits (colons allowed, as `openssl x509 -fingerprint`
+/// prints them).
+pub fn parse_pin(text: &str) -> Option<[u8; 32]> {
+    let hex: Vec<u8> = text.bytes().filter(|b| *b != b':').collect();
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        *o = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_parse() {
+        let pin = [0xab; 32];
+        let hex: String = pin.iter().map(|b| format!("{b:02X}")).collect();
+        assert_eq!(parse_pin(&hex), Some(pin));
+        let colons: Vec<String> = pin.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(parse_pin(&colons.join(":")), Some(pin));
+        assert_eq!(parse_pin("abcd"), None);
+        assert_eq!(parse_pin(&"zz".repeat(32)), None);
+    }
+
+    #[test]
+    fn both_configurations_build() {
+        assert!(client_config(None).is_ok());
+        assert!(client_config(Some([1; 32])).is_ok());
+    }
+}

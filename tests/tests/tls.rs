@@ -1,0 +1,66 @@
+//! A relay serving HTTPS with a self-signed certificate: the org is created with the
+//! certificate's pin, invites carry it, and everything (API, delivery socket, files) goes
+//! through TLS to exactly that certificate. A client whose invite pins another certificate
+//! refuses the relay and keeps nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use parley_client::enrol;
+use parley_client::messaging::Target;
+use parley_e2e::{Org, Server, receive, texts};
+use parley_proto::UserId;
+use parley_proto::invite::Invite;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pinned_tls_end_to_end() {
+    let server = Server::start_tls().await;
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let (org, alice) = Org::create(&server, "alice").await;
+    let text = enrol::invite(alice.m.store(), &UserId::new("bob").unwrap(), true)
+        .await
+        .unwrap();
+    let invite = Invite::from_text(&text).unwrap();
+    assert_eq!(invite.tls_pin, server.pin, "the invite carries the pin");
+
+    // An invite altered to pin another certificate: the newcomer refuses the relay.
+    let mut wrong = invite.clone();
+    wrong.tls_pin = Some([7; 32]);
+    let home = org.dir.path().join("mallory");
+    let err = enrol::join(&home, org.keys(), &wrong.to_text())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot reach the relay"), "{err}");
+    assert!(!parley_client::store::Store::database_path(&home).exists());
+
+    let bob = org.invite(&alice, "bob").await;
+    alice
+        .m
+        .send_text(&Target::User(bob.user()), "over pinned TLS")
+        .await
+        .unwrap();
+    assert_eq!(texts(&receive(&bob.m, 1).await), ["over pinned TLS"]);
+    let file = org.dir.path().join("note.txt");
+    std::fs::write(&file, b"file over TLS").unwrap();
+    bob.m
+        .send_file(&Target::User(alice.user()), &file, None, |_, _| {})
+        .await
+        .unwrap();
+    let got = receive(&alice.m, 1).await;
+    let saved = parley_client::files::download(
+        alice.m.relay(),
+        got[0].file().unwrap(),
+        &org.dir.path().join("downloads"),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(std::fs::read(saved).unwrap(), b"file over TLS");
+}
