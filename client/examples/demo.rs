@@ -22,11 +22,15 @@ async fn receive(name: &str, m: &Messenger) -> anyhow::Result<()> {
             .context("no message within 10 s")?
             .context("the relay closed the connection")??;
         if let Event::Message(msg) = event {
-            println!(
-                "  {name} <- {}: {:?}",
-                msg.from,
-                msg.text().unwrap_or_default()
-            );
+            let what = parley_client::messaging::describe(&msg.body).unwrap_or_default();
+            match msg.group {
+                Some(g) => println!(
+                    "  {name} <- {} in #{}: {what:?}",
+                    msg.from,
+                    m.group(&g).await?.name
+                ),
+                None => println!("  {name} <- {}: {what:?}", msg.from),
+            }
             events.close().await;
             return Ok(());
         }
@@ -96,6 +100,24 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     receive("bob", &bob).await?;
+
+    println!(
+        "\n4. A group: Alice invites Carol and creates #q3-review; each member's messages are encrypted once, under its sender key"
+    );
+    let carol_id = UserId::new("carol")?;
+    let invite = enrol::invite(alice.store(), &carol_id, true).await?;
+    let carol =
+        Messenger::new(enrol::join(&dir.path().join("carol"), keys(), &invite).await?).await?;
+    let group = alice
+        .create_group("q3-review", &[bob_id.clone(), carol_id.clone()])
+        .await?;
+    receive("bob", &bob).await?;
+    receive("carol", &carol).await?;
+    let text = "I'll present the numbers on Monday.";
+    bob.send_text(&Target::Group(group), text).await?;
+    println!("  bob -> #q3-review: {text:?}");
+    receive("alice", &alice).await?;
+    receive("carol", &carol).await?;
 
     // Acks travel on the socket; give the last one a moment to commit.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;

@@ -27,6 +27,8 @@
 
 use std::collections::BTreeSet;
 
+use futures_util::StreamExt as _;
+
 use parley_crypto::DeviceAddress;
 use parley_crypto::keys::os_rng;
 use parley_crypto::sender_key::{OwnSenderKey, SenderKeyDistributionMessage, SenderKeyMessage};
@@ -54,6 +56,17 @@ pub struct GroupInfo {
     pub name: String,
     /// Its members (user ids, sorted).
     pub members: Vec<String>,
+}
+
+/// Group envelopes in flight at once (one request per member).
+const PARALLEL_SENDS: usize = 8;
+
+/// What became of a group envelope for one member.
+enum Delivered {
+    /// The relay has it for every device of the member.
+    Yes,
+    /// The member's devices changed: distribute (or rotate) and encrypt again.
+    DevicesChanged,
 }
 
 fn share(user: &str, device: &ContactDevice) -> SenderKeyShare {
@@ -115,16 +128,13 @@ impl Messenger {
         let mut content = Content::new(ContentId(rand16()), now_ms(), Body::Group(create));
         content.group = Some(*group);
         let mut tx = self.store().begin().await?;
-        tx.put_outbox(&OutboxItem {
-            id: crate::store::OutboxId::generate(),
-            conversation: self.store().group_conversation_id(&crypto_group(group)),
-            message: None,
-            recipients: members.iter().map(ToString::to_string).collect(),
-            payload: content.to_bytes(),
-            attempts: 0,
-            next_attempt: 0,
-            created_at: now_ms(),
-        })
+        tx.put_outbox(&OutboxItem::new(
+            self.store().group_conversation_id(&crypto_group(group)),
+            None,
+            members.iter().map(ToString::to_string).collect(),
+            content.to_bytes(),
+            now_ms(),
+        ))
         .await?;
         tx.commit().await?;
         self.flush_outbox(true).await?;
@@ -361,6 +371,49 @@ impl Messenger {
         crate::messaging::finish(tx, outcome).await
     }
 
+    /// Sends one group envelope to every device of `user` that holds this device's current
+    /// sender key (`shares`).
+    async fn send_group_envelope(
+        &self,
+        user: &str,
+        body: &B64,
+        shares: &[SenderKeyShare],
+    ) -> EnrolResult<Delivered> {
+        let uid = UserId::new(user)?;
+        let devices = self.recipient_devices(&uid, false).await?;
+        if devices.iter().any(|d| !shares.contains(&share(user, d))) {
+            return Ok(Delivered::DevicesChanged);
+        }
+        if devices.is_empty() {
+            return Ok(Delivered::Yes);
+        }
+        let messages = devices
+            .iter()
+            .map(|d| OutgoingEnvelope {
+                device: d.device,
+                registration_id: d.registration_id,
+                body: body.clone(),
+            })
+            .collect();
+        let Err(e) = self.relay().send(&uid, &SendRequest { messages }).await else {
+            return Ok(Delivered::Yes);
+        };
+        let Some(b) = e
+            .body()
+            .filter(|b| b.mismatched.is_some() || b.stale.is_some())
+        else {
+            return Err(e.into());
+        };
+        // Re-registered devices need new sessions for the distribution.
+        let mut tx = self.store().begin().await?;
+        for d in b.stale.iter().flatten() {
+            tx.delete_session(&address(user, *d)?).await?;
+        }
+        tx.commit().await?;
+        self.recipient_devices(&uid, true).await?;
+        Ok(Delivered::DevicesChanged)
+    }
+
     /// Sends group content under this device's sender key to each remaining recipient of
     /// `item`, distributing or rotating the key first as the module docs say.
     pub(crate) async fn send_group_item(
@@ -443,46 +496,27 @@ impl Messenger {
             tx.commit().await?;
             let body = B64(EnvelopeBody::Group(&ciphertext).to_bytes());
 
-            let mut changed = false;
-            while let Some(user) = item.recipients.first().cloned() {
-                let uid = UserId::new(user.clone())?;
-                let devices = self.recipient_devices(&uid, false).await?;
-                if devices.iter().any(|d| !shares.contains(&share(&user, d))) {
-                    changed = true;
-                    break;
-                }
-                if devices.is_empty() {
-                    self.recipient_done(item).await?;
-                    continue;
-                }
-                let messages = devices
-                    .iter()
-                    .map(|d| OutgoingEnvelope {
-                        device: d.device,
-                        registration_id: d.registration_id,
-                        body: body.clone(),
+            // One request per member (the relay's API is per user), several at a time.
+            let outcomes: Vec<(String, EnrolResult<Delivered>)> =
+                futures_util::stream::iter(item.recipients.clone())
+                    .map(|user| async {
+                        let outcome = self.send_group_envelope(&user, &body, &shares).await;
+                        (user, outcome)
                     })
-                    .collect();
-                match self.relay().send(&uid, &SendRequest { messages }).await {
-                    Ok(_) => self.recipient_done(item).await?,
-                    Err(e) => {
-                        let Some(b) = e
-                            .body()
-                            .filter(|b| b.mismatched.is_some() || b.stale.is_some())
-                        else {
-                            return Err(e.into());
-                        };
-                        // Re-registered devices need new sessions for the distribution.
-                        let mut tx = self.store().begin().await?;
-                        for d in b.stale.iter().flatten() {
-                            tx.delete_session(&address(&user, *d)?).await?;
-                        }
-                        tx.commit().await?;
-                        self.recipient_devices(&uid, true).await?;
-                        changed = true;
-                        break;
-                    }
+                    .buffer_unordered(PARALLEL_SENDS)
+                    .collect()
+                    .await;
+            let mut changed = false;
+            let mut failure = None;
+            for (user, outcome) in outcomes {
+                match outcome {
+                    Ok(Delivered::Yes) => item.recipients.retain(|r| *r != user),
+                    Ok(Delivered::DevicesChanged) => changed = true,
+                    Err(e) => failure = Some(e),
                 }
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
             if !changed {
                 return Ok(());

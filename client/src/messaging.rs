@@ -46,7 +46,7 @@ use crate::enrol::{EnrolError, EnrolResult, relay_for};
 use crate::relay::Relay;
 use crate::store::{
     Account, ContactDevice, Conversation, ConversationId, ConversationKind, Message, MessageStatus,
-    OutboxId, OutboxItem, Store, StoreTx,
+    OutboxItem, Store, StoreTx,
 };
 
 /// Attempts at a send when the relay reports changed devices (409/410).
@@ -329,16 +329,13 @@ impl Messenger {
         };
         let message = stored_as_row(&content.body)
             .then(|| self.store.message_row_id(&self.account.user, &id.0));
-        tx.put_outbox(&OutboxItem {
-            id: OutboxId::generate(),
+        tx.put_outbox(&OutboxItem::new(
             conversation,
             message,
             recipients,
-            payload: content.to_bytes(),
-            attempts: 0,
-            next_attempt: 0,
-            created_at: now_ms(),
-        })
+            content.to_bytes(),
+            now_ms(),
+        ))
         .await?;
         tx.commit().await?;
         self.flush_outbox(true).await?;
@@ -394,16 +391,6 @@ impl Messenger {
         Ok(sent)
     }
 
-    /// Records that the first recipient of `item` has it (progress is kept per recipient, so a
-    /// retry does not resend what went out).
-    pub(crate) async fn recipient_done(&self, item: &mut OutboxItem) -> EnrolResult<()> {
-        item.recipients.remove(0);
-        let mut tx = self.store.begin().await?;
-        tx.put_outbox(item).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Sends `content` pairwise to each remaining recipient of `item`.
     async fn send_pairwise_item(
         &self,
@@ -417,7 +404,9 @@ impl Messenger {
                 copy.sync_to = Some(UserId::new(target.clone())?);
             }
             self.send_content(&UserId::new(user)?, &copy).await?;
-            self.recipient_done(item).await?;
+            // Progress is kept in memory and saved with the item if a later recipient fails
+            // (a crash resends to everyone; receivers ignore repeats).
+            item.recipients.remove(0);
         }
         Ok(())
     }

@@ -565,6 +565,28 @@ pub struct OutboxItem {
     pub created_at: u64,
 }
 
+impl OutboxItem {
+    /// A new item, due now.
+    pub fn new(
+        conversation: ConversationId,
+        message: Option<MessageId>,
+        recipients: Vec<String>,
+        payload: Vec<u8>,
+        now: u64,
+    ) -> Self {
+        Self {
+            id: OutboxId::generate(),
+            conversation,
+            message,
+            recipients,
+            payload,
+            attempts: 0,
+            next_attempt: 0,
+            created_at: now,
+        }
+    }
+}
+
 impl fmt::Debug for OutboxItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OutboxItem")
