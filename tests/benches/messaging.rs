@@ -112,6 +112,35 @@ async fn throughput(
     (count as f64 / sent, count as f64 / delivered)
 }
 
+/// The floor under the numbers above, measured in the same run: one HTTP round trip to the
+/// relay (`GET /healthz`) and one durable commit of the client store (a small record,
+/// `synchronous = FULL`), p50 in ms.
+async fn floors(m: &Messenger, n: usize) -> (Latency, Latency) {
+    let mut http = Vec::with_capacity(n);
+    let mut commit = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        m.relay().health().await.unwrap();
+        http.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let mut tx = m.store().begin().await.unwrap();
+        let mut contact = tx.contact(m.user()).await.unwrap().unwrap();
+        contact.display_name = format!("{}", t.elapsed().as_nanos());
+        tx.set_contact(&contact).await.unwrap();
+        tx.commit().await.unwrap();
+        commit.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let stats = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        Latency {
+            p50: percentile(&v, 0.5),
+            p99: percentile(&v, 0.99),
+            n: v.len(),
+        }
+    };
+    (stats(http), stats(commit))
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -159,6 +188,7 @@ async fn main() {
     latency(&alice, &to_group, &mut grx, 49, 3).await;
     let grouped = latency(&alice, &to_group, &mut grx, 49, group_lat_n).await;
     let group_tp = throughput(&alice, &to_group, &mut grx, 49, group_tp_n).await;
+    let (http, commit) = floors(&alice, lat_n).await;
 
     println!("| measurement ({backend:?}) | p50 ms | p99 ms | samples |\n|---|---:|---:|---:|");
     println!(
@@ -168,6 +198,14 @@ async fn main() {
     println!(
         "| 50-member group send → event (each of 49 devices) | {:.2} | {:.2} | {} |",
         grouped.p50, grouped.p99, grouped.n
+    );
+    println!(
+        "| floor: one HTTP round trip to the relay (GET /healthz) | {:.2} | {:.2} | {} |",
+        http.p50, http.p99, http.n
+    );
+    println!(
+        "| floor: one durable commit of the client store | {:.2} | {:.2} | {} |",
+        commit.p50, commit.p99, commit.n
     );
     println!(
         "\n| throughput ({backend:?}) | sends/s (send returned) | messages/s (all delivered) |\n|---|---:|---:|"
