@@ -443,44 +443,71 @@ impl Messenger {
             let mut shares = tx.sender_key_shares(&g).await?;
             let key = match tx.own_sender_key(&g).await? {
                 Some(k) if shares.iter().all(|s| current.contains(s)) => k,
-                Some(mut k) => {
-                    k.rotate(&mut os_rng());
+                old => {
+                    let key = match old {
+                        Some(mut k) => {
+                            k.rotate(&mut os_rng());
+                            k
+                        }
+                        None => OwnSenderKey::new(g, &mut os_rng()),
+                    };
                     shares.clear();
-                    k
-                }
-                None => {
-                    shares.clear();
-                    OwnSenderKey::new(g, &mut os_rng())
+                    tx.set_own_sender_key(&key).await?;
+                    tx.set_sender_key_shares(&g, &shares).await?;
+                    key
                 }
             };
-            tx.set_own_sender_key(&key).await?;
-            tx.set_sender_key_shares(&g, &shares).await?;
             tx.commit().await?;
 
-            // Distribute to the remaining recipients' devices that lack the key.
+            // Distribute, pairwise, to the remaining recipients' devices that lack the key.
             item.recipients.retain(|r| members.contains(r));
-            for user in item.recipients.clone() {
-                let uid = UserId::new(user.clone())?;
-                let devices = self.recipient_devices(&uid, false).await?;
-                if devices.iter().all(|d| shares.contains(&share(&user, d))) {
-                    continue;
+            let mut lacking = Vec::new();
+            for user in &item.recipients {
+                let devices = self
+                    .recipient_devices(&UserId::new(user.clone())?, false)
+                    .await?;
+                if devices.iter().any(|d| !shares.contains(&share(user, d))) {
+                    lacking.push(user.clone());
                 }
-                let distribution = key.distribution_message().to_bytes();
+            }
+            if !lacking.is_empty() {
                 let mut dist = Content::new(
                     ContentId(rand16()),
                     now_ms(),
                     Body::SenderKey {
                         group: *group,
-                        distribution: B64(distribution.to_vec()),
+                        distribution: B64(key.distribution_message().to_bytes().to_vec()),
                     },
                 );
                 dist.group = Some(*group);
-                let sent_to = self.send_content(&uid, &dist).await?;
-                shares.retain(|s| s.user != user);
-                shares.extend(sent_to.iter().map(|d| share(&user, d)));
+                let outcomes: Vec<(String, EnrolResult<Vec<ContactDevice>>)> =
+                    futures_util::stream::iter(lacking)
+                        .map(|user| async {
+                            let outcome = match UserId::new(user.clone()) {
+                                Ok(uid) => self.send_content(&uid, &dist).await,
+                                Err(e) => Err(e.into()),
+                            };
+                            (user, outcome)
+                        })
+                        .buffer_unordered(PARALLEL_SENDS)
+                        .collect()
+                        .await;
+                let mut failure = None;
+                for (user, outcome) in outcomes {
+                    match outcome {
+                        Ok(sent_to) => {
+                            shares.retain(|s| s.user != user);
+                            shares.extend(sent_to.iter().map(|d| share(&user, d)));
+                        }
+                        Err(e) => failure = Some(e),
+                    }
+                }
                 let mut tx = self.store().begin().await?;
                 tx.set_sender_key_shares(&g, &shares).await?;
                 tx.commit().await?;
+                if let Some(e) = failure {
+                    return Err(e);
+                }
             }
 
             // Encrypt once; commit the advanced chain before anything leaves.
