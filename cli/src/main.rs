@@ -478,13 +478,11 @@ async fn listen(
     drain: bool,
     downloads: &std::path::Path,
 ) -> anyhow::Result<()> {
-    if let Err(e) = m.upkeep().await {
-        eprintln!("warning: could not refresh prekeys: {e}");
-    }
     if let Err(e) = m.flush_outbox(true).await {
         eprintln!("warning: queued messages not sent yet: {e}");
     }
     let mut events = m.events().await?;
+    let mut upkept = false;
     while let Some(event) = events.next().await {
         match event? {
             Event::Message(msg) => {
@@ -549,7 +547,19 @@ async fn listen(
             Event::Dropped { from, reason } => {
                 eprintln!("warning: dropped an envelope from {from}: {reason}");
             }
-            Event::CaughtUp if drain => break,
+            Event::CaughtUp => {
+                // Prekeys are refilled once what was queued has been read: a refill may
+                // forget the oldest claimed keys, which queued first messages could need.
+                if !upkept {
+                    upkept = true;
+                    if let Err(e) = m.upkeep().await {
+                        eprintln!("warning: could not refresh prekeys: {e}");
+                    }
+                }
+                if drain {
+                    break;
+                }
+            }
             _ => {}
         }
     }

@@ -9,9 +9,11 @@
 //!
 //! Trust: the list comes from the relay, which the org log will replace as the source once it
 //! carries `DeviceAdded`/`DeviceRevoked` entries (DESIGN.md §2). Until then a malicious relay
-//! could list a device of its own for a user; what the cache does give is that a device's
-//! identity key, once seen, is pinned: a different identity under the same device number and
-//! registration id is refused (see [`Messenger::identity_of`]).
+//! could list a device of its own for a user. What the cache gives is narrower: while a device
+//! (number and registration id) stays listed, its identity key cannot change (a refresh that
+//! changes it is refused), and a new session is made only with a bundle whose identity is the
+//! listed one. A relay that drops a device and lists it again, or changes its registration id,
+//! can present a new key; the org log closes that.
 
 use parley_crypto::identity::PublicIdentity;
 use parley_proto::{DeviceId, UserId};
@@ -42,9 +44,14 @@ impl Messenger {
                 return Ok(c.devices);
             }
         }
-        let list = self.relay().devices(user).await?;
-        let mut devices = Vec::with_capacity(list.devices.len());
-        for d in list.devices {
+        // A user the relay does not know (never enrolled, or dismissed) has no devices.
+        let listed = match self.relay().devices(user).await {
+            Ok(list) => list.devices,
+            Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let mut devices = Vec::with_capacity(listed.len());
+        for d in listed {
             let identity = PublicIdentity::from_bytes(&d.identity.0)
                 .map_err(|_| EnrolError::State("the relay listed a malformed identity key"))?;
             devices.push(ContactDevice {

@@ -109,36 +109,40 @@ impl Messenger {
         Ok(group)
     }
 
-    /// Adds `members` to `group`: the members are told, and the new ones get the whole group.
+    /// Adds `members` to `group`: the members are told, and the new ones get the whole group
+    /// (both queued in one transaction, so neither goes without the other).
     pub async fn add_members(&self, group: &GroupId, members: &[UserId]) -> EnrolResult<()> {
+        let target = Target::Group(*group);
         let change = GroupChange::Add {
             members: members.to_vec(),
         };
-        self.send_body(&Target::Group(*group), Body::Group(change))
+        let mut tx = self.store().begin().await?;
+        let (_, added) = self
+            .queue(&mut tx, &target, Body::Group(change), None)
             .await?;
-        let info = self.group(group).await?;
+        let id = self.store().group_conversation_id(&crypto_group(group));
+        let (name, list) = match tx.conversation(&id).await? {
+            Some(Conversation {
+                kind: ConversationKind::Group { members, .. },
+                title,
+                ..
+            }) => (title, members),
+            _ => return Err(EnrolError::State("no such group")),
+        };
         let create = GroupChange::Create {
-            name: info.name,
-            members: info
-                .members
+            name,
+            members: list
                 .into_iter()
                 .map(UserId::new)
                 .collect::<Result<_, _>>()?,
         };
-        let mut content = Content::new(ContentId(rand16()), now_ms(), Body::Group(create));
-        content.group = Some(*group);
-        let mut tx = self.store().begin().await?;
-        tx.put_outbox(&OutboxItem::new(
-            self.store().group_conversation_id(&crypto_group(group)),
-            None,
-            members.iter().map(ToString::to_string).collect(),
-            content.to_bytes(),
-            now_ms(),
-        ))
-        .await?;
+        let newcomers = members.iter().map(ToString::to_string).collect();
+        let (_, whole) = self
+            .queue(&mut tx, &target, Body::Group(create), Some(newcomers))
+            .await?;
         tx.commit().await?;
-        self.flush_outbox(true).await?;
-        Ok(())
+        self.flush_outbox_for(added).await?;
+        self.flush_outbox_for(whole).await
     }
 
     /// Removes `members` from `group` (this user's own id leaves it). Every remaining member
@@ -357,9 +361,11 @@ impl Messenger {
         let mut record = tx.sender_key(&g, &from).await?.ok_or(EnrolError::State(
             "no sender key of this device for the group",
         ))?;
-        let plaintext = record
-            .decrypt(&g, &from, bytes)
-            .map_err(|_| EnrolError::State("a group message did not decrypt"))?;
+        let plaintext = match record.decrypt(&g, &from, bytes) {
+            Ok(p) => p,
+            Err(parley_crypto::Error::DuplicateMessage) => return Ok(None),
+            Err(_) => return Err(EnrolError::State("a group message did not decrypt")),
+        };
         tx.set_sender_key(&g, &from, &record).await?;
         let outcome = match Content::from_bytes(&plaintext) {
             Ok(c) if c.group.map(|x| x.0) == Some(g.0) => {
@@ -493,11 +499,22 @@ impl Messenger {
                         .collect()
                         .await;
                 let mut failure = None;
+                let mut device_left = false;
                 for (user, outcome) in outcomes {
                     match outcome {
                         Ok(sent_to) => {
-                            shares.retain(|s| s.user != user);
-                            shares.extend(sent_to.iter().map(|d| share(&user, d)));
+                            let now: Vec<SenderKeyShare> =
+                                sent_to.iter().map(|d| share(&user, d)).collect();
+                            // A device that has the key and is gone from the list (the relay
+                            // said so on this send) forces a rotation before anything is
+                            // encrypted; shares only grow until then.
+                            device_left |=
+                                shares.iter().any(|s| s.user == user && !now.contains(s));
+                            for s in now {
+                                if !shares.contains(&s) {
+                                    shares.push(s);
+                                }
+                            }
                         }
                         Err(e) => failure = Some(e),
                     }
@@ -507,6 +524,9 @@ impl Messenger {
                 tx.commit().await?;
                 if let Some(e) = failure {
                     return Err(e);
+                }
+                if device_left {
+                    continue;
                 }
             }
 

@@ -26,6 +26,7 @@
 use std::collections::BTreeSet;
 
 use parley_crypto::DeviceAddress;
+use parley_crypto::consts::MAX_ONE_TIME_PREKEYS;
 use parley_crypto::identity::PublicIdentity;
 use parley_crypto::keys::os_rng;
 use parley_crypto::message::SessionMessage;
@@ -46,7 +47,7 @@ use crate::enrol::{EnrolError, EnrolResult, relay_for};
 use crate::relay::Relay;
 use crate::store::{
     Account, ContactDevice, Conversation, ConversationId, ConversationKind, Message, MessageStatus,
-    OutboxItem, Store, StoreTx,
+    OutboxId, OutboxItem, Store, StoreTx,
 };
 
 /// Attempts at a send when the relay reports changed devices (409/410).
@@ -277,14 +278,14 @@ impl Messenger {
 
     /// Tells the authors of `messages` (received in `to`) that they were read.
     pub async fn mark_read(&self, to: &Target, messages: Vec<ContentId>) -> EnrolResult<()> {
-        if messages.is_empty() {
-            return Ok(());
+        for chunk in messages.chunks(parley_proto::content::MAX_ITEMS) {
+            let body = Body::Receipt {
+                receipt: ReceiptKind::Read,
+                targets: chunk.to_vec(),
+            };
+            self.send_body(to, body).await?;
         }
-        let body = Body::Receipt {
-            receipt: ReceiptKind::Read,
-            targets: messages,
-        };
-        self.send_body(to, body).await.map(|_| ())
+        Ok(())
     }
 
     /// Tells `to` whether this user is typing. Not queued: sent now or never.
@@ -299,53 +300,108 @@ impl Messenger {
     /// returned and the item stays queued: the next [`Messenger::flush_outbox`] retries it, and
     /// receivers ignore a repeat, so it is delivered exactly once.
     pub async fn send_body(&self, to: &Target, body: Body) -> EnrolResult<ContentId> {
+        if let Target::User(user) = to
+            && user.as_str() != self.account.user
+        {
+            // Refused only when the relay says the user has no device; when it cannot be
+            // asked now, the message is queued.
+            let none = match self.devices_of(user, false).await {
+                Ok(d) if d.is_empty() => {
+                    matches!(self.devices_of(user, true).await, Ok(d) if d.is_empty())
+                }
+                _ => false,
+            };
+            if none {
+                return Err(EnrolError::State(
+                    "no such user (or the user has no device)",
+                ));
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        let (id, item) = self.queue(&mut tx, to, body, None).await?;
+        tx.commit().await?;
+        self.flush_outbox_for(item).await?;
+        Ok(id)
+    }
+
+    /// Flushes the outbox; an error is returned only if `item` is still queued (another
+    /// item's failure does not fail this send).
+    pub(crate) async fn flush_outbox_for(&self, item: OutboxId) -> EnrolResult<()> {
+        let flushed = self.flush_outbox(true).await;
+        let mut tx = self.store.begin().await?;
+        let queued = tx.outbox_item(&item).await?.is_some();
+        tx.commit().await?;
+        match flushed {
+            Err(e) if queued => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Queues `body` for `to` inside `tx`, after applying its effect here (storing its row,
+    /// changing the group …). With `recipients`, it only goes to them and changes nothing here
+    /// (how newcomers get the whole group). Returns the message id and the outbox item's id.
+    pub(crate) async fn queue(
+        &self,
+        tx: &mut StoreTx<'_>,
+        to: &Target,
+        body: Body,
+        recipients: Option<Vec<String>>,
+    ) -> EnrolResult<(ContentId, OutboxId)> {
         let id = ContentId(rand16());
         let mut content = Content::new(id, now_ms(), body);
-        let mut tx = self.store.begin().await?;
-        let (conversation, recipients) = match to {
+        if let Target::Group(group) = to {
+            content.group = Some(*group);
+        }
+        content
+            .validate()
+            .map_err(|_| EnrolError::State("the message is over a size limit"))?;
+        let (conversation, members) = match to {
             Target::User(user) => {
-                let mut recipients = vec![user.to_string()];
+                let mut members = vec![user.to_string()];
                 if user.as_str() != self.account.user {
-                    recipients.push(self.account.user.clone());
+                    members.push(self.account.user.clone());
                 }
-                let conversation = direct_conversation(&mut tx, &self.store, user.as_str()).await?;
-                self.apply(&mut tx, &self.me()?, &content, conversation)
-                    .await?;
-                (conversation, recipients)
+                (
+                    direct_conversation(tx, &self.store, user.as_str()).await?,
+                    members,
+                )
             }
             Target::Group(group) => {
-                content.group = Some(*group);
                 let conversation = self.store.group_conversation_id(&crypto_group(group));
-                let before = group_members(&mut tx, &conversation).await?;
+                // Everything goes to the members before it: a removed member learns of its
+                // removal; an added one gets the whole group separately (`add_members`).
+                let before = group_members(tx, &conversation).await?;
                 if !before.contains(&self.account.user) {
                     return Err(EnrolError::State("this user is not a member of the group"));
                 }
-                self.apply(&mut tx, &self.me()?, &content, conversation)
-                    .await?;
-                // Everything goes to the members before it: a removed member learns of its
-                // removal; an added one gets the whole group separately (`add_members`).
                 (conversation, before)
             }
         };
-        let message = stored_as_row(&content.body)
-            .then(|| self.store.message_row_id(&self.account.user, &id.0));
-        tx.put_outbox(&OutboxItem::new(
+        let (message, recipients) = match recipients {
+            Some(only) => (None, only),
+            None => {
+                self.apply(tx, &self.me()?, &content, conversation).await?;
+                let row = stored_as_row(&content.body)
+                    .then(|| self.store.message_row_id(&self.account.user, &id.0));
+                (row, members)
+            }
+        };
+        let item = OutboxItem::new(
             conversation,
             message,
             recipients,
             content.to_bytes(),
             now_ms(),
-        ))
-        .await?;
-        tx.commit().await?;
-        self.flush_outbox(true).await?;
-        Ok(id)
+        );
+        tx.put_outbox(&item).await?;
+        Ok((id, item.id))
     }
 
     /// Sends every due outbox item (with `now`, every item: the user asked for a retry);
-    /// returns how many were sent. On a failure the item is kept with a later next attempt
-    /// (exponential backoff up to five minutes) and the error is returned; after
-    /// [`MAX_ATTEMPTS`] its message is marked failed and the item dropped.
+    /// returns how many were sent. A failed item is kept with a later next attempt
+    /// (exponential backoff up to five minutes) and the others are still tried; the first
+    /// error is returned. After [`MAX_ATTEMPTS`] (at once for an item that cannot be decoded)
+    /// its message is marked failed and the item dropped.
     pub async fn flush_outbox(&self, now: bool) -> EnrolResult<usize> {
         let mut sent = 0;
         let mut tx = self.store.begin().await?;
@@ -353,14 +409,20 @@ impl Messenger {
             .due_outbox(if now { EVERY_ITEM } else { now_ms() }, 100)
             .await?;
         tx.commit().await?;
+        let mut failure = None;
         for mut item in due {
-            let content = Content::from_bytes(&item.payload)
-                .map_err(|_| EnrolError::State("malformed outbox item"))?;
-            let result = match content.group {
-                Some(group) if under_sender_key(&content.body) => {
-                    self.send_group_item(&mut item, &content, &group).await
+            let result = match Content::from_bytes(&item.payload) {
+                Ok(content) => match content.group {
+                    Some(group) if under_sender_key(&content.body) => {
+                        self.send_group_item(&mut item, &content, &group).await
+                    }
+                    _ => self.send_pairwise_item(&mut item, &content).await,
+                },
+                Err(_) => {
+                    // Never sendable: fail it now rather than block the queue.
+                    item.attempts = MAX_ATTEMPTS;
+                    Err(EnrolError::State("malformed outbox item"))
                 }
-                _ => self.send_pairwise_item(&mut item, &content).await,
             };
             let mut tx = self.store.begin().await?;
             if let Err(e) = result {
@@ -376,7 +438,9 @@ impl Messenger {
                     tx.put_outbox(&item).await?;
                 }
                 tx.commit().await?;
-                return Err(e);
+                // The other items are tried all the same; the first error is returned.
+                failure.get_or_insert(e);
+                continue;
             }
             tx.remove_outbox(&item.id).await?;
             if let Some(m) = &item.message {
@@ -388,7 +452,10 @@ impl Messenger {
             tx.commit().await?;
             sent += 1;
         }
-        Ok(sent)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
     }
 
     /// Sends `content` pairwise to each remaining recipient of `item`.
@@ -559,17 +626,18 @@ impl Messenger {
             prekeys.rotate(&identity, now, &mut os_rng());
         }
         let (ec, kem) = if low {
-            // Keys claimed from the relay but never used still sit here; the oldest go first
-            // to make room (the relay hands out the oldest first, so those are the claimed ones).
+            // Keys peers claimed but have not used yet stay here (their first message may still
+            // be queued) until room is needed; then the oldest go first (the relay hands out
+            // the oldest first, so those are claimed ones, claimed longest ago).
+            let left = usize::try_from(count.one_time.max(count.one_time_kem)).unwrap_or(0);
+            let new = REFILL_TO.saturating_sub(left);
             let (held_ec, held_kem) = prekeys.one_time_counts();
-            let left_ec = usize::try_from(count.one_time).unwrap_or(0);
-            let left_kem = usize::try_from(count.one_time_kem).unwrap_or(0);
-            prekeys.forget_oldest_one_time(
-                held_ec.saturating_sub(left_ec),
-                held_kem.saturating_sub(left_kem),
-            );
-            let have = left_ec.max(left_kem);
-            prekeys.generate_one_time(&identity, REFILL_TO.saturating_sub(have), &mut os_rng())
+            let over = |held: usize| {
+                held.saturating_add(new)
+                    .saturating_sub(MAX_ONE_TIME_PREKEYS)
+            };
+            prekeys.forget_oldest_one_time(over(held_ec), over(held_kem));
+            prekeys.generate_one_time(&identity, new, &mut os_rng())
         } else {
             (Vec::new(), Vec::new())
         };
@@ -632,18 +700,18 @@ impl Messenger {
             prekeys: &mut prekeys,
         };
         let trusted = |id: &PublicIdentity| listed.as_ref() == Some(id);
-        let decrypted = record
-            .decrypt(
-                local,
-                &from,
-                &message,
-                trusted,
-                now_ms() / 1000,
-                &mut os_rng(),
-            )
-            .map_err(|_| EnrolError::State("an envelope did not decrypt"))?;
+        let now = now_ms() / 1000;
+        let decrypted = match record.decrypt(local, &from, &message, trusted, now, &mut os_rng()) {
+            Ok(d) => d,
+            // Delivered again after its effects were stored (a crash before the ack, or a
+            // replay): nothing to do.
+            Err(parley_crypto::Error::DuplicateMessage) => return Ok(None),
+            Err(_) => return Err(EnrolError::State("an envelope did not decrypt")),
+        };
         tx.set_session(&from, &record).await?;
-        tx.set_prekeys(&prekeys).await?;
+        if matches!(message, SessionMessage::PreKey(_)) {
+            tx.set_prekeys(&prekeys).await?;
+        }
         // From here on the advanced session is kept (its message key is gone) even when the
         // content is unusable.
         let outcome = match Content::from_bytes(&decrypted.plaintext) {
@@ -758,8 +826,22 @@ impl Messenger {
                 if target.author != *author {
                     return Err(EnrolError::State("a delete of someone else's message"));
                 }
+                // The row is replaced by a tombstone (the delete itself, shown as nothing), so a
+                // copy of the message that arrives later — reordered by the relay, or resent by
+                // the author's outbox — is taken for a repeat and ignored.
                 let row = self.store.message_row_id(author.as_str(), &target.id.0);
                 tx.delete_message(&row).await?;
+                tx.put_message(&Message {
+                    id: row,
+                    conversation,
+                    outgoing: own,
+                    timestamp: self.stamp(),
+                    sender: from.clone(),
+                    sent_at: content.sent_at,
+                    body: content.to_bytes(),
+                    status: MessageStatus::Seen,
+                })
+                .await?;
                 return Ok(Some(()));
             }
             Body::Group(change) => {
@@ -829,14 +911,14 @@ impl Messenger {
     }
 }
 
-/// Ends a receive: on a store failure everything is rolled back (the envelope is not acked
+/// Ends a receive: on a store (or relay) failure everything is rolled back (the envelope is not acked
 /// and comes again); otherwise the advanced session or sender key is committed even when the
 /// content was refused, as its message key is used up.
 pub(crate) async fn finish(
     tx: StoreTx<'_>,
     outcome: EnrolResult<Option<Received>>,
 ) -> EnrolResult<Option<Received>> {
-    if let Err(e @ EnrolError::Store(_)) = outcome {
+    if let Err(e @ (EnrolError::Store(_) | EnrolError::Relay(_))) = outcome {
         drop(tx);
         return Err(e);
     }
@@ -936,8 +1018,8 @@ impl Events<'_> {
     /// The next event; `None` when the connection ended without a word from the relay.
     ///
     /// An envelope is acknowledged only after what it carried is stored, so a crash means a
-    /// redelivery (ignored as a repeat), never a loss. If the store fails, the error is
-    /// returned and the envelope is not acknowledged.
+    /// redelivery (ignored as a repeat), never a loss. If the store or the relay fails, the
+    /// error is returned and the envelope is not acknowledged.
     pub async fn next(&mut self) -> Option<EnrolResult<Event>> {
         use parley_proto::ws::ServerFrame;
         loop {
@@ -957,7 +1039,9 @@ impl Events<'_> {
             let event = match self.messenger.receive(&env).await {
                 Ok(Some(msg)) => Some(Event::Message(Box::new(msg))),
                 Ok(None) => None,
-                Err(e @ EnrolError::Store(_)) => return Some(Err(e)),
+                // Not the envelope's fault (the store, or the relay when asked for the sender's
+                // devices): not acked, so it comes again.
+                Err(e @ (EnrolError::Store(_) | EnrolError::Relay(_))) => return Some(Err(e)),
                 Err(e) => Some(Event::Dropped {
                     from: env.source_user.clone(),
                     reason: e.to_string(),

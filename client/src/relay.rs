@@ -15,6 +15,31 @@ use serde::de::DeserializeOwned;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
+/// The largest answer read from the relay (a prekey bundle of ten devices is ~50 KiB).
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+/// The largest delivery frame read from the relay (an envelope in base64, with its JSON).
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Reads an answer's body, refusing more than [`MAX_RESPONSE_BYTES`].
+async fn read_body(resp: reqwest::Response) -> RelayResult<Vec<u8>> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(RelayError::TooLarge);
+    }
+    let mut out = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        if out.len().saturating_add(chunk.len()) > MAX_RESPONSE_BYTES {
+            return Err(RelayError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
 /// A failed call.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -44,6 +69,15 @@ pub enum RelayError {
     /// The TLS configuration could not be built.
     #[error("TLS set-up failed: {0}")]
     Tls(#[from] rustls::Error),
+    /// The relay answered with more than [`MAX_RESPONSE_BYTES`].
+    #[error("the relay's answer is too large")]
+    TooLarge,
+    /// The relay address is not `https://` (plain `http://` is allowed to a loopback address
+    /// only, and never with a pin).
+    #[error(
+        "refusing {0}: the relay must be reached over https (plain http only on loopback, never with a TLS pin)"
+    )]
+    Insecure(String),
 }
 
 impl RelayError {
@@ -126,7 +160,25 @@ impl Relay {
 
     /// A client of the relay at `base` that accepts only the TLS certificate whose SHA-256 is
     /// `pin` (see [`crate::tls`]); with `None`, as [`Relay::new`].
+    ///
+    /// Fails with [`RelayError::Insecure`] for an address that is not `https://`, except
+    /// `http://` to a loopback address without a pin: a device secret never crosses a network
+    /// in the clear.
     pub fn pinned(base: impl Into<String>, pin: Option<[u8; 32]>) -> RelayResult<Self> {
+        let base = base.into();
+        let url = reqwest::Url::parse(&base).map_err(|_| RelayError::Insecure(base.clone()))?;
+        let loopback = url.host_str().is_some_and(|host| {
+            host == "localhost"
+                || host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback && pin.is_none() => {}
+            _ => return Err(RelayError::Insecure(base)),
+        }
         let Some(pin) = pin else {
             return Ok(Self::new(base));
         };
@@ -135,7 +187,7 @@ impl Relay {
             .use_preconfigured_tls((*tls).clone())
             .build()?;
         Ok(Self {
-            base: base.into().trim_end_matches('/').to_owned(),
+            base: base.trim_end_matches('/').to_owned(),
             http,
             creds: None,
             tls: Some(tls),
@@ -173,7 +225,7 @@ impl Relay {
     async fn finish<T: DeserializeOwned>(rb: reqwest::RequestBuilder) -> RelayResult<T> {
         let resp = rb.send().await?;
         let status = resp.status();
-        let bytes = resp.bytes().await?;
+        let bytes = read_body(resp).await?;
         if status.is_success() {
             let bytes = if bytes.is_empty() {
                 &b"null"[..]
@@ -285,7 +337,7 @@ impl Relay {
         if status.is_success() {
             return Ok(resp);
         }
-        let bytes = resp.bytes().await?;
+        let bytes = read_body(resp).await?;
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(body) => Err(RelayError::Api { status, body }),
             Err(_) => Err(RelayError::Unexpected { status }),
@@ -306,9 +358,16 @@ impl Relay {
             None => crate::tls::client_config(None)?,
         };
         let connector = tokio_tungstenite::Connector::Rustls(tls);
-        let (ws, _) =
-            tokio_tungstenite::connect_async_tls_with_config(req, None, false, Some(connector))
-                .await?;
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME_BYTES))
+            .max_frame_size(Some(MAX_FRAME_BYTES));
+        let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
+            req,
+            Some(config),
+            false,
+            Some(connector),
+        )
+        .await?;
         Ok(Delivery { ws })
     }
 }
@@ -355,5 +414,38 @@ impl Delivery {
     /// Closes the socket.
     pub async fn close(mut self) {
         let _ = self.ws.close(None).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback_and_never_with_a_pin() {
+        for ok in [
+            "http://127.0.0.1:8787",
+            "http://localhost:1",
+            "http://[::1]:8787/",
+            "https://relay.example.com",
+        ] {
+            assert!(Relay::pinned(ok, None).is_ok(), "{ok}");
+        }
+        assert!(Relay::pinned("https://10.1.2.3:8443", Some([1; 32])).is_ok());
+        for bad in [
+            "http://10.1.2.3:8787",
+            "http://relay.example.com",
+            "ws://127.0.0.1:8787",
+            "not a url",
+        ] {
+            assert!(
+                matches!(Relay::pinned(bad, None), Err(RelayError::Insecure(_))),
+                "{bad}"
+            );
+        }
+        assert!(matches!(
+            Relay::pinned("http://127.0.0.1:8787", Some([1; 32])),
+            Err(RelayError::Insecure(_))
+        ));
     }
 }

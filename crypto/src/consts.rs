@@ -52,8 +52,10 @@ pub const MAX_DEVICES_PER_USER: usize = 10;
 /// Longest user identifier, in bytes.
 pub const MAX_USER_ID_LEN: usize = 128;
 
-/// Most one-time prekeys (of each kind) held or uploaded at once.
-pub const MAX_ONE_TIME_PREKEYS: usize = 100;
+/// Most one-time prekeys (of each kind) a device holds. The relay keeps at most 100 of a
+/// device's; the rest are ones peers claimed and have not used yet (their first message may
+/// still be queued), kept until room is needed, oldest first.
+pub const MAX_ONE_TIME_PREKEYS: usize = 1_000;
 
 /// Most (last-resort KEM key, base key) pairs remembered to refuse PQXDH replays.
 pub const MAX_REMEMBERED_BASE_KEYS: usize = 10_000;

@@ -1,0 +1,129 @@
+//! Edits, deletes, reactions and read receipts through a real relay; a delete that arrives
+//! before its message; limits that refuse a message without blocking the outbox; a group with
+//! a member the relay does not know.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use parley_client::messaging::Target;
+use parley_client::store::MessageStatus;
+use parley_e2e::{Backend, Device, Org, Server, drain, receive, texts};
+use parley_proto::UserId;
+use parley_proto::content::{Body, MessageRef};
+use parley_proto::ws::ServerFrame;
+
+async fn history(d: &Device, with: &Target) -> Vec<String> {
+    d.m.history(with, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.text)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_deletes_reactions_and_receipts() {
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let to_bob = Target::User(bob.user());
+    let to_alice = Target::User(alice.user());
+
+    let first = alice.m.send_text(&to_bob, "lunch at 12?").await.unwrap();
+    let second = alice.m.send_text(&to_bob, "typo here").await.unwrap();
+    alice.m.edit(&to_bob, first, "lunch at 1?").await.unwrap();
+    alice.m.delete(&to_bob, second).await.unwrap();
+    let got = receive(&bob.m, 4).await;
+    assert!(matches!(&got[2].body, Body::Edit { text, .. } if text == "lunch at 1?"));
+    assert!(matches!(&got[3].body, Body::Delete { .. }));
+    assert_eq!(history(&bob, &to_alice).await, ["lunch at 1?"]);
+    assert_eq!(history(&alice, &to_bob).await, ["lunch at 1?"]);
+
+    // Bob reacts and reads; Alice sees both.
+    let target = MessageRef {
+        author: alice.user(),
+        id: first,
+    };
+    bob.m.react(&to_alice, target, "👍", false).await.unwrap();
+    bob.m.mark_read(&to_alice, vec![first]).await.unwrap();
+    assert_eq!(receive(&alice.m, 2).await.len(), 2);
+    let entries = alice.m.history(&to_bob, 100).await.unwrap();
+    assert_eq!(entries[0].status, MessageStatus::Read);
+    assert_eq!(entries[1].text, "[reacted 👍 to a message of alice]");
+
+    // Bob cannot edit Alice's message: the check that guards receiving (`apply`) refuses it
+    // on his own device already, and nothing reaches Alice.
+    let forged = Body::Edit {
+        target: MessageRef {
+            author: alice.user(),
+            id: first,
+        },
+        text: "forged".into(),
+    };
+    bob.m.send_body(&to_alice, forged).await.unwrap_err();
+    assert!(drain(&alice.m).await.is_empty());
+    assert_eq!(
+        alice.m.history(&to_bob, 100).await.unwrap()[0].text,
+        "lunch at 1?"
+    );
+
+    // A delete that the relay delivers before its message: the message never shows.
+    let third = alice
+        .m
+        .send_text(&to_bob, "to be taken back")
+        .await
+        .unwrap();
+    alice.m.delete(&to_bob, third).await.unwrap();
+    let mut ws = bob.m.relay().connect().await.unwrap();
+    let mut envelopes = Vec::new();
+    while envelopes.len() < 2 {
+        if let ServerFrame::Envelope(env) = ws.next().await.unwrap().unwrap() {
+            envelopes.push(env);
+        }
+    }
+    for env in envelopes.iter().rev() {
+        bob.m.receive(env).await.unwrap();
+        ws.ack(vec![env.id]).await.unwrap();
+    }
+    ws.close().await;
+    assert_eq!(history(&bob, &to_alice).await[0], "lunch at 1?");
+    assert!(
+        !history(&bob, &to_alice)
+            .await
+            .iter()
+            .any(|t| t.contains("taken back"))
+    );
+
+    // Over a limit: refused at once, and the outbox is not blocked.
+    let long = "x".repeat(70 * 1024);
+    let err = alice.m.send_text(&to_bob, &long).await.unwrap_err();
+    assert!(err.to_string().contains("size limit"), "{err}");
+    alice.m.send_text(&to_bob, "still works").await.unwrap();
+    assert_eq!(texts(&receive(&bob.m, 1).await), ["still works"]);
+    // A user nobody enrolled.
+    let ghost = UserId::new("ghost").unwrap();
+    let err = alice
+        .m
+        .send_text(&Target::User(ghost.clone()), "hi")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no such user"), "{err}");
+
+    // A group that lists a user the relay does not know still works for the others.
+    let group = alice
+        .m
+        .create_group("Lunch", &[bob.user(), ghost])
+        .await
+        .unwrap();
+    receive(&bob.m, 1).await;
+    alice
+        .m
+        .send_text(&Target::Group(group), "table for two")
+        .await
+        .unwrap();
+    assert_eq!(texts(&receive(&bob.m, 1).await), ["table for two"]);
+    drop(org);
+}
