@@ -11,10 +11,14 @@
 //! - The advanced session (or sender-key) state is committed to the store **before** the
 //!   envelopes leave, so a crash or a failed send can never make a message key be used twice.
 //! - A received envelope is decrypted, and the session, prekeys and the message's effects are
-//!   stored in one transaction; only then is it acked. A repeated envelope (same author and
-//!   message id) is acked and ignored, so the app sees each message once.
+//!   stored in one transaction; only then is it acked. A repeated envelope (one whose message
+//!   key is already used, or a new envelope with a known author and message id) is acked and
+//!   ignored, so the app sees each message once. If the store or the relay fails meanwhile,
+//!   nothing is kept and the envelope is not acked: it comes again.
 //! - Every message goes through an outbox stored with it, so a message survives a restart
-//!   and is retried with backoff until the relay has it; progress is kept per recipient user.
+//!   and is retried with backoff until the relay has it. When one recipient fails, the
+//!   recipients already served are saved with the item; after a crash the item goes to all
+//!   of them again, and receivers ignore the repeat.
 //!
 //! Message rows are keyed by [`Store::message_row_id`] of (author, the author's message id),
 //! so an edit, delete, reaction or receipt finds its target and one author cannot collide with
