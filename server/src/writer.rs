@@ -14,6 +14,7 @@
 //! the sockets held by other relay nodes.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use parley_proto::ws::Envelope;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{Db, NewEnvelope, insert_envelopes};
+use crate::directory::Directory;
 use crate::hub::{Hub, WAKE_CHANNEL};
 
 /// Most rows (inserted plus deleted) written in one transaction.
@@ -63,9 +65,14 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer task. It ends when every `Writer` handle is dropped or `stop` is
     /// cancelled, after writing what was queued.
-    pub fn start(db: Db, hub: Hub, stop: CancellationToken) -> (Self, tokio::task::JoinHandle<()>) {
+    pub fn start(
+        db: Db,
+        hub: Hub,
+        directory: Arc<Directory>,
+        stop: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(db, hub, rx, stop));
+        let task = tokio::spawn(run(db, hub, directory, rx, stop));
         (Self { tx }, task)
     }
 
@@ -82,7 +89,13 @@ impl Writer {
     }
 }
 
-async fn run(db: Db, hub: Hub, mut rx: mpsc::Receiver<(WriteOp, Reply)>, stop: CancellationToken) {
+async fn run(
+    db: Db,
+    hub: Hub,
+    directory: Arc<Directory>,
+    mut rx: mpsc::Receiver<(WriteOp, Reply)>,
+    stop: CancellationToken,
+) {
     let mut batch: Vec<(WriteOp, Reply)> = Vec::new();
     loop {
         let first = tokio::select! {
@@ -109,7 +122,8 @@ async fn run(db: Db, hub: Hub, mut rx: mpsc::Receiver<(WriteOp, Reply)>, stop: C
         let ops: Vec<&WriteOp> = batch.iter().map(|(op, _)| op).collect();
         let result = write_batch(&db, hub.node(), &ops).await;
         let result = match result {
-            Ok(ids) => {
+            Ok(Written { ids, acks_deleted }) => {
+                count_queues(&directory, &batch, acks_deleted);
                 hand_over(&hub, &mut batch, ids);
                 Ok(())
             }
@@ -122,6 +136,28 @@ async fn run(db: Db, hub: Hub, mut rx: mpsc::Receiver<(WriteOp, Reply)>, stop: C
             let _ = reply.send(result.clone());
         }
     }
+}
+
+/// Updates the cached queue lengths after a commit.
+fn count_queues(directory: &Directory, batch: &[(WriteOp, Reply)], acks_deleted: u64) {
+    let mut inserted: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut acked: BTreeMap<i64, u64> = BTreeMap::new();
+    let mut named = 0u64;
+    for (op, _) in batch {
+        match op {
+            WriteOp::Insert(rows) => {
+                for e in rows {
+                    *inserted.entry(e.device_pk).or_default() += 1;
+                }
+            }
+            WriteOp::Ack { device_pk, ids } => {
+                let distinct = ids.iter().collect::<BTreeSet<_>>().len() as u64;
+                *acked.entry(*device_pk).or_default() += distinct;
+                named += distinct;
+            }
+        }
+    }
+    directory.committed(&inserted, &acked, named == acks_deleted);
 }
 
 /// Hands the envelopes of a committed batch (with their ids, in insert order) to the
@@ -180,13 +216,24 @@ macro_rules! delete_acked {
             qb.build()
                 .execute(&mut *$tx)
                 .await
-                .context("delete acked envelopes")?;
+                .context("delete acked envelopes")?
+                .rows_affected()
+        } else {
+            0
         }
     }};
 }
 
-/// Writes one batch in one transaction; returns the ids of the inserted envelopes, in order.
-async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Vec<i64>> {
+/// What a committed batch wrote.
+struct Written {
+    /// Ids of the inserted envelopes, in order.
+    ids: Vec<i64>,
+    /// Rows the acks deleted.
+    acks_deleted: u64,
+}
+
+/// Writes one batch in one transaction.
+async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Written> {
     let inserts: Vec<&NewEnvelope> = ops
         .iter()
         .filter_map(|op| match op {
@@ -207,14 +254,14 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Vec
         Db::Sqlite { write, .. } => {
             let mut tx = write.begin().await.context("begin")?;
             let ids = insert_envelopes!(sqlx::Sqlite, tx, &inserts)?;
-            delete_acked!(sqlx::Sqlite, tx, &acks);
+            let acks_deleted = delete_acked!(sqlx::Sqlite, tx, &acks);
             tx.commit().await.context("commit")?;
-            Ok(ids)
+            Ok(Written { ids, acks_deleted })
         }
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await.context("begin")?;
             let ids = insert_envelopes!(sqlx::Postgres, tx, &inserts)?;
-            delete_acked!(sqlx::Postgres, tx, &acks);
+            let acks_deleted = delete_acked!(sqlx::Postgres, tx, &acks);
             for payload in notify_payloads(node, &woken) {
                 sqlx::query("SELECT pg_notify($1, $2)")
                     .bind(WAKE_CHANNEL)
@@ -224,7 +271,7 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Vec
                     .context("notify")?;
             }
             tx.commit().await.context("commit")?;
-            Ok(ids)
+            Ok(Written { ids, acks_deleted })
         }
     }
 }

@@ -481,6 +481,12 @@ async fn send_checks_devices(backend: Backend) {
         (got[0].source_user.as_str(), got[0].source_device),
         ("alice", 1)
     );
+    // A device linked after the relay cached Bob's devices is expected at once.
+    let bob3 = org.link(&bob).await;
+    let e = send(&alice, &[&bob, &bob2], b"x").await.unwrap_err();
+    let m = e.body().unwrap().mismatched.clone().unwrap();
+    assert_eq!((m.missing, m.extra), (vec![3], vec![]));
+    send(&alice, &[&bob, &bob2, &bob3], b"ok3").await.unwrap();
     finish(storage, server).await;
 }
 
@@ -616,6 +622,57 @@ async fn two_nodes_share_a_postgres_database() {
         ws.ack(vec![e.id]).await.unwrap();
     }
     ws.close().await;
+    b.stop().await.unwrap();
+    a.stop().await.unwrap();
+    storage.cleanup().await;
+}
+
+/// Two relay nodes on one PostgreSQL database: a device linked through node A is expected by
+/// node B's next send as soon as A's `NOTIFY` arrived, although B had cached the user's devices
+/// (the cache would otherwise keep them for `MAX_AGE`, 10 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_linked_on_one_node_is_expected_on_another() {
+    let storage = Storage::new(Backend::Postgres).await;
+    let a = TestServer::start(storage.config()).await;
+    let org = Org::create(a.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let b = TestServer::start(storage.config()).await;
+    let alice_on_b = parley_client::relay::Relay::new(b.url.clone())
+        .with_credentials(alice.relay.credentials().unwrap().clone());
+    let one = |body: &[u8]| SendRequest {
+        messages: vec![env(&bob, body)],
+    };
+    // B caches Bob's devices once its LISTEN connection is up.
+    let start = std::time::Instant::now();
+    while b.state.directory.lookup(&bob.user).is_none() {
+        assert!(start.elapsed() < Duration::from_secs(5), "B never cached");
+        alice_on_b.send(&bob.user, &one(b"warm")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bob2 = org.link(&bob).await;
+    let start = std::time::Instant::now();
+    loop {
+        match alice_on_b.send(&bob.user, &one(b"x")).await {
+            Err(e) if e.status() == Some(StatusCode::CONFLICT) => {
+                let m = e.body().unwrap().mismatched.clone().unwrap();
+                assert_eq!((m.missing, m.extra), (vec![2], vec![]));
+                break;
+            }
+            other => {
+                other.unwrap();
+                assert!(
+                    start.elapsed() < Duration::from_secs(3),
+                    "node B still accepts a send without Bob's new device"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    let req = SendRequest {
+        messages: vec![env(&bob, b"y"), env(&bob2, b"y")],
+    };
+    alice_on_b.send(&bob.user, &req).await.unwrap();
     b.stop().await.unwrap();
     a.stop().await.unwrap();
     storage.cleanup().await;
@@ -808,7 +865,22 @@ async fn limits_and_bad_input(backend: Backend) {
     };
     assert_eq!(reason, "malformed frame");
     let mut ws = bob.relay.connect().await.unwrap();
-    assert_eq!(drain(&mut ws, false).await.len(), 5);
+    let got = drain(&mut ws, false).await;
+    assert_eq!(got.len(), 5);
+    // Acks make room again: two acked, two more accepted, then full again.
+    ws.ack(vec![got[0].id, got[1].id]).await.unwrap();
+    let start = std::time::Instant::now();
+    while let Err(e) = send(&alice, &[&bob], b"after ack").await {
+        assert_eq!(code(&e), Some(ErrorCode::QueueFull));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "acks made no room"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    send(&alice, &[&bob], b"after ack").await.unwrap();
+    let e = send(&alice, &[&bob], b"overflow").await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::QueueFull));
     // Attachments over the cap, declared or streamed.
     let e = alice
         .relay
