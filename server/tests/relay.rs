@@ -50,6 +50,8 @@ both!(
     ops_endpoints,
     graceful_shutdown_keeps_accepted_envelopes,
     a_full_window_loses_nothing,
+    a_large_group_commit_maps_ids_to_envelopes,
+    a_failed_group_commit_leaves_the_writer_usable,
 );
 
 async fn start(backend: Backend) -> (Storage, TestServer) {
@@ -586,6 +588,99 @@ async fn a_full_window_loses_nothing(backend: Backend) {
     drop(ws);
     let mut ws = bob.relay.connect().await.unwrap();
     assert!(drain(&mut ws, false).await.is_empty());
+    finish(storage, server).await;
+}
+
+/// One group commit of 600 envelopes for two devices (on SQLite two INSERT statements in the
+/// batch's script): each envelope handed to a socket carries the id its row got, and the ids
+/// follow the insert order.
+async fn a_large_group_commit_maps_ids_to_envelopes(backend: Backend) {
+    use parley_server::db::NewEnvelope;
+    use parley_server::writer::WriteOp;
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let bob2 = org.link(&bob).await;
+    let mut ws1 = bob.relay.connect().await.unwrap();
+    let mut ws2 = bob2.relay.connect().await.unwrap();
+    assert!(drain(&mut ws1, false).await.is_empty());
+    assert!(drain(&mut ws2, false).await.is_empty());
+    let pks: Vec<i64> = parley_server::on_db!(&server.state.db, read, pool => {
+        sqlx::query_scalar("SELECT pk FROM devices WHERE user_id = 'bob' ORDER BY device_id")
+            .fetch_all(pool).await.unwrap()
+    });
+    let now = parley_server::now_ms();
+    let rows: Vec<NewEnvelope> = (0..600u32)
+        .map(|i| NewEnvelope {
+            device_pk: pks[(i % 2) as usize],
+            source_user: alice.user.as_str().to_owned(),
+            source_device: 1,
+            server_ts: now,
+            expires_at: now + 60_000,
+            body: i.to_be_bytes().to_vec(),
+        })
+        .collect();
+    server
+        .state
+        .writer
+        .write(WriteOp::Insert(rows))
+        .await
+        .unwrap();
+    let stored: Vec<(i64, Vec<u8>)> = parley_server::on_db!(&server.state.db, read, pool => {
+        sqlx::query_as("SELECT id, body FROM envelopes ORDER BY id").fetch_all(pool).await.unwrap()
+    });
+    assert_eq!(stored.len(), 600);
+    // Ids follow the insert order.
+    for (i, (_, body)) in stored.iter().enumerate() {
+        assert_eq!(body, &u32::try_from(i).unwrap().to_be_bytes().to_vec());
+    }
+    let stored: std::collections::BTreeMap<i64, Vec<u8>> = stored.into_iter().collect();
+    // The first window of each socket comes from the writer's hand-over, not the database.
+    let window = parley_server::routes::ws::WINDOW;
+    for ws in [&mut ws1, &mut ws2] {
+        let mut unacked = Vec::new();
+        for _ in 0..300 {
+            let e = next_envelope(ws).await;
+            assert_eq!(
+                stored.get(&e.id),
+                Some(&e.body.0),
+                "envelope {} has another's body",
+                e.id
+            );
+            unacked.push(e.id);
+            if unacked.len() == window {
+                ws.ack(std::mem::take(&mut unacked)).await.unwrap();
+            }
+        }
+        ws.ack(unacked).await.unwrap();
+    }
+    finish(storage, server).await;
+}
+
+/// A group commit that fails (here: the table is gone) answers its senders with an error and
+/// leaves no transaction open: the next one commits.
+async fn a_failed_group_commit_leaves_the_writer_usable(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    send(&alice, &[&bob], b"before").await.unwrap();
+    parley_server::on_db!(&server.state.db, write, pool => {
+        sqlx::query("ALTER TABLE envelopes RENAME TO envelopes_away").execute(pool).await.unwrap();
+    });
+    let e = send(&alice, &[&bob], b"lost").await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    parley_server::on_db!(&server.state.db, write, pool => {
+        sqlx::query("ALTER TABLE envelopes_away RENAME TO envelopes").execute(pool).await.unwrap();
+    });
+    send(&alice, &[&bob], b"after").await.unwrap();
+    let mut ws = bob.relay.connect().await.unwrap();
+    let got = drain(&mut ws, false).await;
+    assert_eq!(
+        got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
+        vec![b"before".to_vec(), b"after".to_vec()]
+    );
     finish(storage, server).await;
 }
 
