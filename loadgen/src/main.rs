@@ -63,9 +63,14 @@ struct Cli {
     /// Sender devices (peak: one closed-loop task each).
     #[arg(long, default_value_t = 64)]
     senders: usize,
-    /// Recipient devices.
+    /// Recipient users (each with --devices-per-recipient devices, one socket each).
     #[arg(long, default_value_t = 16)]
     recipients: usize,
+    /// Devices of each recipient user, i.e. envelopes per send request (a client sends one
+    /// request per recipient user with one envelope per device). Each value is a separate
+    /// peak and rate measurement; 1 is one envelope per request.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 4, 10])]
+    devices_per_recipient: Vec<usize>,
     /// Warm-up before each measured window, seconds.
     #[arg(long, default_value_t = 3.0)]
     warmup: f64,
@@ -135,8 +140,10 @@ pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
 struct Report {
     backend: Option<Backend>,
     floor: Vec<floor::Floor>,
-    peak: Option<Outcome>,
-    rate: Option<(f64, Outcome)>,
+    /// Peak per envelopes-per-request.
+    peak: Vec<Outcome>,
+    /// Fixed rate per envelopes-per-request.
+    rate: Vec<(f64, Outcome)>,
     idle: Option<idle::IdleOutcome>,
 }
 
@@ -156,6 +163,10 @@ fn log(text: &str) {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     nanos();
+    let max = parley_crypto::consts::MAX_DEVICES_PER_USER;
+    if cli.devices_per_recipient.iter().any(|&n| n == 0 || n > max) {
+        anyhow::bail!("--devices-per-recipient: each value must be 1 to {max} (the relay's limit)");
+    }
     if cli.url.is_some() && cli.backend.len() != 1 {
         anyhow::bail!("--url needs exactly one --backend (the database that relay uses)");
     }
@@ -249,17 +260,11 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
         let org = Arc::new(org::Org::create(Relay::new(url), &token).await?);
         if traffic {
             log(&format!(
-                "{}: registering {} senders and {} recipients",
+                "{}: registering {} senders",
                 backend.name(),
-                cli.senders,
-                cli.recipients
+                cli.senders
             ));
             let senders: Vec<_> = org::register_users(&org, "s", cli.senders, 1, 16)
-                .await?
-                .into_iter()
-                .flatten()
-                .collect();
-            let recipients: Vec<_> = org::register_users(&org, "r", cli.recipients, 1, 16)
                 .await?
                 .into_iter()
                 .flatten()
@@ -270,22 +275,46 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                 body_bytes: cli.body_bytes,
                 ack_every: Duration::from_millis(cli.ack_every_ms),
             };
-            if cli.mode.contains(&Mode::Peak) {
-                log(&format!("{}: peak", backend.name()));
-                let o = traffic::measure(&senders, &recipients, Load::Peak, &plan).await?;
-                log(&format!("{}: peak {:?}", backend.name(), o));
-                report.peak = Some(o);
-            }
-            if cli.mode.contains(&Mode::Rate) {
-                let rate = match (cli.rate, &report.peak) {
-                    (Some(r), _) => r,
-                    (None, Some(p)) => (p.received_per_sec * cli.rate_fraction).max(1.0),
-                    (None, None) => anyhow::bail!("--mode rate needs --rate or --mode peak"),
-                };
-                log(&format!("{}: fixed rate {rate:.0}/s", backend.name()));
-                let o = traffic::measure(&senders, &recipients, Load::Rate(rate), &plan).await?;
-                log(&format!("{}: rate {:?}", backend.name(), o));
-                report.rate = Some((rate, o));
+            for &per_user in &cli.devices_per_recipient {
+                log(&format!(
+                    "{}: registering {} recipients with {per_user} devices each",
+                    backend.name(),
+                    cli.recipients
+                ));
+                let recipients = org::register_users(
+                    &org,
+                    &format!("r{per_user}x"),
+                    cli.recipients,
+                    per_user,
+                    16,
+                )
+                .await?;
+                let mut peak = None;
+                if cli.mode.contains(&Mode::Peak) {
+                    log(&format!(
+                        "{}: peak, {per_user} envelopes/request",
+                        backend.name()
+                    ));
+                    let o = traffic::measure(&senders, &recipients, Load::Peak, &plan).await?;
+                    log(&format!("{}: peak {:?}", backend.name(), o));
+                    peak = Some(o.received_per_sec);
+                    report.peak.push(o);
+                }
+                if cli.mode.contains(&Mode::Rate) {
+                    let rate = match (cli.rate, peak) {
+                        (Some(r), _) => r,
+                        (None, Some(p)) => (p * cli.rate_fraction).max(1.0),
+                        (None, None) => anyhow::bail!("--mode rate needs --rate or --mode peak"),
+                    };
+                    log(&format!(
+                        "{}: fixed rate {rate:.0}/s, {per_user} envelopes/request",
+                        backend.name()
+                    ));
+                    let o =
+                        traffic::measure(&senders, &recipients, Load::Rate(rate), &plan).await?;
+                    log(&format!("{}: rate {:?}", backend.name(), o));
+                    report.rate.push((rate, o));
+                }
             }
         }
         if idle {
@@ -325,12 +354,19 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
     let mut s = String::new();
     writeln!(
         s,
-        "\nSenders {}, recipients {}, body {} B, warm-up {} s, window {} s, acks every {} ms or {} ids.\n",
-        cli.senders, cli.recipients, cli.body_bytes, cli.warmup, cli.window, cli.ack_every_ms, 128
+        "\nSenders {}, recipient users {} (devices each: {:?}, = envelopes per request), body {} B, warm-up {} s, window {} s, acks every {} ms or {} ids.\n",
+        cli.senders,
+        cli.recipients,
+        cli.devices_per_recipient,
+        cli.body_bytes,
+        cli.warmup,
+        cli.window,
+        cli.ack_every_ms,
+        128
     )?;
     writeln!(
         s,
-        "| Backend | Measurement | Envelopes/s | Sent/s | p50 ms | p99 ms | p99.9 ms | max ms | samples | send errors / lost / out of order |"
+        "| Backend | Measurement | Envelopes/s | Sent/s | p50 ms | p99 ms | p99.9 ms | max ms | samples | failed requests / lost / out of order |"
     )?;
     writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|")?;
     for r in reports {
@@ -358,23 +394,35 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
                 o.order_violations
             )
         };
-        if let Some(o) = &r.peak {
-            row(&mut s, "relay peak (closed loop)", o)?;
+        for o in &r.peak {
+            row(
+                &mut s,
+                &format!("relay peak (closed loop), {} env/request", o.per_request),
+                o,
+            )?;
         }
-        if let Some((rate, o)) = &r.rate {
-            row(&mut s, &format!("relay fixed rate {rate:.0}/s"), o)?;
+        for (rate, o) in &r.rate {
+            row(
+                &mut s,
+                &format!(
+                    "relay fixed rate {rate:.0}/s, {} env/request",
+                    o.per_request
+                ),
+                o,
+            )?;
         }
     }
     writeln!(s, "\n| Backend | Target | Measured | Verdict |")?;
     writeln!(s, "|---|---|---|---|")?;
     for r in reports {
         let name = r.backend.map_or("?", Backend::name);
-        if let (Some(p), Some(f)) = (&r.peak, r.floor.first()) {
+        for (p, f) in r.peak.iter().filter_map(|p| Some((p, r.floor.first()?))) {
             let ratio = p.received_per_sec / f.rows_per_sec;
             writeln!(
                 s,
-                "| {name} | peak ≥ 50% of the floor ({} rows/tx) | {:.0} / {:.0} = {:.0}% | {} |",
+                "| {name} | peak ≥ 50% of the floor ({} rows/tx), {} env/request | {:.0} / {:.0} = {:.0}% | {} |",
                 f.batch,
+                p.per_request,
                 p.received_per_sec,
                 f.rows_per_sec,
                 ratio * 100.0,
@@ -384,18 +432,20 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
                 let ratio = p.received_per_sec / f.rows_per_sec;
                 writeln!(
                     s,
-                    "| {name} | (for comparison) floor at {} rows/tx | {:.0} / {:.0} = {:.0}% | |",
+                    "| {name} | (for comparison) floor at {} rows/tx, {} env/request | {:.0} / {:.0} = {:.0}% | |",
                     f.batch,
+                    p.per_request,
                     p.received_per_sec,
                     f.rows_per_sec,
                     ratio * 100.0
                 )?;
             }
         }
-        if let Some((rate, o)) = &r.rate {
+        for (rate, o) in &r.rate {
             writeln!(
                 s,
-                "| {name} | p99 < 50 ms at {rate:.0}/s | p99 {:.2} ms (received {:.0}/s) | {} |",
+                "| {name} | p99 < 50 ms at {rate:.0}/s, {} env/request | p99 {:.2} ms (received {:.0}/s) | {} |",
+                o.per_request,
                 o.p99_ms,
                 o.received_per_sec,
                 verdict(o.p99_ms < 50.0)

@@ -1,5 +1,6 @@
-//! End-to-end traffic: senders `PUT /v1/messages/{user}`, recipients hold the delivery socket
-//! open and acknowledge what they receive.
+//! End-to-end traffic: senders `PUT /v1/messages/{user}` with one envelope for each device of
+//! the recipient user (as a client does), recipients' devices hold the delivery socket open and
+//! acknowledge what they receive.
 //!
 //! Each envelope body carries the time its send started (nanoseconds since [`crate::epoch`]),
 //! the run id, the sender's index and a per-sender sequence number. A recipient measures the
@@ -31,8 +32,10 @@ pub const HEADER: usize = 24;
 pub struct Outcome {
     /// Envelopes received (and acknowledged) per second over the steady window.
     pub received_per_sec: f64,
-    /// Send requests answered 200 per second over the same window.
+    /// Envelopes of send requests answered 200, per second over the same window.
     pub sent_per_sec: f64,
+    /// Envelopes per send request (the recipient user's devices).
+    pub per_request: usize,
     /// Latency percentiles, milliseconds (send start → envelope on the recipient socket).
     pub p50_ms: f64,
     /// 99th percentile.
@@ -43,7 +46,7 @@ pub struct Outcome {
     pub max_ms: f64,
     /// Latency samples.
     pub samples: usize,
-    /// Sends that failed.
+    /// Send requests that failed.
     pub send_errors: u64,
     /// Envelopes sent but not received after draining.
     pub lost: u64,
@@ -159,13 +162,17 @@ async fn recipient(
     Ok(())
 }
 
-fn request(to: &Device, body: Vec<u8>) -> SendRequest {
+/// One request to every device of a recipient user (one envelope each, as a client sends).
+fn request(to: &[Device], body: &[u8]) -> SendRequest {
     SendRequest {
-        messages: vec![OutgoingEnvelope {
-            device: to.device,
-            registration_id: to.registration_id,
-            body: B64(body),
-        }],
+        messages: to
+            .iter()
+            .map(|d| OutgoingEnvelope {
+                device: d.device,
+                registration_id: d.registration_id,
+                body: B64(body.to_vec()),
+            })
+            .collect(),
     }
 }
 
@@ -179,13 +186,18 @@ pub enum Load {
     Rate(f64),
 }
 
-/// Runs one measurement with fresh sockets for `recipients`.
+/// Runs one measurement with fresh sockets for every device of `recipients` (grouped by
+/// user; each send goes to every device of one user, one envelope each).
 pub async fn measure(
     senders: &[Device],
-    recipients: &[Device],
+    recipients: &[Vec<Device>],
     load: Load,
     plan: &Plan,
 ) -> anyhow::Result<Outcome> {
+    let per_request = recipients.first().map_or(1, Vec::len).max(1);
+    if recipients.iter().any(|r| r.len() != per_request) {
+        anyhow::bail!("every recipient user needs the same number of devices");
+    }
     let run = u32::from_le_bytes(crate::random_bytes::<4>()?);
     let shared = Arc::new(Shared {
         run,
@@ -200,7 +212,7 @@ pub async fn measure(
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut rtasks = Vec::with_capacity(recipients.len());
-    for r in recipients {
+    for r in recipients.iter().flatten() {
         let socket = r
             .relay
             .connect()
@@ -229,10 +241,15 @@ pub async fn measure(
                         seq += 1;
                         let idx = (si + usize::try_from(seq).unwrap_or(0)) % n;
                         let Some(to) = recipients.get(idx) else { break };
+                        let Some(user) = to.first().map(|d| d.user.clone()) else {
+                            break;
+                        };
                         let b = body(crate::nanos(), run, si_u32, seq, body_bytes);
-                        match s.relay.send(&to.user, &request(to, b)).await {
+                        match s.relay.send(&user, &request(to, &b)).await {
                             Ok(_) => {
-                                shared.sent_ok.fetch_add(1, Ordering::Relaxed);
+                                shared
+                                    .sent_ok
+                                    .fetch_add(per_request as u64, Ordering::Relaxed);
                             }
                             Err(_) => {
                                 shared.send_errors.fetch_add(1, Ordering::Relaxed);
@@ -252,8 +269,10 @@ pub async fn measure(
                 let start_nanos = crate::nanos();
                 let mut i: u64 = 0;
                 let (ns, nr) = (senders.len() as u64, recipients.len() as u64);
+                // `rate` is in envelopes/s; each request carries `per_request`.
+                let requests_per_sec = rate / per_request as f64;
                 while !shared.stop_senders.load(Ordering::Relaxed) {
-                    let offset = Duration::from_secs_f64(i as f64 / rate);
+                    let offset = Duration::from_secs_f64(i as f64 / requests_per_sec);
                     let at = start + offset;
                     if at > tokio::time::Instant::now() {
                         tokio::time::sleep_until(at).await;
@@ -263,13 +282,18 @@ pub async fn measure(
                     let (Some(s), Some(to)) = (senders.get(si), recipients.get(ri)) else {
                         break;
                     };
+                    let Some(user) = to.first().map(|d| d.user.clone()) else {
+                        break;
+                    };
                     let t0 = start_nanos + u64::try_from(offset.as_nanos()).unwrap_or(0);
                     let b = body(t0, run, u32::try_from(si).unwrap_or(0), i + 1, body_bytes);
-                    let req = request(to, b);
-                    let (relay, user, shared) = (s.relay.clone(), to.user.clone(), shared.clone());
+                    let req = request(to, &b);
+                    let (relay, shared) = (s.relay.clone(), shared.clone());
                     tokio::spawn(async move {
                         match relay.send(&user, &req).await {
-                            Ok(_) => shared.sent_ok.fetch_add(1, Ordering::Relaxed),
+                            Ok(_) => shared
+                                .sent_ok
+                                .fetch_add(per_request as u64, Ordering::Relaxed),
                             Err(_) => shared.send_errors.fetch_add(1, Ordering::Relaxed),
                         };
                     });
@@ -336,6 +360,7 @@ pub async fn measure(
     Ok(Outcome {
         received_per_sec: (r1 - r0) as f64 / elapsed,
         sent_per_sec: (s1 - s0) as f64 / elapsed,
+        per_request,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         p999_ms: pct(0.999),

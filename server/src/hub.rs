@@ -4,15 +4,18 @@
 //! queued (the socket then reads its queue from the database, so a wake carries no data and
 //! any number of wakes coalesce into one). [`Hub::close_device`] closes a device's socket at
 //! once (revocation). With PostgreSQL, [`listen`] turns `NOTIFY`s from other relay nodes into
-//! local wakes.
+//! local wakes and device-cache invalidations.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use parley_proto::UserId;
 use parley_proto::ws::Envelope;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+use crate::directory::{DEVICES_CHANNEL, Directory};
 
 /// PostgreSQL channel on which relay nodes announce new envelopes (payload: device row ids).
 pub const WAKE_CHANNEL: &str = "parley_wake";
@@ -223,9 +226,16 @@ impl Hub {
     }
 }
 
-/// Listens for other nodes' wakes on PostgreSQL until `stop` is cancelled.
-pub async fn listen(pool: sqlx::PgPool, hub: Hub, stop: CancellationToken) {
+/// Listens on PostgreSQL until `stop` is cancelled for other nodes' wakes ([`WAKE_CHANNEL`])
+/// and device changes ([`DEVICES_CHANNEL`]). The device cache is used only while listening.
+pub async fn listen(
+    pool: sqlx::PgPool,
+    hub: Hub,
+    directory: Arc<Directory>,
+    stop: CancellationToken,
+) {
     loop {
+        directory.set_enabled(false);
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
             Ok(l) => l,
             Err(e) => {
@@ -236,11 +246,16 @@ pub async fn listen(pool: sqlx::PgPool, hub: Hub, stop: CancellationToken) {
                 }
             }
         };
-        if let Err(e) = listener.listen(WAKE_CHANNEL).await {
+        if let Err(e) = listener.listen_all([WAKE_CHANNEL, DEVICES_CHANNEL]).await {
             tracing::warn!(error = %e, "LISTEN failed; retrying");
-            continue;
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+            }
         }
-        // Anything sent while we were not listening is found by a fresh read of each queue.
+        // Anything sent while we were not listening is found by a fresh read of each queue
+        // and of each user's devices.
+        directory.set_enabled(true);
         hub.wake_all();
         loop {
             let next = tokio::select! {
@@ -248,6 +263,10 @@ pub async fn listen(pool: sqlx::PgPool, hub: Hub, stop: CancellationToken) {
                 n = listener.try_recv() => n,
             };
             match next {
+                Ok(Some(n)) if n.channel() == DEVICES_CHANNEL => match UserId::new(n.payload()) {
+                    Ok(user) => directory.devices_changed(&user),
+                    Err(_) => directory.clear(),
+                },
                 Ok(Some(n)) => {
                     let (node, pks) = parse_payload(n.payload());
                     // This node's writer has already woken its sockets.
@@ -257,8 +276,13 @@ pub async fn listen(pool: sqlx::PgPool, hub: Hub, stop: CancellationToken) {
                         }
                     }
                 }
-                // The connection dropped; PgListener reconnects on the next call.
-                Ok(None) => hub.wake_all(),
+                // The connection dropped (notifications sent meanwhile are lost): connect
+                // again from scratch, with the device cache off until listening again.
+                Ok(None) => {
+                    tracing::warn!("LISTEN connection lost; reconnecting");
+                    hub.wake_all();
+                    break;
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
                     hub.wake_all();

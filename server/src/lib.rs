@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod directory;
 pub mod error;
 pub mod hub;
 pub mod metrics;
@@ -60,6 +61,8 @@ pub struct Inner {
     pub attachments_dir: PathBuf,
     /// Cache of device credentials.
     pub auth_cache: auth::AuthCache,
+    /// Cache of each user's active devices and each device's queue length.
+    pub directory: Arc<directory::Directory>,
 }
 
 impl Deref for AppState {
@@ -123,7 +126,14 @@ impl Relay {
             routes::org::prepare_setup_token(&db, config.setup_token.as_deref()).await?;
         let hub = Hub::default();
         let writer_stop = CancellationToken::new();
-        let (writer, writer_task) = Writer::start(db.clone(), hub.clone(), writer_stop.clone());
+        // On PostgreSQL the cache waits for the LISTEN connection (see `directory`).
+        let directory = Arc::new(directory::Directory::new(!db.is_postgres()));
+        let (writer, writer_task) = Writer::start(
+            db.clone(),
+            hub.clone(),
+            directory.clone(),
+            writer_stop.clone(),
+        );
         let shutdown = CancellationToken::new();
         let limiter = RateLimiter::new(config.limits.rate_per_sec, config.limits.rate_burst);
         let state = AppState(Arc::new(Inner {
@@ -135,10 +145,16 @@ impl Relay {
             shutdown: shutdown.clone(),
             attachments_dir,
             auth_cache: auth::AuthCache::default(),
+            directory: directory.clone(),
         }));
         let mut background = vec![tokio::spawn(expiry_loop(state.clone()))];
         if let Db::Postgres(pool) = &db {
-            background.push(tokio::spawn(hub::listen(pool.clone(), hub, shutdown)));
+            background.push(tokio::spawn(hub::listen(
+                pool.clone(),
+                hub,
+                directory,
+                shutdown,
+            )));
         }
         Ok(Self {
             state,
@@ -243,5 +259,7 @@ pub async fn expire(state: &AppState) -> anyhow::Result<()> {
         sqlx::query("DELETE FROM envelopes WHERE expires_at <= $1").bind(now).execute(pool).await?;
         sqlx::query("DELETE FROM invites WHERE expires_at <= $1").bind(now / 1000).execute(pool).await?;
     });
+    // Queues shrank behind the writer's back: read their lengths again.
+    state.directory.forget_queues();
     routes::attachments::expire(state, now).await
 }

@@ -15,6 +15,12 @@ pub static DELIVERIES: AtomicU64 = AtomicU64::new(0);
 pub static ACKS: AtomicU64 = AtomicU64::new(0);
 /// HTTP requests served.
 pub static REQUESTS: AtomicU64 = AtomicU64::new(0);
+/// Group commits of the writer.
+pub static COMMITS: AtomicU64 = AtomicU64::new(0);
+/// Rows (inserted envelopes and acked ids) written by group commits.
+pub static COMMIT_ROWS: AtomicU64 = AtomicU64::new(0);
+/// Microseconds spent writing group commits (begin to commit).
+pub static COMMIT_MICROS: AtomicU64 = AtomicU64::new(0);
 
 const CODES: [(ErrorCode, &str); 18] = [
     (ErrorCode::MalformedJson, "malformed_json"),
@@ -92,6 +98,23 @@ pub fn render(queued: i64) -> String {
         "counter",
         "HTTP requests served by this node.",
         REQUESTS.load(Ordering::Relaxed),
+    );
+    metric(
+        "parley_group_commits_total",
+        "counter",
+        "Transactions of the envelope writer on this node.",
+        COMMITS.load(Ordering::Relaxed),
+    );
+    metric(
+        "parley_group_commit_rows_total",
+        "counter",
+        "Envelopes inserted plus acked ids deleted by those transactions.",
+        COMMIT_ROWS.load(Ordering::Relaxed),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP parley_group_commit_seconds_total Time spent in those transactions.\n# TYPE parley_group_commit_seconds_total counter\nparley_group_commit_seconds_total {:.6}",
+        COMMIT_MICROS.load(Ordering::Relaxed) as f64 / 1e6
     );
     let _ = writeln!(
         out,

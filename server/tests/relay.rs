@@ -50,6 +50,8 @@ both!(
     ops_endpoints,
     graceful_shutdown_keeps_accepted_envelopes,
     a_full_window_loses_nothing,
+    a_large_group_commit_maps_ids_to_envelopes,
+    a_failed_group_commit_leaves_the_writer_usable,
 );
 
 async fn start(backend: Backend) -> (Storage, TestServer) {
@@ -481,6 +483,12 @@ async fn send_checks_devices(backend: Backend) {
         (got[0].source_user.as_str(), got[0].source_device),
         ("alice", 1)
     );
+    // A device linked after the relay cached Bob's devices is expected at once.
+    let bob3 = org.link(&bob).await;
+    let e = send(&alice, &[&bob, &bob2], b"x").await.unwrap_err();
+    let m = e.body().unwrap().mismatched.clone().unwrap();
+    assert_eq!((m.missing, m.extra), (vec![3], vec![]));
+    send(&alice, &[&bob, &bob2, &bob3], b"ok3").await.unwrap();
     finish(storage, server).await;
 }
 
@@ -583,6 +591,99 @@ async fn a_full_window_loses_nothing(backend: Backend) {
     finish(storage, server).await;
 }
 
+/// One group commit of 600 envelopes for two devices (on SQLite two INSERT statements in the
+/// batch's script): each envelope handed to a socket carries the id its row got, and the ids
+/// follow the insert order.
+async fn a_large_group_commit_maps_ids_to_envelopes(backend: Backend) {
+    use parley_server::db::NewEnvelope;
+    use parley_server::writer::WriteOp;
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let bob2 = org.link(&bob).await;
+    let mut ws1 = bob.relay.connect().await.unwrap();
+    let mut ws2 = bob2.relay.connect().await.unwrap();
+    assert!(drain(&mut ws1, false).await.is_empty());
+    assert!(drain(&mut ws2, false).await.is_empty());
+    let pks: Vec<i64> = parley_server::on_db!(&server.state.db, read, pool => {
+        sqlx::query_scalar("SELECT pk FROM devices WHERE user_id = 'bob' ORDER BY device_id")
+            .fetch_all(pool).await.unwrap()
+    });
+    let now = parley_server::now_ms();
+    let rows: Vec<NewEnvelope> = (0..600u32)
+        .map(|i| NewEnvelope {
+            device_pk: pks[(i % 2) as usize],
+            source_user: alice.user.as_str().to_owned(),
+            source_device: 1,
+            server_ts: now,
+            expires_at: now + 60_000,
+            body: i.to_be_bytes().to_vec(),
+        })
+        .collect();
+    server
+        .state
+        .writer
+        .write(WriteOp::Insert(rows))
+        .await
+        .unwrap();
+    let stored: Vec<(i64, Vec<u8>)> = parley_server::on_db!(&server.state.db, read, pool => {
+        sqlx::query_as("SELECT id, body FROM envelopes ORDER BY id").fetch_all(pool).await.unwrap()
+    });
+    assert_eq!(stored.len(), 600);
+    // Ids follow the insert order.
+    for (i, (_, body)) in stored.iter().enumerate() {
+        assert_eq!(body, &u32::try_from(i).unwrap().to_be_bytes().to_vec());
+    }
+    let stored: std::collections::BTreeMap<i64, Vec<u8>> = stored.into_iter().collect();
+    // The first window of each socket comes from the writer's hand-over, not the database.
+    let window = parley_server::routes::ws::WINDOW;
+    for ws in [&mut ws1, &mut ws2] {
+        let mut unacked = Vec::new();
+        for _ in 0..300 {
+            let e = next_envelope(ws).await;
+            assert_eq!(
+                stored.get(&e.id),
+                Some(&e.body.0),
+                "envelope {} has another's body",
+                e.id
+            );
+            unacked.push(e.id);
+            if unacked.len() == window {
+                ws.ack(std::mem::take(&mut unacked)).await.unwrap();
+            }
+        }
+        ws.ack(unacked).await.unwrap();
+    }
+    finish(storage, server).await;
+}
+
+/// A group commit that fails (here: the table is gone) answers its senders with an error and
+/// leaves no transaction open: the next one commits.
+async fn a_failed_group_commit_leaves_the_writer_usable(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    send(&alice, &[&bob], b"before").await.unwrap();
+    parley_server::on_db!(&server.state.db, write, pool => {
+        sqlx::query("ALTER TABLE envelopes RENAME TO envelopes_away").execute(pool).await.unwrap();
+    });
+    let e = send(&alice, &[&bob], b"lost").await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::INTERNAL_SERVER_ERROR));
+    parley_server::on_db!(&server.state.db, write, pool => {
+        sqlx::query("ALTER TABLE envelopes_away RENAME TO envelopes").execute(pool).await.unwrap();
+    });
+    send(&alice, &[&bob], b"after").await.unwrap();
+    let mut ws = bob.relay.connect().await.unwrap();
+    let got = drain(&mut ws, false).await;
+    assert_eq!(
+        got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
+        vec![b"before".to_vec(), b"after".to_vec()]
+    );
+    finish(storage, server).await;
+}
+
 /// Two relay nodes on one PostgreSQL database: an envelope stored by one node reaches a socket
 /// held by the other (woken by `NOTIFY`), interleaved with envelopes stored by the socket's
 /// own node, in order.
@@ -616,6 +717,57 @@ async fn two_nodes_share_a_postgres_database() {
         ws.ack(vec![e.id]).await.unwrap();
     }
     ws.close().await;
+    b.stop().await.unwrap();
+    a.stop().await.unwrap();
+    storage.cleanup().await;
+}
+
+/// Two relay nodes on one PostgreSQL database: a device linked through node A is expected by
+/// node B's next send as soon as A's `NOTIFY` arrived, although B had cached the user's devices
+/// (the cache would otherwise keep them for `MAX_AGE`, 10 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_linked_on_one_node_is_expected_on_another() {
+    let storage = Storage::new(Backend::Postgres).await;
+    let a = TestServer::start(storage.config()).await;
+    let org = Org::create(a.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let b = TestServer::start(storage.config()).await;
+    let alice_on_b = parley_client::relay::Relay::new(b.url.clone())
+        .with_credentials(alice.relay.credentials().unwrap().clone());
+    let one = |body: &[u8]| SendRequest {
+        messages: vec![env(&bob, body)],
+    };
+    // B caches Bob's devices once its LISTEN connection is up.
+    let start = std::time::Instant::now();
+    while b.state.directory.lookup(&bob.user).is_none() {
+        assert!(start.elapsed() < Duration::from_secs(5), "B never cached");
+        alice_on_b.send(&bob.user, &one(b"warm")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let bob2 = org.link(&bob).await;
+    let start = std::time::Instant::now();
+    loop {
+        match alice_on_b.send(&bob.user, &one(b"x")).await {
+            Err(e) if e.status() == Some(StatusCode::CONFLICT) => {
+                let m = e.body().unwrap().mismatched.clone().unwrap();
+                assert_eq!((m.missing, m.extra), (vec![2], vec![]));
+                break;
+            }
+            other => {
+                other.unwrap();
+                assert!(
+                    start.elapsed() < Duration::from_secs(3),
+                    "node B still accepts a send without Bob's new device"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+    let req = SendRequest {
+        messages: vec![env(&bob, b"y"), env(&bob2, b"y")],
+    };
+    alice_on_b.send(&bob.user, &req).await.unwrap();
     b.stop().await.unwrap();
     a.stop().await.unwrap();
     storage.cleanup().await;
@@ -808,7 +960,22 @@ async fn limits_and_bad_input(backend: Backend) {
     };
     assert_eq!(reason, "malformed frame");
     let mut ws = bob.relay.connect().await.unwrap();
-    assert_eq!(drain(&mut ws, false).await.len(), 5);
+    let got = drain(&mut ws, false).await;
+    assert_eq!(got.len(), 5);
+    // Acks make room again: two acked, two more accepted, then full again.
+    ws.ack(vec![got[0].id, got[1].id]).await.unwrap();
+    let start = std::time::Instant::now();
+    while let Err(e) = send(&alice, &[&bob], b"after ack").await {
+        assert_eq!(code(&e), Some(ErrorCode::QueueFull));
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "acks made no room"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    send(&alice, &[&bob], b"after ack").await.unwrap();
+    let e = send(&alice, &[&bob], b"overflow").await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::QueueFull));
     // Attachments over the cap, declared or streamed.
     let e = alice
         .relay

@@ -11,6 +11,7 @@ use parley_proto::{B64, DeviceId, ErrorBody, ErrorCode, UserId};
 
 use crate::auth::AuthDevice;
 use crate::db::on_db;
+use crate::directory::DEVICES_CHANNEL;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::routes::org::{check_new_device, insert_invite};
 use crate::{AppState, now_ms, now_secs};
@@ -46,6 +47,7 @@ pub async fn register(
     let now_s = i64::try_from(now_secs()).unwrap_or(i64::MAX);
     let max = i64::try_from(MAX_DEVICES_PER_USER).unwrap_or(i64::MAX);
     let user = req.user.as_str();
+    let is_postgres = state.db.is_postgres();
     let outcome: Result<i64, Refused> = on_db!(&state.db, write, pool => {{
         let mut tx = pool.begin().await?;
         let new_user: Option<i64> = sqlx::query_scalar(
@@ -78,6 +80,11 @@ pub async fn register(
                 .bind(sha256(req.device.secret.as_bytes()).to_vec()).bind(i64::from(req.device.registration_id))
                 .bind(now)
                 .execute(&mut *tx).await?;
+                if is_postgres {
+                    // Other nodes drop their cached device list when this commits.
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(DEVICES_CHANNEL).bind(user).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 Ok(device)
             }
@@ -98,6 +105,7 @@ pub async fn register(
             format!("a user may have at most {MAX_DEVICES_PER_USER} devices"),
         ),
     })?;
+    state.directory.devices_changed(&req.user);
     let device =
         DeviceId::try_from(device).map_err(|_| anyhow::anyhow!("device number out of range"))?;
     tracing::info!(device, "device registered");

@@ -18,6 +18,7 @@ use parley_proto::{DeviceId, ErrorBody, ErrorCode, UserId};
 
 use crate::auth::AuthDevice;
 use crate::db::{NewEnvelope, on_db};
+use crate::directory::ActiveDevice;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::writer::WriteOp;
 use crate::{AppState, metrics, now_ms};
@@ -60,28 +61,21 @@ pub async fn send(
         }
     }
 
-    // The recipient's active devices, each with whether its queue is full: one query (on
-    // SQLite every statement is a hand-off to the connection's thread). The count stops at
-    // the cap, so a long queue costs no more than the cap.
-    let max_queue = i64::try_from(limits.max_queue).unwrap_or(i64::MAX);
-    let rows: Vec<(i64, i64, i64, bool)> = on_db!(&state.db, read, pool => {
-        sqlx::query_as(
-            "SELECT d.device_id, d.pk, d.registration_id,
-                    (SELECT COUNT(*) FROM (SELECT 1 FROM envelopes e WHERE e.device_pk = d.pk LIMIT $2) q) >= $2
-             FROM devices d WHERE d.user_id = $1 AND d.revoked_at IS NULL",
-        )
-        .bind(user.as_str()).bind(max_queue).fetch_all(pool).await?
-    });
-    if rows.is_empty() {
+    // The recipient's active devices and their queue lengths, from the cache (no statement
+    // at all) or else from one query, which fills the cache.
+    let devices = match state.directory.lookup(&user) {
+        Some(d) => d,
+        None => read_devices(&state, &user).await?,
+    };
+    if devices.is_empty() {
         return Err(ApiError::not_found("user"));
     }
     let mut expected: BTreeMap<DeviceId, (i64, i64)> = BTreeMap::new();
     let mut full = false;
-    for (device, pk, registration_id, queue_full) in rows {
-        let device = DeviceId::try_from(device).map_err(|_| anyhow::anyhow!("bad device row"))?;
-        if !(user == dev.user && device == dev.device) {
-            expected.insert(device, (pk, registration_id));
-            full |= queue_full;
+    for d in devices {
+        if !(user == dev.user && d.device == dev.device) {
+            expected.insert(d.device, (d.pk, d.registration_id));
+            full |= d.queued >= limits.max_queue;
         }
     }
     let given_ids: BTreeSet<DeviceId> = given.keys().copied().collect();
@@ -100,7 +94,7 @@ pub async fn send(
         return Err(ApiError::Stale(stale));
     }
 
-    // Queue caps (read with the devices above).
+    // Queue caps (approximate, see `crate::directory`).
     if full {
         return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -133,4 +127,33 @@ pub async fn send(
     Ok(Json(SendResponse {
         server_timestamp: u64::try_from(now).unwrap_or(0),
     }))
+}
+
+/// Reads a user's active devices, each with its queue length (counted up to the cap), and
+/// caches them.
+async fn read_devices(state: &AppState, user: &UserId) -> ApiResult<Vec<ActiveDevice>> {
+    let generation = state.directory.generation();
+    let max_queue = i64::try_from(state.config.limits.max_queue).unwrap_or(i64::MAX);
+    let rows: Vec<(i64, i64, i64, i64)> = on_db!(&state.db, read, pool => {
+        sqlx::query_as(
+            "SELECT d.device_id, d.pk, d.registration_id,
+                    (SELECT COUNT(*) FROM (SELECT 1 FROM envelopes e WHERE e.device_pk = d.pk LIMIT $2) q)
+             FROM devices d WHERE d.user_id = $1 AND d.revoked_at IS NULL",
+        )
+        .bind(user.as_str()).bind(max_queue).fetch_all(pool).await?
+    });
+    let devices = rows
+        .into_iter()
+        .map(|(device, pk, registration_id, queued)| {
+            Ok(ActiveDevice {
+                device: DeviceId::try_from(device)
+                    .map_err(|_| anyhow::anyhow!("bad device row"))?,
+                pk,
+                registration_id,
+                queued: u64::try_from(queued).unwrap_or(0),
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    state.directory.fill(generation, user, &devices);
+    Ok(devices)
 }

@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::auth::AuthDevice;
 use crate::db::{Db, on_db};
+use crate::directory::DEVICES_CHANNEL;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::{AppState, now_ms, now_secs, random_bytes};
 
@@ -122,6 +123,7 @@ pub async fn create_org(
     let now = now_ms();
     let genesis_bytes = genesis.to_bytes();
     let admin_bytes = admin.to_bytes();
+    let is_postgres = state.db.is_postgres();
     let created: bool = on_db!(&state.db, write, pool => {{
         let mut tx = pool.begin().await?;
         let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM org").fetch_one(&mut *tx).await?;
@@ -150,6 +152,10 @@ pub async fn create_org(
             .bind(sha256(req.device.secret.as_bytes()).to_vec()).bind(i64::from(req.device.registration_id)).bind(now)
             .execute(&mut *tx).await?;
             sqlx::query("DELETE FROM setup_token").execute(&mut *tx).await?;
+            if is_postgres {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(DEVICES_CHANNEL).bind(req.user.as_str()).execute(&mut *tx).await?;
+            }
             tx.commit().await?;
             true
         }
@@ -157,6 +163,7 @@ pub async fn create_org(
     if !created {
         return Err(ApiError::conflict("the org already exists"));
     }
+    state.directory.devices_changed(&req.user);
     tracing::info!("org created");
     Ok((
         StatusCode::CREATED,
