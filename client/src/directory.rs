@@ -3,8 +3,9 @@
 //! A send encrypts to the devices of the cached list and needs no extra round trip; the
 //! relay's 409 (missing or extra devices) or 410 (re-registered devices) makes the engine
 //! refresh the entry and retry, as Signal's clients do; an entry older than [`MAX_AGE_MS`] is
-//! fetched again. This user's own list is fetched whenever it names no other device, since a
-//! send with no envelope cannot learn of a newly linked device from a 409. A prekey message from a device the
+//! fetched again. This user's own list is checked against the one the relay returns with every
+//! accepted send ([`parley_proto::api::SendResponse::sender_devices`]): a user with one device
+//! sends no copy to itself, so no 409 could tell it of a newly linked device. A prekey message from a device the
 //! cache does not list, or lists with another identity, also refreshes it.
 //!
 //! Trust: the list comes from the relay, which the org log will replace as the source once it
@@ -87,6 +88,27 @@ impl Messenger {
         tx.set_contact(&contact).await?;
         tx.commit().await?;
         Ok(devices)
+    }
+
+    /// Takes note of this user's devices as the relay listed them in answer to a send: when
+    /// they are not the cached ones (a device was linked or removed), the cache is refreshed,
+    /// so the next copy to this user's other devices reaches the new one.
+    pub(crate) async fn note_own_devices(&self, listed: &[DeviceId]) -> EnrolResult<()> {
+        if listed.is_empty() {
+            return Ok(()); // a relay that does not say
+        }
+        let me = UserId::new(self.user())?;
+        let mut tx = self.store().begin().await?;
+        let cached = tx.contact(me.as_str()).await?;
+        tx.commit().await?;
+        let cached: std::collections::BTreeSet<DeviceId> = cached
+            .iter()
+            .flat_map(|c| c.devices.iter().map(|d| d.device))
+            .collect();
+        if cached != listed.iter().copied().collect() {
+            self.devices_of(&me, true).await?;
+        }
+        Ok(())
     }
 
     /// The identity of `user`'s device `device` as the directory lists it (refreshing the

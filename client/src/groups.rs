@@ -401,8 +401,12 @@ impl Messenger {
                 body: body.clone(),
             })
             .collect();
-        let Err(e) = self.relay().send(&uid, &SendRequest { messages }).await else {
-            return Ok(Delivered::Yes);
+        let e = match self.relay().send(&uid, &SendRequest { messages }).await {
+            Ok(answer) => {
+                self.note_own_devices(&answer.sender_devices).await?;
+                return Ok(Delivered::Yes);
+            }
+            Err(e) => e,
         };
         let Some(b) = e
             .body()

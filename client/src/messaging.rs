@@ -488,16 +488,9 @@ impl Messenger {
         user: &UserId,
         refresh: bool,
     ) -> EnrolResult<Vec<ContactDevice>> {
-        let own = user.as_str() == self.account.user;
         let mut devices = self.devices_of(user, refresh).await?;
-        if own {
+        if user.as_str() == self.account.user {
             devices.retain(|d| d.device != self.account.device);
-            // Nothing to send means no request, so no 409 would reveal a newly linked device
-            // of this user: ask the relay instead.
-            if devices.is_empty() && !refresh {
-                devices = self.devices_of(user, true).await?;
-                devices.retain(|d| d.device != self.account.device);
-            }
         }
         Ok(devices)
     }
@@ -542,7 +535,10 @@ impl Messenger {
             }
             tx.commit().await?;
             match self.relay.send(user, &SendRequest { messages }).await {
-                Ok(_) => return Ok(devices),
+                Ok(answer) => {
+                    self.note_own_devices(&answer.sender_devices).await?;
+                    return Ok(devices);
+                }
                 Err(e) => {
                     let Some(body) = e.body().cloned() else {
                         return Err(e.into());

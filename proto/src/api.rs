@@ -216,6 +216,10 @@ pub struct SendRequest {
 pub struct SendResponse {
     /// Relay time at which they were stored, milliseconds since the Unix epoch.
     pub server_timestamp: u64,
+    /// The sending user's active devices, so that a client learns of a newly linked device of
+    /// its own without asking (it sends copies of its messages there).
+    #[serde(default)]
+    pub sender_devices: Vec<DeviceId>,
 }
 
 /// Body detail of a 409: which devices the request missed or named in excess.

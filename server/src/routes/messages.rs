@@ -72,7 +72,7 @@ pub async fn send(
     }
     let mut expected: BTreeMap<DeviceId, (i64, i64)> = BTreeMap::new();
     let mut full = false;
-    for d in devices {
+    for d in &devices {
         if !(user == dev.user && d.device == dev.device) {
             expected.insert(d.device, (d.pk, d.registration_id));
             full |= d.queued >= limits.max_queue;
@@ -124,8 +124,17 @@ pub async fn send(
     let n = envelopes.len() as u64;
     state.writer.write(WriteOp::Insert(envelopes)).await?;
     metrics::ENVELOPES_STORED.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    let own = if user == dev.user {
+        devices
+    } else {
+        match state.directory.lookup(&dev.user) {
+            Some(d) => d,
+            None => read_devices(&state, &dev.user).await?,
+        }
+    };
     Ok(Json(SendResponse {
         server_timestamp: u64::try_from(now).unwrap_or(0),
+        sender_devices: own.iter().map(|d| d.device).collect(),
     }))
 }
 
