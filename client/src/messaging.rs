@@ -328,16 +328,13 @@ impl Messenger {
         Ok(id)
     }
 
-    /// Flushes the outbox; an error is returned only if `item` is still queued (another
-    /// item's failure does not fail this send).
+    /// Flushes the outbox; an error is returned only if `item` failed (another item's failure
+    /// does not fail this send).
     pub(crate) async fn flush_outbox_for(&self, item: OutboxId) -> EnrolResult<()> {
-        let flushed = self.flush_outbox(true).await;
-        let mut tx = self.store.begin().await?;
-        let queued = tx.outbox_item(&item).await?.is_some();
-        tx.commit().await?;
-        match flushed {
-            Err(e) if queued => Err(e),
-            _ => Ok(()),
+        let (_, failures) = self.flush(true).await?;
+        match failures.into_iter().find(|(id, _)| *id == item) {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
         }
     }
 
@@ -407,13 +404,22 @@ impl Messenger {
     /// error is returned. After [`MAX_ATTEMPTS`] (at once for an item that cannot be decoded)
     /// its message is marked failed and the item dropped.
     pub async fn flush_outbox(&self, now: bool) -> EnrolResult<usize> {
+        let (sent, failures) = self.flush(now).await?;
+        match failures.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(sent),
+        }
+    }
+
+    /// [`Messenger::flush_outbox`], returning how many items were sent and which failed why.
+    async fn flush(&self, now: bool) -> EnrolResult<(usize, Vec<(OutboxId, EnrolError)>)> {
         let mut sent = 0;
         let mut tx = self.store.begin().await?;
         let due = tx
             .due_outbox(if now { EVERY_ITEM } else { now_ms() }, 100)
             .await?;
         tx.commit().await?;
-        let mut failure = None;
+        let mut failures = Vec::new();
         for mut item in due {
             let result = match Content::from_bytes(&item.payload) {
                 Ok(content) => match content.group {
@@ -442,8 +448,8 @@ impl Messenger {
                     tx.put_outbox(&item).await?;
                 }
                 tx.commit().await?;
-                // The other items are tried all the same; the first error is returned.
-                failure.get_or_insert(e);
+                // The other items are tried all the same.
+                failures.push((item.id, e));
                 continue;
             }
             tx.remove_outbox(&item.id).await?;
@@ -456,10 +462,7 @@ impl Messenger {
             tx.commit().await?;
             sent += 1;
         }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(sent),
-        }
+        Ok((sent, failures))
     }
 
     /// Sends `content` pairwise to each remaining recipient of `item`.

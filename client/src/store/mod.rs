@@ -144,8 +144,13 @@ async fn connect(home: &Path, create: bool) -> StoreResult<SqlitePool> {
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("secure_delete", "ON");
+    // One connection, kept open and not pinged before each use (a ping is one more hand-off
+    // to the connection's thread per transaction).
     let pool = SqlitePoolOptions::new()
         .max_connections(1)
+        .test_before_acquire(false)
+        .idle_timeout(None)
+        .max_lifetime(None)
         .connect_with(opts)
         .await?;
     sqlx::migrate!("./migrations").run(&pool).await?;
