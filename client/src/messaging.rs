@@ -834,17 +834,8 @@ impl Messenger {
                 // the author's outbox — is taken for a repeat and ignored.
                 let row = self.store.message_row_id(author.as_str(), &target.id.0);
                 tx.delete_message(&row).await?;
-                tx.put_message(&Message {
-                    id: row,
-                    conversation,
-                    outgoing: own,
-                    timestamp: self.stamp(),
-                    sender: from.clone(),
-                    sent_at: content.sent_at,
-                    body: content.to_bytes(),
-                    status: MessageStatus::Seen,
-                })
-                .await?;
+                tx.put_message(&self.row(row, conversation, from, content, MessageStatus::Seen))
+                    .await?;
                 return Ok(Some(()));
             }
             Body::Group(change) => {
@@ -856,25 +847,39 @@ impl Messenger {
             Body::Text { .. } | Body::File { .. } | Body::Reaction { .. } | Body::Unknown => {}
         }
         if stored_as_row(&content.body) {
-            tx.put_message(&Message {
-                id: self.store.message_row_id(author.as_str(), &content.id.0),
-                conversation,
-                outgoing: own,
-                timestamp: self.stamp(),
-                sender: from.clone(),
-                sent_at: content.sent_at,
-                body: content.to_bytes(),
-                status: if own && from.device() == self.account.device {
-                    MessageStatus::Sending
-                } else if own {
-                    MessageStatus::Sent
-                } else {
-                    MessageStatus::Received
-                },
-            })
-            .await?;
+            let status = if own && from.device() == self.account.device {
+                MessageStatus::Sending
+            } else if own {
+                MessageStatus::Sent
+            } else {
+                MessageStatus::Received
+            };
+            let id = self.store.message_row_id(author.as_str(), &content.id.0);
+            tx.put_message(&self.row(id, conversation, from, content, status))
+                .await?;
         }
         Ok(Some(()))
+    }
+
+    /// The stored row of `content` from `from`, stamped now.
+    fn row(
+        &self,
+        id: crate::store::MessageId,
+        conversation: ConversationId,
+        from: &DeviceAddress,
+        content: &Content,
+        status: MessageStatus,
+    ) -> Message {
+        Message {
+            id,
+            conversation,
+            outgoing: from.user() == self.account.user,
+            timestamp: self.stamp(),
+            sender: from.clone(),
+            sent_at: content.sent_at,
+            body: content.to_bytes(),
+            status,
+        }
     }
 
     /// Connects to the relay and returns the stream of [`Event`]s for this device: each
