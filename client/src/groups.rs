@@ -69,6 +69,32 @@ enum Delivered {
     DevicesChanged,
 }
 
+impl GroupInfo {
+    /// The group a conversation is, if it is one.
+    fn of(conversation: Conversation) -> Option<Self> {
+        match conversation.kind {
+            ConversationKind::Group { group, members } => Some(Self {
+                id: GroupId(group.0),
+                name: conversation.title,
+                members,
+            }),
+            ConversationKind::Direct { .. } => None,
+        }
+    }
+}
+
+/// The group `group` as `tx` sees it.
+async fn group_info(
+    tx: &mut StoreTx<'_>,
+    store: &crate::store::Store,
+    group: &GroupId,
+) -> EnrolResult<GroupInfo> {
+    tx.conversation(&store.group_conversation_id(&crypto_group(group)))
+        .await?
+        .and_then(GroupInfo::of)
+        .ok_or(EnrolError::State("no such group"))
+}
+
 fn share(user: &str, device: &ContactDevice) -> SenderKeyShare {
     SenderKeyShare {
         user: user.to_owned(),
@@ -120,18 +146,11 @@ impl Messenger {
         let (_, added) = self
             .queue(&mut tx, &target, Body::Group(change), None)
             .await?;
-        let id = self.store().group_conversation_id(&crypto_group(group));
-        let (name, list) = match tx.conversation(&id).await? {
-            Some(Conversation {
-                kind: ConversationKind::Group { members, .. },
-                title,
-                ..
-            }) => (title, members),
-            _ => return Err(EnrolError::State("no such group")),
-        };
+        let info = group_info(&mut tx, self.store(), group).await?;
         let create = GroupChange::Create {
-            name,
-            members: list
+            name: info.name,
+            members: info
+                .members
                 .into_iter()
                 .map(UserId::new)
                 .collect::<Result<_, _>>()?,
@@ -141,8 +160,7 @@ impl Messenger {
             .queue(&mut tx, &target, Body::Group(create), Some(newcomers))
             .await?;
         tx.commit().await?;
-        self.flush_outbox_for(added).await?;
-        self.flush_outbox_for(whole).await
+        self.flush_outbox_for(&[added, whole]).await
     }
 
     /// Removes `members` from `group` (this user's own id leaves it). Every remaining member
@@ -171,28 +189,17 @@ impl Messenger {
         let mut tx = self.store().begin().await?;
         let all = tx.conversations().await?;
         tx.commit().await?;
-        let mut out: Vec<GroupInfo> = all
-            .into_iter()
-            .filter_map(|c| match c.kind {
-                ConversationKind::Group { group, members } => Some(GroupInfo {
-                    id: GroupId(group.0),
-                    name: c.title,
-                    members,
-                }),
-                ConversationKind::Direct { .. } => None,
-            })
-            .collect();
+        let mut out: Vec<GroupInfo> = all.into_iter().filter_map(GroupInfo::of).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         Ok(out)
     }
 
     /// One group.
     pub async fn group(&self, group: &GroupId) -> EnrolResult<GroupInfo> {
-        self.groups()
-            .await?
-            .into_iter()
-            .find(|g| g.id == *group)
-            .ok_or(EnrolError::State("no such group"))
+        let mut tx = self.store().begin().await?;
+        let info = group_info(&mut tx, self.store(), group).await;
+        tx.commit().await?;
+        info
     }
 
     /// Finds a group by its name, its id in hex, or a prefix of at least 6 hex digits of it.

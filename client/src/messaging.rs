@@ -324,15 +324,15 @@ impl Messenger {
         let mut tx = self.store.begin().await?;
         let (id, item) = self.queue(&mut tx, to, body, None).await?;
         tx.commit().await?;
-        self.flush_outbox_for(item).await?;
+        self.flush_outbox_for(&[item]).await?;
         Ok(id)
     }
 
-    /// Flushes the outbox; an error is returned only if `item` failed (another item's failure
-    /// does not fail this send).
-    pub(crate) async fn flush_outbox_for(&self, item: OutboxId) -> EnrolResult<()> {
+    /// Flushes the outbox; an error is returned only if one of `items` failed (another
+    /// item's failure does not fail this send).
+    pub(crate) async fn flush_outbox_for(&self, items: &[OutboxId]) -> EnrolResult<()> {
         let (_, failures) = self.flush(true).await?;
-        match failures.into_iter().find(|(id, _)| *id == item) {
+        match failures.into_iter().find(|(id, _)| items.contains(id)) {
             Some((_, e)) => Err(e),
             None => Ok(()),
         }
