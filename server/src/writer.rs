@@ -251,17 +251,24 @@ struct Written {
     acks_deleted: u64,
 }
 
-/// Result rows of a batch: `(0, id)` per inserted envelope, `(1, n)` with the rows the
-/// acks deleted, `(2, n)` with the notifications sent.
+/// Result rows of a batch: `(0, id)` per inserted envelope, or `(3, first)` and `(4, last)`
+/// for a consecutive range of them; `(1, n)` with the rows the acks deleted, `(2, n)` with the
+/// notifications sent.
 fn written(rows: Vec<(i64, i64)>, inserted: usize) -> anyhow::Result<Written> {
     let mut ids = Vec::with_capacity(inserted);
     let mut acks_deleted = 0;
+    let (mut first, mut last) = (None, None);
     for (kind, value) in rows {
         match kind {
             0 => ids.push(value),
             1 => acks_deleted = u64::try_from(value).unwrap_or(0),
+            3 => first = Some(value),
+            4 => last = Some(value),
             _ => {}
         }
+    }
+    if let (Some(first), Some(last)) = (first, last) {
+        ids.extend(first..=last);
     }
     if ids.len() != inserted {
         anyhow::bail!("insert envelopes: wrong number of ids");
@@ -306,10 +313,24 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Wri
             // The SQLite driver runs every statement of a query string, binding the `?`
             // parameters in order (sqlx 0.8; launchbadge/sqlx#3108 discusses dropping that,
             // which every test of the message path would notice).
+            // No `RETURNING`: its rows would come back one by one over the driver's channel.
+            // The rows of one transaction on the only write connection get consecutive ids
+            // (AUTOINCREMENT: one more than the largest ever used), so the last id of the
+            // first statement and of the last one give them all.
             let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN; ");
-            for chunk in inserts.chunks(INSERT_CHUNK) {
+            let chunks = inserts.chunks(INSERT_CHUNK).count();
+            for (i, chunk) in inserts.chunks(INSERT_CHUNK).enumerate() {
                 push_insert!(sqlx::Sqlite, &mut qb, chunk);
-                qb.push(" RETURNING 0, id; ");
+                qb.push("; ");
+                if i == 0 {
+                    let first = i64::try_from(chunk.len()).unwrap_or(i64::MAX) - 1;
+                    qb.push("SELECT 3, last_insert_rowid() - ")
+                        .push_bind(first)
+                        .push("; ");
+                }
+                if i + 1 == chunks {
+                    qb.push("SELECT 4, last_insert_rowid(); ");
+                }
             }
             if !acks.is_empty() {
                 push_delete!(sqlx::Sqlite, &mut qb, &acks);
