@@ -4,8 +4,8 @@
 use futures_util::{SinkExt as _, StreamExt as _};
 use parley_proto::api::{
     AttachmentCreated, CreateInviteRequest, CreateLinkRequest, CreateOrgRequest, DeviceList,
-    Health, OrgLog, PreKeyBundles, PreKeyCount, PreKeyUpload, RegisterRequest, Registered,
-    SendRequest, SendResponse,
+    Health, MultiSendRequest, OrgLog, PreKeyBundles, PreKeyCount, PreKeyUpload, RegisterRequest,
+    Registered, SendRequest, SendResponse,
 };
 use parley_proto::ws::{ClientFrame, ServerFrame};
 use parley_proto::{B64, DeviceId, ErrorBody, UserId};
@@ -49,7 +49,7 @@ pub enum RelayError {
         /// HTTP status.
         status: StatusCode,
         /// The typed body.
-        body: ErrorBody,
+        body: Box<ErrorBody>,
     },
     /// The relay answered something that is not the API.
     #[error("unexpected answer from the relay ({status})")]
@@ -235,7 +235,10 @@ impl Relay {
             serde_json::from_slice(bytes).map_err(|_| RelayError::Unexpected { status })
         } else {
             match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(body) => Err(RelayError::Api { status, body }),
+                Ok(body) => Err(RelayError::Api {
+                    status,
+                    body: Box::new(body),
+                }),
                 Err(_) => Err(RelayError::Unexpected { status }),
             }
         }
@@ -318,6 +321,12 @@ impl Relay {
             .await
     }
 
+    /// `POST /v1/messages`: envelopes for several users (a group message), stored all together
+    /// or not at all.
+    pub async fn send_multi(&self, req: &MultiSendRequest) -> RelayResult<SendResponse> {
+        self.call(Method::POST, "/v1/messages", Some(req)).await
+    }
+
     /// `POST /v1/attachments` from a byte stream.
     pub async fn upload_attachment(&self, body: reqwest::Body) -> RelayResult<AttachmentCreated> {
         let rb = self
@@ -339,7 +348,10 @@ impl Relay {
         }
         let bytes = read_body(resp).await?;
         match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(body) => Err(RelayError::Api { status, body }),
+            Ok(body) => Err(RelayError::Api {
+                status,
+                body: Box::new(body),
+            }),
             Err(_) => Err(RelayError::Unexpected { status }),
         }
     }

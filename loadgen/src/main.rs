@@ -71,6 +71,11 @@ struct Cli {
     /// peak and rate measurement; 1 is one envelope per request.
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 4, 10])]
     devices_per_recipient: Vec<usize>,
+    /// Recipient users per send request: 1 is a message to one user (`PUT
+    /// /v1/messages/{user}`), more is a group message in one request (`POST /v1/messages`).
+    /// Each value is measured with each --devices-per-recipient value.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 16])]
+    users_per_request: Vec<usize>,
     /// Warm-up before each measured window, seconds.
     #[arg(long, default_value_t = 3.0)]
     warmup: f64,
@@ -166,6 +171,13 @@ async fn main() -> anyhow::Result<()> {
     let max = parley_crypto::consts::MAX_DEVICES_PER_USER;
     if cli.devices_per_recipient.iter().any(|&n| n == 0 || n > max) {
         anyhow::bail!("--devices-per-recipient: each value must be 1 to {max} (the relay's limit)");
+    }
+    if cli
+        .users_per_request
+        .iter()
+        .any(|&k| k == 0 || k > cli.recipients)
+    {
+        anyhow::bail!("--users-per-request: each value must be 1 to --recipients");
     }
     if cli.url.is_some() && cli.backend.len() != 1 {
         anyhow::bail!("--url needs exactly one --backend (the database that relay uses)");
@@ -289,31 +301,35 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                     16,
                 )
                 .await?;
-                let mut peak = None;
-                if cli.mode.contains(&Mode::Peak) {
-                    log(&format!(
-                        "{}: peak, {per_user} envelopes/request",
-                        backend.name()
-                    ));
-                    let o = traffic::measure(&senders, &recipients, Load::Peak, &plan).await?;
-                    log(&format!("{}: peak {:?}", backend.name(), o));
-                    peak = Some(o.received_per_sec);
-                    report.peak.push(o);
-                }
-                if cli.mode.contains(&Mode::Rate) {
-                    let rate = match (cli.rate, peak) {
-                        (Some(r), _) => r,
-                        (None, Some(p)) => (p * cli.rate_fraction).max(1.0),
-                        (None, None) => anyhow::bail!("--mode rate needs --rate or --mode peak"),
-                    };
-                    log(&format!(
-                        "{}: fixed rate {rate:.0}/s, {per_user} envelopes/request",
-                        backend.name()
-                    ));
-                    let o =
-                        traffic::measure(&senders, &recipients, Load::Rate(rate), &plan).await?;
-                    log(&format!("{}: rate {:?}", backend.name(), o));
-                    report.rate.push((rate, o));
+                for &users in &cli.users_per_request {
+                    let shape = format!("{users} user(s) × {per_user} device(s)/request");
+                    let mut peak = None;
+                    if cli.mode.contains(&Mode::Peak) {
+                        log(&format!("{}: peak, {shape}", backend.name()));
+                        let o = traffic::measure(&senders, &recipients, users, Load::Peak, &plan)
+                            .await?;
+                        log(&format!("{}: peak {:?}", backend.name(), o));
+                        peak = Some(o.received_per_sec);
+                        report.peak.push(o);
+                    }
+                    if cli.mode.contains(&Mode::Rate) {
+                        let rate = match (cli.rate, peak) {
+                            (Some(r), _) => r,
+                            (None, Some(p)) => (p * cli.rate_fraction).max(1.0),
+                            (None, None) => {
+                                anyhow::bail!("--mode rate needs --rate or --mode peak")
+                            }
+                        };
+                        log(&format!(
+                            "{}: fixed rate {rate:.0}/s, {shape}",
+                            backend.name()
+                        ));
+                        let o =
+                            traffic::measure(&senders, &recipients, users, Load::Rate(rate), &plan)
+                                .await?;
+                        log(&format!("{}: rate {:?}", backend.name(), o));
+                        report.rate.push((rate, o));
+                    }
                 }
             }
         }
@@ -346,6 +362,20 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// "N env/request", with the users and devices behind N for a group message.
+fn shape(o: &Outcome) -> String {
+    if o.users_per_request > 1 {
+        format!(
+            "{} env/request (group: {} users × {})",
+            o.per_request,
+            o.users_per_request,
+            o.per_request / o.users_per_request
+        )
+    } else {
+        format!("{} env/request", o.per_request)
+    }
+}
+
 fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
@@ -354,10 +384,11 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
     let mut s = String::new();
     writeln!(
         s,
-        "\nSenders {}, recipient users {} (devices each: {:?}, = envelopes per request), body {} B, warm-up {} s, window {} s, acks every {} ms or {} ids.\n",
+        "\nSenders {}, recipient users {} (devices each: {:?}; users per request: {:?}), body {} B, warm-up {} s, window {} s, acks every {} ms or {} ids.\n",
         cli.senders,
         cli.recipients,
         cli.devices_per_recipient,
+        cli.users_per_request,
         cli.body_bytes,
         cli.warmup,
         cli.window,
@@ -397,17 +428,14 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
         for o in &r.peak {
             row(
                 &mut s,
-                &format!("relay peak (closed loop), {} env/request", o.per_request),
+                &format!("relay peak (closed loop), {}", shape(o)),
                 o,
             )?;
         }
         for (rate, o) in &r.rate {
             row(
                 &mut s,
-                &format!(
-                    "relay fixed rate {rate:.0}/s, {} env/request",
-                    o.per_request
-                ),
+                &format!("relay fixed rate {rate:.0}/s, {}", shape(o)),
                 o,
             )?;
         }
@@ -420,9 +448,9 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
             let ratio = p.received_per_sec / f.rows_per_sec;
             writeln!(
                 s,
-                "| {name} | peak ≥ 50% of the floor ({} rows/tx), {} env/request | {:.0} / {:.0} = {:.0}% | {} |",
+                "| {name} | peak ≥ 50% of the floor ({} rows/tx), {} | {:.0} / {:.0} = {:.0}% | {} |",
                 f.batch,
-                p.per_request,
+                shape(p),
                 p.received_per_sec,
                 f.rows_per_sec,
                 ratio * 100.0,
@@ -432,9 +460,9 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
                 let ratio = p.received_per_sec / f.rows_per_sec;
                 writeln!(
                     s,
-                    "| {name} | (for comparison) floor at {} rows/tx, {} env/request | {:.0} / {:.0} = {:.0}% | |",
+                    "| {name} | (for comparison) floor at {} rows/tx, {} | {:.0} / {:.0} = {:.0}% | |",
                     f.batch,
-                    p.per_request,
+                    shape(p),
                     p.received_per_sec,
                     f.rows_per_sec,
                     ratio * 100.0
@@ -444,8 +472,8 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
         for (rate, o) in &r.rate {
             writeln!(
                 s,
-                "| {name} | p99 < 50 ms at {rate:.0}/s, {} env/request | p99 {:.2} ms (received {:.0}/s) | {} |",
-                o.per_request,
+                "| {name} | p99 < 50 ms at {rate:.0}/s, {} | p99 {:.2} ms (received {:.0}/s) | {} |",
+                shape(o),
                 o.p99_ms,
                 o.received_per_sec,
                 verdict(o.p99_ms < 50.0)

@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use parley_client::relay::Delivery;
+use parley_client::relay::{Delivery, Relay};
 use parley_proto::B64;
-use parley_proto::api::{OutgoingEnvelope, SendRequest};
+use parley_proto::api::{MultiSendRequest, OutgoingEnvelope, RecipientEnvelopes, SendRequest};
 use parley_proto::ws::ServerFrame;
 use tokio::sync::watch;
 
@@ -34,8 +34,10 @@ pub struct Outcome {
     pub received_per_sec: f64,
     /// Envelopes of send requests answered 200, per second over the same window.
     pub sent_per_sec: f64,
-    /// Envelopes per send request (the recipient user's devices).
+    /// Envelopes per send request (recipient users × their devices).
     pub per_request: usize,
+    /// Recipient users per send request (more than one: a group message).
+    pub users_per_request: usize,
     /// Latency percentiles, milliseconds (send start → envelope on the recipient socket).
     pub p50_ms: f64,
     /// 99th percentile.
@@ -162,18 +164,49 @@ async fn recipient(
     Ok(())
 }
 
-/// One request to every device of a recipient user (one envelope each, as a client sends).
-fn request(to: &[Device], body: &[u8]) -> SendRequest {
-    SendRequest {
-        messages: to
-            .iter()
-            .map(|d| OutgoingEnvelope {
-                device: d.device,
-                registration_id: d.registration_id,
-                body: B64(body.to_vec()),
-            })
-            .collect(),
+/// One envelope for every device of a recipient user.
+fn envelopes(to: &[Device], body: &[u8]) -> Vec<OutgoingEnvelope> {
+    to.iter()
+        .map(|d| OutgoingEnvelope {
+            device: d.device,
+            registration_id: d.registration_id,
+            body: B64(body.to_vec()),
+        })
+        .collect()
+}
+
+/// The recipient users of the `i`-th request: `k` consecutive users (wrapping around).
+fn pick(recipients: &[Vec<Device>], i: usize, k: usize) -> Vec<Vec<Device>> {
+    (0..k)
+        .filter_map(|j| recipients.get((i + j) % recipients.len().max(1)).cloned())
+        .collect()
+}
+
+/// Sends `body` to every device of each of `to` in one request, as a client does: a message
+/// to one user goes to `PUT /v1/messages/{user}`, a group message to `POST /v1/messages`.
+async fn send(relay: &Relay, to: &[Vec<Device>], body: &[u8]) -> anyhow::Result<()> {
+    match to {
+        [one] => {
+            let user = one.first().context("a user with no device")?.user.clone();
+            let req = SendRequest {
+                messages: envelopes(one, body),
+            };
+            relay.send(&user, &req).await?;
+        }
+        _ => {
+            let recipients = to
+                .iter()
+                .filter_map(|devices| {
+                    Some(RecipientEnvelopes {
+                        user: devices.first()?.user.clone(),
+                        messages: envelopes(devices, body),
+                    })
+                })
+                .collect();
+            relay.send_multi(&MultiSendRequest { recipients }).await?;
+        }
     }
+    Ok(())
 }
 
 /// How senders produce load.
@@ -187,17 +220,22 @@ pub enum Load {
 }
 
 /// Runs one measurement with fresh sockets for every device of `recipients` (grouped by
-/// user; each send goes to every device of one user, one envelope each).
+/// user; each send goes to every device of `users_per_request` users, one envelope each).
 pub async fn measure(
     senders: &[Device],
     recipients: &[Vec<Device>],
+    users_per_request: usize,
     load: Load,
     plan: &Plan,
 ) -> anyhow::Result<Outcome> {
-    let per_request = recipients.first().map_or(1, Vec::len).max(1);
-    if recipients.iter().any(|r| r.len() != per_request) {
+    let per_user = recipients.first().map_or(1, Vec::len).max(1);
+    if recipients.iter().any(|r| r.len() != per_user) {
         anyhow::bail!("every recipient user needs the same number of devices");
     }
+    if users_per_request == 0 || users_per_request > recipients.len() {
+        anyhow::bail!("users per request must be 1 to the number of recipient users");
+    }
+    let per_request = per_user * users_per_request;
     let run = u32::from_le_bytes(crate::random_bytes::<4>()?);
     let shared = Arc::new(Shared {
         run,
@@ -236,17 +274,13 @@ pub async fn measure(
                 let si_u32 = u32::try_from(si)?;
                 stasks.push(tokio::spawn(async move {
                     let mut seq: u64 = 0;
-                    let n = recipients.len();
                     while !shared.stop_senders.load(Ordering::Relaxed) {
                         seq += 1;
-                        let idx = (si + usize::try_from(seq).unwrap_or(0)) % n;
-                        let Some(to) = recipients.get(idx) else { break };
-                        let Some(user) = to.first().map(|d| d.user.clone()) else {
-                            break;
-                        };
+                        let idx = si + usize::try_from(seq).unwrap_or(0);
+                        let to = pick(&recipients, idx, users_per_request);
                         let b = body(crate::nanos(), run, si_u32, seq, body_bytes);
-                        match s.relay.send(&user, &request(to, &b)).await {
-                            Ok(_) => {
+                        match send(&s.relay, &to, &b).await {
+                            Ok(()) => {
                                 shared
                                     .sent_ok
                                     .fetch_add(per_request as u64, Ordering::Relaxed);
@@ -279,19 +313,14 @@ pub async fn measure(
                     }
                     let si = usize::try_from(i % ns).unwrap_or(0);
                     let ri = usize::try_from((i / ns + i) % nr).unwrap_or(0);
-                    let (Some(s), Some(to)) = (senders.get(si), recipients.get(ri)) else {
-                        break;
-                    };
-                    let Some(user) = to.first().map(|d| d.user.clone()) else {
-                        break;
-                    };
+                    let Some(s) = senders.get(si) else { break };
+                    let to = pick(&recipients, ri, users_per_request);
                     let t0 = start_nanos + u64::try_from(offset.as_nanos()).unwrap_or(0);
                     let b = body(t0, run, u32::try_from(si).unwrap_or(0), i + 1, body_bytes);
-                    let req = request(to, &b);
                     let (relay, shared) = (s.relay.clone(), shared.clone());
                     tokio::spawn(async move {
-                        match relay.send(&user, &req).await {
-                            Ok(_) => shared
+                        match send(&relay, &to, &b).await {
+                            Ok(()) => shared
                                 .sent_ok
                                 .fetch_add(per_request as u64, Ordering::Relaxed),
                             Err(_) => shared.send_errors.fetch_add(1, Ordering::Relaxed),
@@ -361,6 +390,7 @@ pub async fn measure(
         received_per_sec: (r1 - r0) as f64 / elapsed,
         sent_per_sec: (s1 - s0) as f64 / elapsed,
         per_request,
+        users_per_request,
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         p999_ms: pct(0.999),

@@ -21,6 +21,9 @@ pub const MAX_ONE_TIME_PREKEY_LEN: usize = 128;
 pub const MAX_SIGNED_PREKEY_LEN: usize = 256;
 /// Longest (signed) KEM prekey record, in bytes.
 pub const MAX_KEM_PREKEY_LEN: usize = 2048;
+/// Most envelopes in one send request (`POST /v1/messages`); a larger group's message goes in
+/// several requests.
+pub const MAX_ENVELOPES_PER_SEND: usize = 1_000;
 
 /// Registration of a device: what the device proves about itself.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
@@ -209,6 +212,47 @@ pub struct OutgoingEnvelope {
 pub struct SendRequest {
     /// The envelopes.
     pub messages: Vec<OutgoingEnvelope>,
+}
+
+/// One recipient user's envelopes in a [`MultiSendRequest`].
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientEnvelopes {
+    /// The recipient user.
+    pub user: UserId,
+    /// One envelope for each of the user's devices (leaving out the sending device itself).
+    pub messages: Vec<OutgoingEnvelope>,
+}
+
+/// `POST /v1/messages`: envelopes for several users in one request (a group message), stored
+/// all together or not at all. The checks are those of `PUT /v1/messages/{user}` for each
+/// user; a failed check answers 409 or 410 naming every user it concerns, with
+/// [`UserMismatch`] or [`UserStale`] entries. A user the relay does not know has no devices,
+/// so each of its envelopes is `extra`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MultiSendRequest {
+    /// At most [`MAX_ENVELOPES_PER_SEND`] envelopes in all, each user once.
+    pub recipients: Vec<RecipientEnvelopes>,
+}
+
+/// A user's devices the request missed or named in excess (409 of `POST /v1/messages`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserMismatch {
+    /// The recipient user.
+    pub user: UserId,
+    /// Which devices.
+    #[serde(flatten)]
+    pub devices: MismatchedDevices,
+}
+
+/// A user's re-registered devices (410 of `POST /v1/messages`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserStale {
+    /// The recipient user.
+    pub user: UserId,
+    /// Devices whose registration id changed.
+    pub stale: Vec<DeviceId>,
 }
 
 /// The answer to a successful send.

@@ -58,6 +58,12 @@ pub struct ErrorBody {
     /// For `stale_devices`: the device ids whose registration id changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale: Option<Vec<crate::ids::DeviceId>>,
+    /// For `mismatched_devices` of `POST /v1/messages`: each user whose devices do not match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mismatched_users: Option<Vec<crate::api::UserMismatch>>,
+    /// For `stale_devices` of `POST /v1/messages`: each user with re-registered devices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stale_users: Option<Vec<crate::api::UserStale>>,
     /// For `rate_limited`: seconds to wait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
@@ -71,6 +77,8 @@ impl ErrorBody {
             message: message.into(),
             mismatched: None,
             stale: None,
+            mismatched_users: None,
+            stale_users: None,
             retry_after_secs: None,
         }
     }

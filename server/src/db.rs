@@ -69,7 +69,9 @@ impl Db {
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(10));
+                    .busy_timeout(Duration::from_secs(10))
+                    .pragma("cache_size", "-32768")
+                    .pragma("temp_store", "memory");
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
                     .connect_with(opts.clone())

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use parley_proto::api::MismatchedDevices;
+use parley_proto::api::{MismatchedDevices, UserMismatch, UserStale};
 use parley_proto::{DeviceId, ErrorBody, ErrorCode};
 
 use crate::metrics;
@@ -30,6 +30,12 @@ pub enum ApiError {
     /// 410: some recipient devices were re-registered.
     #[error("stale devices")]
     Stale(Vec<DeviceId>),
+    /// 409 of a send to several users: whose envelopes do not match their devices.
+    #[error("mismatched devices")]
+    MismatchedUsers(Vec<UserMismatch>),
+    /// 410 of a send to several users: whose devices were re-registered.
+    #[error("stale devices")]
+    StaleUsers(Vec<UserStale>),
     /// 429.
     #[error("rate limited")]
     RateLimited {
@@ -108,6 +114,20 @@ impl ApiError {
                 let mut body =
                     ErrorBody::new(ErrorCode::StaleDevices, "some devices were re-registered");
                 body.stale = Some(devices.clone());
+                (StatusCode::GONE, body)
+            }
+            Self::MismatchedUsers(users) => {
+                let mut body = ErrorBody::new(
+                    ErrorCode::MismatchedDevices,
+                    "the envelopes do not match the users' devices",
+                );
+                body.mismatched_users = Some(users.clone());
+                (StatusCode::CONFLICT, body)
+            }
+            Self::StaleUsers(users) => {
+                let mut body =
+                    ErrorBody::new(ErrorCode::StaleDevices, "some devices were re-registered");
+                body.stale_users = Some(users.clone());
                 (StatusCode::GONE, body)
             }
             Self::RateLimited { retry_after_secs } => {

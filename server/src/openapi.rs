@@ -13,7 +13,7 @@ use crate::routes::{attachments, devices, keys, messages, ops, org, ws};
         org::create_org, org::org_log, org::create_invite,
         devices::register, devices::create_link, devices::list_devices,
         keys::upload, keys::count, keys::claim,
-        messages::send, ws::upgrade,
+        messages::send, messages::send_multi, ws::upgrade,
         attachments::upload, attachments::download,
         ops::healthz, ops::metrics, ops::openapi,
     ),

@@ -30,7 +30,7 @@ use crate::hub::{Hub, WAKE_CHANNEL};
 use crate::metrics;
 
 /// Most rows (inserted plus deleted) written in one transaction.
-pub const MAX_BATCH_ROWS: usize = 2_000;
+pub const MAX_BATCH_ROWS: usize = 4_000;
 /// Queue of waiting requests.
 const QUEUE: usize = 4_096;
 
@@ -43,8 +43,11 @@ pub enum WriteOp {
     Ack {
         /// The device whose queue it is (a device can only delete its own envelopes).
         device_pk: i64,
-        /// Envelope ids.
-        ids: Vec<i64>,
+        /// Ids the device's socket pushed, hence known to be the device's: deleted by id alone
+        /// (one `id IN (…)` for the whole batch, rather than a term per device).
+        pushed: Vec<i64>,
+        /// Other ids the device named: deleted only where they are the device's.
+        other: Vec<i64>,
     },
 }
 
@@ -52,7 +55,7 @@ impl WriteOp {
     fn rows(&self) -> usize {
         match self {
             Self::Insert(v) => v.len(),
-            Self::Ack { ids, .. } => ids.len(),
+            Self::Ack { pushed, other, .. } => pushed.len() + other.len(),
         }
     }
 }
@@ -160,8 +163,12 @@ fn count_queues(directory: &Directory, batch: &[(WriteOp, Reply)], acks_deleted:
                     *inserted.entry(e.device_pk).or_default() += 1;
                 }
             }
-            WriteOp::Ack { device_pk, ids } => {
-                let distinct = ids.iter().collect::<BTreeSet<_>>().len() as u64;
+            WriteOp::Ack {
+                device_pk,
+                pushed,
+                other,
+            } => {
+                let distinct = pushed.iter().chain(other).collect::<BTreeSet<_>>().len() as u64;
                 *acked.entry(*device_pk).or_default() += distinct;
                 named += distinct;
             }
@@ -221,16 +228,28 @@ macro_rules! push_insert {
 }
 
 /// Appends to `$qb` one `DELETE` of every acked envelope of the batch:
-/// `(device_pk = d AND id IN (…)) OR …`, so a device only ever deletes its own.
+/// `id IN (pushed…) OR (device_pk = d AND id IN (other…)) OR …`, so a device only ever deletes
+/// its own.
 macro_rules! push_delete {
     ($db:ty, $qb:expr, $acks:expr) => {{
         let qb: &mut sqlx::QueryBuilder<'_, $db> = $qb;
-        let acks: &[(i64, &Vec<i64>)] = $acks;
+        let acks: &Acks<'_> = $acks;
         qb.push("DELETE FROM envelopes WHERE ");
-        for (i, (device_pk, ids)) in acks.iter().enumerate() {
-            if i > 0 {
+        let mut first = true;
+        if !acks.pushed.is_empty() {
+            qb.push("id IN (");
+            let mut sep = qb.separated(", ");
+            for id in &acks.pushed {
+                sep.push_bind(*id);
+            }
+            qb.push(")");
+            first = false;
+        }
+        for (device_pk, ids) in &acks.other {
+            if !first {
                 qb.push(" OR ");
             }
+            first = false;
             qb.push("(device_pk = ")
                 .push_bind(*device_pk)
                 .push(" AND id IN (");
@@ -241,6 +260,20 @@ macro_rules! push_delete {
             qb.push("))");
         }
     }};
+}
+
+/// The acks of a batch.
+struct Acks<'a> {
+    /// Ids pushed by the acking device's socket, of every device.
+    pushed: Vec<i64>,
+    /// Other ids, by device.
+    other: Vec<(i64, &'a Vec<i64>)>,
+}
+
+impl Acks<'_> {
+    fn is_empty(&self) -> bool {
+        self.pushed.is_empty() && self.other.is_empty()
+    }
 }
 
 /// What a committed batch wrote.
@@ -295,13 +328,23 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Wri
         .flatten()
         .collect();
     let woken: BTreeSet<i64> = inserts.iter().map(|e| e.device_pk).collect();
-    let acks: Vec<(i64, &Vec<i64>)> = ops
-        .iter()
-        .filter_map(|op| match op {
-            WriteOp::Ack { device_pk, ids } if !ids.is_empty() => Some((*device_pk, ids)),
-            WriteOp::Ack { .. } | WriteOp::Insert(_) => None,
-        })
-        .collect();
+    let mut acks = Acks {
+        pushed: Vec::new(),
+        other: Vec::new(),
+    };
+    for op in ops {
+        if let WriteOp::Ack {
+            device_pk,
+            pushed,
+            other,
+        } = op
+        {
+            acks.pushed.extend(pushed);
+            if !other.is_empty() {
+                acks.other.push((*device_pk, other));
+            }
+        }
+    }
     if inserts.is_empty() && acks.is_empty() {
         return Ok(Written {
             ids: Vec::new(),

@@ -13,7 +13,10 @@ use std::time::Duration;
 
 use common::{Backend, Device, Org, Storage, TestServer, drain, user};
 use parley_client::relay::{Delivery, RelayError};
-use parley_proto::api::{OutgoingEnvelope, PreKeyUpload, SendRequest};
+use parley_proto::api::{
+    MAX_ENVELOPES_PER_SEND, MismatchedDevices, MultiSendRequest, OutgoingEnvelope, PreKeyUpload,
+    RecipientEnvelopes, SendRequest, UserMismatch, UserStale,
+};
 use parley_proto::ws::{Envelope, ServerFrame};
 use parley_proto::{B64, ErrorCode};
 use reqwest::StatusCode;
@@ -41,6 +44,7 @@ both!(
     prekeys_upload_count_claim,
     concurrent_claims_never_share_a_key,
     send_checks_devices,
+    send_to_several_users,
     live_and_queued_delivery,
     unacked_is_redelivered_and_acked_is_not,
     a_device_reads_only_its_own_queue,
@@ -489,6 +493,137 @@ async fn send_checks_devices(backend: Backend) {
     let m = e.body().unwrap().mismatched.clone().unwrap();
     assert_eq!((m.missing, m.extra), (vec![3], vec![]));
     send(&alice, &[&bob, &bob2, &bob3], b"ok3").await.unwrap();
+    finish(storage, server).await;
+}
+
+fn to(user: &str, devices: &[&Device], body: &[u8]) -> RecipientEnvelopes {
+    RecipientEnvelopes {
+        user: common::user(user),
+        messages: devices.iter().map(|d| env(d, body)).collect(),
+    }
+}
+
+async fn send_to_several_users(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let alice2 = org.link(&alice).await;
+    let bob = org.join("bob").await;
+    let bob2 = org.link(&bob).await;
+    let carol = org.join("carol").await;
+    let multi = |recipients| MultiSendRequest { recipients };
+
+    // One request, every device of every user (and Alice's other device, not the sender).
+    let ok = multi(vec![
+        to("bob", &[&bob, &bob2], b"group 1"),
+        to("carol", &[&carol], b"group 1"),
+        to("alice", &[&alice2], b"group 1"),
+    ]);
+    let answer = alice.relay.send_multi(&ok).await.unwrap();
+    assert_eq!(answer.sender_devices, vec![1, 2]);
+
+    // Mismatches are reported for every user concerned; an unknown user's envelopes are extra.
+    let e = alice
+        .relay
+        .send_multi(&multi(vec![
+            to("bob", &[&bob], b"no"),
+            to("carol", &[&carol], b"no"),
+            to("nobody", &[&carol], b"no"),
+        ]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::CONFLICT));
+    assert_eq!(code(&e), Some(ErrorCode::MismatchedDevices));
+    assert_eq!(
+        e.body().unwrap().mismatched_users.clone().unwrap(),
+        vec![
+            UserMismatch {
+                user: user("bob"),
+                devices: MismatchedDevices {
+                    missing: vec![2],
+                    extra: vec![]
+                }
+            },
+            UserMismatch {
+                user: user("nobody"),
+                devices: MismatchedDevices {
+                    missing: vec![],
+                    extra: vec![1]
+                }
+            },
+        ]
+    );
+    // A stale registration id: 410 naming the user and device.
+    let mut stale = multi(vec![
+        to("bob", &[&bob, &bob2], b"no"),
+        to("carol", &[&carol], b"no"),
+    ]);
+    stale.recipients[1].messages[0].registration_id ^= 0x4000;
+    let e = alice.relay.send_multi(&stale).await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::GONE));
+    assert_eq!(
+        e.body().unwrap().stale_users.clone().unwrap(),
+        vec![UserStale {
+            user: user("carol"),
+            stale: vec![1]
+        }]
+    );
+    // Bad requests.
+    let bad = [
+        (multi(vec![]), ErrorCode::InvalidInput),
+        (
+            multi(vec![
+                to("carol", &[&carol], b"no"),
+                to("carol", &[&carol], b"no"),
+            ]),
+            ErrorCode::InvalidInput,
+        ),
+        (
+            multi(vec![to("carol", &[], b"no")]),
+            ErrorCode::InvalidInput,
+        ),
+        (
+            multi(vec![to("carol", &[&carol], b"")]),
+            ErrorCode::InvalidInput,
+        ),
+        (
+            multi(vec![RecipientEnvelopes {
+                user: user("carol"),
+                messages: (0..=MAX_ENVELOPES_PER_SEND as u32)
+                    .map(|d| OutgoingEnvelope {
+                        device: d,
+                        registration_id: 1,
+                        body: B64(b"no".to_vec()),
+                    })
+                    .collect(),
+            }]),
+            ErrorCode::TooLarge,
+        ),
+    ];
+    for (req, expected) in bad {
+        let e = alice.relay.send_multi(&req).await.unwrap_err();
+        assert_eq!(code(&e), Some(expected), "{e}");
+    }
+
+    // Only the accepted request was stored: each device got it once, the sender nothing.
+    for d in [&bob, &bob2, &carol, &alice2] {
+        let mut ws = d.relay.connect().await.unwrap();
+        let got = drain(&mut ws, true).await;
+        assert_eq!(
+            got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
+            vec![b"group 1".to_vec()],
+            "{}.{}",
+            d.user,
+            d.device
+        );
+        assert_eq!(
+            (got[0].source_user.as_str(), got[0].source_device),
+            ("alice", 1)
+        );
+        ws.close().await;
+    }
+    let mut ws = alice.relay.connect().await.unwrap();
+    assert!(drain(&mut ws, false).await.is_empty());
     finish(storage, server).await;
 }
 

@@ -1,4 +1,6 @@
-//! Sending: one request with one envelope per recipient device (DESIGN.md §4).
+//! Sending: one request with one envelope per recipient device (DESIGN.md §4), for one user
+//! (`PUT /v1/messages/{user}`) or for several (`POST /v1/messages`: a group message in one
+//! request instead of one per member).
 //!
 //! As Signal's server does, the relay answers 409 with the missing and extra device ids when
 //! the envelopes do not cover exactly the recipient's active devices (leaving out the sending
@@ -11,9 +13,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::put;
+use axum::routing::{post, put};
 use axum::{Json, Router};
-use parley_proto::api::{MismatchedDevices, SendRequest, SendResponse};
+use parley_proto::api::{
+    MAX_ENVELOPES_PER_SEND, MismatchedDevices, MultiSendRequest, OutgoingEnvelope, SendRequest,
+    SendResponse, UserMismatch, UserStale,
+};
 use parley_proto::{DeviceId, ErrorBody, ErrorCode, UserId};
 
 use crate::auth::AuthDevice;
@@ -24,7 +29,9 @@ use crate::writer::WriteOp;
 use crate::{AppState, metrics, now_ms};
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/messages/{user}", put(send))
+    Router::new()
+        .route("/v1/messages", post(send_multi))
+        .route("/v1/messages/{user}", put(send))
 }
 
 /// Sends envelopes to every device of a user.
@@ -41,12 +48,141 @@ pub async fn send(
     ApiJson(req): ApiJson<SendRequest>,
 ) -> ApiResult<Json<SendResponse>> {
     let user = UserId::new(user).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let limits = &state.config.limits;
     if req.messages.is_empty() {
         return Err(ApiError::invalid("no envelopes"));
     }
-    let mut given: BTreeMap<DeviceId, (u32, usize)> = BTreeMap::new();
-    for (i, m) in req.messages.iter().enumerate() {
+    if req.messages.len() > MAX_ENVELOPES_PER_SEND {
+        return Err(ApiError::too_large(format!(
+            "over {MAX_ENVELOPES_PER_SEND} envelopes"
+        )));
+    }
+    let devices = devices_of(&state, &user).await?;
+    if devices.is_empty() {
+        return Err(ApiError::not_found("user"));
+    }
+    let stamp = Stamp::now(&state);
+    let envelopes = match check(&state, &dev, &user, &devices, req.messages, &stamp)? {
+        Ok(envelopes) => envelopes,
+        Err(Refusal::Mismatched(m)) => return Err(ApiError::Mismatched(m)),
+        Err(Refusal::Stale(stale)) => return Err(ApiError::Stale(stale)),
+        Err(Refusal::QueueFull) => return Err(queue_full()),
+    };
+    let own = (user == dev.user).then_some(devices);
+    store(&state, &dev, envelopes, &stamp, own).await
+}
+
+/// Sends envelopes to several users at once (a group message): all are stored, or none.
+#[utoipa::path(post, path = "/v1/messages", tag = "messages", request_body = MultiSendRequest,
+    security(("device" = [])),
+    responses((status = 200, body = SendResponse), (status = 400, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "mismatched_users names each user whose devices do not match"),
+              (status = 410, body = ErrorBody, description = "stale_users names each user with re-registered devices"),
+              (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn send_multi(
+    State(state): State<AppState>,
+    dev: AuthDevice,
+    ApiJson(req): ApiJson<MultiSendRequest>,
+) -> ApiResult<Json<SendResponse>> {
+    if req.recipients.is_empty() {
+        return Err(ApiError::invalid("no recipients"));
+    }
+    let total: usize = req.recipients.iter().map(|r| r.messages.len()).sum();
+    if total > MAX_ENVELOPES_PER_SEND {
+        return Err(ApiError::too_large(format!(
+            "over {MAX_ENVELOPES_PER_SEND} envelopes"
+        )));
+    }
+    let mut users = BTreeSet::new();
+    for r in &req.recipients {
+        if r.messages.is_empty() {
+            return Err(ApiError::invalid("a recipient with no envelopes"));
+        }
+        if !users.insert(&r.user) {
+            return Err(ApiError::invalid("a recipient named twice"));
+        }
+    }
+    let stamp = Stamp::now(&state);
+    let (mut envelopes, mut mismatched, mut stale, mut full) =
+        (Vec::new(), Vec::new(), Vec::new(), false);
+    let mut own = None;
+    for r in req.recipients {
+        // A user the relay does not know has no devices: its envelopes are all extra.
+        let devices = devices_of(&state, &r.user).await?;
+        match check(&state, &dev, &r.user, &devices, r.messages, &stamp)? {
+            Ok(e) => envelopes.extend(e),
+            Err(Refusal::Mismatched(devices)) => mismatched.push(UserMismatch {
+                user: r.user.clone(),
+                devices,
+            }),
+            Err(Refusal::Stale(devices)) => stale.push(UserStale {
+                user: r.user.clone(),
+                stale: devices,
+            }),
+            Err(Refusal::QueueFull) => full = true,
+        }
+        if r.user == dev.user {
+            own = Some(devices);
+        }
+    }
+    if !mismatched.is_empty() {
+        return Err(ApiError::MismatchedUsers(mismatched));
+    }
+    if !stale.is_empty() {
+        return Err(ApiError::StaleUsers(stale));
+    }
+    if full {
+        return Err(queue_full());
+    }
+    store(&state, &dev, envelopes, &stamp, own).await
+}
+
+/// Why one user's envelopes were refused.
+enum Refusal {
+    Mismatched(MismatchedDevices),
+    Stale(Vec<DeviceId>),
+    QueueFull,
+}
+
+/// The relay time given to a request's envelopes, and their expiry.
+struct Stamp {
+    now: i64,
+    expires_at: i64,
+}
+
+impl Stamp {
+    fn now(state: &AppState) -> Self {
+        let now = now_ms();
+        let ttl = i64::try_from(state.config.message_ttl.as_millis()).unwrap_or(i64::MAX);
+        Self {
+            now,
+            expires_at: now.saturating_add(ttl),
+        }
+    }
+}
+
+fn queue_full() -> ApiError {
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::QueueFull,
+        "a recipient device's queue is full",
+    )
+}
+
+/// Checks one user's envelopes against the user's active `devices`: bad envelopes are an
+/// error of the whole request; otherwise the rows to store, or why the user's envelopes are
+/// refused. As Signal's server does: exactly one envelope per active device (leaving out the
+/// sending device when writing to one's own user), with the registration ids the relay has.
+fn check(
+    state: &AppState,
+    dev: &AuthDevice,
+    user: &UserId,
+    devices: &[ActiveDevice],
+    messages: Vec<OutgoingEnvelope>,
+    stamp: &Stamp,
+) -> ApiResult<Result<Vec<NewEnvelope>, Refusal>> {
+    let limits = &state.config.limits;
+    let mut given: BTreeMap<DeviceId, u32> = BTreeMap::new();
+    for m in &messages {
         if m.body.as_bytes().is_empty() {
             return Err(ApiError::invalid("empty envelope"));
         }
@@ -56,58 +192,48 @@ pub async fn send(
                 limits.max_envelope_bytes
             )));
         }
-        if given.insert(m.device, (m.registration_id, i)).is_some() {
+        if given.insert(m.device, m.registration_id).is_some() {
             return Err(ApiError::invalid("two envelopes for one device"));
         }
     }
-
-    // The recipient's active devices and their queue lengths, from the cache (no statement
-    // at all) or else from one query, which fills the cache.
-    let devices = match state.directory.lookup(&user) {
-        Some(d) => d,
-        None => read_devices(&state, &user).await?,
-    };
-    if devices.is_empty() {
-        return Err(ApiError::not_found("user"));
-    }
     let mut expected: BTreeMap<DeviceId, (i64, i64)> = BTreeMap::new();
     let mut full = false;
-    for d in &devices {
-        if !(user == dev.user && d.device == dev.device) {
+    for d in devices {
+        if !(*user == dev.user && d.device == dev.device) {
             expected.insert(d.device, (d.pk, d.registration_id));
             full |= d.queued >= limits.max_queue;
         }
     }
-    let given_ids: BTreeSet<DeviceId> = given.keys().copied().collect();
-    let expected_ids: BTreeSet<DeviceId> = expected.keys().copied().collect();
-    let missing: Vec<DeviceId> = expected_ids.difference(&given_ids).copied().collect();
-    let extra: Vec<DeviceId> = given_ids.difference(&expected_ids).copied().collect();
+    let missing: Vec<DeviceId> = expected
+        .keys()
+        .filter(|d| !given.contains_key(d))
+        .copied()
+        .collect();
+    let extra: Vec<DeviceId> = given
+        .keys()
+        .filter(|d| !expected.contains_key(d))
+        .copied()
+        .collect();
     if !missing.is_empty() || !extra.is_empty() {
-        return Err(ApiError::Mismatched(MismatchedDevices { missing, extra }));
+        return Ok(Err(Refusal::Mismatched(MismatchedDevices {
+            missing,
+            extra,
+        })));
     }
     let stale: Vec<DeviceId> = given
         .iter()
-        .filter(|(d, (reg, _))| expected.get(d).is_some_and(|(_, r)| *r != i64::from(*reg)))
+        .filter(|(d, reg)| expected.get(d).is_some_and(|(_, r)| *r != i64::from(**reg)))
         .map(|(d, _)| *d)
         .collect();
     if !stale.is_empty() {
-        return Err(ApiError::Stale(stale));
+        return Ok(Err(Refusal::Stale(stale)));
     }
-
     // Queue caps (approximate, see `crate::directory`).
     if full {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::QueueFull,
-            "a recipient device's queue is full",
-        ));
+        return Ok(Err(Refusal::QueueFull));
     }
-
-    let now = now_ms();
-    let ttl = i64::try_from(state.config.message_ttl.as_millis()).unwrap_or(i64::MAX);
     let source_device = i64::from(dev.device);
-    let envelopes: Vec<NewEnvelope> = req
-        .messages
+    Ok(Ok(messages
         .into_iter()
         .filter_map(|m| {
             let (pk, _) = expected.get(&m.device)?;
@@ -115,27 +241,43 @@ pub async fn send(
                 device_pk: *pk,
                 source_user: dev.user.as_str().to_owned(),
                 source_device,
-                server_ts: now,
-                expires_at: now.saturating_add(ttl),
+                server_ts: stamp.now,
+                expires_at: stamp.expires_at,
                 body: m.body.into_inner(),
             })
         })
-        .collect();
+        .collect()))
+}
+
+/// Stores checked envelopes in one transaction (group commit, see [`crate::writer`]) and
+/// answers with the sender's own devices (`own`, when the request already looked them up).
+async fn store(
+    state: &AppState,
+    dev: &AuthDevice,
+    envelopes: Vec<NewEnvelope>,
+    stamp: &Stamp,
+    own: Option<Vec<ActiveDevice>>,
+) -> ApiResult<Json<SendResponse>> {
     let n = envelopes.len() as u64;
     state.writer.write(WriteOp::Insert(envelopes)).await?;
     metrics::ENVELOPES_STORED.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    let own = if user == dev.user {
-        devices
-    } else {
-        match state.directory.lookup(&dev.user) {
-            Some(d) => d,
-            None => read_devices(&state, &dev.user).await?,
-        }
+    let own = match own {
+        Some(d) => d,
+        None => devices_of(state, &dev.user).await?,
     };
     Ok(Json(SendResponse {
-        server_timestamp: u64::try_from(now).unwrap_or(0),
+        server_timestamp: u64::try_from(stamp.now).unwrap_or(0),
         sender_devices: own.iter().map(|d| d.device).collect(),
     }))
+}
+
+/// A user's active devices with their queue lengths: from the cache (no statement at all), or
+/// else from one query, which fills the cache.
+async fn devices_of(state: &AppState, user: &UserId) -> ApiResult<Vec<ActiveDevice>> {
+    match state.directory.lookup(user) {
+        Some(d) => Ok(d),
+        None => read_devices(state, user).await,
+    }
 }
 
 /// Reads a user's active devices, each with its queue length (counted up to the cap), and

@@ -43,8 +43,9 @@ pub const WINDOW: usize = 256;
 pub const MAX_ACK_IDS: usize = 1_024;
 /// Largest frame a device may send.
 const MAX_CLIENT_FRAME: usize = 64 * 1024;
-/// Ack writes a socket may have waiting for their commit before it stops reading.
-const MAX_PENDING_ACKS: usize = 4;
+/// Acked ids a socket collects while its previous ack write waits for its commit; beyond
+/// this it stops reading until that commit (backpressure).
+const MAX_ACK_BACKLOG: usize = WINDOW + MAX_ACK_IDS;
 /// Read buffer of a socket (tungstenite's default, 128 KiB, would be most of an idle
 /// socket's memory; client frames are small acks).
 const READ_BUFFER: usize = 4 * 1024;
@@ -107,8 +108,11 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     // The last read was complete and every envelope committed since on this node is in the
     // mailbox: push from the mailbox instead of reading.
     let mut caught_up = false;
-    // Ack writes waiting for their commit; each yields the ids it deleted.
+    // The ack write waiting for its commit (at most one; it yields the ids it deleted), and
+    // the ids acked meanwhile, written together as the next one: however many ack frames a
+    // device sends, a socket costs the writer one operation per commit.
     let mut acks = FuturesUnordered::new();
+    let mut next_acks: Vec<i64> = Vec::new();
     let mut announced_empty = false;
     let mut ping = tokio::time::interval(Duration::from_secs(30));
     ping.tick().await;
@@ -225,14 +229,17 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                     for id in ids {
                         inflight.remove(&id);
                     }
+                    if !next_acks.is_empty() {
+                        acks.push(write_acks(&state, dev.pk, &inflight, std::mem::take(&mut next_acks)));
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "storing acks failed");
                     break;
                 }
             },
-            // Stop reading while too many acks wait for their commit (backpressure).
-            msg = stream.next(), if acks.len() < MAX_PENDING_ACKS => match msg {
+            // Stop reading while too many acks wait (backpressure).
+            msg = stream.next(), if next_acks.len() < MAX_ACK_BACKLOG => match msg {
                 Some(Ok(Message::Text(t))) => {
                     let Some(ids) = parse_ack(t.as_str()) else {
                         let reason = "malformed frame".to_owned();
@@ -241,11 +248,13 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                         }
                         break;
                     };
-                    // The ack commits in the next group commit while this socket goes on
-                    // pushing; the ids leave `inflight` when it has committed.
-                    let writer = state.writer.clone();
-                    let op = WriteOp::Ack { device_pk: dev.pk, ids: ids.clone() };
-                    acks.push(async move { writer.write(op).await.map(|()| ids) });
+                    // The ack commits in a group commit while this socket goes on pushing;
+                    // the ids leave `inflight` when it has committed.
+                    if acks.is_empty() {
+                        acks.push(write_acks(&state, dev.pk, &inflight, ids));
+                    } else {
+                        next_acks.extend(ids);
+                    }
                 }
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => {}
@@ -253,12 +262,33 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
         }
     }
     // Acks already received are written even though the socket closed.
+    if !next_acks.is_empty() {
+        acks.push(write_acks(&state, dev.pk, &inflight, next_acks));
+    }
     while let Some(done) = acks.next().await {
         if let Ok(ids) = done {
             metrics::ACKS.fetch_add(ids.len() as u64, Ordering::Relaxed);
         }
     }
     state.hub.unregister(dev.pk, &conn);
+}
+
+/// Writes acked ids (through the group-commit writer); yields them once committed. Ids this
+/// socket pushed are known to be the device's; others are deleted only where they are.
+fn write_acks(
+    state: &AppState,
+    device_pk: i64,
+    inflight: &BTreeSet<i64>,
+    ids: Vec<i64>,
+) -> impl Future<Output = anyhow::Result<Vec<i64>>> + use<> {
+    let (pushed, other) = ids.iter().partition(|id| inflight.contains(id));
+    let op = WriteOp::Ack {
+        device_pk,
+        pushed,
+        other,
+    };
+    let writer = state.writer.clone();
+    async move { writer.write(op).await.map(|()| ids) }
 }
 
 /// The ids of an ack frame, or `None` for anything else.
