@@ -9,7 +9,8 @@
 //!   change is accepted only from a current member; a `Create` for an unknown group only from
 //!   someone it lists. Any member may add or remove members (no group admins yet).
 //! - **Messages** (text, files, edits, deletes, reactions, receipts) are encrypted once with
-//!   this device's [`OwnSenderKey`] and the same ciphertext goes to every member device. The
+//!   this device's [`OwnSenderKey`] and the same ciphertext goes to every member device, all
+//!   in one request (`POST /v1/messages`; a very large group's in a few). The
 //!   key's distribution message goes pairwise, before the first message, to each member device
 //!   that lacks it; the store remembers which devices (user, device, registration id) have it.
 //! - **Rotation**: when a device that has this device's key is no longer among the members'
@@ -32,7 +33,9 @@ use futures_util::StreamExt as _;
 use parley_crypto::DeviceAddress;
 use parley_crypto::keys::os_rng;
 use parley_crypto::sender_key::{OwnSenderKey, SenderKeyDistributionMessage, SenderKeyMessage};
-use parley_proto::api::{OutgoingEnvelope, SendRequest};
+use parley_proto::api::{
+    MAX_ENVELOPES_PER_SEND, MultiSendRequest, OutgoingEnvelope, RecipientEnvelopes,
+};
 use parley_proto::content::{Body, Content, GroupChange, GroupId, MessageId as ContentId};
 use parley_proto::envelope::EnvelopeBody;
 use parley_proto::ws::Envelope;
@@ -58,15 +61,19 @@ pub struct GroupInfo {
     pub members: Vec<String>,
 }
 
-/// Group envelopes in flight at once (one request per member).
+/// Pairwise sends in flight at once (sender-key distributions, one request per member).
 const PARALLEL_SENDS: usize = 8;
+/// Most bytes of envelope bodies in one group-message request (the relay's default body limit
+/// is 8 MiB, and base64 adds a third).
+const MAX_SEND_BYTES: usize = 4 * 1024 * 1024;
 
-/// What became of a group envelope for one member.
-enum Delivered {
-    /// The relay has it for every device of the member.
-    Yes,
-    /// The member's devices changed: distribute (or rotate) and encrypt again.
-    DevicesChanged,
+/// What became of a group message's envelopes.
+#[derive(Default)]
+struct Delivered {
+    /// Members whose every device the relay has it for.
+    users: Vec<String>,
+    /// Some member's devices changed: distribute (or rotate) and encrypt again for the rest.
+    changed: bool,
 }
 
 impl GroupInfo {
@@ -384,51 +391,90 @@ impl Messenger {
         crate::messaging::finish(tx, outcome).await
     }
 
-    /// Sends one group envelope to every device of `user` that holds this device's current
-    /// sender key (`shares`).
-    async fn send_group_envelope(
+    /// Sends one group envelope to every device of each of `users` that holds this device's
+    /// current sender key (`shares`): all the members in one request (`POST /v1/messages`),
+    /// or in as few as the relay's limits allow. A member with a device that lacks the key,
+    /// or whose devices the relay reports changed, is left for the next round.
+    async fn send_group_envelopes(
         &self,
-        user: &str,
+        users: &[String],
         body: &B64,
         shares: &[SenderKeyShare],
     ) -> EnrolResult<Delivered> {
-        let uid = UserId::new(user)?;
-        let devices = self.recipient_devices(&uid, false).await?;
-        if devices.iter().any(|d| !shares.contains(&share(user, d))) {
-            return Ok(Delivered::DevicesChanged);
-        }
-        if devices.is_empty() {
-            return Ok(Delivered::Yes);
-        }
-        let messages = devices
-            .iter()
-            .map(|d| OutgoingEnvelope {
-                device: d.device,
-                registration_id: d.registration_id,
-                body: body.clone(),
-            })
-            .collect();
-        let e = match self.relay().send(&uid, &SendRequest { messages }).await {
-            Ok(answer) => {
-                self.note_own_devices(&answer.sender_devices).await?;
-                return Ok(Delivered::Yes);
+        let mut out = Delivered::default();
+        let mut requests: Vec<Vec<RecipientEnvelopes>> = vec![Vec::new()];
+        let (mut count, mut bytes) = (0usize, 0usize);
+        for user in users {
+            let uid = UserId::new(user.clone())?;
+            let devices = self.recipient_devices(&uid, false).await?;
+            if devices.iter().any(|d| !shares.contains(&share(user, d))) {
+                out.changed = true;
+                continue;
             }
-            Err(e) => e,
-        };
-        let Some(b) = e
-            .body()
-            .filter(|b| b.mismatched.is_some() || b.stale.is_some())
-        else {
-            return Err(e.into());
-        };
-        // Re-registered devices need new sessions for the distribution.
-        let mut tx = self.store().begin().await?;
-        for d in b.stale.iter().flatten() {
-            tx.delete_session(&address(user, *d)?).await?;
+            if devices.is_empty() {
+                out.users.push(user.clone());
+                continue;
+            }
+            let size = devices.len() * body.as_bytes().len();
+            if count + devices.len() > MAX_ENVELOPES_PER_SEND || bytes + size > MAX_SEND_BYTES {
+                requests.push(Vec::new());
+                (count, bytes) = (0, 0);
+            }
+            (count, bytes) = (count + devices.len(), bytes + size);
+            if let Some(request) = requests.last_mut() {
+                request.push(RecipientEnvelopes {
+                    user: uid,
+                    messages: devices
+                        .iter()
+                        .map(|d| OutgoingEnvelope {
+                            device: d.device,
+                            registration_id: d.registration_id,
+                            body: body.clone(),
+                        })
+                        .collect(),
+                });
+            }
         }
-        tx.commit().await?;
-        self.recipient_devices(&uid, true).await?;
-        Ok(Delivered::DevicesChanged)
+        for recipients in requests.into_iter().filter(|r| !r.is_empty()) {
+            let names: Vec<String> = recipients
+                .iter()
+                .map(|r| r.user.as_str().to_owned())
+                .collect();
+            let e = match self
+                .relay()
+                .send_multi(&MultiSendRequest { recipients })
+                .await
+            {
+                Ok(answer) => {
+                    self.note_own_devices(&answer.sender_devices).await?;
+                    out.users.extend(names);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            // Nothing of the request was stored. Refresh the devices of the members the relay
+            // named (re-registered ones need new sessions for the distribution) and go round
+            // again.
+            let Some(b) = e
+                .body()
+                .filter(|b| b.mismatched_users.is_some() || b.stale_users.is_some())
+            else {
+                return Err(e.into());
+            };
+            let mut tx = self.store().begin().await?;
+            for s in b.stale_users.iter().flatten() {
+                for d in &s.stale {
+                    tx.delete_session(&address(s.user.as_str(), *d)?).await?;
+                }
+            }
+            tx.commit().await?;
+            let named = b.mismatched_users.iter().flatten().map(|m| &m.user);
+            for user in named.chain(b.stale_users.iter().flatten().map(|s| &s.user)) {
+                self.recipient_devices(user, true).await?;
+            }
+            out.changed = true;
+        }
+        Ok(out)
     }
 
     /// Sends group content under this device's sender key to each remaining recipient of
@@ -554,29 +600,12 @@ impl Messenger {
             tx.commit().await?;
             let body = B64(EnvelopeBody::Group(&ciphertext).to_bytes());
 
-            // One request per member (the relay's API is per user), several at a time.
-            let outcomes: Vec<(String, EnrolResult<Delivered>)> =
-                futures_util::stream::iter(item.recipients.clone())
-                    .map(|user| async {
-                        let outcome = self.send_group_envelope(&user, &body, &shares).await;
-                        (user, outcome)
-                    })
-                    .buffer_unordered(PARALLEL_SENDS)
-                    .collect()
-                    .await;
-            let mut changed = false;
-            let mut failure = None;
-            for (user, outcome) in outcomes {
-                match outcome {
-                    Ok(Delivered::Yes) => item.recipients.retain(|r| *r != user),
-                    Ok(Delivered::DevicesChanged) => changed = true,
-                    Err(e) => failure = Some(e),
-                }
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            if !changed {
+            // One request for all the members (more only for a very large group).
+            let delivered = self
+                .send_group_envelopes(&item.recipients, &body, &shares)
+                .await?;
+            item.recipients.retain(|r| !delivered.users.contains(r));
+            if !delivered.changed {
                 return Ok(());
             }
         }

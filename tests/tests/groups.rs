@@ -148,9 +148,44 @@ async fn five_users(backend: Backend) {
     // erin can no longer write to the group.
     assert!(erin.m.send_text(&target, "still here?").await.is_err());
 
+    // Carol links a device Dave's client has not seen. The relay refuses Dave's next group
+    // message (one request for all members) naming carol; Dave's client refreshes her devices,
+    // gives the new one the key and sends again. Every member gets the message once.
+    let carol2 = org.link(&carol, 2).await;
+    dave.m
+        .send_text(&target, &format!("{SECRET}after carol linked"))
+        .await
+        .unwrap();
+    for d in [&alice, &bob, &bob2, &carol, &frank] {
+        assert_eq!(
+            texts(&receive(&d.m, 1).await),
+            [format!("{SECRET}after carol linked")],
+            "{}",
+            d.name
+        );
+    }
+    // The new device has the key and the message on the relay (it does not know the group yet,
+    // so its engine would drop the message).
+    let mut ws = carol2.m.relay().connect().await.unwrap();
+    let mut from_dave = Vec::new();
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        match frame {
+            ServerFrame::Envelope(env) if env.source_user.as_str() == "dave" => from_dave.push(env),
+            ServerFrame::QueueEmpty => break,
+            _ => {}
+        }
+    }
+    ws.close().await;
+    assert_eq!(from_dave.len(), 2, "the key, then the message");
+
     // Everyone else has the same history.
     let want = group_history(&alice, &target).await;
-    assert_eq!(want.len(), 10, "{want:?}");
+    assert_eq!(want.len(), 11, "{want:?}");
     for d in [&bob, &bob2, &carol, &dave] {
         assert_eq!(group_history(d, &target).await, want, "{}", d.name);
     }
