@@ -401,34 +401,36 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Wri
         }
         Db::Postgres(pool) => {
             let payloads = notify_payloads(node, &woken);
-            let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new("WITH ");
-            let mut selects = Vec::new();
-            // One INSERT for the whole batch (at most ~2,000 rows of 6 parameters, below
-            // PostgreSQL's 65,535): the order in which several data-modifying WITH clauses
-            // run is not defined, and the ids must follow the rows' order.
-            if !inserts.is_empty() {
-                qb.push("i AS (");
-                push_insert!(sqlx::Postgres, &mut qb, &inserts);
-                qb.push(" RETURNING id), ");
-                selects.push("SELECT 0::int8, id FROM i".to_owned());
-            }
-            if !acks.is_empty() {
-                qb.push("d AS (");
-                push_delete!(sqlx::Postgres, &mut qb, &acks);
-                qb.push(" RETURNING 1), ");
-                selects.push("SELECT 1::int8, (SELECT count(*) FROM d)".to_owned());
-            }
-            // Delivered to the other nodes when the statement commits.
-            qb.push("n AS (SELECT pg_notify(")
-                .push_bind(WAKE_CHANNEL)
-                .push(", p) FROM unnest(")
-                .push_bind(payloads)
-                .push("::text[]) AS p) ");
-            selects.push("SELECT 2::int8, (SELECT count(*) FROM n)".to_owned());
-            qb.push(selects.join(" UNION ALL "));
-            let rows = qb
-                .build_query_as::<(i64, i64)>()
-                .persistent(false)
+            let (other_devices, other_ids): (Vec<i64>, Vec<i64>) = acks
+                .other
+                .iter()
+                .flat_map(|(pk, ids)| ids.iter().map(|id| (*pk, *id)))
+                .unzip();
+            // One statement whose text never changes (prepared once per connection): the
+            // rows travel as arrays. Nothing is parsed or planned per batch, and there is no
+            // limit on parameters.
+            let rows = sqlx::query_as::<_, (i64, i64)>(PG_GROUP_COMMIT)
+                .bind(inserts.iter().map(|e| e.device_pk).collect::<Vec<_>>())
+                .bind(
+                    inserts
+                        .iter()
+                        .map(|e| e.source_user.as_str())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(inserts.iter().map(|e| e.source_device).collect::<Vec<_>>())
+                .bind(inserts.iter().map(|e| e.server_ts).collect::<Vec<_>>())
+                .bind(inserts.iter().map(|e| e.expires_at).collect::<Vec<_>>())
+                .bind(
+                    inserts
+                        .iter()
+                        .map(|e| e.body.as_slice())
+                        .collect::<Vec<_>>(),
+                )
+                .bind(&acks.pushed)
+                .bind(other_devices)
+                .bind(other_ids)
+                .bind(WAKE_CHANNEL)
+                .bind(payloads)
                 .fetch_all(pool)
                 .await
                 .context("group commit")?;
@@ -436,6 +438,30 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Wri
         }
     }
 }
+
+/// A group commit on PostgreSQL: one statement (its own transaction, one round trip) with
+/// data-modifying `WITH` clauses. The inserted rows come from arrays in order (`WITH
+/// ORDINALITY … ORDER BY`), so the sequence gives them ids in that order; acked ids the
+/// device's socket pushed are deleted by id, others only with their device; the wake
+/// `NOTIFY`s reach the other nodes when the statement commits. A row named by both deletes
+/// is deleted once (and counted once or twice: the queue-length cache then forgets).
+const PG_GROUP_COMMIT: &str = "
+WITH i AS (
+    INSERT INTO envelopes (device_pk, source_user, source_device, server_ts, expires_at, body)
+    SELECT d, u, s, t, x, b
+    FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::bytea[])
+         WITH ORDINALITY AS r(d, u, s, t, x, b, n)
+    ORDER BY n
+    RETURNING id),
+p AS (DELETE FROM envelopes WHERE id = ANY($7::int8[]) RETURNING 1),
+o AS (
+    DELETE FROM envelopes e USING UNNEST($8::int8[], $9::int8[]) AS a(d, id)
+    WHERE e.device_pk = a.d AND e.id = a.id
+    RETURNING 1),
+n AS (SELECT pg_notify($10, w) FROM UNNEST($11::text[]) AS w)
+SELECT 0::int8, id FROM i
+UNION ALL SELECT 1::int8, (SELECT count(*) FROM p) + (SELECT count(*) FROM o)
+UNION ALL SELECT 2::int8, (SELECT count(*) FROM n)";
 
 /// NOTIFY payloads (at most 8000 bytes each): this node's id in hex, `:`, comma-separated
 /// device row ids.
