@@ -40,6 +40,8 @@ use parley_proto::{DeviceId, UserId};
 pub const DEVICES_CHANNEL: &str = "parley_devices";
 /// Longest an entry is used before it is read from the database again.
 pub const MAX_AGE: Duration = Duration::from_secs(10);
+/// How long other sends use an old entry while one send reads it again.
+pub const REFRESH_WAIT: Duration = Duration::from_secs(5);
 /// Most cached users (beyond this the cache starts over).
 const MAX_USERS: usize = 100_000;
 
@@ -62,6 +64,8 @@ struct Entry {
     /// (device number, row id, registration id).
     devices: Arc<[(DeviceId, i64, i64)]>,
     loaded: Instant,
+    /// When a send started reading the entry again (it was old, or counts were forgotten).
+    refresh_started: Option<Instant>,
 }
 
 #[derive(Debug, Default)]
@@ -96,27 +100,48 @@ impl Directory {
     }
 
     /// The user's active devices with their queue lengths, if cached and fresh.
+    ///
+    /// When the entry is older than [`MAX_AGE`] or its counts were forgotten, the first
+    /// caller gets `None` (and reads the database, then [`Directory::fill`]s); while that read
+    /// is in flight (up to [`REFRESH_WAIT`]), the other callers go on with the cached devices
+    /// (a forgotten count taken as 0), for at most another two [`MAX_AGE`]s: a popular user's
+    /// entry is read once, not by every concurrent send. A change of the user's devices
+    /// removes the entry, so this never serves a list known to be outdated.
     pub fn lookup(&self, user: &UserId) -> Option<Vec<ActiveDevice>> {
         if !self.enabled.load(Ordering::Acquire) {
             return None;
         }
-        let inner = self.inner.lock().ok()?;
-        let entry = inner.users.get(user)?;
-        if entry.loaded.elapsed() > MAX_AGE {
-            return None;
-        }
-        entry
-            .devices
-            .iter()
-            .map(|&(device, pk, registration_id)| {
-                Some(ActiveDevice {
-                    device,
-                    pk,
-                    registration_id,
-                    queued: *inner.queues.get(&pk)?,
+        let mut inner = self.inner.lock().ok()?;
+        let Inner { users, queues, .. } = &mut *inner;
+        let entry = users.get_mut(user)?;
+        let devices = |unknown: Option<u64>| {
+            entry
+                .devices
+                .iter()
+                .map(|&(device, pk, registration_id)| {
+                    Some(ActiveDevice {
+                        device,
+                        pk,
+                        registration_id,
+                        queued: queues.get(&pk).copied().or(unknown)?,
+                    })
                 })
-            })
-            .collect()
+                .collect::<Option<Vec<_>>>()
+        };
+        let age = entry.loaded.elapsed();
+        if age <= MAX_AGE
+            && let Some(d) = devices(None)
+        {
+            return Some(d);
+        }
+        let refreshing = entry
+            .refresh_started
+            .is_some_and(|t| t.elapsed() < REFRESH_WAIT);
+        if refreshing && age <= 3 * MAX_AGE {
+            return devices(Some(0));
+        }
+        entry.refresh_started = Some(Instant::now());
+        None
     }
 
     /// Caches what was read from the database, unless the devices changed since
@@ -147,6 +172,7 @@ impl Directory {
             Entry {
                 devices: list,
                 loaded: Instant::now(),
+                refresh_started: None,
             },
         );
     }
@@ -280,6 +306,31 @@ mod tests {
         assert!(d.lookup(&alice).is_none());
         d.fill(d.generation(), &alice, &[dev(1, 10, 4), dev(2, 11, 2)]);
         d.forget_queues();
+        assert!(d.lookup(&alice).is_none());
+    }
+
+    #[test]
+    fn one_send_reads_again_while_the_others_use_the_cached_entry() {
+        let d = Directory::new(true);
+        let alice = user("alice");
+        d.fill(d.generation(), &alice, &[dev(1, 10, 4), dev(2, 11, 2)]);
+        d.forget_queues();
+        // The first send reads the database; the next ones go on with the cached devices.
+        assert!(d.lookup(&alice).is_none());
+        assert_eq!(
+            d.lookup(&alice).unwrap(),
+            vec![dev(1, 10, 0), dev(2, 11, 0)]
+        );
+        d.fill(d.generation(), &alice, &[dev(1, 10, 5), dev(2, 11, 2)]);
+        assert_eq!(
+            d.lookup(&alice).unwrap(),
+            vec![dev(1, 10, 5), dev(2, 11, 2)]
+        );
+        // A change is never papered over: the entry is gone.
+        d.forget_queues();
+        assert!(d.lookup(&alice).is_none());
+        d.devices_changed(&alice);
+        assert!(d.lookup(&alice).is_none());
         assert!(d.lookup(&alice).is_none());
     }
 

@@ -102,6 +102,7 @@ async fn run(
     mut rx: mpsc::Receiver<(WriteOp, Reply)>,
     stop: CancellationToken,
 ) {
+    let db = own_connection(db);
     let mut batch: Vec<(WriteOp, Reply)> = Vec::new();
     loop {
         let first = tokio::select! {
@@ -148,6 +149,21 @@ async fn run(
         for (_, reply) in batch.drain(..) {
             let _ = reply.send(result.clone());
         }
+    }
+}
+
+/// The writer's database: on PostgreSQL a pool of one connection of its own, so that it never
+/// waits for a connection behind the sockets' reads (when many sockets read their queues at
+/// once, they could hold every connection of the shared pool while the commits that would let
+/// them catch up wait). SQLite already has its single write connection.
+fn own_connection(db: Db) -> Db {
+    match db {
+        Db::Postgres(shared) => Db::Postgres(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with((*shared.connect_options()).clone()),
+        ),
+        sqlite @ Db::Sqlite { .. } => sqlite,
     }
 }
 

@@ -47,6 +47,7 @@ both!(
     send_to_several_users,
     live_and_queued_delivery,
     unacked_is_redelivered_and_acked_is_not,
+    a_burst_of_ack_frames_is_all_written,
     a_device_reads_only_its_own_queue,
     limits_and_bad_input,
     attachments_round_trip,
@@ -946,6 +947,58 @@ async fn unacked_is_redelivered_and_acked_is_not(backend: Backend) {
     .unwrap();
     assert!(closing.contains("replaced"), "{closing}");
     assert_eq!(drain(&mut ws2, false).await.len(), 6);
+    finish(storage, server).await;
+}
+
+/// A socket writes one ack at a time and gathers the frames that arrive meanwhile into the
+/// next write: a burst of single-id frames must all be written.
+async fn a_burst_of_ack_frames_is_all_written(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    for i in 0..200u8 {
+        send(&alice, &[&bob], &[i]).await.unwrap();
+    }
+    let mut ws = bob.relay.connect().await.unwrap();
+    let got = drain(&mut ws, false).await;
+    assert_eq!(got.len(), 200);
+    for e in &got {
+        ws.ack(vec![e.id]).await.unwrap();
+    }
+    // Ids the socket never pushed (another device's, made up) delete nothing of anyone's.
+    ws.ack(vec![got[0].id + 100_000, -1]).await.unwrap();
+    // Every ack commits while the socket stays open (not only when it closes).
+    let acked = async {
+        loop {
+            let text = reqwest::get(format!("{}/metrics", server.url))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let n: u64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("parley_acks_total "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            if n >= 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), acked)
+        .await
+        .expect("all 200 acks committed within 10 s");
+    ws.close().await;
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert!(
+        drain(&mut ws, false).await.is_empty(),
+        "every ack was written"
+    );
+    ws.close().await;
     finish(storage, server).await;
 }
 
