@@ -16,6 +16,8 @@
 //! listed one. A relay that drops a device and lists it again, or changes its registration id,
 //! can present a new key; the org log closes that.
 
+use std::collections::BTreeMap;
+
 use parley_crypto::identity::PublicIdentity;
 use parley_proto::{DeviceId, UserId};
 
@@ -25,6 +27,11 @@ use crate::store::{Contact, ContactDevice};
 
 /// Age after which a cached device list is fetched again before use.
 pub const MAX_AGE_MS: u64 = 60 * 60 * 1000;
+
+/// A cached device list young enough to use.
+fn fresh(c: &Contact) -> bool {
+    c.updated_at > 0 && now_ms().saturating_sub(c.updated_at) < MAX_AGE_MS
+}
 
 impl Messenger {
     /// The devices of `user`, from the cache unless there is none or `refresh` is set (then
@@ -38,9 +45,6 @@ impl Messenger {
             let mut tx = self.store().begin().await?;
             let cached = tx.contact(user.as_str()).await?;
             tx.commit().await?;
-            let fresh = |c: &Contact| {
-                c.updated_at > 0 && now_ms().saturating_sub(c.updated_at) < MAX_AGE_MS
-            };
             if let Some(c) = cached.filter(fresh) {
                 return Ok(c.devices);
             }
@@ -88,6 +92,35 @@ impl Messenger {
         tx.set_contact(&contact).await?;
         tx.commit().await?;
         Ok(devices)
+    }
+
+    /// The devices of each of `users` (this device left out of its own user's): the cached
+    /// lists read in one store transaction, the relay asked only for those not cached or older
+    /// than [`MAX_AGE_MS`]. For a group message, which needs every member's devices.
+    pub(crate) async fn recipient_devices_of(
+        &self,
+        users: &[String],
+    ) -> EnrolResult<BTreeMap<String, Vec<ContactDevice>>> {
+        let mut cached = BTreeMap::new();
+        let mut tx = self.store().begin().await?;
+        for user in users {
+            if let Some(c) = tx.contact(user).await?.filter(fresh) {
+                cached.insert(user.clone(), c.devices);
+            }
+        }
+        tx.commit().await?;
+        let mut out = BTreeMap::new();
+        for user in users {
+            let mut devices = match cached.remove(user) {
+                Some(d) => d,
+                None => self.devices_of(&UserId::new(user.clone())?, true).await?,
+            };
+            if *user == self.account.user {
+                devices.retain(|d| d.device != self.account.device);
+            }
+            out.insert(user.clone(), devices);
+        }
+        Ok(out)
     }
 
     /// Takes note of this user's devices as the relay listed them in answer to a send: when

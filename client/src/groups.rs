@@ -404,9 +404,10 @@ impl Messenger {
         let mut out = Delivered::default();
         let mut requests: Vec<Vec<RecipientEnvelopes>> = vec![Vec::new()];
         let (mut count, mut bytes) = (0usize, 0usize);
-        for user in users {
+        // Read again: the distribution may have refreshed some lists.
+        let all = self.recipient_devices_of(users).await?;
+        for (user, devices) in &all {
             let uid = UserId::new(user.clone())?;
-            let devices = self.recipient_devices(&uid, false).await?;
             if devices.iter().any(|d| !shares.contains(&share(user, d))) {
                 out.changed = true;
                 continue;
@@ -493,15 +494,11 @@ impl Messenger {
             let members = group_members(&mut tx, &item.conversation).await?;
             tx.commit().await?;
             // Every device the key may be with: the members' current devices.
-            let mut current = BTreeSet::new();
-            for m in &members {
-                for d in self
-                    .recipient_devices(&UserId::new(m.clone())?, false)
-                    .await?
-                {
-                    current.insert(share(m, &d));
-                }
-            }
+            let devices = self.recipient_devices_of(&members).await?;
+            let current: BTreeSet<SenderKeyShare> = devices
+                .iter()
+                .flat_map(|(m, ds)| ds.iter().map(move |d| share(m, d)))
+                .collect();
             let mut tx = self.store().begin().await?;
             let mut shares = tx.sender_key_shares(&g).await?;
             let key = match tx.own_sender_key(&g).await? {
@@ -524,15 +521,16 @@ impl Messenger {
 
             // Distribute, pairwise, to the remaining recipients' devices that lack the key.
             item.recipients.retain(|r| members.contains(r));
-            let mut lacking = Vec::new();
-            for user in &item.recipients {
-                let devices = self
-                    .recipient_devices(&UserId::new(user.clone())?, false)
-                    .await?;
-                if devices.iter().any(|d| !shares.contains(&share(user, d))) {
-                    lacking.push(user.clone());
-                }
-            }
+            let lacking: Vec<String> = item
+                .recipients
+                .iter()
+                .filter(|user| {
+                    devices
+                        .get(*user)
+                        .is_some_and(|ds| ds.iter().any(|d| !shares.contains(&share(user, d))))
+                })
+                .cloned()
+                .collect();
             if !lacking.is_empty() {
                 let mut dist = Content::new(
                     ContentId(rand16()),
