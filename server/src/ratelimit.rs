@@ -54,6 +54,22 @@ impl RateLimiter {
             Err(((1.0 - b.tokens) / self.per_sec).ceil().max(1.0) as u64)
         }
     }
+
+    /// Takes `n` more tokens for `key` for work a request turned out to cost (the bucket may
+    /// go below zero, down to minus its size; later requests wait until it refills).
+    pub fn charge(&self, key: i64, n: f64, now: Instant) {
+        let Ok(mut map) = self.buckets.lock() else {
+            return;
+        };
+        let b = map.entry(key).or_insert(Bucket {
+            tokens: self.burst,
+            at: now,
+        });
+        b.tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst) - n;
+        b.tokens = b.tokens.max(-self.burst);
+        b.at = now;
+    }
 }
 
 #[cfg(test)]
@@ -73,5 +89,20 @@ mod tests {
         assert_eq!(rl.check(2, t0), Ok(()), "buckets are per device");
         assert_eq!(rl.check(1, t0 + Duration::from_millis(500)), Ok(()));
         assert!(rl.check(1, t0 + Duration::from_millis(500)).is_err());
+    }
+
+    #[test]
+    fn charged_work_delays_later_requests() {
+        let rl = RateLimiter::new(2.0, 3.0);
+        let t0 = Instant::now();
+        assert_eq!(rl.check(1, t0), Ok(()));
+        rl.charge(1, 5.0, t0);
+        // 2 - 5 = -3 tokens: two seconds until one is back.
+        assert_eq!(rl.check(1, t0), Err(2));
+        assert_eq!(rl.check(1, t0 + Duration::from_secs(2)), Ok(()));
+        assert!(rl.check(1, t0 + Duration::from_secs(2)).is_err());
+        // Never below minus the bucket's size.
+        rl.charge(2, 1_000.0, t0);
+        assert_eq!(rl.check(2, t0 + Duration::from_secs(2)), Ok(()));
     }
 }

@@ -1213,12 +1213,21 @@ async fn limits_and_bad_input(backend: Backend) {
     );
     assert!(e.body().unwrap().retry_after_secs.unwrap() >= 1);
     // Other devices are not affected.
-    server
-        .relay()
-        .with_credentials(creds_of(&bob))
-        .prekey_count()
-        .await
-        .unwrap();
+    let bob_relay = server.relay().with_credentials(creds_of(&bob));
+    bob_relay.prekey_count().await.unwrap();
+    // Naming users the relay does not know costs a token each (each is a read).
+    let ghosts = MultiSendRequest {
+        recipients: (0..5)
+            .map(|i| RecipientEnvelopes {
+                user: user(&format!("ghost{i}")),
+                messages: vec![env(&bob, b"x")],
+            })
+            .collect(),
+    };
+    let e = bob_relay.send_multi(&ghosts).await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::MismatchedDevices));
+    let e = bob_relay.prekey_count().await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::RateLimited));
     finish(storage, server).await;
 }
 

@@ -105,9 +105,13 @@ pub async fn send_multi(
     let (mut envelopes, mut mismatched, mut stale, mut full) =
         (Vec::new(), Vec::new(), Vec::new(), false);
     let mut own = None;
+    let mut unknown = 0u32;
     for r in req.recipients {
         // A user the relay does not know has no devices: its envelopes are all extra.
         let devices = devices_of(&state, &r.user).await?;
+        if devices.is_empty() {
+            unknown += 1;
+        }
         match check(&state, &dev, &r.user, &devices, r.messages, &stamp)? {
             Ok(e) => envelopes.extend(e),
             Err(Refusal::Mismatched(devices)) => mismatched.push(UserMismatch {
@@ -123,6 +127,12 @@ pub async fn send_multi(
         if r.user == dev.user {
             own = Some(devices);
         }
+    }
+    // Unknown users are not cached, so each cost a read: the sender's rate limit pays for them.
+    if unknown > 0 {
+        state
+            .limiter
+            .charge(dev.pk, f64::from(unknown), std::time::Instant::now());
     }
     if !mismatched.is_empty() {
         return Err(ApiError::MismatchedUsers(mismatched));
