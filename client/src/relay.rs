@@ -376,7 +376,9 @@ impl Relay {
         let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(
             req,
             Some(config),
-            false,
+            // TCP_NODELAY: acks are small frames; with Nagle's algorithm each would wait for
+            // the relay's (delayed) acknowledgement of the previous one.
+            true,
             Some(connector),
         )
         .await?;
@@ -423,9 +425,18 @@ impl Delivery {
         Ok(())
     }
 
-    /// Closes the socket.
+    /// Closes the socket and waits (at most 5 s) for the relay's answer, which it sends once
+    /// the acks sent before have been written: a device that reconnects after `close` is not
+    /// sent again what it acked. Frames still arriving meanwhile are dropped (unacked, they
+    /// come again on the next connection).
     pub async fn close(mut self) {
-        let _ = self.ws.close(None).await;
+        if self.ws.close(None).await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while let Some(Ok(_)) = self.ws.next().await {}
+        })
+        .await;
     }
 }
 

@@ -48,6 +48,10 @@ pub struct Connection {
     pub close: CancellationToken,
     /// Why it was closed.
     pub reason: Mutex<Option<&'static str>>,
+    /// Cancelled when the socket has ended and the acks it received have been written (or
+    /// their write failed): a newer socket of the same device waits for it before reading
+    /// the queue, so that it does not push again what the older one was told was received.
+    pub finished: CancellationToken,
 }
 
 impl Connection {
@@ -104,8 +108,9 @@ impl Hub {
         self.node
     }
 
-    /// Registers a socket for `device_pk`; an older socket of the same device is closed.
-    pub fn register(&self, device_pk: i64) -> Arc<Connection> {
+    /// Registers a socket for `device_pk`. An older socket of the same device is closed and
+    /// returned (see [`Connection::finished`]).
+    pub fn register(&self, device_pk: i64) -> (Arc<Connection>, Option<Arc<Connection>>) {
         let conn = Arc::new(Connection {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             ..Connection::default()
@@ -115,10 +120,10 @@ impl Hub {
             .lock()
             .ok()
             .and_then(|mut m| m.insert(device_pk, conn.clone()));
-        if let Some(old) = old {
+        if let Some(old) = &old {
             old.close_with("replaced by a newer connection");
         }
-        conn
+        (conn, old)
     }
 
     /// Removes the socket, unless a newer one replaced it.

@@ -30,6 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
@@ -199,7 +200,15 @@ impl Relay {
         };
         match state.config.tls.clone() {
             None => {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
+                // Pushes and responses are small writes: without TCP_NODELAY, Nagle's
+                // algorithm holds each one back until the previous one is acknowledged (up to
+                // the peer's delayed-ACK timeout, 40 ms on Linux). axum-server (TLS, below)
+                // sets it on its own.
+                let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::debug!(error = %e, "TCP_NODELAY not set");
+                    }
+                });
                 axum::serve(listener, router)
                     .with_graceful_shutdown(on_shutdown)
                     .await?;

@@ -15,6 +15,12 @@
 //! flight, so such an envelope is never skipped. Acks are written by the group-commit writer
 //! while the socket goes on pushing; an id leaves the window only once its deletion has
 //! committed.
+//!
+//! A device has one socket per node: a new one closes the older, which still writes the acks
+//! it has received (including frames already on the wire, read without waiting), and the new
+//! one reads the queue only after that (at most [`HANDOVER_WAIT`]), so a device that acks,
+//! drops its connection and reconnects is not sent what it acked. (Across nodes, the older
+//! socket is not waited for; the client drops duplicates by id.)
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -27,7 +33,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use futures_util::stream::FuturesUnordered;
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use parley_proto::ws::{ClientFrame, Envelope, ServerFrame};
 use parley_proto::{B64, DeviceId, ErrorBody, UserId};
 
@@ -51,6 +57,10 @@ const MAX_ACK_BACKLOG: usize = WINDOW + MAX_ACK_IDS;
 const READ_BUFFER: usize = 4 * 1024;
 /// Frames are written to the socket once this much is buffered, or at each flush.
 const WRITE_BUFFER: usize = 32 * 1024;
+/// Longest a new socket waits for an older socket of the same device to write its acks.
+const HANDOVER_WAIT: Duration = Duration::from_secs(5);
+/// Longest a closing socket tries to send its close frame.
+const GOODBYE_WAIT: Duration = Duration::from_secs(5);
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/ws", get(upgrade))
@@ -97,8 +107,16 @@ fn text(frame: &ServerFrame) -> Option<Message> {
 
 async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     let _gauge = ConnectionGauge::new();
-    let conn = state.hub.register(dev.pk);
+    let (conn, older) = state.hub.register(dev.pk);
+    // Marks the end even if this task is dropped midway.
+    let _finished = conn.finished.clone().drop_guard();
     let (mut sink, mut stream) = socket.split();
+    if let Some(older) = older {
+        // An older socket of this device (on this node) writes the acks it received before
+        // it ends; read the queue only after that, or they would be pushed again. Bounded, in
+        // case that socket is stuck writing to a dead peer.
+        let _ = tokio::time::timeout(HANDOVER_WAIT, older.finished.cancelled()).await;
+    }
     // Pushed and not yet acknowledged (an id leaves only once its ack has committed).
     let mut inflight: BTreeSet<i64> = BTreeSet::new();
     // The highest id pushed: a read after a local wake starts after it.
@@ -114,6 +132,8 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     let mut acks = FuturesUnordered::new();
     let mut next_acks: Vec<i64> = Vec::new();
     let mut announced_empty = false;
+    // Set when the relay closes the socket (replaced, revoked, shutting down): the reason.
+    let mut closing: Option<String> = None;
     let mut ping = tokio::time::interval(Duration::from_secs(30));
     ping.tick().await;
     'outer: loop {
@@ -209,11 +229,16 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
         }
         tokio::select! {
             () = conn.close.cancelled() => {
-                let reason = conn.close_reason().to_owned();
-                if let Some(msg) = text(&ServerFrame::Closing { reason }) {
-                    let _ = sink.send(msg).await;
+                // Ack frames the device sent before it learns of the close (already received,
+                // not yet read) are still written: drain what can be read without waiting.
+                while let Some(Some(Ok(msg))) = stream.next().now_or_never() {
+                    match msg {
+                        Message::Text(t) => next_acks.extend(parse_ack(t.as_str()).unwrap_or_default()),
+                        Message::Close(_) => break,
+                        _ => {}
+                    }
                 }
-                let _ = sink.close().await;
+                closing = Some(conn.close_reason().to_owned());
                 break;
             }
             () = conn.wake.notified() => {}
@@ -271,6 +296,18 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
         }
     }
     state.hub.unregister(dev.pk, &conn);
+    conn.finished.cancel();
+    // Only now tell the device the socket is closed (its own close is answered here too):
+    // what it acked before is written. Bounded, in case the peer is gone.
+    let _ = tokio::time::timeout(GOODBYE_WAIT, async {
+        if let Some(reason) = closing
+            && let Some(msg) = text(&ServerFrame::Closing { reason })
+        {
+            let _ = sink.feed(msg).await;
+        }
+        let _ = sink.close().await;
+    })
+    .await;
 }
 
 /// Writes acked ids (through the group-commit writer); yields them once committed. Ids this
