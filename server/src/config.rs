@@ -70,6 +70,10 @@ pub struct Cli {
     /// Log format: text or json [default: text].
     #[arg(long, env = "PARLEY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// PostgreSQL: VACUUM the envelope queue each time this node has deleted this many
+    /// envelopes, whatever autovacuum does; 0 leaves it to autovacuum [default: 50000].
+    #[arg(long, env = "PARLEY_PG_VACUUM_ROWS")]
+    pub pg_vacuum_rows: Option<u64>,
 }
 
 /// Log output format.
@@ -102,6 +106,7 @@ struct FileConfig {
     rate_per_sec: Option<f64>,
     rate_burst: Option<f64>,
     log_format: Option<LogFormat>,
+    pg_vacuum_rows: Option<u64>,
 }
 
 /// Limits on what clients may send.
@@ -157,6 +162,8 @@ pub struct Config {
     pub limits: Limits,
     /// Log format.
     pub log_format: LogFormat,
+    /// PostgreSQL: envelopes this node deletes between two VACUUMs of the queue (0: never).
+    pub pg_vacuum_rows: u64,
 }
 
 impl core::fmt::Debug for Config {
@@ -172,6 +179,7 @@ impl core::fmt::Debug for Config {
             attachment_ttl,
             limits,
             log_format,
+            pg_vacuum_rows,
         } = self;
         f.debug_struct("Config")
             .field("data_dir", data_dir)
@@ -190,11 +198,18 @@ impl core::fmt::Debug for Config {
             .field("attachment_ttl", attachment_ttl)
             .field("limits", limits)
             .field("log_format", log_format)
+            .field("pg_vacuum_rows", pg_vacuum_rows)
             .finish()
     }
 }
 
 const DAY: u64 = 24 * 60 * 60;
+/// A queue table churns through every envelope twice (insert, delete). Without VACUUM its
+/// dead rows are never reused: it grows without bound, every insert dirties a new page, and
+/// commits stall behind the writeback (measured: p99 over 100 ms at half the peak rate with
+/// autovacuum off). PostgreSQL's autovacuum may be off, or too slow for this churn at its
+/// defaults (it looks once a minute).
+const DEFAULT_PG_VACUUM_ROWS: u64 = 50_000;
 
 impl Config {
     /// Defaults for tests and embedding: SQLite in `data_dir`, loopback, any free port.
@@ -210,6 +225,7 @@ impl Config {
             attachment_ttl: Duration::from_secs(30 * DAY),
             limits: Limits::default(),
             log_format: LogFormat::Text,
+            pg_vacuum_rows: DEFAULT_PG_VACUUM_ROWS,
         }
     }
 
@@ -278,6 +294,10 @@ impl Config {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
+            pg_vacuum_rows: cli
+                .pg_vacuum_rows
+                .or(file.pg_vacuum_rows)
+                .unwrap_or(DEFAULT_PG_VACUUM_ROWS),
         };
         config.validate()?;
         Ok(config)

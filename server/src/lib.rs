@@ -133,6 +133,7 @@ impl Relay {
             db.clone(),
             hub.clone(),
             directory.clone(),
+            config.pg_vacuum_rows,
             writer_stop.clone(),
         );
         let shutdown = CancellationToken::new();

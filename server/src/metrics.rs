@@ -21,6 +21,8 @@ pub static COMMITS: AtomicU64 = AtomicU64::new(0);
 pub static COMMIT_ROWS: AtomicU64 = AtomicU64::new(0);
 /// Microseconds spent writing group commits (begin to commit).
 pub static COMMIT_MICROS: AtomicU64 = AtomicU64::new(0);
+/// VACUUMs of the PostgreSQL queue table started by this node and completed.
+pub static VACUUMS: AtomicU64 = AtomicU64::new(0);
 
 const CODES: [(ErrorCode, &str); 18] = [
     (ErrorCode::MalformedJson, "malformed_json"),
@@ -110,6 +112,12 @@ pub fn render(queued: i64) -> String {
         "counter",
         "Envelopes inserted plus acked ids deleted by those transactions.",
         COMMIT_ROWS.load(Ordering::Relaxed),
+    );
+    metric(
+        "parley_queue_vacuums_total",
+        "counter",
+        "VACUUMs of the PostgreSQL envelope table run by this node.",
+        VACUUMS.load(Ordering::Relaxed),
     );
     let _ = writeln!(
         out,

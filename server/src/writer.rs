@@ -31,6 +31,8 @@ use crate::metrics;
 
 /// Most rows (inserted plus deleted) written in one transaction.
 pub const MAX_BATCH_ROWS: usize = 4_000;
+/// A group commit taking longer is logged.
+const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(100);
 /// Queue of waiting requests.
 const QUEUE: usize = 4_096;
 
@@ -71,14 +73,23 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer task. It ends when every `Writer` handle is dropped or `stop` is
     /// cancelled, after writing what was queued.
+    ///
+    /// On PostgreSQL, each time the acks it committed have deleted `vacuum_rows` envelopes
+    /// (unless 0) it starts a `VACUUM` of the queue table, on the shared pool, one at a time.
     pub fn start(
         db: Db,
         hub: Hub,
         directory: Arc<Directory>,
+        vacuum_rows: u64,
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let task = tokio::spawn(run(db, hub, directory, rx, stop));
+        let vacuum = Vacuum {
+            every: vacuum_rows,
+            deleted: 0,
+            running: Arc::default(),
+        };
+        let task = tokio::spawn(run(db, hub, directory, vacuum, rx, stop));
         (Self { tx }, task)
     }
 
@@ -96,13 +107,14 @@ impl Writer {
 }
 
 async fn run(
-    db: Db,
+    shared: Db,
     hub: Hub,
     directory: Arc<Directory>,
+    mut vacuum: Vacuum,
     mut rx: mpsc::Receiver<(WriteOp, Reply)>,
     stop: CancellationToken,
 ) {
-    let db = own_connection(db);
+    let db = own_connection(shared.clone());
     let mut batch: Vec<(WriteOp, Reply)> = Vec::new();
     loop {
         let first = tokio::select! {
@@ -129,14 +141,19 @@ async fn run(
         let ops: Vec<&WriteOp> = batch.iter().map(|(op, _)| op).collect();
         let started = std::time::Instant::now();
         let result = write_batch(&db, hub.node(), &ops).await;
+        let took = started.elapsed();
+        if took >= SLOW_COMMIT {
+            tracing::warn!(ms = took.as_millis() as u64, rows, "slow group commit");
+        }
         metrics::COMMITS.fetch_add(1, Ordering::Relaxed);
         metrics::COMMIT_ROWS.fetch_add(rows as u64, Ordering::Relaxed);
         metrics::COMMIT_MICROS.fetch_add(
-            u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
         let result = match result {
             Ok(Written { ids, acks_deleted }) => {
+                vacuum.deleted(&shared, acks_deleted);
                 count_queues(&directory, &batch, acks_deleted);
                 hand_over(&hub, &mut batch, ids);
                 Ok(())
@@ -164,6 +181,52 @@ fn own_connection(db: Db) -> Db {
                 .connect_lazy_with((*shared.connect_options()).clone()),
         ),
         sqlite @ Db::Sqlite { .. } => sqlite,
+    }
+}
+
+/// Keeps the PostgreSQL queue table from growing without bound: every envelope is inserted
+/// and deleted, and only `VACUUM` makes the space of deleted rows reusable. Autovacuum may be
+/// off (it is on the machine the benchmarks ran on), and at its defaults it looks at a table
+/// once a minute, by when a busy relay has left millions of dead rows: the table and its
+/// indexes grow, each insert dirties a new page, and commits stall behind their writeback
+/// (docs/benchmarks.md, part 4). A `VACUUM` of a table kept small takes milliseconds and
+/// blocks neither inserts nor deletes.
+struct Vacuum {
+    /// Deleted rows between two runs (0: never run).
+    every: u64,
+    /// Deleted since the last run started.
+    deleted: u64,
+    /// A run is in progress.
+    running: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Vacuum {
+    /// Counts rows the writer deleted and starts a run when due.
+    fn deleted(&mut self, db: &Db, rows: u64) {
+        let Db::Postgres(pool) = db else { return };
+        self.deleted = self.deleted.saturating_add(rows);
+        if self.every == 0 || self.deleted < self.every || self.running.swap(true, Ordering::AcqRel)
+        {
+            return;
+        }
+        self.deleted = 0;
+        let running = self.running.clone();
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            // SKIP_LOCKED: another node's run (or an autovacuum) already has it.
+            match sqlx::raw_sql("VACUUM (SKIP_LOCKED, TRUNCATE false) envelopes")
+                .execute(&pool)
+                .await
+            {
+                Ok(_) => {
+                    metrics::VACUUMS.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(ms = started.elapsed().as_millis() as u64, "queue vacuumed");
+                }
+                Err(e) => tracing::warn!(error = %e, "VACUUM of the queue failed"),
+            }
+            running.store(false, Ordering::Release);
+        });
     }
 }
 

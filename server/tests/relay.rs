@@ -1063,6 +1063,44 @@ async fn lock_envelopes(storage: &Storage) -> Box<dyn std::any::Any + Send> {
     }
 }
 
+/// On PostgreSQL the relay vacuums the queue table itself after every `pg_vacuum_rows`
+/// deleted envelopes (this machine's PostgreSQL runs with autovacuum off).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_table_is_vacuumed_postgres() {
+    let storage = Storage::new(Backend::Postgres).await;
+    let mut config = storage.config();
+    config.pg_vacuum_rows = 20;
+    let server = TestServer::start(config).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let vacuums = || async {
+        parley_server::on_db!(&server.state.db, read, pool => {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'envelopes'",
+            )
+            .fetch_one(pool).await.unwrap()
+        })
+    };
+    let before = vacuums().await;
+    for i in 0..30u8 {
+        send(&alice, &[&bob], &[i]).await.unwrap();
+    }
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert_eq!(drain(&mut ws, true).await.len(), 30);
+    ws.close().await;
+    // Statistics reach the view within a second or so.
+    let vacuumed = async {
+        while vacuums().await <= before {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), vacuumed)
+        .await
+        .expect("the envelopes table vacuumed within 10 s");
+    finish(storage, server).await;
+}
+
 async fn a_device_reads_only_its_own_queue(backend: Backend) {
     let (storage, server) = start(backend).await;
     let org = Org::create(server.relay()).await;
