@@ -20,7 +20,7 @@
 //! it has received (including frames already on the wire, read without waiting), and the new
 //! one reads the queue only after that (at most [`HANDOVER_WAIT`]), so a device that acks,
 //! drops its connection and reconnects is not sent what it acked. (Across nodes, the older
-//! socket is not waited for; the client drops duplicates by id.)
+//! socket is not waited for; the client ignores what it has already received.)
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -230,8 +230,11 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
         tokio::select! {
             () = conn.close.cancelled() => {
                 // Ack frames the device sent before it learns of the close (already received,
-                // not yet read) are still written: drain what can be read without waiting.
-                while let Some(Some(Ok(msg))) = stream.next().now_or_never() {
+                // not yet read) are still written: drain what can be read without waiting
+                // (as much as the backlog holds).
+                while next_acks.len() < MAX_ACK_BACKLOG
+                    && let Some(Some(Ok(msg))) = stream.next().now_or_never()
+                {
                     match msg {
                         Message::Text(t) => next_acks.extend(parse_ack(t.as_str()).unwrap_or_default()),
                         Message::Close(_) => break,
