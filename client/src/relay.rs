@@ -425,7 +425,7 @@ impl Delivery {
         Ok(())
     }
 
-    /// Closes the socket and waits (at most 5 s) for the relay's answer, which it sends once
+    /// Closes the socket and waits (at most 2 s) for the relay's answer, which it sends once
     /// the acks sent before have been written: a device that reconnects after `close` is not
     /// sent again what it acked. Frames still arriving meanwhile are dropped (unacked, they
     /// come again on the next connection).
@@ -433,7 +433,7 @@ impl Delivery {
         if self.ws.close(None).await.is_err() {
             return;
         }
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
             while let Some(Ok(_)) = self.ws.next().await {}
         })
         .await;

@@ -57,8 +57,10 @@ const MAX_ACK_BACKLOG: usize = WINDOW + MAX_ACK_IDS;
 const READ_BUFFER: usize = 4 * 1024;
 /// Frames are written to the socket once this much is buffered, or at each flush.
 const WRITE_BUFFER: usize = 32 * 1024;
-/// Longest a new socket waits for an older socket of the same device to write its acks.
-const HANDOVER_WAIT: Duration = Duration::from_secs(5);
+/// Longest a new socket waits for an older socket of the same device to write its acks (a
+/// group commit takes milliseconds; an older socket stuck writing to a dead peer is not
+/// waited for longer than this).
+const HANDOVER_WAIT: Duration = Duration::from_secs(1);
 /// Longest a closing socket tries to send its close frame.
 const GOODBYE_WAIT: Duration = Duration::from_secs(5);
 
