@@ -189,8 +189,9 @@ fn own_connection(db: Db) -> Db {
 /// off (it is on the machine the benchmarks ran on), and at its defaults it looks at a table
 /// once a minute, by when a busy relay has left millions of dead rows: the table and its
 /// indexes grow, each insert dirties a new page, and commits stall behind their writeback
-/// (docs/benchmarks.md, part 4). A `VACUUM` of a table kept small takes milliseconds and
-/// blocks neither inserts nor deletes.
+/// (docs/benchmarks.md, part 4). A `VACUUM` of a table kept small is cheap, and it blocks
+/// neither inserts nor deletes (without `TRUNCATE false` its last step would: it takes an
+/// exclusive lock to cut empty pages off the end of the table).
 struct Vacuum {
     /// Deleted rows between two runs (0: never run).
     every: u64,
