@@ -115,9 +115,7 @@ impl Messenger {
                 Some(d) => d,
                 None => self.devices_of(&UserId::new(user.clone())?, true).await?,
             };
-            if *user == self.account.user {
-                devices.retain(|d| d.device != self.account.device);
-            }
+            self.leave_out_this_device(user, &mut devices);
             out.insert(user.clone(), devices);
         }
         Ok(out)

@@ -492,10 +492,15 @@ impl Messenger {
         refresh: bool,
     ) -> EnrolResult<Vec<ContactDevice>> {
         let mut devices = self.devices_of(user, refresh).await?;
-        if user.as_str() == self.account.user {
+        self.leave_out_this_device(user.as_str(), &mut devices);
+        Ok(devices)
+    }
+
+    /// Removes this device from a list of `user`'s devices (a device never sends to itself).
+    pub(crate) fn leave_out_this_device(&self, user: &str, devices: &mut Vec<ContactDevice>) {
+        if user == self.account.user {
             devices.retain(|d| d.device != self.account.device);
         }
-        Ok(devices)
     }
 
     /// Encrypts `content` pairwise for every current device of `user` (but this one) and

@@ -40,13 +40,7 @@ impl RateLimiter {
             let (per_sec, burst) = (self.per_sec, self.burst);
             map.retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * per_sec < burst);
         }
-        let b = map.entry(key).or_insert(Bucket {
-            tokens: self.burst,
-            at: now,
-        });
-        b.tokens =
-            (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
-        b.at = now;
+        let b = self.refilled(&mut map, key, now);
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
             Ok(())
@@ -61,14 +55,25 @@ impl RateLimiter {
         let Ok(mut map) = self.buckets.lock() else {
             return;
         };
+        let b = self.refilled(&mut map, key, now);
+        b.tokens = (b.tokens - n).max(-self.burst);
+    }
+
+    /// `key`'s bucket (full if new), refilled for the time since it was last used.
+    fn refilled<'m>(
+        &self,
+        map: &'m mut HashMap<i64, Bucket>,
+        key: i64,
+        now: Instant,
+    ) -> &'m mut Bucket {
         let b = map.entry(key).or_insert(Bucket {
             tokens: self.burst,
             at: now,
         });
         b.tokens =
-            (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst) - n;
-        b.tokens = b.tokens.max(-self.burst);
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * self.per_sec).min(self.burst);
         b.at = now;
+        b
     }
 }
 

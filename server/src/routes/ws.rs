@@ -135,7 +135,7 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     let mut next_acks: Vec<i64> = Vec::new();
     let mut announced_empty = false;
     // Set when the relay closes the socket (replaced, revoked, shutting down): the reason.
-    let mut closing: Option<String> = None;
+    let mut closing: Option<&'static str> = None;
     let mut ping = tokio::time::interval(Duration::from_secs(30));
     ping.tick().await;
     'outer: loop {
@@ -243,7 +243,7 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                         _ => {}
                     }
                 }
-                closing = Some(conn.close_reason().to_owned());
+                closing = Some(conn.close_reason());
                 break;
             }
             () = conn.wake.notified() => {}
@@ -306,7 +306,9 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     // what it acked before is written. Bounded, in case the peer is gone.
     let _ = tokio::time::timeout(GOODBYE_WAIT, async {
         if let Some(reason) = closing
-            && let Some(msg) = text(&ServerFrame::Closing { reason })
+            && let Some(msg) = text(&ServerFrame::Closing {
+                reason: reason.to_owned(),
+            })
         {
             let _ = sink.feed(msg).await;
         }
