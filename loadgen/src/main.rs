@@ -287,6 +287,7 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                 body_bytes: cli.body_bytes,
                 ack_every: Duration::from_millis(cli.ack_every_ms),
             };
+            let pid = process.as_ref().map(|p| p.pid);
             for &per_user in &cli.devices_per_recipient {
                 log(&format!(
                     "{}: registering {} recipients with {per_user} devices each",
@@ -306,8 +307,9 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                     let mut peak = None;
                     if cli.mode.contains(&Mode::Peak) {
                         log(&format!("{}: peak, {shape}", backend.name()));
-                        let o = traffic::measure(&senders, &recipients, users, Load::Peak, &plan)
-                            .await?;
+                        let o =
+                            traffic::measure(&senders, &recipients, users, Load::Peak, &plan, pid)
+                                .await?;
                         log(&format!("{}: peak {:?}", backend.name(), o));
                         peak = Some(o.received_per_sec);
                         report.peak.push(o);
@@ -324,9 +326,15 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                             "{}: fixed rate {rate:.0}/s, {shape}",
                             backend.name()
                         ));
-                        let o =
-                            traffic::measure(&senders, &recipients, users, Load::Rate(rate), &plan)
-                                .await?;
+                        let o = traffic::measure(
+                            &senders,
+                            &recipients,
+                            users,
+                            Load::Rate(rate),
+                            &plan,
+                            pid,
+                        )
+                        .await?;
                         log(&format!("{}: rate {:?}", backend.name(), o));
                         report.rate.push((rate, o));
                     }
@@ -397,22 +405,22 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
     )?;
     writeln!(
         s,
-        "| Backend | Measurement | Envelopes/s | Sent/s | p50 ms | p99 ms | p99.9 ms | max ms | samples | failed requests / lost / out of order |"
+        "| Backend | Measurement | Envelopes/s | Sent/s | p50 ms | p99 ms | p99.9 ms | max ms | samples | failed requests / lost / out of order | CPU µs/envelope: relay + load generator |"
     )?;
-    writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|")?;
+    writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")?;
     for r in reports {
         let name = r.backend.map_or("?", Backend::name);
         for f in &r.floor {
             writeln!(
                 s,
-                "| {name} | floor: sqlx insert+delete, {} rows/tx | {:.0} | | | | | | | |",
+                "| {name} | floor: sqlx insert+delete, {} rows/tx | {:.0} | | | | | | | | |",
                 f.batch, f.rows_per_sec
             )?;
         }
         let row = |s: &mut String, label: &str, o: &Outcome| -> std::fmt::Result {
             writeln!(
                 s,
-                "| {name} | {label} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} / {} / {} |",
+                "| {name} | {label} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} / {} / {} | {} + {:.1} |",
                 o.received_per_sec,
                 o.sent_per_sec,
                 o.p50_ms,
@@ -422,7 +430,9 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
                 o.samples,
                 o.send_errors,
                 o.lost,
-                o.order_violations
+                o.order_violations,
+                o.relay_cpu_us.map_or("?".to_owned(), |c| format!("{c:.1}")),
+                o.loadgen_cpu_us
             )
         };
         for o in &r.peak {

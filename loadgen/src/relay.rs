@@ -173,6 +173,24 @@ pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     Ok(kib * 1024)
 }
 
+/// CPU time (user + system, all threads) a process has used, seconds: `utime` + `stime` of
+/// `/proc/<pid>/stat` (`pid` `None`: this process), in the kernel's fixed 100 ticks/s.
+pub fn cpu_secs(pid: Option<u32>) -> anyhow::Result<f64> {
+    let path = match pid {
+        Some(pid) => format!("/proc/{pid}/stat"),
+        None => "/proc/self/stat".to_owned(),
+    };
+    let stat = std::fs::read_to_string(path)?;
+    // The command name (field 2) may hold spaces; the fields after it follow its ')'.
+    let rest = stat.rsplit_once(')').context("bad stat line")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15, i.e. 11 and 12 after the state (field 3).
+    let tick = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields.get(i).context("short stat line")?.parse::<u64>()? as f64 / 100.0)
+    };
+    Ok(tick(11)? + tick(12)?)
+}
+
 /// The `parley-server` binary next to this executable.
 pub fn default_server_bin() -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe()?;

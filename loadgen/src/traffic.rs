@@ -21,6 +21,7 @@ use parley_proto::ws::ServerFrame;
 use tokio::sync::watch;
 
 use crate::org::Device;
+use crate::relay;
 
 /// Most ids in one ack frame (the relay accepts up to 1,024).
 const ACK_MAX: usize = 128;
@@ -54,6 +55,11 @@ pub struct Outcome {
     pub lost: u64,
     /// Envelopes of one sender that arrived out of order or twice.
     pub order_violations: u64,
+    /// CPU time of the relay per envelope received in the window, µs (`None`: a relay this
+    /// load generator did not start).
+    pub relay_cpu_us: Option<f64>,
+    /// CPU time of the load generator itself per envelope received in the window, µs.
+    pub loadgen_cpu_us: f64,
 }
 
 /// Shared counters of one run.
@@ -227,6 +233,7 @@ pub async fn measure(
     users_per_request: usize,
     load: Load,
     plan: &Plan,
+    relay_pid: Option<u32>,
 ) -> anyhow::Result<Outcome> {
     let per_user = recipients.first().map_or(1, Vec::len).max(1);
     if recipients.iter().any(|r| r.len() != per_user) {
@@ -333,19 +340,28 @@ pub async fn measure(
     }
 
     tokio::time::sleep(plan.warmup).await;
-    let (r0, s0, t0) = (
+    let cpu = || -> anyhow::Result<(Option<f64>, f64)> {
+        let relay = relay_pid
+            .map(|pid| relay::cpu_secs(Some(pid)))
+            .transpose()?;
+        Ok((relay, relay::cpu_secs(None)?))
+    };
+    let (r0, s0, t0, c0) = (
         shared.received.load(Ordering::Relaxed),
         shared.sent_ok.load(Ordering::Relaxed),
         Instant::now(),
+        cpu()?,
     );
     shared.measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(plan.window).await;
     shared.measuring.store(false, Ordering::Relaxed);
-    let (r1, s1, elapsed) = (
+    let (r1, s1, elapsed, c1) = (
         shared.received.load(Ordering::Relaxed),
         shared.sent_ok.load(Ordering::Relaxed),
         t0.elapsed().as_secs_f64(),
+        cpu()?,
     );
+    let per_envelope_us = |secs: f64| secs * 1e6 / (r1 - r0).max(1) as f64;
     shared.stop_senders.store(true, Ordering::Relaxed);
     for t in stasks {
         t.await?;
@@ -399,5 +415,7 @@ pub async fn measure(
         send_errors: shared.send_errors.load(Ordering::Relaxed),
         lost: sent.saturating_sub(got),
         order_violations: shared.order_violations.load(Ordering::Relaxed),
+        relay_cpu_us: c0.0.zip(c1.0).map(|(a, b)| per_envelope_us(b - a)),
+        loadgen_cpu_us: per_envelope_us(c1.1 - c0.1),
     })
 }
