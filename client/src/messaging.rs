@@ -1048,6 +1048,8 @@ impl Events<'_> {
                         "the relay closed the connection (another connection of this device, or shutdown)",
                     )));
                 }
+                // Answers to sends over the socket, which this loop does not make.
+                ServerFrame::Sent { .. } | ServerFrame::SendFailed { .. } => continue,
             };
             let event = match self.messenger.receive(&env).await {
                 Ok(Some(msg)) => Some(Event::Message(Box::new(msg))),

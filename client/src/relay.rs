@@ -81,6 +81,18 @@ pub enum RelayError {
 }
 
 impl RelayError {
+    /// The error of a send over the delivery socket that the relay refused
+    /// ([`ServerFrame::SendFailed`]): the same as the HTTP request's.
+    pub fn refused(status: u16, body: ErrorBody) -> Self {
+        match StatusCode::from_u16(status) {
+            Ok(status) => Self::Api {
+                status,
+                body: Box::new(body),
+            },
+            Err(_) => Self::BadFrame,
+        }
+    }
+
     /// The error body, for `Api` errors.
     pub fn body(&self) -> Option<&ErrorBody> {
         match self {
@@ -415,6 +427,21 @@ impl Delivery {
     pub async fn ack(&mut self, ids: Vec<i64>) -> RelayResult<()> {
         let text =
             serde_json::to_string(&ClientFrame::Ack { ids }).map_err(|_| RelayError::BadFrame)?;
+        self.ws.send(Message::Text(text.into())).await?;
+        Ok(())
+    }
+
+    /// Sends envelopes over the socket, as `POST /v1/messages` would (see
+    /// [`ClientFrame::Send`]). The answer comes from [`Delivery::next`]: a
+    /// [`ServerFrame::Sent`] or [`ServerFrame::SendFailed`] naming `request` (which
+    /// [`RelayError::refused`] turns into the error the HTTP request would give). Several
+    /// sends may be in flight; they are stored in the order sent.
+    pub async fn send(&mut self, request: u64, req: MultiSendRequest) -> RelayResult<()> {
+        let frame = ClientFrame::Send {
+            request,
+            recipients: req.recipients,
+        };
+        let text = serde_json::to_string(&frame).map_err(|_| RelayError::BadFrame)?;
         self.ws.send(Message::Text(text.into())).await?;
         Ok(())
     }

@@ -32,7 +32,7 @@ use clap::Parser;
 use parley_client::relay::Relay;
 
 use crate::relay::{Backend, RelayProcess, ScratchPg, Spawn};
-use crate::traffic::{Load, Outcome, Plan};
+use crate::traffic::{Load, Outcome, Plan, Transport};
 
 /// Load generator for the Parley relay.
 #[derive(Debug, Parser)]
@@ -76,6 +76,10 @@ struct Cli {
     /// Each value is measured with each --devices-per-recipient value.
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 16])]
     users_per_request: Vec<usize>,
+    /// How senders send: an HTTP request per send, or a send frame on the sender's delivery
+    /// socket. Each value is measured with each shape.
+    #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Transport::Http, Transport::Ws])]
+    transport: Vec<Transport>,
     /// Warm-up before each measured window, seconds.
     #[arg(long, default_value_t = 3.0)]
     warmup: f64,
@@ -302,14 +306,27 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                     16,
                 )
                 .await?;
-                for &users in &cli.users_per_request {
-                    let shape = format!("{users} user(s) × {per_user} device(s)/request");
+                for (&users, &transport) in cli
+                    .users_per_request
+                    .iter()
+                    .flat_map(|u| cli.transport.iter().map(move |t| (u, t)))
+                {
+                    let shape = format!(
+                        "{users} user(s) × {per_user} device(s)/request over {transport:?}"
+                    );
                     let mut peak = None;
                     if cli.mode.contains(&Mode::Peak) {
                         log(&format!("{}: peak, {shape}", backend.name()));
-                        let o =
-                            traffic::measure(&senders, &recipients, users, Load::Peak, &plan, pid)
-                                .await?;
+                        let o = traffic::measure(
+                            &senders,
+                            &recipients,
+                            users,
+                            Load::Peak,
+                            transport,
+                            &plan,
+                            pid,
+                        )
+                        .await?;
                         log(&format!("{}: peak {:?}", backend.name(), o));
                         peak = Some(o.received_per_sec);
                         report.peak.push(o);
@@ -331,6 +348,7 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                             &recipients,
                             users,
                             Load::Rate(rate),
+                            transport,
                             &plan,
                             pid,
                         )
@@ -370,17 +388,22 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// "N env/request", with the users and devices behind N for a group message.
+/// "N env/request", with the users and devices behind N for a group message, and how it was
+/// sent.
 fn shape(o: &Outcome) -> String {
+    let over = match o.transport {
+        Transport::Http => "HTTP",
+        Transport::Ws => "socket",
+    };
     if o.users_per_request > 1 {
         format!(
-            "{} env/request (group: {} users × {})",
+            "{} env/request (group: {} users × {}), {over}",
             o.per_request,
             o.users_per_request,
             o.per_request / o.users_per_request
         )
     } else {
-        format!("{} env/request", o.per_request)
+        format!("{} env/request, {over}", o.per_request)
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end traffic: senders `PUT /v1/messages/{user}` with one envelope for each device of
-//! the recipient user (as a client does), recipients' devices hold the delivery socket open and
-//! acknowledge what they receive.
+//! the recipient user (as a client does), or send the same over their own delivery socket
+//! ([`Transport::Ws`]); recipients' devices hold the delivery socket open and acknowledge what
+//! they receive.
 //!
 //! Each envelope body carries the time its send started (nanoseconds since [`crate::epoch`]),
 //! the run id, the sender's index and a per-sender sequence number. A recipient measures the
@@ -18,7 +19,7 @@ use parley_client::relay::{Delivery, Relay};
 use parley_proto::B64;
 use parley_proto::api::{MultiSendRequest, OutgoingEnvelope, RecipientEnvelopes, SendRequest};
 use parley_proto::ws::ServerFrame;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::org::Device;
 use crate::relay;
@@ -60,6 +61,18 @@ pub struct Outcome {
     pub relay_cpu_us: Option<f64>,
     /// CPU time of the load generator itself per envelope received in the window, µs.
     pub loadgen_cpu_us: f64,
+    /// How the senders sent.
+    pub transport: Transport,
+}
+
+/// How senders send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transport {
+    /// One HTTP request per send (`PUT /v1/messages/{user}`, `POST /v1/messages`).
+    #[default]
+    Http,
+    /// A send frame on the sender's own delivery socket (`/v1/ws`), answered on it.
+    Ws,
 }
 
 /// Shared counters of one run.
@@ -150,7 +163,9 @@ async fn recipient(
                         socket.ack(std::mem::take(&mut pending)).await?;
                     }
                 }
-                Some(Ok(ServerFrame::QueueEmpty)) => {}
+                Some(Ok(
+                    ServerFrame::QueueEmpty | ServerFrame::Sent { .. } | ServerFrame::SendFailed { .. },
+                )) => {}
                 Some(Ok(ServerFrame::Closing { .. })) | None => break,
                 Some(Err(e)) => return Err(e.into()),
             },
@@ -215,6 +230,111 @@ async fn send(relay: &Relay, to: &[Vec<Device>], body: &[u8]) -> anyhow::Result<
     Ok(())
 }
 
+/// The body of a send to `to` over the socket: a message to one user names one recipient.
+fn socket_send(to: &[Vec<Device>], body: &[u8]) -> MultiSendRequest {
+    MultiSendRequest {
+        recipients: to
+            .iter()
+            .filter_map(|devices| {
+                Some(RecipientEnvelopes {
+                    user: devices.first()?.user.clone(),
+                    messages: envelopes(devices, body),
+                })
+            })
+            .collect(),
+    }
+}
+
+/// Whether a frame a sender's socket received answers a send: `Some(true)` stored,
+/// `Some(false)` refused.
+fn answered(frame: &ServerFrame) -> Option<bool> {
+    match frame {
+        ServerFrame::Sent { .. } => Some(true),
+        ServerFrame::SendFailed { .. } => Some(false),
+        _ => None,
+    }
+}
+
+/// A closed-loop sender over its delivery socket: one send in flight, as the HTTP sender.
+async fn peak_over_socket(
+    s: Device,
+    recipients: Vec<Vec<Device>>,
+    users_per_request: usize,
+    shared: Arc<Shared>,
+    (run, si, body_bytes, per_request): (u32, usize, usize, usize),
+) -> anyhow::Result<()> {
+    let mut socket = s.relay.connect().await.context("a sender's socket")?;
+    let mut seq: u64 = 0;
+    while !shared.stop_senders.load(Ordering::Relaxed) {
+        seq += 1;
+        let idx = si + usize::try_from(seq).unwrap_or(0);
+        let to = pick(&recipients, idx, users_per_request);
+        let b = body(crate::nanos(), run, u32::try_from(si)?, seq, body_bytes);
+        socket.send(seq, socket_send(&to, &b)).await?;
+        let stored = loop {
+            match socket.next().await {
+                Some(Ok(f)) => {
+                    if let Some(stored) = answered(&f) {
+                        break stored;
+                    }
+                }
+                Some(Err(e)) => return Err(e.into()),
+                None => anyhow::bail!("a sender's socket closed"),
+            }
+        };
+        if stored {
+            shared
+                .sent_ok
+                .fetch_add(per_request as u64, Ordering::Relaxed);
+        } else {
+            shared.send_errors.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    socket.close().await;
+    Ok(())
+}
+
+/// An open-loop sender over its delivery socket: sends what the scheduler hands it at once,
+/// however many are unanswered, until the scheduler is done and every send is answered.
+async fn rate_over_socket(
+    s: Device,
+    mut work: mpsc::UnboundedReceiver<MultiSendRequest>,
+    shared: Arc<Shared>,
+    per_request: usize,
+) -> anyhow::Result<()> {
+    let mut socket = s.relay.connect().await.context("a sender's socket")?;
+    let (mut sent, mut answers, mut done) = (0u64, 0u64, false);
+    while !done || answers < sent {
+        tokio::select! {
+            req = work.recv(), if !done => match req {
+                Some(req) => {
+                    sent += 1;
+                    socket.send(sent, req).await?;
+                }
+                None => done = true,
+            },
+            frame = socket.next() => match frame {
+                Some(Ok(f)) => match answered(&f) {
+                    Some(true) => {
+                        answers += 1;
+                        shared.sent_ok.fetch_add(per_request as u64, Ordering::Relaxed);
+                    }
+                    Some(false) => {
+                        answers += 1;
+                        shared.send_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => {}
+                },
+                Some(Err(e)) => return Err(e.into()),
+                None => anyhow::bail!("a sender's socket closed"),
+            },
+        }
+    }
+    socket.close().await;
+    Ok(())
+}
+
 /// How senders produce load.
 #[derive(Debug, Clone, Copy)]
 pub enum Load {
@@ -232,6 +352,7 @@ pub async fn measure(
     recipients: &[Vec<Device>],
     users_per_request: usize,
     load: Load,
+    transport: Transport,
     plan: &Plan,
     relay_pid: Option<u32>,
 ) -> anyhow::Result<Outcome> {
@@ -272,7 +393,37 @@ pub async fn measure(
     }
     let body_bytes = plan.body_bytes;
     let mut stasks = Vec::new();
+    // Senders over their sockets (open loop: fed by the scheduler through these).
+    let mut socket_tasks = Vec::new();
+    let mut feeds = Vec::new();
+    match (load, transport) {
+        (Load::Peak, Transport::Ws) => {
+            for (si, s) in senders.iter().enumerate() {
+                socket_tasks.push(tokio::spawn(peak_over_socket(
+                    s.clone(),
+                    recipients.to_vec(),
+                    users_per_request,
+                    shared.clone(),
+                    (run, si, body_bytes, per_request),
+                )));
+            }
+        }
+        (Load::Rate(_), Transport::Ws) => {
+            for s in senders {
+                let (tx, rx) = mpsc::unbounded_channel();
+                feeds.push(tx);
+                socket_tasks.push(tokio::spawn(rate_over_socket(
+                    s.clone(),
+                    rx,
+                    shared.clone(),
+                    per_request,
+                )));
+            }
+        }
+        _ => {}
+    }
     match load {
+        Load::Peak if transport == Transport::Ws => {}
         Load::Peak => {
             for (si, s) in senders.iter().enumerate() {
                 let s = s.clone();
@@ -324,6 +475,12 @@ pub async fn measure(
                     let to = pick(&recipients, ri, users_per_request);
                     let t0 = start_nanos + u64::try_from(offset.as_nanos()).unwrap_or(0);
                     let b = body(t0, run, u32::try_from(si).unwrap_or(0), i + 1, body_bytes);
+                    if let Some(feed) = feeds.get(si) {
+                        // Over the sender's socket.
+                        let _ = feed.send(socket_send(&to, &b));
+                        i += 1;
+                        continue;
+                    }
                     let (relay, shared) = (s.relay.clone(), shared.clone());
                     tokio::spawn(async move {
                         match send(&relay, &to, &b).await {
@@ -365,6 +522,10 @@ pub async fn measure(
     shared.stop_senders.store(true, Ordering::Relaxed);
     for t in stasks {
         t.await?;
+    }
+    // The scheduler is done (it held the feeds): socket senders finish once answered.
+    for t in socket_tasks {
+        t.await??;
     }
     // Let sends still in flight (rate mode) finish, then drain.
     let drain_until = Instant::now() + Duration::from_secs(30);
@@ -417,5 +578,6 @@ pub async fn measure(
         order_violations: shared.order_violations.load(Ordering::Relaxed),
         relay_cpu_us: c0.0.zip(c1.0).map(|(a, b)| per_envelope_us(b - a)),
         loadgen_cpu_us: per_envelope_us(c1.1 - c0.1),
+        transport,
     })
 }

@@ -4,10 +4,20 @@
 //! frame, oldest first, and keeps each until the device answers with a [`ClientFrame::Ack`]
 //! naming it (after the device has stored what it decrypted). Unacknowledged envelopes are
 //! pushed again on the next connection, so a device must treat a repeated id as already seen.
+//!
+//! A device may also send over the socket ([`ClientFrame::Send`], the body of
+//! `POST /v1/messages` with a request number of its choosing) instead of making an HTTP request
+//! per message, as Signal's clients send over their authenticated WebSocket. The relay checks
+//! and stores it exactly as that endpoint does and answers with [`ServerFrame::Sent`] or
+//! [`ServerFrame::SendFailed`] naming the request number. Sends on one socket are checked and
+//! stored in the order they arrive; several may be in flight, and their answers come in the
+//! order their group commits complete (which is the same order).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::ErrorBody;
+use crate::api::RecipientEnvelopes;
 use crate::b64::B64;
 use crate::ids::{DeviceId, UserId};
 
@@ -19,10 +29,30 @@ pub enum ServerFrame {
     Envelope(Envelope),
     /// Every envelope queued when the socket opened has been pushed.
     QueueEmpty,
-    /// The relay closes this socket (revoked credentials, shutdown, replaced by a newer socket).
+    /// The relay closes this socket (revoked credentials, shutdown, replaced by a newer socket,
+    /// a frame it cannot read).
     Closing {
         /// Why.
         reason: String,
+    },
+    /// A [`ClientFrame::Send`] was stored (the answer `POST /v1/messages` gives with 200).
+    Sent {
+        /// The request number of the send.
+        request: u64,
+        /// Relay time at which the envelopes were stored, milliseconds since the Unix epoch.
+        server_timestamp: u64,
+        /// The sending user's active devices (see [`crate::api::SendResponse`]).
+        sender_devices: Vec<DeviceId>,
+    },
+    /// A [`ClientFrame::Send`] was refused and nothing of it stored: the status and body
+    /// `POST /v1/messages` would have answered (409 and 410 name the users and devices).
+    SendFailed {
+        /// The request number of the send.
+        request: u64,
+        /// The HTTP status of the same failure.
+        status: u16,
+        /// Why.
+        error: ErrorBody,
     },
 }
 
@@ -49,5 +79,13 @@ pub enum ClientFrame {
     Ack {
         /// Envelope ids.
         ids: Vec<i64>,
+    },
+    /// Envelopes to store, as the body of `POST /v1/messages` (a message to one user names one
+    /// recipient). Answered by [`ServerFrame::Sent`] or [`ServerFrame::SendFailed`].
+    Send {
+        /// Chosen by the device to match the answer (the relay does not interpret it).
+        request: u64,
+        /// One entry per recipient user, each with one envelope per device.
+        recipients: Vec<RecipientEnvelopes>,
     },
 }

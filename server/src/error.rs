@@ -141,16 +141,49 @@ impl ApiError {
             ),
         }
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if let Self::Internal(e) = &self {
+    /// A body that is not the JSON expected (`serde_json`'s error): `bad_base64` when a binary
+    /// field is not base64, else `malformed_json`.
+    pub fn from_json(e: &serde_json::Error) -> Self {
+        if e.is_data() {
+            if e.to_string().contains(parley_proto::b64::BAD_BASE64) {
+                Self::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadBase64,
+                    "a binary field is not valid base64",
+                )
+            } else {
+                Self::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::MalformedJson,
+                    e.to_string(),
+                )
+            }
+        } else {
+            Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::MalformedJson,
+                "the body is not valid JSON",
+            )
+        }
+    }
+
+    /// The status and body to answer with, counted in the metrics (and an internal error's
+    /// cause logged), as every answer of this error is.
+    pub fn answer(&self) -> (StatusCode, ErrorBody) {
+        if let Self::Internal(e) = self {
             // The cause chain comes from storage and I/O; it holds no request data.
             tracing::error!(error = %format!("{e:#}"), "internal error");
         }
         let (status, body) = self.status_and_body();
         metrics::count_error(body.code);
+        (status, body)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = self.answer();
         let mut response = (status, Json(body)).into_response();
         if let Self::RateLimited { retry_after_secs } = self
             && let Ok(v) = axum::http::HeaderValue::from_str(&retry_after_secs.to_string())

@@ -95,14 +95,26 @@ impl Writer {
 
     /// Writes `op` and waits for its commit.
     pub async fn write(&self, op: WriteOp) -> anyhow::Result<()> {
+        self.submit(op).await?.await
+    }
+
+    /// Queues `op` (waiting only for room in the queue) and returns the wait for its commit.
+    /// Operations commit in the order they were queued: in the same transaction, or in an
+    /// earlier one.
+    pub async fn submit(
+        &self,
+        op: WriteOp,
+    ) -> anyhow::Result<impl Future<Output = anyhow::Result<()>> + use<>> {
         let (reply, done) = oneshot::channel();
         self.tx
             .send((op, reply))
             .await
             .map_err(|_| anyhow::anyhow!("writer stopped"))?;
-        done.await
-            .map_err(|_| anyhow::anyhow!("writer stopped"))?
-            .map_err(|e| anyhow::anyhow!(e))
+        Ok(async move {
+            done.await
+                .map_err(|_| anyhow::anyhow!("writer stopped"))?
+                .map_err(|e| anyhow::anyhow!(e))
+        })
     }
 }
 

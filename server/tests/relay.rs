@@ -58,6 +58,8 @@ both!(
     acks_sent_before_a_reconnect_are_not_redelivered,
     a_large_group_commit_maps_ids_to_envelopes,
     a_failed_group_commit_leaves_the_writer_usable,
+    sends_over_the_socket,
+    a_send_over_the_socket_is_stored_if_and_only_if_answered,
 );
 
 async fn start(backend: Backend) -> (Storage, TestServer) {
@@ -102,6 +104,7 @@ async fn next_envelope(ws: &mut Delivery) -> Envelope {
             ServerFrame::Envelope(e) => return e,
             ServerFrame::QueueEmpty => {}
             ServerFrame::Closing { reason } => panic!("closed: {reason}"),
+            other => panic!("unexpected frame {other:?}"),
         }
     }
 }
@@ -626,6 +629,215 @@ async fn send_to_several_users(backend: Backend) {
     }
     let mut ws = alice.relay.connect().await.unwrap();
     assert!(drain(&mut ws, false).await.is_empty());
+    finish(storage, server).await;
+}
+
+/// Reads a sender's socket until `n` sends are answered (10 s at most per frame): request
+/// number → the answer frame.
+async fn answers(ws: &mut Delivery, n: usize) -> std::collections::BTreeMap<u64, ServerFrame> {
+    let mut out = std::collections::BTreeMap::new();
+    while out.len() < n {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("an answer within 10 s")
+            .expect("socket open")
+            .expect("valid frame");
+        match frame {
+            ServerFrame::Sent { request, .. } | ServerFrame::SendFailed { request, .. } => {
+                assert!(out.insert(request, frame).is_none(), "answered twice");
+            }
+            ServerFrame::QueueEmpty => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    out
+}
+
+/// The status and error code of a refused send.
+fn refused(frame: &ServerFrame) -> (u16, ErrorCode) {
+    match frame {
+        ServerFrame::SendFailed { status, error, .. } => (*status, error.code),
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+async fn sends_over_the_socket(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let alice2 = org.link(&alice).await;
+    let bob = org.join("bob").await;
+    let bob2 = org.link(&bob).await;
+    let carol = org.join("carol").await;
+    let multi = |recipients| MultiSendRequest { recipients };
+    let mut ws = alice.relay.connect().await.unwrap();
+    // 50 sends in flight at once, then a group message, a mismatched one, a stale one.
+    for i in 1..=50u64 {
+        let req = multi(vec![to("bob", &[&bob, &bob2], &i.to_be_bytes())]);
+        ws.send(i, req).await.unwrap();
+    }
+    ws.send(
+        51,
+        multi(vec![
+            to("bob", &[&bob, &bob2], b"group"),
+            to("carol", &[&carol], b"group"),
+        ]),
+    )
+    .await
+    .unwrap();
+    ws.send(52, multi(vec![to("bob", &[&bob], b"no")]))
+        .await
+        .unwrap();
+    let mut stale = multi(vec![to("carol", &[&carol], b"no")]);
+    stale.recipients[0].messages[0].registration_id ^= 0x4000;
+    ws.send(53, stale).await.unwrap();
+    // Frames a send cannot be read from are answered as the HTTP request would be.
+    ws.send_raw(
+        r#"{"type":"send","request":54,"recipients":[{"user":"bob","messages":[{"device":1,"registration_id":1,"body":"!!"}]}]}"#,
+    )
+    .await
+    .unwrap();
+    ws.send_raw(r#"{"type":"send","request":55}"#)
+        .await
+        .unwrap();
+    ws.send(56, multi(vec![])).await.unwrap();
+    // The socket is still open: one more send.
+    ws.send(57, multi(vec![to("carol", &[&carol], b"last")]))
+        .await
+        .unwrap();
+    let got = answers(&mut ws, 57).await;
+    for i in (1..=51).chain([57]) {
+        match &got[&i] {
+            ServerFrame::Sent {
+                sender_devices,
+                server_timestamp,
+                ..
+            } => {
+                assert_eq!(sender_devices, &vec![1, 2]);
+                assert!(*server_timestamp > 0);
+            }
+            other => panic!("{i}: {other:?}"),
+        }
+    }
+    assert_eq!(refused(&got[&52]), (409, ErrorCode::MismatchedDevices));
+    let ServerFrame::SendFailed { error, .. } = &got[&52] else {
+        unreachable!()
+    };
+    assert_eq!(
+        error.mismatched_users.clone().unwrap(),
+        vec![UserMismatch {
+            user: user("bob"),
+            devices: MismatchedDevices {
+                missing: vec![2],
+                extra: vec![]
+            }
+        }]
+    );
+    assert_eq!(refused(&got[&53]), (410, ErrorCode::StaleDevices));
+    assert_eq!(refused(&got[&54]), (400, ErrorCode::BadBase64));
+    assert_eq!(refused(&got[&55]), (400, ErrorCode::MalformedJson));
+    assert_eq!(refused(&got[&56]), (400, ErrorCode::InvalidInput));
+    ws.close().await;
+
+    // Stored in the order sent, and only what was accepted.
+    let expected_bob: Vec<Vec<u8>> = (1..=50u64)
+        .map(|i| i.to_be_bytes().to_vec())
+        .chain([b"group".to_vec()])
+        .collect();
+    for (d, expected) in [
+        (&bob, expected_bob.clone()),
+        (&bob2, expected_bob),
+        (&carol, vec![b"group".to_vec(), b"last".to_vec()]),
+        (&alice2, vec![]),
+    ] {
+        let mut ws = d.relay.connect().await.unwrap();
+        let got = drain(&mut ws, true).await;
+        assert_eq!(
+            got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
+            expected,
+            "{}.{}",
+            d.user,
+            d.device
+        );
+        ws.close().await;
+    }
+    finish(storage, server).await;
+
+    // Each send costs a token of the rate limit, as a request does.
+    let storage = Storage::new(backend).await;
+    let mut config = storage.config();
+    config.limits.rate_per_sec = 0.5;
+    config.limits.rate_burst = 4.0;
+    let server = TestServer::start(config).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let mut ws = alice.relay.connect().await.unwrap();
+    for i in 1..=5u64 {
+        ws.send(i, multi(vec![to("bob", &[&bob], b"x")]))
+            .await
+            .unwrap();
+    }
+    let got = answers(&mut ws, 5).await;
+    let limited: Vec<&ServerFrame> = got
+        .values()
+        .filter(|f| matches!(f, ServerFrame::SendFailed { .. }))
+        .collect();
+    assert!(!limited.is_empty(), "{got:?}");
+    for f in limited {
+        assert_eq!(refused(f), (429, ErrorCode::RateLimited));
+        let ServerFrame::SendFailed { error, .. } = f else {
+            unreachable!()
+        };
+        assert!(error.retry_after_secs.unwrap() >= 1);
+    }
+    ws.close().await;
+    finish(storage, server).await;
+}
+
+/// A socket replaced while sends are in flight: every send it answered as stored was stored,
+/// and none of the others.
+async fn a_send_over_the_socket_is_stored_if_and_only_if_answered(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    let mut ws = alice.relay.connect().await.unwrap();
+    for i in 1..=300u64 {
+        let req = MultiSendRequest {
+            recipients: vec![to("bob", &[&bob], &i.to_be_bytes())],
+        };
+        ws.send(i, req).await.unwrap();
+    }
+    // A second socket of Alice's device replaces the first.
+    let second = alice.relay.connect().await.unwrap();
+    let mut sent = Vec::new();
+    let mut closing = false;
+    while let Some(frame) = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .expect("the socket ends within 10 s")
+    {
+        match frame.unwrap() {
+            ServerFrame::Sent { request, .. } => {
+                assert!(!closing, "answered after the closing frame");
+                sent.push(request);
+            }
+            ServerFrame::Closing { .. } => closing = true,
+            ServerFrame::QueueEmpty => {}
+            other => panic!("unexpected frame {other:?}"),
+        }
+    }
+    assert!(closing, "the relay said it closed the socket");
+    second.close().await;
+    let mut ws = bob.relay.connect().await.unwrap();
+    let stored: Vec<u64> = drain(&mut ws, true)
+        .await
+        .iter()
+        .map(|e| u64::from_be_bytes(e.body.0.as_slice().try_into().unwrap()))
+        .collect();
+    sent.sort_unstable();
+    assert_eq!(stored, sent, "stored (in order) = answered");
+    ws.close().await;
     finish(storage, server).await;
 }
 

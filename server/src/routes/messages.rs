@@ -68,7 +68,12 @@ pub async fn send(
         Err(Refusal::QueueFull) => return Err(queue_full()),
     };
     let own = (user == dev.user).then_some(devices);
-    store(&state, &dev, envelopes, &stamp, own).await
+    let accepted = Accepted {
+        envelopes,
+        stamp,
+        own,
+    };
+    Ok(Json(submit(&state, &dev, accepted).await?.await?))
 }
 
 /// Sends envelopes to several users at once (a group message): all are stored, or none.
@@ -83,6 +88,24 @@ pub async fn send_multi(
     dev: AuthDevice,
     ApiJson(req): ApiJson<MultiSendRequest>,
 ) -> ApiResult<Json<SendResponse>> {
+    let accepted = accept_multi(&state, &dev, req).await?;
+    Ok(Json(submit(&state, &dev, accepted).await?.await?))
+}
+
+/// A send that passed every check: the rows to store.
+pub(crate) struct Accepted {
+    envelopes: Vec<NewEnvelope>,
+    stamp: Stamp,
+    /// The sender's own devices, when the request already looked them up.
+    own: Option<Vec<ActiveDevice>>,
+}
+
+/// The checks of `POST /v1/messages` (also those of a send over the delivery socket).
+pub(crate) async fn accept_multi(
+    state: &AppState,
+    dev: &AuthDevice,
+    req: MultiSendRequest,
+) -> ApiResult<Accepted> {
     if req.recipients.is_empty() {
         return Err(ApiError::invalid("no recipients"));
     }
@@ -101,18 +124,18 @@ pub async fn send_multi(
             return Err(ApiError::invalid("a recipient named twice"));
         }
     }
-    let stamp = Stamp::now(&state);
+    let stamp = Stamp::now(state);
     let (mut envelopes, mut mismatched, mut stale, mut full) =
         (Vec::new(), Vec::new(), Vec::new(), false);
     let mut own = None;
     let mut unknown = 0u32;
     for r in req.recipients {
         // A user the relay does not know has no devices: its envelopes are all extra.
-        let devices = devices_of(&state, &r.user).await?;
+        let devices = devices_of(state, &r.user).await?;
         if devices.is_empty() {
             unknown += 1;
         }
-        match check(&state, &dev, &r.user, &devices, r.messages, &stamp)? {
+        match check(state, dev, &r.user, &devices, r.messages, &stamp)? {
             Ok(e) => envelopes.extend(e),
             Err(Refusal::Mismatched(devices)) => mismatched.push(UserMismatch {
                 user: r.user.clone(),
@@ -143,7 +166,11 @@ pub async fn send_multi(
     if full {
         return Err(queue_full());
     }
-    store(&state, &dev, envelopes, &stamp, own).await
+    Ok(Accepted {
+        envelopes,
+        stamp,
+        own,
+    })
 }
 
 /// Why one user's envelopes were refused.
@@ -259,26 +286,34 @@ fn check(
         .collect()))
 }
 
-/// Stores checked envelopes in one transaction (group commit, see [`crate::writer`]) and
-/// answers with the sender's own devices (`own`, when the request already looked them up).
-async fn store(
+/// Queues accepted envelopes for the next group commit (see [`crate::writer`]; sends queued
+/// one after another commit in that order) and returns the wait for the commit, which yields
+/// the answer: the relay time and the sender's own devices.
+pub(crate) async fn submit(
     state: &AppState,
     dev: &AuthDevice,
-    envelopes: Vec<NewEnvelope>,
-    stamp: &Stamp,
-    own: Option<Vec<ActiveDevice>>,
-) -> ApiResult<Json<SendResponse>> {
+    accepted: Accepted,
+) -> ApiResult<impl Future<Output = ApiResult<SendResponse>> + use<>> {
+    let Accepted {
+        envelopes,
+        stamp,
+        own,
+    } = accepted;
     let n = envelopes.len() as u64;
-    state.writer.write(WriteOp::Insert(envelopes)).await?;
-    metrics::ENVELOPES_STORED.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-    let own = match own {
-        Some(d) => d,
-        None => devices_of(state, &dev.user).await?,
-    };
-    Ok(Json(SendResponse {
-        server_timestamp: u64::try_from(stamp.now).unwrap_or(0),
-        sender_devices: own.iter().map(|d| d.device).collect(),
-    }))
+    let committed = state.writer.submit(WriteOp::Insert(envelopes)).await?;
+    let (state, user) = (state.clone(), dev.user.clone());
+    Ok(async move {
+        committed.await?;
+        metrics::ENVELOPES_STORED.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        let own = match own {
+            Some(d) => d,
+            None => devices_of(&state, &user).await?,
+        };
+        Ok(SendResponse {
+            server_timestamp: u64::try_from(stamp.now).unwrap_or(0),
+            sender_devices: own.iter().map(|d| d.device).collect(),
+        })
+    })
 }
 
 /// A user's active devices with their queue lengths: from the cache (no statement at all), or

@@ -21,6 +21,14 @@
 //! one reads the queue only after that (at most [`HANDOVER_WAIT`]), so a device that acks,
 //! drops its connection and reconnects is not sent what it acked. (Across nodes, the older
 //! socket is not waited for; the client ignores what it has already received.)
+//!
+//! Sends over the socket ([`ClientFrame::Send`]) go through the checks of `POST /v1/messages`
+//! ([`messages::accept_multi`]) and are queued for the group commit one after another as their
+//! frames arrive, so they commit in that order; the socket goes on reading, pushing and
+//! acking while they wait for their commit (at most [`MAX_PENDING_SENDS`], then it stops
+//! reading). Each costs a token of the device's rate limit, as an HTTP request does. A send
+//! queued before the socket closes is still committed and, if the peer is still there,
+//! answered before the close.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -34,12 +42,14 @@ use axum::response::Response;
 use axum::routing::get;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
+use parley_proto::api::{MultiSendRequest, RecipientEnvelopes, SendResponse};
 use parley_proto::ws::{ClientFrame, Envelope, ServerFrame};
 use parley_proto::{B64, DeviceId, ErrorBody, UserId};
 
 use crate::auth::AuthDevice;
 use crate::db::{Db, on_db};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::messages;
 use crate::writer::WriteOp;
 use crate::{AppState, metrics};
 
@@ -47,8 +57,11 @@ use crate::{AppState, metrics};
 pub const WINDOW: usize = 256;
 /// Most ids in one ack frame.
 pub const MAX_ACK_IDS: usize = 1_024;
-/// Largest frame a device may send.
+/// Largest frame a device may send, unless the request body limit is larger (a send frame
+/// carries what `POST /v1/messages` does).
 const MAX_CLIENT_FRAME: usize = 64 * 1024;
+/// Most sends of one socket waiting for their commit; beyond this it stops reading.
+pub const MAX_PENDING_SENDS: usize = 64;
 /// Acked ids a socket collects while its previous ack write waits for its commit; beyond
 /// this it stops reading until that commit (backpressure).
 const MAX_ACK_BACKLOG: usize = WINDOW + MAX_ACK_IDS;
@@ -78,9 +91,10 @@ pub async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let ws = ws.map_err(|_| ApiError::invalid("this endpoint takes a WebSocket upgrade"))?;
+    let max_frame = state.config.limits.max_body_bytes.max(MAX_CLIENT_FRAME);
     Ok(ws
-        .max_message_size(MAX_CLIENT_FRAME)
-        .max_frame_size(MAX_CLIENT_FRAME)
+        .max_message_size(max_frame)
+        .max_frame_size(max_frame)
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| run(state, dev, socket)))
@@ -133,6 +147,8 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     // device sends, a socket costs the writer one operation per commit.
     let mut acks = FuturesUnordered::new();
     let mut next_acks: Vec<i64> = Vec::new();
+    // Sends queued for the group commit, each yielding its request number and answer.
+    let mut sends = FuturesUnordered::new();
     let mut announced_empty = false;
     // Set when the relay closes the socket (replaced, revoked, shutting down): the reason.
     let mut closing: Option<&'static str> = None;
@@ -238,7 +254,13 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                     && let Some(Some(Ok(msg))) = stream.next().now_or_never()
                 {
                     match msg {
-                        Message::Text(t) => next_acks.extend(parse_ack(t.as_str()).unwrap_or_default()),
+                        Message::Text(t) => {
+                            // Sends not yet read are not answered: nothing of them is stored,
+                            // and the device sends them again.
+                            if let Some(Incoming::Ack(ids)) = parse_frame(t.as_str()) {
+                                next_acks.extend(ids);
+                            }
+                        }
                         Message::Close(_) => break,
                         _ => {}
                     }
@@ -268,24 +290,60 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                     break;
                 }
             },
-            // Stop reading while too many acks wait (backpressure).
-            msg = stream.next(), if next_acks.len() < MAX_ACK_BACKLOG => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    let Some(ids) = parse_ack(t.as_str()) else {
+            Some((request, result)) = sends.next(), if !sends.is_empty() => {
+                // Answer every send whose commit is done, then write them all at once.
+                let mut answered = vec![answer(request, result)];
+                while let Some(Some((request, result))) = sends.next().now_or_never() {
+                    answered.push(answer(request, result));
+                }
+                for msg in answered.into_iter().flatten() {
+                    if sink.feed(msg).await.is_err() {
+                        break 'outer;
+                    }
+                }
+                if sink.flush().await.is_err() {
+                    break;
+                }
+            }
+            // Stop reading while too many acks or sends wait (backpressure).
+            msg = stream.next(), if next_acks.len() < MAX_ACK_BACKLOG && sends.len() < MAX_PENDING_SENDS => match msg {
+                Some(Ok(Message::Text(t))) => match parse_frame(t.as_str()) {
+                    Some(Incoming::Ack(ids)) => {
+                        // The ack commits in a group commit while this socket goes on pushing;
+                        // the ids leave `inflight` when it has committed.
+                        if acks.is_empty() {
+                            acks.push(write_acks(&state, dev.pk, &inflight, ids));
+                        } else {
+                            next_acks.extend(ids);
+                        }
+                    }
+                    Some(Incoming::Send { request, recipients }) => {
+                        match queue_send(&state, &dev, recipients).await {
+                            Ok(committed) => sends.push(async move { (request, committed.await) }),
+                            Err(e) => {
+                                if let Some(msg) = answer(request, Err(e))
+                                    && sink.send(msg).await.is_err()
+                                {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Some(Incoming::BadSend { request, error }) => {
+                        if let Some(msg) = answer(request, Err(error))
+                            && sink.send(msg).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                    None => {
                         let reason = "malformed frame".to_owned();
                         if let Some(msg) = text(&ServerFrame::Closing { reason }) {
                             let _ = sink.send(msg).await;
                         }
                         break;
-                    };
-                    // The ack commits in a group commit while this socket goes on pushing;
-                    // the ids leave `inflight` when it has committed.
-                    if acks.is_empty() {
-                        acks.push(write_acks(&state, dev.pk, &inflight, ids));
-                    } else {
-                        next_acks.extend(ids);
                     }
-                }
+                },
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => {}
             },
@@ -302,9 +360,18 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     }
     state.hub.unregister(dev.pk, &conn);
     conn.finished.cancel();
+    // Queued sends commit whether or not anyone waits for them; answer them if the peer is
+    // still there.
+    let mut answered = Vec::new();
+    while let Some((request, result)) = sends.next().await {
+        answered.extend(answer(request, result));
+    }
     // Only now tell the device the socket is closed (its own close is answered here too):
     // what it acked before is written. Bounded, in case the peer is gone.
     let _ = tokio::time::timeout(GOODBYE_WAIT, async {
+        for msg in answered {
+            let _ = sink.feed(msg).await;
+        }
         if let Some(reason) = closing
             && let Some(msg) = text(&ServerFrame::Closing {
                 reason: reason.to_owned(),
@@ -335,12 +402,79 @@ fn write_acks(
     async move { writer.write(op).await.map(|()| ids) }
 }
 
-/// The ids of an ack frame, or `None` for anything else.
-fn parse_ack(text: &str) -> Option<Vec<i64>> {
+/// A frame from the device.
+enum Incoming {
+    /// Acked envelope ids.
+    Ack(Vec<i64>),
+    /// A send.
+    Send {
+        request: u64,
+        recipients: Vec<RecipientEnvelopes>,
+    },
+    /// A send frame whose content is not what a send holds: answered with this error.
+    BadSend { request: u64, error: ApiError },
+}
+
+/// Reads a text frame; `None` for anything that is neither an ack nor a numbered send.
+fn parse_frame(text: &str) -> Option<Incoming> {
     match serde_json::from_str::<ClientFrame>(text) {
-        Ok(ClientFrame::Ack { ids }) if ids.len() <= MAX_ACK_IDS => Some(ids),
-        _ => None,
+        Ok(ClientFrame::Ack { ids }) => (ids.len() <= MAX_ACK_IDS).then_some(Incoming::Ack(ids)),
+        Ok(ClientFrame::Send {
+            request,
+            recipients,
+        }) => Some(Incoming::Send {
+            request,
+            recipients,
+        }),
+        Err(e) => {
+            // A send whose number can be read is answered with the error, as its HTTP
+            // request would be (bad base64, a missing field…).
+            #[derive(serde::Deserialize)]
+            struct Numbered {
+                r#type: String,
+                request: u64,
+            }
+            let n: Numbered = serde_json::from_str(text).ok()?;
+            (n.r#type == "send").then(|| Incoming::BadSend {
+                request: n.request,
+                error: ApiError::from_json(&e),
+            })
+        }
     }
+}
+
+/// Checks a send from the socket and queues it for the group commit (see
+/// [`messages::submit`]); returns the wait for its answer. Costs a token of the rate limit.
+async fn queue_send(
+    state: &AppState,
+    dev: &AuthDevice,
+    recipients: Vec<RecipientEnvelopes>,
+) -> ApiResult<impl Future<Output = ApiResult<SendResponse>> + use<>> {
+    state
+        .limiter
+        .check(dev.pk, std::time::Instant::now())
+        .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
+    let accepted = messages::accept_multi(state, dev, MultiSendRequest { recipients }).await?;
+    messages::submit(state, dev, accepted).await
+}
+
+/// The frame answering a send.
+fn answer(request: u64, result: ApiResult<SendResponse>) -> Option<Message> {
+    text(&match result {
+        Ok(r) => ServerFrame::Sent {
+            request,
+            server_timestamp: r.server_timestamp,
+            sender_devices: r.sender_devices,
+        },
+        Err(e) => {
+            let (status, error) = e.answer();
+            ServerFrame::SendFailed {
+                request,
+                status: status.as_u16(),
+                error,
+            }
+        }
+    })
 }
 
 /// The oldest `limit` envelopes queued for a device with an id above `after`.

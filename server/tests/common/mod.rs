@@ -435,6 +435,7 @@ pub async fn drain(
             }
             ServerFrame::QueueEmpty => return out,
             ServerFrame::Closing { reason } => panic!("closed: {reason}"),
+            other => panic!("unexpected frame {other:?}"),
         }
     }
 }
