@@ -10,8 +10,11 @@
 //! per message, as Signal's clients send over their authenticated WebSocket. The relay checks
 //! and stores it exactly as that endpoint does and answers with [`ServerFrame::Sent`] or
 //! [`ServerFrame::SendFailed`] naming the request number. Sends on one socket are checked and
-//! stored in the order they arrive; several may be in flight, and their answers come in the
-//! order their group commits complete (which is the same order).
+//! stored in the order they arrive; several may be in flight. A refused send is answered at
+//! once, a stored one when its transaction has committed, so answers may overtake one another.
+//! When the relay closes the socket (`closing`), it has first answered every send it took: a
+//! send it did not answer was not stored. When the connection breaks, a send may have been
+//! stored without its answer arriving, as with an HTTP request.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
