@@ -22,7 +22,7 @@
 //! drops its connection and reconnects is not sent what it acked. (Across nodes, the older
 //! socket is not waited for; the client ignores what it has already received.)
 //!
-//! Sends over the socket ([`ClientFrame::Send`]) go through the checks of `POST /v1/messages`
+//! Sends over the socket ([`parley_proto::ws::ClientFrame::Send`]) go through the checks of `POST /v1/messages`
 //! ([`messages::accept_multi`]) and are queued for the group commit one after another as their
 //! frames arrive, so they commit in that order; the socket goes on reading, pushing and
 //! acking while they wait for their commit (at most [`MAX_PENDING_SENDS`], then it stops
@@ -43,7 +43,7 @@ use axum::routing::get;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use parley_proto::api::{MultiSendRequest, RecipientEnvelopes, SendResponse};
-use parley_proto::ws::{ClientFrame, Envelope, ServerFrame};
+use parley_proto::ws::{Envelope, ServerFrame};
 use parley_proto::{B64, DeviceId, ErrorBody, UserId};
 
 use crate::auth::AuthDevice;
@@ -415,20 +415,55 @@ enum Incoming {
     BadSend { request: u64, error: ApiError },
 }
 
+/// A [`parley_proto::ws::ClientFrame`] read in one pass: serde reads an internally tagged enum through a
+/// buffered copy of the whole frame (a send frame carries every envelope of a message), this
+/// flat form reads the same JSON without one.
+#[derive(serde::Deserialize)]
+struct FlatFrame {
+    r#type: FrameType,
+    ids: Option<Vec<i64>>,
+    request: Option<u64>,
+    recipients: Option<Vec<RecipientEnvelopes>>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FrameType {
+    Ack,
+    Send,
+}
+
 /// Reads a text frame; `None` for anything that is neither an ack nor a numbered send.
 fn parse_frame(text: &str) -> Option<Incoming> {
-    match serde_json::from_str::<ClientFrame>(text) {
-        Ok(ClientFrame::Ack { ids }) => (ids.len() <= MAX_ACK_IDS).then_some(Incoming::Ack(ids)),
-        Ok(ClientFrame::Send {
-            request,
+    match serde_json::from_str::<FlatFrame>(text) {
+        Ok(FlatFrame {
+            r#type: FrameType::Ack,
+            ids: Some(ids),
+            ..
+        }) => (ids.len() <= MAX_ACK_IDS).then_some(Incoming::Ack(ids)),
+        Ok(FlatFrame {
+            r#type: FrameType::Send,
+            request: Some(request),
             recipients,
-        }) => Some(Incoming::Send {
-            request,
-            recipients,
+            ..
+        }) => Some(match recipients {
+            Some(recipients) => Incoming::Send {
+                request,
+                recipients,
+            },
+            None => Incoming::BadSend {
+                request,
+                error: ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    parley_proto::ErrorCode::MalformedJson,
+                    "missing field `recipients`",
+                ),
+            },
         }),
+        Ok(_) => None,
         Err(e) => {
             // A send whose number can be read is answered with the error, as its HTTP
-            // request would be (bad base64, a missing field…).
+            // request would be (bad base64, a wrong field…).
             #[derive(serde::Deserialize)]
             struct Numbered {
                 r#type: String,
@@ -504,4 +539,78 @@ async fn fetch(
             })
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use parley_proto::api::OutgoingEnvelope;
+    use parley_proto::ws::ClientFrame;
+
+    use super::*;
+
+    /// The flat reading accepts what [`ClientFrame`] writes, and refuses what it refuses.
+    #[test]
+    fn flat_frames_read_the_client_frames() {
+        let ack = serde_json::to_string(&ClientFrame::Ack { ids: vec![3, 1] }).unwrap_or_default();
+        assert!(matches!(parse_frame(&ack), Some(Incoming::Ack(ids)) if ids == vec![3, 1]));
+        let send = ClientFrame::Send {
+            request: 7,
+            recipients: vec![RecipientEnvelopes {
+                user: UserId::new("bob".to_owned()).unwrap_or_else(|_| unreachable!()),
+                messages: vec![OutgoingEnvelope {
+                    device: 2,
+                    registration_id: 9,
+                    body: B64(vec![1, 2, 3]),
+                }],
+            }],
+        };
+        let text = serde_json::to_string(&send).unwrap_or_default();
+        let Some(Incoming::Send {
+            request,
+            recipients,
+        }) = parse_frame(&text)
+        else {
+            unreachable!("{text}")
+        };
+        assert_eq!(request, 7);
+        assert_eq!(recipients.len(), 1);
+        assert_eq!(recipients.first().map(|r| r.messages.len()), Some(1));
+        let too_many = serde_json::to_string(&ClientFrame::Ack {
+            ids: vec![1; MAX_ACK_IDS + 1],
+        })
+        .unwrap_or_default();
+        for bad in [
+            "",
+            "{}",
+            "[]",
+            r#"{"type":"nonsense"}"#,
+            r#"{"type":"ack"}"#,
+            r#"{"type":"ack","ids":[1],"ids":[2]}"#,
+            r#"{"type":"send","recipients":[]}"#,
+            too_many.as_str(),
+        ] {
+            assert!(parse_frame(bad).is_none(), "{bad}");
+        }
+        for (bad, code) in [
+            (
+                r#"{"type":"send","request":5}"#,
+                parley_proto::ErrorCode::MalformedJson,
+            ),
+            (
+                r#"{"type":"send","request":5,"recipients":[{"user":"bob","messages":[{"device":1,"registration_id":1,"body":"!"}]}]}"#,
+                parley_proto::ErrorCode::BadBase64,
+            ),
+            (
+                r#"{"type":"send","request":5,"recipients":{}}"#,
+                parley_proto::ErrorCode::MalformedJson,
+            ),
+        ] {
+            match parse_frame(bad) {
+                Some(Incoming::BadSend { request: 5, error }) => {
+                    assert_eq!(error.answer().1.code, code, "{bad}");
+                }
+                _ => unreachable!("{bad}"),
+            }
+        }
+    }
 }
