@@ -22,13 +22,13 @@
 //! drops its connection and reconnects is not sent what it acked. (Across nodes, the older
 //! socket is not waited for; the client ignores what it has already received.)
 //!
-//! Sends over the socket ([`parley_proto::ws::ClientFrame::Send`]) go through the checks of `POST /v1/messages`
-//! ([`messages::accept_multi`]) and are queued for the group commit one after another as their
-//! frames arrive, so they commit in that order; the socket goes on reading, pushing and
-//! acking while they wait for their commit (at most [`MAX_PENDING_SENDS`], then it stops
-//! reading). Each costs a token of the device's rate limit, as an HTTP request does. A send
-//! queued before the socket closes is still committed and, if the peer is still there,
-//! answered before the close.
+//! Sends over the socket ([`parley_proto::ws::ClientFrame::Send`]) go through the checks of
+//! `POST /v1/messages` ([`messages::accept_multi`]) and are queued for the group commit one
+//! after another as their frames arrive, so they commit in that order; the socket goes on
+//! reading, pushing and acking while they wait for their commit (at most
+//! [`MAX_PENDING_SENDS`], then it stops reading). Each costs a token of the device's rate
+//! limit, as an HTTP request does. A send queued before the socket closes is still committed
+//! and, if the peer is still there, answered before the close.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -415,9 +415,9 @@ enum Incoming {
     BadSend { request: u64, error: ApiError },
 }
 
-/// A [`parley_proto::ws::ClientFrame`] read in one pass: serde reads an internally tagged enum through a
-/// buffered copy of the whole frame (a send frame carries every envelope of a message), this
-/// flat form reads the same JSON without one.
+/// A [`parley_proto::ws::ClientFrame`] read in one pass: serde reads an internally tagged
+/// enum through a buffered copy of the whole frame (a send frame carries every envelope of a
+/// message), this flat form reads the same JSON without one.
 #[derive(serde::Deserialize)]
 struct FlatFrame {
     r#type: FrameType,
