@@ -737,7 +737,23 @@ async fn sends_over_the_socket(backend: Backend) {
     assert_eq!(refused(&got[&54]), (400, ErrorCode::BadBase64));
     assert_eq!(refused(&got[&55]), (400, ErrorCode::MalformedJson));
     assert_eq!(refused(&got[&56]), (400, ErrorCode::InvalidInput));
-    ws.close().await;
+    // A frame over the request body limit (8 MiB) ends the socket unanswered, and nothing of
+    // it is stored (checked below).
+    let huge = format!(
+        r#"{{"type":"send","request":58,"recipients":[{}]}}"#,
+        " ".repeat(9 << 20)
+    );
+    let _ = ws.send_raw(&huge).await;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the socket ends within 10 s")
+        {
+            None | Some(Err(_)) => break,
+            Some(Ok(ServerFrame::Sent { request, .. })) => panic!("{request} answered"),
+            Some(Ok(_)) => {}
+        }
+    }
 
     // Stored in the order sent, and only what was accepted.
     let expected_bob: Vec<Vec<u8>> = (1..=50u64)
