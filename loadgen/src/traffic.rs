@@ -255,44 +255,56 @@ fn answered(frame: &ServerFrame) -> Option<bool> {
     }
 }
 
-/// A closed-loop sender over its delivery socket: one send in flight, as the HTTP sender.
-async fn peak_over_socket(
-    s: Device,
-    recipients: Vec<Vec<Device>>,
-    users_per_request: usize,
-    shared: Arc<Shared>,
-    (run, si, body_bytes, per_request): (u32, usize, usize, usize),
-) -> anyhow::Result<()> {
-    let mut socket = s.relay.connect().await.context("a sender's socket")?;
-    let mut seq: u64 = 0;
-    while !shared.stop_senders.load(Ordering::Relaxed) {
-        seq += 1;
-        let idx = si + usize::try_from(seq).unwrap_or(0);
-        let to = pick(&recipients, idx, users_per_request);
-        let b = body(crate::nanos(), run, u32::try_from(si)?, seq, body_bytes);
-        socket.send(seq, socket_send(&to, &b)).await?;
-        let stored = loop {
-            match socket.next().await {
-                Some(Ok(f)) => {
-                    if let Some(stored) = answered(&f) {
-                        break stored;
+/// A sender in closed loop: one send at a time, waiting for its answer.
+enum Sender {
+    /// An HTTP request per send.
+    Http(Relay),
+    /// A send frame on the sender's own delivery socket.
+    Socket(Box<Delivery>),
+}
+
+impl Sender {
+    async fn open(device: &Device, transport: Transport) -> anyhow::Result<Self> {
+        Ok(match transport {
+            Transport::Http => Self::Http(device.relay.clone()),
+            Transport::Ws => Self::Socket(Box::new(
+                device.relay.connect().await.context("a sender's socket")?,
+            )),
+        })
+    }
+
+    /// Sends `body` to every device of `to` and waits for the answer: whether the relay stored
+    /// it. A broken socket is an error.
+    async fn send(
+        &mut self,
+        request: u64,
+        to: &[Vec<Device>],
+        body: &[u8],
+    ) -> anyhow::Result<bool> {
+        match self {
+            Self::Http(relay) => Ok(send(relay, to, body).await.is_ok()),
+            Self::Socket(socket) => {
+                socket.send(request, socket_send(to, body)).await?;
+                loop {
+                    match socket.next().await {
+                        Some(Ok(f)) => {
+                            if let Some(stored) = answered(&f) {
+                                return Ok(stored);
+                            }
+                        }
+                        Some(Err(e)) => return Err(e.into()),
+                        None => anyhow::bail!("a sender's socket closed"),
                     }
                 }
-                Some(Err(e)) => return Err(e.into()),
-                None => anyhow::bail!("a sender's socket closed"),
             }
-        };
-        if stored {
-            shared
-                .sent_ok
-                .fetch_add(per_request as u64, Ordering::Relaxed);
-        } else {
-            shared.send_errors.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
-    socket.close().await;
-    Ok(())
+
+    async fn close(self) {
+        if let Self::Socket(socket) = self {
+            (*socket).close().await;
+        }
+    }
 }
 
 /// An open-loop sender over its delivery socket: sends what the scheduler hands it at once,
@@ -393,37 +405,22 @@ pub async fn measure(
     }
     let body_bytes = plan.body_bytes;
     let mut stasks = Vec::new();
-    // Senders over their sockets (open loop: fed by the scheduler through these).
+    // Open loop over sockets: a task per sender, fed by the scheduler through these.
     let mut socket_tasks = Vec::new();
     let mut feeds = Vec::new();
-    match (load, transport) {
-        (Load::Peak, Transport::Ws) => {
-            for (si, s) in senders.iter().enumerate() {
-                socket_tasks.push(tokio::spawn(peak_over_socket(
-                    s.clone(),
-                    recipients.to_vec(),
-                    users_per_request,
-                    shared.clone(),
-                    (run, si, body_bytes, per_request),
-                )));
-            }
+    if let (Load::Rate(_), Transport::Ws) = (load, transport) {
+        for s in senders {
+            let (tx, rx) = mpsc::unbounded_channel();
+            feeds.push(tx);
+            socket_tasks.push(tokio::spawn(rate_over_socket(
+                s.clone(),
+                rx,
+                shared.clone(),
+                per_request,
+            )));
         }
-        (Load::Rate(_), Transport::Ws) => {
-            for s in senders {
-                let (tx, rx) = mpsc::unbounded_channel();
-                feeds.push(tx);
-                socket_tasks.push(tokio::spawn(rate_over_socket(
-                    s.clone(),
-                    rx,
-                    shared.clone(),
-                    per_request,
-                )));
-            }
-        }
-        _ => {}
     }
     match load {
-        Load::Peak if transport == Transport::Ws => {}
         Load::Peak => {
             for (si, s) in senders.iter().enumerate() {
                 let s = s.clone();
@@ -431,24 +428,24 @@ pub async fn measure(
                 let shared = shared.clone();
                 let si_u32 = u32::try_from(si)?;
                 stasks.push(tokio::spawn(async move {
+                    let mut sender = Sender::open(&s, transport).await?;
                     let mut seq: u64 = 0;
                     while !shared.stop_senders.load(Ordering::Relaxed) {
                         seq += 1;
                         let idx = si + usize::try_from(seq).unwrap_or(0);
                         let to = pick(&recipients, idx, users_per_request);
                         let b = body(crate::nanos(), run, si_u32, seq, body_bytes);
-                        match send(&s.relay, &to, &b).await {
-                            Ok(()) => {
-                                shared
-                                    .sent_ok
-                                    .fetch_add(per_request as u64, Ordering::Relaxed);
-                            }
-                            Err(_) => {
-                                shared.send_errors.fetch_add(1, Ordering::Relaxed);
-                                tokio::time::sleep(Duration::from_millis(10)).await;
-                            }
+                        if sender.send(seq, &to, &b).await? {
+                            shared
+                                .sent_ok
+                                .fetch_add(per_request as u64, Ordering::Relaxed);
+                        } else {
+                            shared.send_errors.fetch_add(1, Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(10)).await;
                         }
                     }
+                    sender.close().await;
+                    anyhow::Ok(())
                 }));
             }
         }
@@ -478,20 +475,20 @@ pub async fn measure(
                     if let Some(feed) = feeds.get(si) {
                         // Over the sender's socket.
                         let _ = feed.send(socket_send(&to, &b));
-                        i += 1;
-                        continue;
+                    } else {
+                        let (relay, shared) = (s.relay.clone(), shared.clone());
+                        tokio::spawn(async move {
+                            match send(&relay, &to, &b).await {
+                                Ok(()) => shared
+                                    .sent_ok
+                                    .fetch_add(per_request as u64, Ordering::Relaxed),
+                                Err(_) => shared.send_errors.fetch_add(1, Ordering::Relaxed),
+                            };
+                        });
                     }
-                    let (relay, shared) = (s.relay.clone(), shared.clone());
-                    tokio::spawn(async move {
-                        match send(&relay, &to, &b).await {
-                            Ok(()) => shared
-                                .sent_ok
-                                .fetch_add(per_request as u64, Ordering::Relaxed),
-                            Err(_) => shared.send_errors.fetch_add(1, Ordering::Relaxed),
-                        };
-                    });
                     i += 1;
                 }
+                anyhow::Ok(())
             }));
         }
     }
@@ -521,7 +518,7 @@ pub async fn measure(
     let per_envelope_us = |secs: f64| secs * 1e6 / (r1 - r0).max(1) as f64;
     shared.stop_senders.store(true, Ordering::Relaxed);
     for t in stasks {
-        t.await?;
+        t.await??;
     }
     // The scheduler is done (it held the feeds): socket senders finish once answered.
     for t in socket_tasks {

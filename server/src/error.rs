@@ -142,30 +142,36 @@ impl ApiError {
         }
     }
 
-    /// A body that is not the JSON expected (`serde_json`'s error): `bad_base64` when a binary
-    /// field is not base64, else `malformed_json`.
+    /// A body that is not the JSON expected (`serde_json`'s error).
     pub fn from_json(e: &serde_json::Error) -> Self {
         if e.is_data() {
-            if e.to_string().contains(parley_proto::b64::BAD_BASE64) {
-                Self::new(
-                    StatusCode::BAD_REQUEST,
-                    ErrorCode::BadBase64,
-                    "a binary field is not valid base64",
-                )
-            } else {
-                Self::new(
-                    StatusCode::BAD_REQUEST,
-                    ErrorCode::MalformedJson,
-                    e.to_string(),
-                )
-            }
+            Self::wrong_json(e.to_string())
         } else {
+            Self::not_json()
+        }
+    }
+
+    /// Well-formed JSON that is not what was expected (`text`: the parser's words):
+    /// `bad_base64` when a binary field is not base64, else `malformed_json`.
+    fn wrong_json(text: String) -> Self {
+        if text.contains(parley_proto::b64::BAD_BASE64) {
             Self::new(
                 StatusCode::BAD_REQUEST,
-                ErrorCode::MalformedJson,
-                "the body is not valid JSON",
+                ErrorCode::BadBase64,
+                "a binary field is not valid base64",
             )
+        } else {
+            Self::new(StatusCode::BAD_REQUEST, ErrorCode::MalformedJson, text)
         }
+    }
+
+    /// A body that is not JSON at all.
+    fn not_json() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedJson,
+            "the body is not valid JSON",
+        )
     }
 
     /// The status and body to answer with, counted in the metrics (and an internal error's
@@ -199,23 +205,8 @@ impl IntoResponse for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
-            JsonRejection::JsonDataError(e) => {
-                let text = e.body_text();
-                if text.contains(parley_proto::b64::BAD_BASE64) {
-                    Self::new(
-                        StatusCode::BAD_REQUEST,
-                        ErrorCode::BadBase64,
-                        "a binary field is not valid base64",
-                    )
-                } else {
-                    Self::new(StatusCode::BAD_REQUEST, ErrorCode::MalformedJson, text)
-                }
-            }
-            JsonRejection::JsonSyntaxError(_) => Self::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::MalformedJson,
-                "the body is not valid JSON",
-            ),
+            JsonRejection::JsonDataError(e) => Self::wrong_json(e.body_text()),
+            JsonRejection::JsonSyntaxError(_) => Self::not_json(),
             JsonRejection::MissingJsonContentType(_) => Self::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::MalformedJson,

@@ -198,7 +198,7 @@ fn own_connection(db: Db) -> Db {
 
 /// Keeps the PostgreSQL queue table from growing without bound: every envelope is inserted
 /// and deleted, and only `VACUUM` makes the space of deleted rows reusable. Autovacuum may be
-/// off (it is on the machine the benchmarks ran on), and at its defaults it looks at a table
+/// off (as on the machine the benchmarks ran on), and at its defaults it looks at a table
 /// once a minute, by when a busy relay has left millions of dead rows: the table and its
 /// indexes grow, each insert dirties a new page, and commits stall behind their writeback
 /// (docs/benchmarks.md, part 4). A `VACUUM` of a table kept small is cheap, and it blocks

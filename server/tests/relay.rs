@@ -653,10 +653,13 @@ async fn answers(ws: &mut Delivery, n: usize) -> std::collections::BTreeMap<u64,
     out
 }
 
-/// The status and error code of a refused send.
+/// The status and error code of a refused send, as the client's error for it gives them.
 fn refused(frame: &ServerFrame) -> (u16, ErrorCode) {
     match frame {
-        ServerFrame::SendFailed { status, error, .. } => (*status, error.code),
+        ServerFrame::SendFailed { status, error, .. } => {
+            let e = RelayError::refused(*status, error.clone());
+            (e.status().unwrap().as_u16(), code(&e).unwrap())
+        }
         other => panic!("not refused: {other:?}"),
     }
 }

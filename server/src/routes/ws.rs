@@ -318,8 +318,13 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                         }
                     }
                     Some(Incoming::Send { request, recipients }) => {
-                        match queue_send(&state, &dev, recipients).await {
+                        let queued = match recipients {
+                            Ok(recipients) => queue_send(&state, &dev, recipients).await,
+                            Err(e) => Err(e),
+                        };
+                        match queued {
                             Ok(committed) => sends.push(async move { (request, committed.await) }),
+                            // Refused before it was queued: answered at once.
                             Err(e) => {
                                 if let Some(msg) = answer(request, Err(e))
                                     && sink.send(msg).await.is_err()
@@ -327,13 +332,6 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                                     break;
                                 }
                             }
-                        }
-                    }
-                    Some(Incoming::BadSend { request, error }) => {
-                        if let Some(msg) = answer(request, Err(error))
-                            && sink.send(msg).await.is_err()
-                        {
-                            break;
                         }
                     }
                     None => {
@@ -406,13 +404,11 @@ fn write_acks(
 enum Incoming {
     /// Acked envelope ids.
     Ack(Vec<i64>),
-    /// A send.
+    /// A send: its recipients, or why they cannot be read (answered with that error).
     Send {
         request: u64,
-        recipients: Vec<RecipientEnvelopes>,
+        recipients: ApiResult<Vec<RecipientEnvelopes>>,
     },
-    /// A send frame whose content is not what a send holds: answered with this error.
-    BadSend { request: u64, error: ApiError },
 }
 
 /// A [`parley_proto::ws::ClientFrame`] read in one pass: serde reads an internally tagged
@@ -446,19 +442,15 @@ fn parse_frame(text: &str) -> Option<Incoming> {
             request: Some(request),
             recipients,
             ..
-        }) => Some(match recipients {
-            Some(recipients) => Incoming::Send {
-                request,
-                recipients,
-            },
-            None => Incoming::BadSend {
-                request,
-                error: ApiError::new(
+        }) => Some(Incoming::Send {
+            request,
+            recipients: recipients.ok_or_else(|| {
+                ApiError::new(
                     axum::http::StatusCode::BAD_REQUEST,
                     parley_proto::ErrorCode::MalformedJson,
                     "missing field `recipients`",
-                ),
-            },
+                )
+            }),
         }),
         Ok(_) => None,
         Err(e) => {
@@ -470,9 +462,9 @@ fn parse_frame(text: &str) -> Option<Incoming> {
                 request: u64,
             }
             let n: Numbered = serde_json::from_str(text).ok()?;
-            (n.r#type == "send").then(|| Incoming::BadSend {
+            (n.r#type == "send").then(|| Incoming::Send {
                 request: n.request,
-                error: ApiError::from_json(&e),
+                recipients: Err(ApiError::from_json(&e)),
             })
         }
     }
@@ -567,7 +559,7 @@ mod tests {
         let text = serde_json::to_string(&send).unwrap_or_default();
         let Some(Incoming::Send {
             request,
-            recipients,
+            recipients: Ok(recipients),
         }) = parse_frame(&text)
         else {
             unreachable!("{text}")
@@ -606,7 +598,10 @@ mod tests {
             ),
         ] {
             match parse_frame(bad) {
-                Some(Incoming::BadSend { request: 5, error }) => {
+                Some(Incoming::Send {
+                    request: 5,
+                    recipients: Err(error),
+                }) => {
                     assert_eq!(error.answer().1.code, code, "{bad}");
                 }
                 _ => unreachable!("{bad}"),
