@@ -4,6 +4,8 @@
 //! frame, oldest first, and keeps each until the device answers with a [`ClientFrame::Ack`]
 //! naming it (after the device has stored what it decrypted). Unacknowledged envelopes are
 //! pushed again on the next connection, so a device must treat a repeated id as already seen.
+//! The relay pushes at most a window of envelopes ahead of the acks (256), so a device acks
+//! what it has stored without waiting for more to arrive.
 //!
 //! A device may also send over the socket ([`ClientFrame::Send`], the body of
 //! `POST /v1/messages` with a request number of its choosing) instead of making an HTTP request

@@ -60,6 +60,7 @@ both!(
     a_failed_group_commit_leaves_the_writer_usable,
     sends_over_the_socket,
     a_send_over_the_socket_is_stored_if_and_only_if_answered,
+    pipelined_sends_on_many_sockets_are_all_answered,
 );
 
 async fn start(backend: Backend) -> (Storage, TestServer) {
@@ -810,6 +811,56 @@ async fn sends_over_the_socket(backend: Backend) {
         };
         assert!(error.retry_after_secs.unwrap() >= 1);
     }
+    ws.close().await;
+    finish(storage, server).await;
+}
+
+/// Many sockets, each with as many sends waiting for their commit as the relay takes, while
+/// every send reads devices from the database (directory cache off): every send is answered
+/// and stored. (A send waiting in a socket for its commit must hold no database connection:
+/// the socket polls it only between frames, so such sends would starve the sockets' own reads
+/// of the pool, and the relay would stop.)
+async fn pipelined_sends_on_many_sockets_are_all_answered(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let bob = org.join("bob").await;
+    let mut senders = Vec::new();
+    for i in 0..24 {
+        senders.push(org.join(&format!("s{i}")).await);
+    }
+    server.state.directory.set_enabled(false);
+    let per = parley_server::routes::ws::MAX_PENDING_SENDS as u64;
+    let mut tasks = Vec::new();
+    for s in senders {
+        let bob = bob.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ws = s.relay.connect().await.unwrap();
+            for i in 1..=per {
+                let req = MultiSendRequest {
+                    recipients: vec![to("bob", &[&bob], &i.to_be_bytes())],
+                };
+                ws.send(i, req).await.unwrap();
+            }
+            let mut answered = 0;
+            while answered < per {
+                match ws.next().await.expect("socket open").unwrap() {
+                    ServerFrame::Sent { .. } => answered += 1,
+                    ServerFrame::QueueEmpty => {}
+                    other => panic!("unexpected frame {other:?}"),
+                }
+            }
+            ws.close().await;
+        }));
+    }
+    let all = futures_util::future::join_all(tasks);
+    for t in tokio::time::timeout(Duration::from_secs(60), all)
+        .await
+        .expect("every send answered within 60 s")
+    {
+        t.unwrap();
+    }
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert_eq!(drain(&mut ws, true).await.len(), 24 * per as usize);
     ws.close().await;
     finish(storage, server).await;
 }

@@ -300,15 +300,17 @@ pub(crate) async fn submit(
         own,
     } = accepted;
     let n = envelopes.len() as u64;
+    // Read now, not after the commit: the wait returned below holds nothing but the commit's
+    // answer (a socket polls it only between frames; a database connection held there would
+    // be kept from every other request meanwhile).
+    let own = match own {
+        Some(d) => d,
+        None => devices_of(state, &dev.user).await?,
+    };
     let committed = state.writer.submit(WriteOp::Insert(envelopes)).await?;
-    let (state, user) = (state.clone(), dev.user.clone());
     Ok(async move {
         committed.await?;
         metrics::ENVELOPES_STORED.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        let own = match own {
-            Some(d) => d,
-            None => devices_of(&state, &user).await?,
-        };
         Ok(SendResponse {
             server_timestamp: u64::try_from(stamp.now).unwrap_or(0),
             sender_devices: own.iter().map(|d| d.device).collect(),

@@ -2,7 +2,7 @@
 //!
 //! The socket task pushes the device's queued envelopes oldest first, at most [`WINDOW`]
 //! unacknowledged at a time, and reads the queue again whenever the hub wakes it (a new
-//! envelope on this node, a `NOTIFY` from another node) or an ack frees room. An envelope is
+//! envelope on this node, a `NOTIFY` from another node) or acks free half the window. An envelope is
 //! deleted only when the device acks it; anything unacked is pushed again on the next
 //! connection.
 //!
@@ -55,6 +55,11 @@ use crate::{AppState, metrics};
 
 /// Most envelopes pushed and not yet acknowledged.
 pub const WINDOW: usize = 256;
+/// A socket that is behind its queue reads it again only once no more than this many
+/// envelopes are unacknowledged: a device that is busy acking gets its queue in reads of at
+/// least half a window, rather than a read for every few ids an ack frees (which, with many
+/// such sockets, would keep the database busy with tiny reads).
+const REFILL_AT: usize = WINDOW / 2;
 /// Most ids in one ack frame.
 pub const MAX_ACK_IDS: usize = 1_024;
 /// Largest frame a device may send, unless the request body limit is larger (a send frame
@@ -188,7 +193,7 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
             if pushed > 0 && sink.flush().await.is_err() {
                 break;
             }
-        } else if inflight.len() < WINDOW {
+        } else if inflight.len() <= REFILL_AT {
             let room = WINDOW - inflight.len();
             let (after, limit) = if rescan {
                 (0, inflight.len() + room)
@@ -242,7 +247,8 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                 break;
             }
         } else if !mail.envelopes.is_empty() {
-            // No room: these are read from the database later.
+            // No room (or too little to be worth a read): these are read from the database
+            // later.
             caught_up = false;
         }
         tokio::select! {
