@@ -63,6 +63,18 @@ pub struct Outcome {
     pub loadgen_cpu_us: f64,
     /// How the senders sent.
     pub transport: Transport,
+    /// Sender devices (peak: closed-loop senders).
+    pub senders: usize,
+    /// Peak over sockets: sends each sender kept unanswered (otherwise 1).
+    pub pipeline: usize,
+}
+
+impl Outcome {
+    /// The relay delivered (nearly) what it stored over the window: a closed loop in which the
+    /// senders outrun the deliveries measures a growing backlog, not a rate the relay sustains.
+    pub fn sustained(&self) -> bool {
+        self.received_per_sec >= 0.95 * self.sent_per_sec
+    }
 }
 
 /// How senders send.
@@ -99,6 +111,8 @@ pub struct Plan {
     pub body_bytes: usize,
     /// Recipients acknowledge at least this often.
     pub ack_every: Duration,
+    /// Peak over sockets: sends each sender keeps unanswered (1: one at a time).
+    pub pipeline: usize,
 }
 
 fn body(t0: u64, run: u32, sender: u32, seq: u64, len: usize) -> Vec<u8> {
@@ -255,54 +269,88 @@ fn answered(frame: &ServerFrame) -> Option<bool> {
     }
 }
 
-/// A sender in closed loop: one send at a time, waiting for its answer.
+/// A sender in closed loop: at most `depth` sends unanswered (over HTTP one, waiting for its
+/// answer).
 enum Sender {
     /// An HTTP request per send.
     Http(Relay),
-    /// A send frame on the sender's own delivery socket.
-    Socket(Box<Delivery>),
+    /// Send frames on the sender's own delivery socket.
+    Socket {
+        socket: Box<Delivery>,
+        depth: usize,
+        unanswered: usize,
+    },
 }
 
 impl Sender {
-    async fn open(device: &Device, transport: Transport) -> anyhow::Result<Self> {
+    async fn open(device: &Device, transport: Transport, depth: usize) -> anyhow::Result<Self> {
         Ok(match transport {
             Transport::Http => Self::Http(device.relay.clone()),
-            Transport::Ws => Self::Socket(Box::new(
-                device.relay.connect().await.context("a sender's socket")?,
-            )),
+            Transport::Ws => Self::Socket {
+                socket: Box::new(device.relay.connect().await.context("a sender's socket")?),
+                depth: depth.max(1),
+                unanswered: 0,
+            },
         })
     }
 
-    /// Sends `body` to every device of `to` and waits for the answer: whether the relay stored
-    /// it. A broken socket is an error.
+    /// Sends `body` to every device of `to`, then waits until fewer than `depth` sends are
+    /// unanswered; returns the answers that came (whether the relay stored each). A broken
+    /// socket is an error.
     async fn send(
         &mut self,
         request: u64,
         to: &[Vec<Device>],
         body: &[u8],
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Vec<bool>> {
         match self {
-            Self::Http(relay) => Ok(send(relay, to, body).await.is_ok()),
-            Self::Socket(socket) => {
+            Self::Http(relay) => Ok(vec![send(relay, to, body).await.is_ok()]),
+            Self::Socket {
+                socket,
+                depth,
+                unanswered,
+            } => {
                 socket.send(request, socket_send(to, body)).await?;
-                loop {
-                    match socket.next().await {
-                        Some(Ok(f)) => {
-                            if let Some(stored) = answered(&f) {
-                                return Ok(stored);
-                            }
-                        }
-                        Some(Err(e)) => return Err(e.into()),
-                        None => anyhow::bail!("a sender's socket closed"),
-                    }
+                *unanswered += 1;
+                let mut answers = Vec::new();
+                while *unanswered >= *depth {
+                    answers.push(next_answer(socket).await?);
+                    *unanswered -= 1;
                 }
+                Ok(answers)
             }
         }
     }
 
-    async fn close(self) {
-        if let Self::Socket(socket) = self {
+    /// Waits for the answers still due, and closes.
+    async fn finish(self) -> anyhow::Result<Vec<bool>> {
+        let mut answers = Vec::new();
+        if let Self::Socket {
+            mut socket,
+            unanswered,
+            ..
+        } = self
+        {
+            for _ in 0..unanswered {
+                answers.push(next_answer(&mut socket).await?);
+            }
             (*socket).close().await;
+        }
+        Ok(answers)
+    }
+}
+
+/// The next answer to a send on a sender's socket.
+async fn next_answer(socket: &mut Delivery) -> anyhow::Result<bool> {
+    loop {
+        match socket.next().await {
+            Some(Ok(f)) => {
+                if let Some(stored) = answered(&f) {
+                    return Ok(stored);
+                }
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None => anyhow::bail!("a sender's socket closed"),
         }
     }
 }
@@ -403,7 +451,7 @@ pub async fn measure(
             stop_rx.clone(),
         )));
     }
-    let body_bytes = plan.body_bytes;
+    let (body_bytes, depth) = (plan.body_bytes, plan.pipeline);
     let mut stasks = Vec::new();
     // Open loop over sockets: a task per sender, fed by the scheduler through these.
     let mut socket_tasks = Vec::new();
@@ -428,23 +476,30 @@ pub async fn measure(
                 let shared = shared.clone();
                 let si_u32 = u32::try_from(si)?;
                 stasks.push(tokio::spawn(async move {
-                    let mut sender = Sender::open(&s, transport).await?;
+                    let mut sender = Sender::open(&s, transport, depth).await?;
                     let mut seq: u64 = 0;
+                    // Counts answers; false if one was a refusal.
+                    let count = |answers: Vec<bool>| {
+                        let stored = answers.iter().filter(|&&a| a).count();
+                        let refused = answers.len() - stored;
+                        shared
+                            .sent_ok
+                            .fetch_add((stored * per_request) as u64, Ordering::Relaxed);
+                        shared
+                            .send_errors
+                            .fetch_add(refused as u64, Ordering::Relaxed);
+                        refused == 0
+                    };
                     while !shared.stop_senders.load(Ordering::Relaxed) {
                         seq += 1;
                         let idx = si + usize::try_from(seq).unwrap_or(0);
                         let to = pick(&recipients, idx, users_per_request);
                         let b = body(crate::nanos(), run, si_u32, seq, body_bytes);
-                        if sender.send(seq, &to, &b).await? {
-                            shared
-                                .sent_ok
-                                .fetch_add(per_request as u64, Ordering::Relaxed);
-                        } else {
-                            shared.send_errors.fetch_add(1, Ordering::Relaxed);
+                        if !count(sender.send(seq, &to, &b).await?) {
                             tokio::time::sleep(Duration::from_millis(10)).await;
                         }
                     }
-                    sender.close().await;
+                    count(sender.finish().await?);
                     anyhow::Ok(())
                 }));
             }
@@ -576,5 +631,10 @@ pub async fn measure(
         relay_cpu_us: c0.0.zip(c1.0).map(|(a, b)| per_envelope_us(b - a)),
         loadgen_cpu_us: per_envelope_us(c1.1 - c0.1),
         transport,
+        senders: senders.len(),
+        pipeline: match (load, transport) {
+            (Load::Peak, Transport::Ws) => plan.pipeline.max(1),
+            _ => 1,
+        },
     })
 }
