@@ -29,6 +29,12 @@
 //! [`MAX_PENDING_SENDS`], then it stops reading). Each costs a token of the device's rate
 //! limit, as an HTTP request does. A send queued before the socket closes is still committed
 //! and, if the peer is still there, answered before the close.
+//!
+//! What waits in the socket for a commit (sends, acks) holds nothing shared with other
+//! requests, no database connection and no place in the writer's queue: the socket polls those
+//! waits only between frames, so anything they held would be kept from everyone while it
+//! waited on something else (with a few sockets at once, every read of the relay stopped).
+//! Connections and queue places are taken inline, by the frame's own handling.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
@@ -288,7 +294,14 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                         inflight.remove(&id);
                     }
                     if !next_acks.is_empty() {
-                        acks.push(write_acks(&state, dev.pk, &inflight, std::mem::take(&mut next_acks)));
+                        let ids = std::mem::take(&mut next_acks);
+                        match write_acks(&state, dev.pk, &inflight, ids).await {
+                            Ok(commit) => acks.push(commit),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "storing acks failed");
+                                break;
+                            }
+                        }
                     }
                 }
                 Err(e) => {
@@ -318,7 +331,13 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                         // The ack commits in a group commit while this socket goes on pushing;
                         // the ids leave `inflight` when it has committed.
                         if acks.is_empty() {
-                            acks.push(write_acks(&state, dev.pk, &inflight, ids));
+                            match write_acks(&state, dev.pk, &inflight, ids).await {
+                                Ok(commit) => acks.push(commit),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "storing acks failed");
+                                    break;
+                                }
+                            }
                         } else {
                             next_acks.extend(ids);
                         }
@@ -354,8 +373,10 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
         }
     }
     // Acks already received are written even though the socket closed.
-    if !next_acks.is_empty() {
-        acks.push(write_acks(&state, dev.pk, &inflight, next_acks));
+    if !next_acks.is_empty()
+        && let Ok(commit) = write_acks(&state, dev.pk, &inflight, next_acks).await
+    {
+        acks.push(commit);
     }
     while let Some(done) = acks.next().await {
         if let Ok(ids) = done {
@@ -388,22 +409,24 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     .await;
 }
 
-/// Writes acked ids (through the group-commit writer); yields them once committed. Ids this
-/// socket pushed are known to be the device's; others are deleted only where they are.
-fn write_acks(
+/// Queues acked ids for the group-commit writer (waiting here for room in its queue) and
+/// returns the wait for their commit, which yields them. Ids this socket pushed are known to
+/// be the device's; others are deleted only where they are. The wait holds nothing the socket
+/// shares with others: it sits in `acks`, polled only between frames.
+async fn write_acks(
     state: &AppState,
     device_pk: i64,
     inflight: &BTreeSet<i64>,
     ids: Vec<i64>,
-) -> impl Future<Output = anyhow::Result<Vec<i64>>> + use<> {
+) -> anyhow::Result<impl Future<Output = anyhow::Result<Vec<i64>>> + use<>> {
     let (pushed, other) = ids.iter().partition(|id| inflight.contains(id));
     let op = WriteOp::Ack {
         device_pk,
         pushed,
         other,
     };
-    let writer = state.writer.clone();
-    async move { writer.write(op).await.map(|()| ids) }
+    let committed = state.writer.submit(op).await?;
+    Ok(async move { committed.await.map(|()| ids) })
 }
 
 /// A frame from the device.
