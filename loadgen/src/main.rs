@@ -349,17 +349,16 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                             .await?;
                             log(&format!("{}: peak {:?}", backend.name(), o));
                             report.peak.push(o.clone());
-                            let faster = peak
-                                .as_ref()
-                                .is_none_or(|b| o.received_per_sec > b.received_per_sec);
-                            // The first is kept even if it falls behind (nothing better known).
-                            let better = faster && (o.sustained() || peak.is_none());
-                            if better {
-                                peak = Some(o);
-                            } else {
+                            // The first is kept even if it falls behind (nothing better known);
+                            // more senders than that only deepen the backlog.
+                            let sustained = o.sustained();
+                            if !peak.as_ref().is_none_or(|b| {
+                                sustained && o.received_per_sec > b.received_per_sec
+                            }) {
                                 break;
                             }
-                            if !peak.as_ref().is_some_and(Outcome::sustained) {
+                            peak = Some(o);
+                            if !sustained {
                                 break;
                             }
                         }
@@ -501,10 +500,10 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
             )
         };
         for o in &r.peak {
-            let note = if !o.sustained() {
-                " (deliveries fell behind)"
-            } else {
+            let note = if o.sustained() {
                 ""
+            } else {
+                " (not sustained: deliveries fell behind or sends were refused)"
             };
             row(
                 &mut s,

@@ -70,10 +70,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The relay delivered (nearly) what it stored over the window: a closed loop in which the
-    /// senders outrun the deliveries measures a growing backlog, not a rate the relay sustains.
+    /// The relay delivered (nearly) what it stored over the window and refused nothing: a
+    /// closed loop in which the senders outrun the deliveries measures a growing backlog (and,
+    /// once queues are full, refusals), not a rate the relay sustains.
     pub fn sustained(&self) -> bool {
-        self.received_per_sec >= 0.95 * self.sent_per_sec
+        self.received_per_sec >= 0.95 * self.sent_per_sec && self.send_errors == 0
     }
 }
 
