@@ -2,9 +2,9 @@
 //!
 //! The socket task pushes the device's queued envelopes oldest first, at most [`WINDOW`]
 //! unacknowledged at a time, and reads the queue again whenever the hub wakes it (a new
-//! envelope on this node, a `NOTIFY` from another node) or acks free half the window. An envelope is
-//! deleted only when the device acks it; anything unacked is pushed again on the next
-//! connection.
+//! envelope on this node, a `NOTIFY` from another node) or acks free half the window. An
+//! envelope is deleted only when the device acks it; anything unacked is pushed again on the
+//! next connection.
 //!
 //! This node's writer hands each committed envelope to the socket's mailbox (see
 //! [`crate::hub::Mailbox`]); a socket that has read its whole queue pushes from the mailbox
