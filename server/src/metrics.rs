@@ -56,8 +56,9 @@ pub fn count_error(code: ErrorCode) {
     }
 }
 
-/// Renders every metric; `queued` is the number of envelopes waiting in the database.
-pub fn render(queued: i64) -> String {
+/// Renders every metric; `queued` is the number of envelopes waiting in the database, if it
+/// could be counted.
+pub fn render(queued: Option<i64>) -> String {
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
         let _ = writeln!(
@@ -72,11 +73,19 @@ pub fn render(queued: i64) -> String {
         CONNECTIONS.load(Ordering::Relaxed),
     );
     metric(
-        "parley_envelopes_queued",
+        "parley_database_up",
         "gauge",
-        "Envelopes waiting for delivery (all nodes).",
-        u64::try_from(queued).unwrap_or(0),
+        "1 if the database counted the queue for this scrape in time, else 0.",
+        u64::from(queued.is_some()),
     );
+    if let Some(queued) = queued {
+        metric(
+            "parley_envelopes_queued",
+            "gauge",
+            "Envelopes waiting for delivery (all nodes).",
+            u64::try_from(queued).unwrap_or(0),
+        );
+    }
     metric(
         "parley_envelopes_stored_total",
         "counter",

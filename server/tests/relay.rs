@@ -1715,12 +1715,29 @@ async fn ops_endpoints(backend: Backend) {
         .unwrap();
     for name in [
         "parley_connections",
+        "parley_database_up 1",
         "parley_envelopes_queued",
         "parley_deliveries_total",
         "parley_errors_total{code=\"unauthorized\"}",
     ] {
         assert!(text.contains(name), "{name} in {text}");
     }
+    // A database that cannot count the queue (here: its table is gone) still leaves the
+    // counters readable, and says so.
+    parley_server::on_db!(&server.state.db, write, pool => {
+        sqlx::query("ALTER TABLE envelopes RENAME TO envelopes_away").execute(pool).await.unwrap();
+    });
+    let answer = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let text = answer.text().await.unwrap();
+    assert!(text.contains("parley_database_up 0"), "{text}");
+    assert!(!text.contains("parley_envelopes_queued"), "{text}");
+    assert!(text.contains("parley_deliveries_total"), "{text}");
+    parley_server::on_db!(&server.state.db, write, pool => {
+        sqlx::query("ALTER TABLE envelopes_away RENAME TO envelopes").execute(pool).await.unwrap();
+    });
     let doc: serde_json::Value = reqwest::get(format!("{}/openapi.json", server.url))
         .await
         .unwrap()
