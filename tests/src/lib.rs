@@ -251,6 +251,36 @@ pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+impl Drop for Server {
+    /// Kills the relay and drops its PostgreSQL database (each test makes a fresh one).
+    fn drop(&mut self) {
+        let Some(url) = self.database_url.take() else {
+            return;
+        };
+        let _ = self.child.start_kill();
+        let Some(name) = url.rsplit_once('/').map(|(_, n)| n.to_owned()) else {
+            return;
+        };
+        // Drop cannot wait on the test's runtime: a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection as _;
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(&drop).execute(&mut conn).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 async fn fresh_pg_database() -> String {
     use sqlx::Connection as _;
     let admin = pg_admin_url();
