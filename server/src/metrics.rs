@@ -75,7 +75,7 @@ pub fn render(queued: Option<i64>) -> String {
     metric(
         "parley_database_up",
         "gauge",
-        "1 if the database counted the queue for this scrape in time, else 0.",
+        "1 if the database counted the queue for this scrape within 5 s, else 0.",
         u64::from(queued.is_some()),
     );
     if let Some(queued) = queued {

@@ -33,10 +33,10 @@ pub async fn healthz(State(state): State<AppState>) -> ApiResult<Json<Health>> {
     }))
 }
 
-/// How long a scrape waits for the database to count the queue; past that (or on an error)
-/// the counters are served without it, so that a stuck database does not take the metrics
-/// that would show it down with it.
-const METRICS_DB_WAIT: Duration = Duration::from_secs(2);
+/// How long a scrape waits for the database to count the queue (half of Prometheus's default
+/// scrape timeout); past that, or on an error, the counters are served without it, so that a
+/// stuck database does not take the metrics that would show it down with it.
+const METRICS_DB_WAIT: Duration = Duration::from_secs(5);
 
 /// Prometheus text format. Always answers: `parley_database_up` says whether the database
 /// counted the queue for this scrape (and `parley_envelopes_queued` is then present).
