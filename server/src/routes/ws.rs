@@ -166,6 +166,17 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     let mut ping = tokio::time::interval(Duration::from_secs(30));
     ping.tick().await;
     'outer: loop {
+        // The acks received since the last write, once that write has committed.
+        if acks.is_empty() && !next_acks.is_empty() {
+            let ids = std::mem::take(&mut next_acks);
+            match write_acks(&state, dev.pk, &inflight, ids).await {
+                Ok(commit) => acks.push(commit),
+                Err(e) => {
+                    tracing::warn!(error = %e, "storing acks failed");
+                    break;
+                }
+            }
+        }
         rescan |= conn.take_rescan();
         let mail = conn.take_mail();
         if mail.overflow {
@@ -293,16 +304,6 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                     for id in ids {
                         inflight.remove(&id);
                     }
-                    if !next_acks.is_empty() {
-                        let ids = std::mem::take(&mut next_acks);
-                        match write_acks(&state, dev.pk, &inflight, ids).await {
-                            Ok(commit) => acks.push(commit),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "storing acks failed");
-                                break;
-                            }
-                        }
-                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "storing acks failed");
@@ -327,21 +328,9 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
             // Stop reading while too many acks or sends wait (backpressure).
             msg = stream.next(), if next_acks.len() < MAX_ACK_BACKLOG && sends.len() < MAX_PENDING_SENDS => match msg {
                 Some(Ok(Message::Text(t))) => match parse_frame(t.as_str()) {
-                    Some(Incoming::Ack(ids)) => {
-                        // The ack commits in a group commit while this socket goes on pushing;
-                        // the ids leave `inflight` when it has committed.
-                        if acks.is_empty() {
-                            match write_acks(&state, dev.pk, &inflight, ids).await {
-                                Ok(commit) => acks.push(commit),
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "storing acks failed");
-                                    break;
-                                }
-                            }
-                        } else {
-                            next_acks.extend(ids);
-                        }
-                    }
+                    // Written at the top of the loop; the ids leave `inflight` when that write
+                    // has committed, while this socket goes on pushing.
+                    Some(Incoming::Ack(ids)) => next_acks.extend(ids),
                     Some(Incoming::Send { request, recipients }) => {
                         let queued = match recipients {
                             Ok(recipients) => queue_send(&state, &dev, recipients).await,
