@@ -72,8 +72,12 @@ impl Db {
                     .busy_timeout(Duration::from_secs(10))
                     .pragma("cache_size", "-32768")
                     .pragma("temp_store", "memory");
+                // No test of a pooled connection before handing it out: a connection to a
+                // local file does not go stale, and the test is a hand-off to the
+                // connection's thread and back on every use.
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
+                    .test_before_acquire(false)
                     .connect_with(opts.clone())
                     .await
                     .context("opening the SQLite database")?;
@@ -83,6 +87,7 @@ impl Db {
                     .context("migrating SQLite")?;
                 let read = SqlitePoolOptions::new()
                     .max_connections(4)
+                    .test_before_acquire(false)
                     .connect_with(opts.read_only(true))
                     .await
                     .context("opening the SQLite database for reading")?;

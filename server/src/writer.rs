@@ -9,6 +9,12 @@
 //! send request is answered only after its transaction committed, so an acknowledged envelope
 //! survives a crash.
 //!
+//! The task keeps its database connection from one commit to the next while requests keep
+//! coming (at most [`HOLD`], then other writers get their turn): sqlx tests a connection
+//! returned to its pool with a round trip to the database (on SQLite a hand-off to the
+//! connection's thread) in a task of its own, and the writer waited for that, about a
+//! millisecond on a busy relay, before every commit.
+//!
 //! After the commit the task updates the cached queue lengths ([`crate::directory`]) and hands
 //! the new envelopes (with the ids the database gave them) to the recipients' sockets on this
 //! node, which push them without reading them back. On PostgreSQL the transaction also sends a
@@ -35,6 +41,9 @@ pub const MAX_BATCH_ROWS: usize = 4_000;
 const SLOW_COMMIT: std::time::Duration = std::time::Duration::from_millis(100);
 /// Queue of waiting requests.
 const QUEUE: usize = 4_096;
+/// Longest the writer keeps its connection while requests keep coming. On SQLite it is the
+/// only write connection, which other writes (enrolment, prekeys) wait for meanwhile.
+const HOLD: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// One write request.
 #[derive(Debug)]
@@ -128,7 +137,15 @@ async fn run(
 ) {
     let db = own_connection(shared.clone());
     let mut batch: Vec<(WriteOp, Reply)> = Vec::new();
+    // The connection kept since the given time.
+    let mut held: Option<(Conn, std::time::Instant)> = None;
     loop {
+        if held
+            .as_ref()
+            .is_some_and(|(_, since)| rx.is_empty() || since.elapsed() >= HOLD)
+        {
+            held = None;
+        }
         let first = tokio::select! {
             biased;
             op = rx.recv() => op,
@@ -152,7 +169,23 @@ async fn run(
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|(op, _)| op).collect();
         let started = std::time::Instant::now();
-        let result = write_batch(&db, hub.node(), &ops).await;
+        let conn = match held.take() {
+            Some(held) => Ok(held),
+            None => Conn::acquire(&db)
+                .await
+                .map(|c| (c, std::time::Instant::now())),
+        };
+        let result = match conn {
+            Ok((mut conn, since)) => {
+                let result = write_batch(&mut conn, hub.node(), &ops).await;
+                // A connection whose write failed goes back to the pool, which tests it.
+                if result.is_ok() {
+                    held = Some((conn, since));
+                }
+                result
+            }
+            Err(e) => Err(e),
+        };
         let took = started.elapsed();
         if took >= SLOW_COMMIT {
             tracing::warn!(ms = took.as_millis() as u64, rows, "slow group commit");
@@ -193,6 +226,23 @@ fn own_connection(db: Db) -> Db {
                 .connect_lazy_with((*shared.connect_options()).clone()),
         ),
         sqlite @ Db::Sqlite { .. } => sqlite,
+    }
+}
+
+/// The writer's connection.
+enum Conn {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+impl Conn {
+    async fn acquire(db: &Db) -> anyhow::Result<Self> {
+        Ok(match db {
+            Db::Sqlite { write, .. } => {
+                Self::Sqlite(write.acquire().await.context("write connection")?)
+            }
+            Db::Postgres(pool) => Self::Postgres(pool.acquire().await.context("write connection")?),
+        })
     }
 }
 
@@ -319,39 +369,33 @@ macro_rules! push_insert {
     }};
 }
 
-/// Appends to `$qb` one `DELETE` of every acked envelope of the batch:
-/// `id IN (pushed…) OR (device_pk = d AND id IN (other…)) OR …`, so a device only ever deletes
-/// its own.
-macro_rules! push_delete {
-    ($db:ty, $qb:expr, $acks:expr) => {{
-        let qb: &mut sqlx::QueryBuilder<'_, $db> = $qb;
-        let acks: &Acks<'_> = $acks;
-        qb.push("DELETE FROM envelopes WHERE ");
-        let mut first = true;
-        if !acks.pushed.is_empty() {
-            qb.push("id IN (");
-            let mut sep = qb.separated(", ");
-            for id in &acks.pushed {
-                sep.push_bind(*id);
-            }
-            qb.push(")");
-            first = false;
+/// Appends to `qb` the deletes of a batch's acks, each a statement of its own, between two
+/// readings of `total_changes()` (result rows `(5, before)` and `(6, after)`): the ids the
+/// acking sockets pushed by id alone, the other ids one statement per device, with the
+/// device, so a device only ever deletes its own. (One statement with an `OR` term per device
+/// fails beyond SQLite's expression depth limit, 1,000 devices; a row-value `IN` would scan
+/// the table.)
+fn push_deletes(qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, acks: &Acks<'_>) {
+    qb.push("SELECT 5, total_changes(); ");
+    if !acks.pushed.is_empty() {
+        qb.push("DELETE FROM envelopes WHERE id IN (");
+        let mut sep = qb.separated(", ");
+        for id in &acks.pushed {
+            sep.push_bind(*id);
         }
-        for (device_pk, ids) in &acks.other {
-            if !first {
-                qb.push(" OR ");
-            }
-            first = false;
-            qb.push("(device_pk = ")
-                .push_bind(*device_pk)
-                .push(" AND id IN (");
-            let mut sep = qb.separated(", ");
-            for id in ids.iter() {
-                sep.push_bind(*id);
-            }
-            qb.push("))");
+        qb.push("); ");
+    }
+    for (device_pk, ids) in &acks.other {
+        qb.push("DELETE FROM envelopes WHERE device_pk = ")
+            .push_bind(*device_pk)
+            .push(" AND id IN (");
+        let mut sep = qb.separated(", ");
+        for id in ids.iter() {
+            sep.push_bind(*id);
         }
-    }};
+        qb.push("); ");
+    }
+    qb.push("SELECT 6, total_changes(); ");
 }
 
 /// The acks of a batch.
@@ -377,20 +421,27 @@ struct Written {
 }
 
 /// Result rows of a batch: `(0, id)` per inserted envelope, or `(3, first)` and `(4, last)`
-/// for a consecutive range of them; `(1, n)` with the rows the acks deleted, `(2, n)` with the
-/// notifications sent.
+/// for a consecutive range of them; `(1, n)` with the rows the acks deleted, or `(5, before)`
+/// and `(6, after)` with the connection's count of changed rows around the deletes; `(2, n)`
+/// with the notifications sent.
 fn written(rows: Vec<(i64, i64)>, inserted: usize) -> anyhow::Result<Written> {
     let mut ids = Vec::with_capacity(inserted);
     let mut acks_deleted = 0;
     let (mut first, mut last) = (None, None);
+    let (mut before, mut after) = (None, None);
     for (kind, value) in rows {
         match kind {
             0 => ids.push(value),
             1 => acks_deleted = u64::try_from(value).unwrap_or(0),
             3 => first = Some(value),
             4 => last = Some(value),
+            5 => before = Some(value),
+            6 => after = Some(value),
             _ => {}
         }
+    }
+    if let (Some(before), Some(after)) = (before, after) {
+        acks_deleted = u64::try_from(after.saturating_sub(before)).unwrap_or(0);
     }
     if let (Some(first), Some(last)) = (first, last) {
         ids.extend(first..=last);
@@ -405,12 +456,12 @@ fn written(rows: Vec<(i64, i64)>, inserted: usize) -> anyhow::Result<Written> {
 }
 
 /// Writes one batch in one transaction, sent to the database as one request: on SQLite one
-/// script (`BEGIN; INSERT …; DELETE …; SELECT changes(); COMMIT`) run by the connection's
+/// script (`BEGIN; INSERT …; DELETE …; COMMIT`, with `SELECT`s of what they did) run by the connection's
 /// thread in one hand-off; on PostgreSQL one statement (data-modifying `WITH` clauses, its own
 /// transaction) in one round trip. Sent statement by statement, each would wait for a thread
 /// wake-up or a round trip, and the writer, which commits one batch at a time, spent most of
 /// its time waiting.
-async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Written> {
+async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Written> {
     let inserts: Vec<&NewEnvelope> = ops
         .iter()
         .filter_map(|op| match op {
@@ -443,8 +494,8 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Wri
             acks_deleted: 0,
         });
     }
-    match db {
-        Db::Sqlite { write, .. } => {
+    match conn {
+        Conn::Sqlite(conn) => {
             // The SQLite driver runs every statement of a query string, binding the `?`
             // parameters in order (sqlx 0.8; launchbadge/sqlx#3108 discusses dropping that,
             // which every test of the message path would notice).
@@ -468,15 +519,13 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Wri
                 }
             }
             if !acks.is_empty() {
-                push_delete!(sqlx::Sqlite, &mut qb, &acks);
-                qb.push("; SELECT 1, changes(); ");
+                push_deletes(&mut qb, &acks);
             }
             qb.push("COMMIT");
-            let mut conn = write.acquire().await.context("write connection")?;
             let rows = qb
                 .build_query_as::<(i64, i64)>()
                 .persistent(false)
-                .fetch_all(&mut *conn)
+                .fetch_all(&mut **conn)
                 .await;
             match rows {
                 Ok(rows) => written(rows, inserts.len()),
@@ -484,14 +533,14 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Wri
                     // A statement failed, so COMMIT did not run: roll back, or else drop the
                     // connection (the pool opens a new one) rather than leave it in a
                     // transaction.
-                    if sqlx::query("ROLLBACK").execute(&mut *conn).await.is_err() {
+                    if sqlx::query("ROLLBACK").execute(&mut **conn).await.is_err() {
                         conn.close_on_drop();
                     }
                     Err(anyhow::Error::new(e).context("group commit"))
                 }
             }
         }
-        Db::Postgres(pool) => {
+        Conn::Postgres(conn) => {
             let payloads = notify_payloads(node, &woken);
             let (other_devices, other_ids): (Vec<i64>, Vec<i64>) = acks
                 .other
@@ -523,7 +572,7 @@ async fn write_batch(db: &Db, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Wri
                 .bind(other_ids)
                 .bind(WAKE_CHANNEL)
                 .bind(payloads)
-                .fetch_all(pool)
+                .fetch_all(&mut **conn)
                 .await
                 .context("group commit")?;
             written(rows, inserts.len())

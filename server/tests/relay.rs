@@ -61,6 +61,8 @@ both!(
     sends_over_the_socket,
     a_send_over_the_socket_is_stored_if_and_only_if_answered,
     pipelined_sends_on_many_sockets_are_all_answered,
+    other_writes_go_through_while_the_writer_is_busy,
+    acks_of_many_devices_commit_together,
 );
 
 async fn start(backend: Backend) -> (Storage, TestServer) {
@@ -856,6 +858,48 @@ async fn pipelined_sends_on_many_sockets_are_all_answered(backend: Backend) {
     finish(storage, server).await;
 }
 
+/// Enrolment (which writes outside the group commit) goes through while the group-commit
+/// writer always has requests waiting: it keeps its connection from one commit to the next
+/// only for a while (on SQLite it is the only write connection; kept for as long as requests
+/// keep coming, enrolment would wait out the pool's timeout and fail).
+async fn other_writes_go_through_while_the_writer_is_busy(backend: Backend) {
+    use parley_server::writer::{MAX_BATCH_ROWS, WriteOp};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    // More requests in flight than one transaction takes, each a real (if empty) delete.
+    let mut tasks = Vec::new();
+    for _ in 0..MAX_BATCH_ROWS + MAX_BATCH_ROWS / 4 {
+        let (writer, stop) = (server.state.writer.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut commits = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let op = WriteOp::Ack {
+                    device_pk: 0,
+                    pushed: Vec::new(),
+                    other: vec![i64::MAX],
+                };
+                writer.write(op).await.unwrap();
+                commits += 1;
+            }
+            commits
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for i in 0..3 {
+        org.join(&format!("late{i}")).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut commits = 0;
+    for t in tasks {
+        commits += t.await.unwrap();
+    }
+    assert!(commits > MAX_BATCH_ROWS as u64, "the writer was kept busy");
+    finish(storage, server).await;
+}
+
 /// A socket replaced while sends are in flight: every send it answered as stored was stored,
 /// and none of the others.
 async fn a_send_over_the_socket_is_stored_if_and_only_if_answered(backend: Backend) {
@@ -1091,6 +1135,47 @@ async fn a_failed_group_commit_leaves_the_writer_usable(backend: Backend) {
         got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
         vec![b"before".to_vec(), b"after".to_vec()]
     );
+    finish(storage, server).await;
+}
+
+/// Acks naming ids their socket did not push (each deleted only with its device), from more
+/// devices than SQLite takes terms in one expression, commit in one transaction, and delete
+/// what they name.
+async fn acks_of_many_devices_commit_together(backend: Backend) {
+    use parley_server::writer::WriteOp;
+    let (storage, server) = start(backend).await;
+    let org = Org::create(server.relay()).await;
+    let alice = org.join("alice").await;
+    let bob = org.join("bob").await;
+    for i in 0..3u8 {
+        send(&alice, &[&bob], &[i]).await.unwrap();
+    }
+    let rows: Vec<(i64, i64)> = parley_server::on_db!(&server.state.db, read, pool => {
+        sqlx::query_as("SELECT device_pk, id FROM envelopes").fetch_all(pool).await.unwrap()
+    });
+    assert_eq!(rows.len(), 3);
+    let mut commits = Vec::new();
+    for i in 0..1_500i64 {
+        // Devices that do not exist, naming ids that do not exist; then Bob's.
+        let op = WriteOp::Ack {
+            device_pk: 1_000_000 + i,
+            pushed: Vec::new(),
+            other: vec![i64::MAX - i],
+        };
+        commits.push(server.state.writer.submit(op).await.unwrap());
+    }
+    let op = WriteOp::Ack {
+        device_pk: rows[0].0,
+        pushed: Vec::new(),
+        other: rows.iter().map(|r| r.1).collect(),
+    };
+    commits.push(server.state.writer.submit(op).await.unwrap());
+    for c in commits {
+        c.await.unwrap();
+    }
+    let mut ws = bob.relay.connect().await.unwrap();
+    assert!(drain(&mut ws, false).await.is_empty());
+    ws.close().await;
     finish(storage, server).await;
 }
 
