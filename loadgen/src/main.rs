@@ -9,8 +9,9 @@
 //!    `--pipeline` over sockets) to R recipients that hold the delivery socket open and
 //!    acknowledge in batches; envelopes/s over a steady window, latency p50/p99 (send start →
 //!    envelope on the recipient's socket). A closed loop with too few senders measures their
-//!    round trips, not the relay, so S is raised (`--senders 16,64,256`) until the rate stops
-//!    rising or the deliveries fall behind the sends; the fastest sustained S is the peak;
+//!    round trips, not the relay, so S is raised (`--senders 16,64,256,1024`) until the rate
+//!    stops rising or the deliveries fall behind the sends; the fastest sustained S is the
+//!    peak;
 //! 4. **rate**: open loop at a fixed rate (by default half the measured peak), latency p50/p99;
 //! 5. **idle**: registers many devices, opens an idle authenticated socket for each and reads
 //!    the relay's resident memory before and after.
@@ -67,7 +68,7 @@ struct Cli {
     /// shape is measured with each in turn, fewest first, until one is not faster than the
     /// best before it (or its deliveries fall behind its sends); the fastest sustained one is
     /// the shape's peak, and the fixed rate uses its senders.
-    #[arg(long, value_delimiter = ',', default_values_t = [16usize, 64, 256])]
+    #[arg(long, value_delimiter = ',', default_values_t = [16usize, 64, 256, 1024])]
     senders: Vec<usize>,
     /// Recipient users (each with --devices-per-recipient devices, one socket each).
     #[arg(long, default_value_t = 16)]
