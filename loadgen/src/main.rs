@@ -10,8 +10,8 @@
 //!    acknowledge in batches; envelopes/s over a steady window, latency p50/p99 (send start →
 //!    envelope on the recipient's socket). A closed loop with too few senders measures their
 //!    round trips, not the relay, so S is raised (`--senders 16,64,256,1024`) until the rate
-//!    stops rising or the deliveries fall behind the sends; the fastest sustained S is the
-//!    peak;
+//!    stops rising by [`MORE_SENDERS_GAIN`] or the deliveries fall behind the sends; the last
+//!    S that raised it is the peak;
 //! 4. **rate**: open loop at a fixed rate (by default half the measured peak), latency p50/p99;
 //! 5. **idle**: registers many devices, opens an idle authenticated socket for each and reads
 //!    the relay's resident memory before and after.
@@ -37,6 +37,11 @@ use parley_client::relay::Relay;
 
 use crate::relay::{Backend, RelayProcess, ScratchPg, Spawn};
 use crate::traffic::{Load, Outcome, Plan, Transport};
+
+/// How much faster a run with more senders must be to count as the higher peak. More senders
+/// at the same rate only queue longer (Little's law), which the fixed-rate run at half the
+/// peak would then measure.
+const MORE_SENDERS_GAIN: f64 = 1.05;
 
 /// Load generator for the Parley relay.
 #[derive(Debug, Parser)]
@@ -65,9 +70,9 @@ struct Cli {
     #[arg(long)]
     data_root: Option<PathBuf>,
     /// Sender devices (peak: one closed-loop task each). With several values the peak of each
-    /// shape is measured with each in turn, fewest first, until one is not faster than the
-    /// best before it (or its deliveries fall behind its sends); the fastest sustained one is
-    /// the shape's peak, and the fixed rate uses its senders.
+    /// shape is measured with each in turn, fewest first, until one is not 5 % faster than
+    /// the best before it (or its deliveries fall behind its sends); the last that was is the
+    /// shape's peak, and the fixed rate uses its senders.
     #[arg(long, value_delimiter = ',', default_values_t = [16usize, 64, 256, 1024])]
     senders: Vec<usize>,
     /// Recipient users (each with --devices-per-recipient devices, one socket each).
@@ -354,7 +359,8 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                             // more senders than that only deepen the backlog.
                             let sustained = o.sustained();
                             if !peak.as_ref().is_none_or(|b| {
-                                sustained && o.received_per_sec > b.received_per_sec
+                                sustained
+                                    && o.received_per_sec > b.received_per_sec * MORE_SENDERS_GAIN
                             }) {
                                 break;
                             }
