@@ -456,11 +456,11 @@ fn written(rows: Vec<(i64, i64)>, inserted: usize) -> anyhow::Result<Written> {
 }
 
 /// Writes one batch in one transaction, sent to the database as one request: on SQLite one
-/// script (`BEGIN; INSERT …; DELETE …; COMMIT`, with `SELECT`s of what they did) run by the connection's
-/// thread in one hand-off; on PostgreSQL one statement (data-modifying `WITH` clauses, its own
-/// transaction) in one round trip. Sent statement by statement, each would wait for a thread
-/// wake-up or a round trip, and the writer, which commits one batch at a time, spent most of
-/// its time waiting.
+/// script (`BEGIN; INSERT …; DELETE …; COMMIT`, with `SELECT`s of what they did) run by the
+/// connection's thread in one hand-off; on PostgreSQL one statement (data-modifying `WITH`
+/// clauses, its own transaction) in one round trip. Sent statement by statement, each would
+/// wait for a thread wake-up or a round trip, and the writer, which commits one batch at a
+/// time, spent most of its time waiting.
 async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Result<Written> {
     let inserts: Vec<&NewEnvelope> = ops
         .iter()
