@@ -167,7 +167,7 @@ struct Report {
     floor: Vec<floor::Floor>,
     /// Every peak measured (each shape with each number of senders tried).
     peak: Vec<Outcome>,
-    /// The peak of each shape: the fastest sustained one.
+    /// The peak of each shape: the last sustained run that more senders made 5 % faster.
     best: Vec<Outcome>,
     /// Fixed rate per envelopes-per-request.
     rate: Vec<(f64, Outcome)>,
@@ -463,7 +463,7 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
     let mut s = String::new();
     writeln!(
         s,
-        "\nSenders {:?} (the peak of a shape is the fastest sustained count, tried fewest first), recipient users {} (devices each: {:?}; users per request: {:?}), body {} B, warm-up {} s, window {} s, acks every {} ms or {} ids.\n",
+        "\nSenders {:?} (tried fewest first; the peak of a shape is the last sustained count that was 5 % faster than the one before), recipient users {} (devices each: {:?}; users per request: {:?}), body {} B, warm-up {} s, window {} s, acks every {} ms or {} ids.\n",
         cli.senders,
         cli.recipients,
         cli.devices_per_recipient,
