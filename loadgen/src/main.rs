@@ -16,9 +16,14 @@
 //! 5. **idle**: registers many devices, opens an idle authenticated socket for each and reads
 //!    the relay's resident memory before and after.
 //!
+//! Before the backends, **ceiling** measures each shape's socket ceiling once: the same senders
+//! and send frames against a server that only answers them ([`ceiling`]), an upper bound for
+//! any relay's socket peak on this machine.
+//!
 //! Run it as `ulimit -n 20000; parley-loadgen` (see `docs/benchmarks.md (part 2)`).
 #![forbid(unsafe_code)]
 
+mod ceiling;
 mod floor;
 mod idle;
 mod org;
@@ -34,6 +39,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use parley_client::relay::Relay;
+use parley_proto::UserId;
 
 use crate::relay::{Backend, RelayProcess, ScratchPg, Spawn};
 use crate::traffic::{Load, Outcome, Plan, Transport};
@@ -51,7 +57,7 @@ struct Cli {
     #[arg(long, value_enum, value_delimiter = ',', default_values = ["sqlite", "postgres"])]
     backend: Vec<Backend>,
     /// Measurements to run.
-    #[arg(long, value_enum, value_delimiter = ',', default_values = ["floor", "peak", "rate", "idle"])]
+    #[arg(long, value_enum, value_delimiter = ',', default_values = ["ceiling", "floor", "peak", "rate", "idle"])]
     mode: Vec<Mode>,
     /// Use a running relay (fresh: its org must not exist yet) instead of starting one;
     /// only with a single --backend (naming its database, for the floor).
@@ -130,11 +136,16 @@ struct Cli {
     /// Floor window per batch size, seconds.
     #[arg(long, default_value_t = 10.0)]
     floor_window: f64,
+    /// Run as the ceiling server (started by the load generator itself).
+    #[arg(long, hide = true)]
+    serve_ceiling: bool,
 }
 
 /// A measurement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum Mode {
+    /// Socket ceiling of each shape: a server that only answers sends (once, not per backend).
+    Ceiling,
     /// Database floor.
     Floor,
     /// Closed-loop peak throughput.
@@ -174,6 +185,110 @@ struct Report {
     idle: Option<idle::IdleOutcome>,
 }
 
+/// The socket ceiling of each shape.
+#[derive(Debug, Default)]
+struct Ceiling {
+    /// Every run (each shape with each number of senders tried).
+    runs: Vec<Outcome>,
+    /// The ceiling of each shape, chosen as a peak is.
+    best: Vec<Outcome>,
+}
+
+impl Ceiling {
+    /// The ceiling of the shape of `o`.
+    fn of(&self, o: &Outcome) -> Option<&Outcome> {
+        self.best
+            .iter()
+            .find(|c| c.per_request == o.per_request && c.users_per_request == o.users_per_request)
+    }
+}
+
+/// Measures with each number of senders in `counts`, fewest first, until one is not
+/// [`MORE_SENDERS_GAIN`] faster than the best before it or is not sustained; returns every
+/// run and the best (the first is kept even if it falls behind: nothing better is known;
+/// more senders than that only deepen the backlog).
+async fn sweep<F, Fut>(
+    counts: &[usize],
+    mut run: F,
+) -> anyhow::Result<(Vec<Outcome>, Option<Outcome>)>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: Future<Output = anyhow::Result<Outcome>>,
+{
+    let mut counts = counts.to_vec();
+    counts.sort_unstable();
+    counts.dedup();
+    let (mut runs, mut best) = (Vec::new(), None::<Outcome>);
+    for n in counts {
+        let o = run(n).await?;
+        runs.push(o.clone());
+        let sustained = o.sustained();
+        if !best.as_ref().is_none_or(|b| {
+            sustained && o.received_per_sec > b.received_per_sec * MORE_SENDERS_GAIN
+        }) {
+            break;
+        }
+        best = Some(o);
+        if !sustained {
+            break;
+        }
+    }
+    Ok((runs, best))
+}
+
+/// Measures the socket ceiling of every shape (see [`ceiling`]).
+async fn run_ceiling(cli: &Cli, plan: &Plan) -> anyhow::Result<Ceiling> {
+    let server = ceiling::CeilingProcess::start().await?;
+    log(&format!("socket ceiling: server at {}", server.url));
+    // Nothing is registered: the server reads no credentials.
+    let device = |name: String, device| -> anyhow::Result<org::Device> {
+        Ok(org::Device {
+            user: UserId::new(name)?,
+            device,
+            registration_id: 1,
+            relay: Relay::new(server.url.clone()),
+        })
+    };
+    let most = cli.senders.iter().copied().max().unwrap_or(1);
+    let senders = (0..most)
+        .map(|i| device(format!("s{i}"), 1))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut out = Ceiling::default();
+    for &per_user in &cli.devices_per_recipient {
+        let recipients = (0..cli.recipients)
+            .map(|u| {
+                (1..=per_user)
+                    .map(|d| device(format!("r{u}"), u32::try_from(d)?))
+                    .collect::<anyhow::Result<Vec<_>>>()
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        for &users in &cli.users_per_request {
+            let (runs, best) = sweep(&cli.senders, |n| {
+                let (senders, recipients) = (&senders, &recipients);
+                async move {
+                    log(&format!(
+                        "socket ceiling, {users} user(s) × {per_user} device(s)/request, {n} senders"
+                    ));
+                    let o = traffic::ceiling(
+                        senders.get(..n).context("senders")?,
+                        recipients,
+                        users,
+                        plan,
+                        server.pid,
+                    )
+                    .await?;
+                    log(&format!("socket ceiling {o:?}"));
+                    Ok(o)
+                }
+            })
+            .await?;
+            out.runs.extend(runs);
+            out.best.extend(best);
+        }
+    }
+    Ok(out)
+}
+
 fn out(text: &str) -> anyhow::Result<()> {
     let mut o = std::io::stdout().lock();
     o.write_all(text.as_bytes())?;
@@ -189,6 +304,9 @@ fn log(text: &str) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if cli.serve_ceiling {
+        return ceiling::serve().await;
+    }
     nanos();
     let max = parley_crypto::consts::MAX_DEVICES_PER_USER;
     if cli.devices_per_recipient.iter().any(|&n| n == 0 || n > max) {
@@ -219,12 +337,27 @@ async fn main() -> anyhow::Result<()> {
             ));
         }
     }
+    let ceiling = if cli.mode.contains(&Mode::Ceiling) {
+        run_ceiling(&cli, &plan(&cli)).await?
+    } else {
+        Ceiling::default()
+    };
     let mut reports = Vec::new();
     for &backend in &cli.backend {
         let report = run_backend(&cli, backend).await?;
         reports.push(report);
     }
-    out(&render(&cli, &reports)?)
+    out(&render(&cli, &reports, &ceiling)?)
+}
+
+fn plan(cli: &Cli) -> Plan {
+    Plan {
+        warmup: Duration::from_secs_f64(cli.warmup),
+        window: Duration::from_secs_f64(cli.window),
+        body_bytes: cli.body_bytes,
+        ack_every: Duration::from_millis(cli.ack_every_ms),
+        pipeline: cli.pipeline,
+    }
 }
 
 async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
@@ -240,7 +373,6 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
             .prefix("parley-loadgen-")
             .tempdir()?,
     };
-    let window = Duration::from_secs_f64(cli.window);
     let devices = i64::try_from(cli.recipients)?;
 
     if cli.mode.contains(&Mode::Floor) {
@@ -306,13 +438,7 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                 .into_iter()
                 .flatten()
                 .collect();
-            let plan = Plan {
-                warmup: Duration::from_secs_f64(cli.warmup),
-                window,
-                body_bytes: cli.body_bytes,
-                ack_every: Duration::from_millis(cli.ack_every_ms),
-                pipeline: cli.pipeline,
-            };
+            let plan = plan(cli);
             let pid = process.as_ref().map(|p| p.pid);
             for &per_user in &cli.devices_per_recipient {
                 log(&format!(
@@ -338,38 +464,29 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                     );
                     let mut peak: Option<Outcome> = None;
                     if cli.mode.contains(&Mode::Peak) {
-                        let mut counts = cli.senders.clone();
-                        counts.sort_unstable();
-                        counts.dedup();
-                        for n in counts {
-                            log(&format!("{}: peak, {shape}, {n} senders", backend.name()));
-                            let o = traffic::measure(
-                                senders.get(..n).context("senders")?,
-                                &recipients,
-                                users,
-                                Load::Peak,
-                                transport,
-                                &plan,
-                                pid,
-                            )
-                            .await?;
-                            log(&format!("{}: peak {:?}", backend.name(), o));
-                            report.peak.push(o.clone());
-                            // The first is kept even if it falls behind (nothing better known);
-                            // more senders than that only deepen the backlog.
-                            let sustained = o.sustained();
-                            if !peak.as_ref().is_none_or(|b| {
-                                sustained
-                                    && o.received_per_sec > b.received_per_sec * MORE_SENDERS_GAIN
-                            }) {
-                                break;
+                        let (runs, best) = sweep(&cli.senders, |n| {
+                            let (shape, senders, recipients, plan) =
+                                (&shape, &senders, &recipients, &plan);
+                            async move {
+                                log(&format!("{}: peak, {shape}, {n} senders", backend.name()));
+                                let o = traffic::measure(
+                                    senders.get(..n).context("senders")?,
+                                    recipients,
+                                    users,
+                                    Load::Peak,
+                                    transport,
+                                    plan,
+                                    pid,
+                                )
+                                .await?;
+                                log(&format!("{}: peak {o:?}", backend.name()));
+                                Ok(o)
                             }
-                            peak = Some(o);
-                            if !sustained {
-                                break;
-                            }
-                        }
-                        report.best.extend(peak.clone());
+                        })
+                        .await?;
+                        report.peak.extend(runs);
+                        report.best.extend(best.clone());
+                        peak = best;
                     }
                     if cli.mode.contains(&Mode::Rate) {
                         let rate = match (cli.rate, &peak) {
@@ -459,7 +576,27 @@ fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 
-fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
+/// A row of the measurements table.
+fn row(s: &mut String, name: &str, label: &str, o: &Outcome) -> std::fmt::Result {
+    writeln!(
+        s,
+        "| {name} | {label} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} / {} / {} | {} + {:.1} |",
+        o.received_per_sec,
+        o.sent_per_sec,
+        o.p50_ms,
+        o.p99_ms,
+        o.p999_ms,
+        o.max_ms,
+        o.samples,
+        o.send_errors,
+        o.lost,
+        o.order_violations,
+        o.relay_cpu_us.map_or("?".to_owned(), |c| format!("{c:.1}")),
+        o.loadgen_cpu_us
+    )
+}
+
+fn render(cli: &Cli, reports: &[Report], ceiling: &Ceiling) -> anyhow::Result<String> {
     let mut s = String::new();
     writeln!(
         s,
@@ -479,6 +616,14 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
         "| Backend | Measurement | Envelopes/s | Sent/s | p50 ms | p99 ms | p99.9 ms | max ms | samples | failed requests / lost / out of order | CPU µs/envelope: relay + load generator |"
     )?;
     writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")?;
+    for o in &ceiling.runs {
+        // Latency here is a send's round trip; "relay" CPU is the ceiling server's.
+        let label = format!(
+            "socket ceiling (a server that only answers; latency: send → answer), {}",
+            shape(o)
+        );
+        row(&mut s, "none", &label, o)?;
+    }
     for r in reports {
         let name = r.backend.map_or("?", Backend::name);
         for f in &r.floor {
@@ -488,24 +633,6 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
                 f.batch, f.rows_per_sec
             )?;
         }
-        let row = |s: &mut String, label: &str, o: &Outcome| -> std::fmt::Result {
-            writeln!(
-                s,
-                "| {name} | {label} | {:.0} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} / {} / {} | {} + {:.1} |",
-                o.received_per_sec,
-                o.sent_per_sec,
-                o.p50_ms,
-                o.p99_ms,
-                o.p999_ms,
-                o.max_ms,
-                o.samples,
-                o.send_errors,
-                o.lost,
-                o.order_violations,
-                o.relay_cpu_us.map_or("?".to_owned(), |c| format!("{c:.1}")),
-                o.loadgen_cpu_us
-            )
-        };
         for o in &r.peak {
             let note = if o.sustained() {
                 ""
@@ -514,6 +641,7 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
             };
             row(
                 &mut s,
+                name,
                 &format!("relay peak (closed loop), {}{note}", shape(o)),
                 o,
             )?;
@@ -521,6 +649,7 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
         for (rate, o) in &r.rate {
             row(
                 &mut s,
+                name,
                 &format!("relay fixed rate {rate:.0}/s, {}", shape(o)),
                 o,
             )?;
@@ -542,6 +671,16 @@ fn render(cli: &Cli, reports: &[Report]) -> anyhow::Result<String> {
                 ratio * 100.0,
                 verdict(ratio >= 0.5)
             )?;
+            if let Some(c) = ceiling.of(p).filter(|_| p.transport == Transport::Ws) {
+                writeln!(
+                    s,
+                    "| {name} | (for comparison) socket ceiling of {} env/request: {:.0} = {:.0}% of the floor; this peak is {:.0}% of it | | |",
+                    p.per_request,
+                    c.received_per_sec,
+                    c.received_per_sec / f.rows_per_sec * 100.0,
+                    p.received_per_sec / c.received_per_sec * 100.0
+                )?;
+            }
             for f in r.floor.iter().skip(1) {
                 let ratio = p.received_per_sec / f.rows_per_sec;
                 writeln!(

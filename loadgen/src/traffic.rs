@@ -609,13 +609,7 @@ pub async fn measure(
         .map(|mut l| std::mem::take(&mut *l))
         .unwrap_or_default();
     lat.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        if lat.is_empty() {
-            return f64::NAN;
-        }
-        let idx = ((lat.len() as f64 - 1.0) * p).round() as usize;
-        lat.get(idx).copied().unwrap_or(0) as f64 / 1e6
-    };
+    let pct = |p: f64| percentile(&lat, p);
     Ok(Outcome {
         received_per_sec: (r1 - r0) as f64 / elapsed,
         sent_per_sec: (s1 - s0) as f64 / elapsed,
@@ -638,4 +632,93 @@ pub async fn measure(
             _ => 1,
         },
     })
+}
+
+/// The socket ceiling of a shape ([`crate::ceiling`]): `senders` send as in the peak (closed
+/// loop, one send at a time, frames addressed to `users_per_request` of `recipients` as
+/// there) to the ceiling server, which only answers. Envelopes/s are those of the answered
+/// sends; latency is the round trip of a send; the "relay" CPU is the server's.
+pub async fn ceiling(
+    senders: &[Device],
+    recipients: &[Vec<Device>],
+    users_per_request: usize,
+    plan: &Plan,
+    server_pid: u32,
+) -> anyhow::Result<Outcome> {
+    let per_request = recipients.first().map_or(1, Vec::len).max(1) * users_per_request;
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(senders.len());
+    for (si, s) in senders.iter().enumerate() {
+        let (s, recipients) = (s.clone(), recipients.to_vec());
+        let (stop, measuring, answered) = (stop.clone(), measuring.clone(), answered.clone());
+        let body_bytes = plan.body_bytes;
+        tasks.push(tokio::spawn(async move {
+            let mut sender = Sender::open(&s, Transport::Ws, 1).await?;
+            let mut lat = Vec::new();
+            let mut seq: u64 = 0;
+            while !stop.load(Ordering::Relaxed) {
+                seq += 1;
+                let to = pick(&recipients, si + usize::try_from(seq)?, users_per_request);
+                let t0 = crate::nanos();
+                let b = body(t0, 0, u32::try_from(si)?, seq, body_bytes);
+                let n = sender.send(seq, &to, &b).await?.len() as u64;
+                answered.fetch_add(n, Ordering::Relaxed);
+                if measuring.load(Ordering::Relaxed) {
+                    lat.push(crate::nanos().saturating_sub(t0));
+                }
+            }
+            sender.finish().await?;
+            anyhow::Ok(lat)
+        }));
+    }
+    tokio::time::sleep(plan.warmup).await;
+    let cpu = || -> anyhow::Result<(f64, f64)> {
+        Ok((relay::cpu_secs(Some(server_pid))?, relay::cpu_secs(None)?))
+    };
+    let (a0, t0, c0) = (answered.load(Ordering::Relaxed), Instant::now(), cpu()?);
+    measuring.store(true, Ordering::Relaxed);
+    tokio::time::sleep(plan.window).await;
+    measuring.store(false, Ordering::Relaxed);
+    let (a1, elapsed, c1) = (
+        answered.load(Ordering::Relaxed),
+        t0.elapsed().as_secs_f64(),
+        cpu()?,
+    );
+    stop.store(true, Ordering::Relaxed);
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    lat.sort_unstable();
+    let envelopes = (a1 - a0) * per_request as u64;
+    let per_envelope_us = |secs: f64| secs * 1e6 / envelopes.max(1) as f64;
+    let rate = envelopes as f64 / elapsed;
+    Ok(Outcome {
+        received_per_sec: rate,
+        sent_per_sec: rate,
+        per_request,
+        users_per_request,
+        p50_ms: percentile(&lat, 0.50),
+        p99_ms: percentile(&lat, 0.99),
+        p999_ms: percentile(&lat, 0.999),
+        max_ms: lat.last().map_or(f64::NAN, |m| *m as f64 / 1e6),
+        samples: lat.len(),
+        relay_cpu_us: Some(per_envelope_us(c1.0 - c0.0)),
+        loadgen_cpu_us: per_envelope_us(c1.1 - c0.1),
+        transport: Transport::Ws,
+        senders: senders.len(),
+        pipeline: 1,
+        ..Outcome::default()
+    })
+}
+
+/// The `p` quantile of sorted nanosecond samples, in milliseconds (NaN with none).
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(idx).copied().unwrap_or(0) as f64 / 1e6
 }
