@@ -444,11 +444,7 @@ impl Delivery {
     /// [`RelayError::refused`] turns into the error the HTTP request would give). Several
     /// sends may be in flight; they are stored in the order sent.
     pub async fn send(&mut self, request: u64, req: MultiSendRequest) -> RelayResult<()> {
-        let frame = ClientFrame::Send {
-            request,
-            recipients: req.recipients,
-        };
-        let text = serde_json::to_string(&frame).map_err(|_| RelayError::BadFrame)?;
+        let text = ClientFrame::send_json(request, &req.recipients);
         self.ws.send(Message::Text(text.into())).await?;
         Ok(())
     }

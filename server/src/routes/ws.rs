@@ -132,6 +132,12 @@ fn text(frame: &ServerFrame) -> Option<Message> {
         .map(|s| Message::Text(s.into()))
 }
 
+/// The frame pushing `env` ([`Envelope::frame_json`], what serde writes for
+/// `ServerFrame::Envelope`, without its escaping pass over the body).
+fn push(env: &Envelope) -> Message {
+    Message::Text(env.frame_json().into())
+}
+
 async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
     let _gauge = ConnectionGauge::new();
     let (conn, older) = state.hub.register(dev.pk);
@@ -196,10 +202,7 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                     break;
                 }
                 let id = env.id;
-                let Some(msg) = text(&ServerFrame::Envelope(env)) else {
-                    continue;
-                };
-                if sink.feed(msg).await.is_err() {
+                if sink.feed(push(&env)).await.is_err() {
                     break 'outer;
                 }
                 inflight.insert(id);
@@ -240,11 +243,8 @@ async fn run(state: AppState, dev: AuthDevice, socket: WebSocket) {
                     continue;
                 }
                 let id = env.id;
-                let Some(msg) = text(&ServerFrame::Envelope(env)) else {
-                    continue;
-                };
                 // Queue the frame; one flush below writes them all.
-                if sink.feed(msg).await.is_err() {
+                if sink.feed(push(&env)).await.is_err() {
                     break 'outer;
                 }
                 inflight.insert(id);
