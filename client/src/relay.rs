@@ -420,7 +420,7 @@ impl Delivery {
             match self.ws.next().await? {
                 Ok(Message::Text(t)) => {
                     return Some(
-                        serde_json::from_str(t.as_str()).map_err(|_| RelayError::BadFrame),
+                        ServerFrame::from_json(t.as_str()).map_err(|_| RelayError::BadFrame),
                     );
                 }
                 Ok(Message::Close(_)) => return None,

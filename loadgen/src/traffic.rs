@@ -212,15 +212,16 @@ fn envelopes(to: &[Device], body: &[u8]) -> Vec<OutgoingEnvelope> {
 }
 
 /// The recipient users of the `i`-th request: `k` consecutive users (wrapping around).
-fn pick(recipients: &[Vec<Device>], i: usize, k: usize) -> Vec<Vec<Device>> {
+fn pick(recipients: &[Vec<Device>], i: usize, k: usize) -> Vec<&[Device]> {
     (0..k)
-        .filter_map(|j| recipients.get((i + j) % recipients.len().max(1)).cloned())
+        .filter_map(|j| recipients.get((i + j) % recipients.len().max(1)))
+        .map(Vec::as_slice)
         .collect()
 }
 
 /// Sends `body` to every device of each of `to` in one request, as a client does: a message
 /// to one user goes to `PUT /v1/messages/{user}`, a group message to `POST /v1/messages`.
-async fn send(relay: &Relay, to: &[Vec<Device>], body: &[u8]) -> anyhow::Result<()> {
+async fn send(relay: &Relay, to: &[&[Device]], body: &[u8]) -> anyhow::Result<()> {
     match to {
         [one] => {
             let user = one.first().context("a user with no device")?.user.clone();
@@ -246,7 +247,7 @@ async fn send(relay: &Relay, to: &[Vec<Device>], body: &[u8]) -> anyhow::Result<
 }
 
 /// The body of a send to `to` over the socket: a message to one user names one recipient.
-fn socket_send(to: &[Vec<Device>], body: &[u8]) -> MultiSendRequest {
+fn socket_send(to: &[&[Device]], body: &[u8]) -> MultiSendRequest {
     MultiSendRequest {
         recipients: to
             .iter()
@@ -301,7 +302,7 @@ impl Sender {
     async fn send(
         &mut self,
         request: u64,
-        to: &[Vec<Device>],
+        to: &[&[Device]],
         body: &[u8],
     ) -> anyhow::Result<Vec<bool>> {
         match self {
@@ -533,7 +534,9 @@ pub async fn measure(
                         let _ = feed.send(socket_send(&to, &b));
                     } else {
                         let (relay, shared) = (s.relay.clone(), shared.clone());
+                        let to: Vec<Vec<Device>> = to.into_iter().map(<[Device]>::to_vec).collect();
                         tokio::spawn(async move {
+                            let to: Vec<&[Device]> = to.iter().map(Vec::as_slice).collect();
                             match send(&relay, &to, &b).await {
                                 Ok(()) => shared
                                     .sent_ok

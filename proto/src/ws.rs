@@ -95,6 +95,69 @@ pub enum ClientFrame {
     },
 }
 
+/// The fields of every [`ServerFrame`] at once, so that a frame is read in one pass: serde
+/// reads an internally tagged enum through a buffered copy of the whole frame.
+#[derive(Deserialize)]
+struct FlatServerFrame {
+    r#type: ServerFrameType,
+    id: Option<i64>,
+    source_user: Option<UserId>,
+    source_device: Option<DeviceId>,
+    server_timestamp: Option<u64>,
+    body: Option<B64>,
+    reason: Option<String>,
+    request: Option<u64>,
+    sender_devices: Option<Vec<DeviceId>>,
+    status: Option<u16>,
+    error: Option<ErrorBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ServerFrameType {
+    Envelope,
+    QueueEmpty,
+    Closing,
+    Sent,
+    SendFailed,
+}
+
+impl ServerFrame {
+    /// Reads a frame from its JSON: what `serde_json::from_str` accepts, in one pass (see
+    /// [`FlatServerFrame`]); fields of other kinds of frame are ignored, as unknown fields
+    /// are. A client reads every frame the relay sends it with this.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        use serde::de::Error as _;
+        fn field<T>(v: Option<T>, name: &'static str) -> Result<T, serde_json::Error> {
+            v.ok_or_else(|| serde_json::Error::missing_field(name))
+        }
+        let f: FlatServerFrame = serde_json::from_str(text)?;
+        Ok(match f.r#type {
+            ServerFrameType::Envelope => Self::Envelope(Envelope {
+                id: field(f.id, "id")?,
+                source_user: field(f.source_user, "source_user")?,
+                source_device: field(f.source_device, "source_device")?,
+                server_timestamp: field(f.server_timestamp, "server_timestamp")?,
+                body: field(f.body, "body")?,
+            }),
+            ServerFrameType::QueueEmpty => Self::QueueEmpty,
+            ServerFrameType::Closing => Self::Closing {
+                reason: field(f.reason, "reason")?,
+            },
+            ServerFrameType::Sent => Self::Sent {
+                request: field(f.request, "request")?,
+                server_timestamp: field(f.server_timestamp, "server_timestamp")?,
+                sender_devices: field(f.sender_devices, "sender_devices")?,
+            },
+            ServerFrameType::SendFailed => Self::SendFailed {
+                request: field(f.request, "request")?,
+                status: field(f.status, "status")?,
+                error: field(f.error, "error")?,
+            },
+        })
+    }
+}
+
 /// Appends `bytes` as a JSON string of standard padded base64 (its characters never need
 /// escaping).
 fn push_b64(out: &mut String, bytes: &[u8]) {
@@ -202,6 +265,61 @@ mod tests {
             let serde = serde_json::to_string(&ServerFrame::Envelope(env.clone()));
             assert_eq!(Some(env.frame_json()), serde.ok(), "body of {len} bytes");
         }
+    }
+
+    #[test]
+    fn server_frames_read_in_one_pass_as_serde_reads_them() -> Result<(), serde_json::Error> {
+        let frames = [
+            ServerFrame::Envelope(Envelope {
+                id: 42,
+                source_user: user("alice"),
+                source_device: 3,
+                server_timestamp: 1_764_000_000_000,
+                body: B64(vec![1, 2, 3, 250]),
+            }),
+            ServerFrame::QueueEmpty,
+            ServerFrame::Closing {
+                reason: "replaced \"by\" a newer socket".into(),
+            },
+            ServerFrame::Sent {
+                request: u64::MAX,
+                server_timestamp: 7,
+                sender_devices: vec![1, 2, 9],
+            },
+            ServerFrame::SendFailed {
+                request: 5,
+                status: 409,
+                error: serde_json::from_str(
+                    r#"{"code":"mismatched_devices","message":"x","mismatched":{"missing":[2],"extra":[]}}"#,
+                )?,
+            },
+        ];
+        for frame in frames {
+            let json = serde_json::to_string(&frame)?;
+            let read = ServerFrame::from_json(&json)?;
+            assert_eq!(serde_json::to_string(&read)?, json);
+        }
+        // What serde refuses, this refuses too.
+        for bad in [
+            r#"{"type":"envelope","id":1,"source_user":"a","source_device":1,"server_timestamp":1}"#,
+            r#"{"type":"envelope","id":1,"source_user":"A!","source_device":1,"server_timestamp":1,"body":""}"#,
+            r#"{"type":"envelope","id":1,"source_user":"a","source_device":1,"server_timestamp":1,"body":"!!"}"#,
+            r#"{"type":"sent","request":1,"server_timestamp":1}"#,
+            r#"{"type":"sent","request":-1,"server_timestamp":1,"sender_devices":[]}"#,
+            r#"{"type":"closing"}"#,
+            r#"{"type":"pushed"}"#,
+            r#"{"id":1}"#,
+            r#"{"type":"queue_empty","type":"queue_empty"}"#,
+            "[]",
+            "",
+        ] {
+            assert!(
+                serde_json::from_str::<ServerFrame>(bad).is_err(),
+                "serde: {bad}"
+            );
+            assert!(ServerFrame::from_json(bad).is_err(), "one pass: {bad}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -145,6 +145,3 @@ pub struct NewEnvelope {
     /// Ciphertext.
     pub body: Vec<u8>,
 }
-
-/// Rows per multi-row INSERT (6 parameters each: far below both databases' limits).
-pub(crate) const INSERT_CHUNK: usize = 500;

@@ -30,7 +30,7 @@ use parley_proto::{B64, DeviceId, UserId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::db::{Db, INSERT_CHUNK, NewEnvelope};
+use crate::db::{Db, NewEnvelope};
 use crate::directory::Directory;
 use crate::hub::{Hub, WAKE_CHANNEL};
 use crate::metrics;
@@ -349,39 +349,64 @@ fn hand_over(hub: &Hub, batch: &mut [(WriteOp, Reply)], ids: Vec<i64>) {
     }
 }
 
-/// Appends to the query builder `$qb` (database type `$db`) a multi-row `INSERT` of `$rows`
-/// (without `RETURNING`).
-macro_rules! push_insert {
-    ($db:ty, $qb:expr, $rows:expr) => {{
-        let qb: &mut sqlx::QueryBuilder<'_, $db> = $qb;
-        let rows: &[&NewEnvelope] = $rows;
-        qb.push(
-            "INSERT INTO envelopes (device_pk, source_user, source_device, server_ts, expires_at, body) ",
-        );
-        qb.push_values(rows, |mut b, e| {
+/// Rows of one `INSERT` of a SQLite group commit, padded with rows of `NULL`s that the
+/// statement leaves out, and ids of one `DELETE`, padded with `NULL`s that match nothing: the
+/// text of a commit then depends only on how many of each it has, not on how many rows, so
+/// the connection keeps it prepared (a handful of texts cover every commit of a steady load).
+/// Prepared afresh, parsing and compiling a commit's script was 6 % of the relay's CPU time
+/// (4 envelopes per message, docs/benchmarks.md part 8).
+const SQLITE_INSERT_ROWS: usize = 64;
+/// See [`SQLITE_INSERT_ROWS`].
+const SQLITE_DELETE_IDS: usize = 256;
+
+/// Appends to `qb` one `INSERT` of `rows` (at most [`SQLITE_INSERT_ROWS`]; no `RETURNING`),
+/// padded to [`SQLITE_INSERT_ROWS`] rows of `NULL`s that its `WHERE` leaves out. The rows
+/// are inserted in the order given (`VALUES` is read in order), so they get consecutive ids.
+fn push_sqlite_insert<'a>(qb: &mut sqlx::QueryBuilder<'a, sqlx::Sqlite>, rows: &[&'a NewEnvelope]) {
+    qb.push(
+        "INSERT INTO envelopes (device_pk, source_user, source_device, server_ts, expires_at, body) \
+         SELECT column1, column2, column3, column4, column5, column6 FROM (",
+    );
+    let padding = SQLITE_INSERT_ROWS.saturating_sub(rows.len());
+    let rows = rows
+        .iter()
+        .copied()
+        .map(Some)
+        .chain(std::iter::repeat_n(None, padding));
+    qb.push_values(rows, |mut b, e| match e {
+        Some(e) => {
             b.push_bind(e.device_pk)
                 .push_bind(e.source_user.as_str())
                 .push_bind(e.source_device)
                 .push_bind(e.server_ts)
                 .push_bind(e.expires_at)
                 .push_bind(e.body.as_slice());
-        });
-    }};
+        }
+        None => {
+            for _ in 0..6 {
+                b.push_bind(None::<i64>);
+            }
+        }
+    });
+    qb.push(") WHERE column1 IS NOT NULL; ");
 }
 
 /// Appends to `qb` the deletes of a batch's acks, each a statement of its own, between two
 /// readings of `total_changes()` (result rows `(5, before)` and `(6, after)`): the ids the
-/// acking sockets pushed by id alone, the other ids one statement per device, with the
-/// device, so a device only ever deletes its own. (One statement with an `OR` term per device
-/// fails beyond SQLite's expression depth limit, 1,000 devices; a row-value `IN` would scan
-/// the table.)
+/// acking sockets pushed by id alone (in statements of [`SQLITE_DELETE_IDS`], padded), the
+/// other ids one statement per device, with the device, so a device only ever deletes its
+/// own. (One statement with an `OR` term per device fails beyond SQLite's expression depth
+/// limit, 1,000 devices; a row-value `IN` would scan the table.)
 fn push_deletes(qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, acks: &Acks<'_>) {
     qb.push("SELECT 5, total_changes(); ");
-    if !acks.pushed.is_empty() {
+    for chunk in acks.pushed.chunks(SQLITE_DELETE_IDS) {
         qb.push("DELETE FROM envelopes WHERE id IN (");
         let mut sep = qb.separated(", ");
-        for id in &acks.pushed {
+        for id in chunk {
             sep.push_bind(*id);
+        }
+        for _ in chunk.len()..SQLITE_DELETE_IDS {
+            sep.push_bind(None::<i64>);
         }
         qb.push("); ");
     }
@@ -504,10 +529,9 @@ async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Re
             // (AUTOINCREMENT: one more than the largest ever used), so the last id of the
             // first statement and of the last one give them all.
             let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN; ");
-            let chunks = inserts.chunks(INSERT_CHUNK).count();
-            for (i, chunk) in inserts.chunks(INSERT_CHUNK).enumerate() {
-                push_insert!(sqlx::Sqlite, &mut qb, chunk);
-                qb.push("; ");
+            let chunks = inserts.chunks(SQLITE_INSERT_ROWS).count();
+            for (i, chunk) in inserts.chunks(SQLITE_INSERT_ROWS).enumerate() {
+                push_sqlite_insert(&mut qb, chunk);
                 if i == 0 {
                     let first = i64::try_from(chunk.len()).unwrap_or(i64::MAX) - 1;
                     qb.push("SELECT 3, last_insert_rowid() - ")
@@ -522,9 +546,11 @@ async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Re
                 push_deletes(&mut qb, &acks);
             }
             qb.push("COMMIT");
+            // Kept prepared unless it has deletes by device (after a reconnect: rare, and
+            // their text varies with the devices).
             let rows = qb
                 .build_query_as::<(i64, i64)>()
-                .persistent(false)
+                .persistent(acks.other.is_empty())
                 .fetch_all(&mut **conn)
                 .await;
             match rows {
