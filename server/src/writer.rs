@@ -349,25 +349,46 @@ fn hand_over(hub: &Hub, batch: &mut [(WriteOp, Reply)], ids: Vec<i64>) {
     }
 }
 
-/// Rows of one `INSERT` of a SQLite group commit, padded with rows of `NULL`s that the
-/// statement leaves out, and ids of one `DELETE`, padded with `NULL`s that match nothing: the
-/// text of a commit then depends only on how many of each it has, not on how many rows, so
-/// the connection keeps it prepared (a handful of texts cover every commit of a steady load).
-/// Prepared afresh, parsing and compiling a commit's script was 6 % of the relay's CPU time
-/// (4 envelopes per message, docs/benchmarks.md part 8).
-const SQLITE_INSERT_ROWS: usize = 64;
-/// See [`SQLITE_INSERT_ROWS`].
-const SQLITE_DELETE_IDS: usize = 256;
+/// A small SQLite group commit (at most [`KEPT_INSERTS`] statements of [`KEPT_INSERT_ROWS`]
+/// rows and [`KEPT_DELETES`] of [`KEPT_DELETE_IDS`] ids) pads its inserts with rows of `NULL`s
+/// that the statement leaves out and its deletes with `NULL`s that match nothing, so that its
+/// text depends only on how many statements it has: at most 15 texts, which the write
+/// connection keeps prepared. Prepared afresh, parsing and compiling a commit's script was
+/// 6 % of the relay's CPU time (4 envelopes per message, docs/benchmarks.md part 8). A larger
+/// commit is sent as it is, in statements of [`LARGE_INSERT_ROWS`] rows, and prepared for
+/// that commit alone: kept, its many texts would each hold their compiled statements (with
+/// every commit's text kept, the relay held 75 MiB more after a load run).
+const KEPT_INSERT_ROWS: usize = 64;
+/// See [`KEPT_INSERT_ROWS`].
+const KEPT_INSERTS: usize = 4;
+/// See [`KEPT_INSERT_ROWS`].
+const KEPT_DELETE_IDS: usize = 256;
+/// See [`KEPT_INSERT_ROWS`].
+const KEPT_DELETES: usize = 2;
+/// Rows per insert statement of a commit not kept prepared.
+const LARGE_INSERT_ROWS: usize = 500;
 
-/// Appends to `qb` one `INSERT` of `rows` (at most [`SQLITE_INSERT_ROWS`]; no `RETURNING`),
-/// padded to [`SQLITE_INSERT_ROWS`] rows of `NULL`s that its `WHERE` leaves out. The rows
-/// are inserted in the order given (`VALUES` is read in order), so they get consecutive ids.
-fn push_sqlite_insert<'a>(qb: &mut sqlx::QueryBuilder<'a, sqlx::Sqlite>, rows: &[&'a NewEnvelope]) {
+/// Whether a commit is small enough to be kept prepared (see [`KEPT_INSERT_ROWS`]); deletes
+/// by device (after a reconnect: rare) vary with the devices and never are.
+fn kept_prepared(inserts: usize, acks: &Acks<'_>) -> bool {
+    inserts <= KEPT_INSERT_ROWS * KEPT_INSERTS
+        && acks.pushed.len() <= KEPT_DELETE_IDS * KEPT_DELETES
+        && acks.other.is_empty()
+}
+
+/// Appends to `qb` one `INSERT` of `rows` (no `RETURNING`), padded to `pad_to` rows (if more
+/// than `rows`) of `NULL`s that its `WHERE` leaves out. The rows are inserted in the order
+/// given (`VALUES` is read in order), so they get consecutive ids.
+fn push_sqlite_insert<'a>(
+    qb: &mut sqlx::QueryBuilder<'a, sqlx::Sqlite>,
+    rows: &[&'a NewEnvelope],
+    pad_to: usize,
+) {
     qb.push(
         "INSERT INTO envelopes (device_pk, source_user, source_device, server_ts, expires_at, body) \
          SELECT column1, column2, column3, column4, column5, column6 FROM (",
     );
-    let padding = SQLITE_INSERT_ROWS.saturating_sub(rows.len());
+    let padding = pad_to.saturating_sub(rows.len());
     let rows = rows
         .iter()
         .copied()
@@ -393,19 +414,24 @@ fn push_sqlite_insert<'a>(qb: &mut sqlx::QueryBuilder<'a, sqlx::Sqlite>, rows: &
 
 /// Appends to `qb` the deletes of a batch's acks, each a statement of its own, between two
 /// readings of `total_changes()` (result rows `(5, before)` and `(6, after)`): the ids the
-/// acking sockets pushed by id alone (in statements of [`SQLITE_DELETE_IDS`], padded), the
-/// other ids one statement per device, with the device, so a device only ever deletes its
-/// own. (One statement with an `OR` term per device fails beyond SQLite's expression depth
-/// limit, 1,000 devices; a row-value `IN` would scan the table.)
-fn push_deletes(qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, acks: &Acks<'_>) {
+/// acking sockets pushed by id alone (in statements of `chunk` ids, padded with `NULL`s to
+/// `chunk` if `pad` is set), the other ids one statement per device, with the device, so a
+/// device only ever deletes its own. (One statement with an `OR` term per device fails beyond
+/// SQLite's expression depth limit, 1,000 devices; a row-value `IN` would scan the table.)
+fn push_deletes(
+    qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
+    acks: &Acks<'_>,
+    chunk: usize,
+    pad: bool,
+) {
     qb.push("SELECT 5, total_changes(); ");
-    for chunk in acks.pushed.chunks(SQLITE_DELETE_IDS) {
+    for ids in acks.pushed.chunks(chunk.max(1)) {
         qb.push("DELETE FROM envelopes WHERE id IN (");
         let mut sep = qb.separated(", ");
-        for id in chunk {
+        for id in ids {
             sep.push_bind(*id);
         }
-        for _ in chunk.len()..SQLITE_DELETE_IDS {
+        for _ in ids.len()..if pad { chunk } else { 0 } {
             sep.push_bind(None::<i64>);
         }
         qb.push("); ");
@@ -528,10 +554,16 @@ async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Re
             // The rows of one transaction on the only write connection get consecutive ids
             // (AUTOINCREMENT: one more than the largest ever used), so the last id of the
             // first statement and of the last one give them all.
+            let kept = kept_prepared(inserts.len(), &acks);
+            let (rows_per, ids_per) = if kept {
+                (KEPT_INSERT_ROWS, KEPT_DELETE_IDS)
+            } else {
+                (LARGE_INSERT_ROWS, 4 * LARGE_INSERT_ROWS)
+            };
             let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN; ");
-            let chunks = inserts.chunks(SQLITE_INSERT_ROWS).count();
-            for (i, chunk) in inserts.chunks(SQLITE_INSERT_ROWS).enumerate() {
-                push_sqlite_insert(&mut qb, chunk);
+            let chunks = inserts.chunks(rows_per).count();
+            for (i, chunk) in inserts.chunks(rows_per).enumerate() {
+                push_sqlite_insert(&mut qb, chunk, if kept { rows_per } else { 0 });
                 if i == 0 {
                     let first = i64::try_from(chunk.len()).unwrap_or(i64::MAX) - 1;
                     qb.push("SELECT 3, last_insert_rowid() - ")
@@ -543,14 +575,12 @@ async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Re
                 }
             }
             if !acks.is_empty() {
-                push_deletes(&mut qb, &acks);
+                push_deletes(&mut qb, &acks, ids_per, kept);
             }
             qb.push("COMMIT");
-            // Kept prepared unless it has deletes by device (after a reconnect: rare, and
-            // their text varies with the devices).
             let rows = qb
                 .build_query_as::<(i64, i64)>()
-                .persistent(acks.other.is_empty())
+                .persistent(kept)
                 .fetch_all(&mut **conn)
                 .await;
             match rows {
