@@ -671,7 +671,10 @@ fn render(cli: &Cli, reports: &[Report], ceiling: &Ceiling) -> anyhow::Result<St
                 ratio * 100.0,
                 verdict(ratio >= 0.5)
             )?;
-            if let Some(c) = ceiling.of(p).filter(|_| p.transport == Transport::Ws) {
+            if let Some(c) = ceiling
+                .of(p)
+                .filter(|_| p.transport == Transport::Ws && p.pipeline == 1)
+            {
                 writeln!(
                     s,
                     "| {name} | (for comparison) socket ceiling of {} env/request: {:.0} = {:.0}% of the floor; this peak is {:.0}% of it | | |",
