@@ -29,9 +29,11 @@ use tokio::io::AsyncBufReadExt as _;
 /// The line the server prints when it listens, followed by its base URL.
 const LISTENING: &str = "ceiling server listening on ";
 
-/// The relay's socket settings (`server/src/routes/ws.rs`).
+/// The relay's socket buffer sizes (`READ_BUFFER`, `WRITE_BUFFER` in
+/// `server/src/routes/ws.rs`, which this binary does not link).
 const READ_BUFFER: usize = 4 * 1024;
 const WRITE_BUFFER: usize = 32 * 1024;
+/// Largest frame taken (the load generator's frames are far smaller).
 const MAX_FRAME: usize = 1024 * 1024;
 
 /// The fields of a send frame the relay reads (its `FlatFrame`).

@@ -414,15 +414,15 @@ fn push_sqlite_insert<'a>(
 
 /// Appends to `qb` the deletes of a batch's acks, each a statement of its own, between two
 /// readings of `total_changes()` (result rows `(5, before)` and `(6, after)`): the ids the
-/// acking sockets pushed by id alone (in statements of `chunk` ids, padded with `NULL`s to
-/// `chunk` if `pad` is set), the other ids one statement per device, with the device, so a
+/// acking sockets pushed by id alone (in statements of `chunk` ids, each padded to `pad_to`
+/// ids, if more, with `NULL`s that match nothing), the other ids one statement per device, with the device, so a
 /// device only ever deletes its own. (One statement with an `OR` term per device fails beyond
 /// SQLite's expression depth limit, 1,000 devices; a row-value `IN` would scan the table.)
 fn push_deletes(
     qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
     acks: &Acks<'_>,
     chunk: usize,
-    pad: bool,
+    pad_to: usize,
 ) {
     qb.push("SELECT 5, total_changes(); ");
     for ids in acks.pushed.chunks(chunk.max(1)) {
@@ -431,7 +431,7 @@ fn push_deletes(
         for id in ids {
             sep.push_bind(*id);
         }
-        for _ in ids.len()..if pad { chunk } else { 0 } {
+        for _ in ids.len()..pad_to {
             sep.push_bind(None::<i64>);
         }
         qb.push("); ");
@@ -560,10 +560,12 @@ async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Re
             } else {
                 (LARGE_INSERT_ROWS, 4 * LARGE_INSERT_ROWS)
             };
+            // A kept script pads every statement to its full size.
+            let pad = |n: usize| if kept { n } else { 0 };
             let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN; ");
             let chunks = inserts.chunks(rows_per).count();
             for (i, chunk) in inserts.chunks(rows_per).enumerate() {
-                push_sqlite_insert(&mut qb, chunk, if kept { rows_per } else { 0 });
+                push_sqlite_insert(&mut qb, chunk, pad(rows_per));
                 if i == 0 {
                     let first = i64::try_from(chunk.len()).unwrap_or(i64::MAX) - 1;
                     qb.push("SELECT 3, last_insert_rowid() - ")
@@ -575,7 +577,7 @@ async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Re
                 }
             }
             if !acks.is_empty() {
-                push_deletes(&mut qb, &acks, ids_per, kept);
+                push_deletes(&mut qb, &acks, ids_per, pad(ids_per));
             }
             qb.push("COMMIT");
             let rows = qb

@@ -57,6 +57,7 @@ both!(
     a_burst_of_ack_frames_is_all_written,
     acks_sent_before_a_reconnect_are_not_redelivered,
     a_large_group_commit_maps_ids_to_envelopes,
+    small_group_commits_map_ids_to_envelopes,
     a_failed_group_commit_leaves_the_writer_usable,
     sends_over_the_socket,
     a_send_over_the_socket_is_stored_if_and_only_if_answered,
@@ -1045,10 +1046,25 @@ async fn a_full_window_loses_nothing(backend: Backend) {
     finish(storage, server).await;
 }
 
-/// One group commit of 600 envelopes for two devices (on SQLite two INSERT statements in the
-/// batch's script): each envelope handed to a socket carries the id its row got, and the ids
-/// follow the insert order.
+/// One group commit of 600 envelopes for two devices (on SQLite a script prepared for this
+/// commit alone, with two INSERT statements): each envelope handed to a socket carries the id
+/// its row got, and the ids follow the insert order.
 async fn a_large_group_commit_maps_ids_to_envelopes(backend: Backend) {
+    group_commits_map_ids_to_envelopes(backend, &[600]).await;
+}
+
+/// Three group commits of 150 envelopes, the later ones with the acks of the one before (on
+/// SQLite a script kept prepared: three INSERTs of 64 rows, the last padded with rows it
+/// leaves out, and a DELETE padded with ids that match nothing; the second and third commit
+/// reuse it). As above, and nothing acked stays queued.
+async fn small_group_commits_map_ids_to_envelopes(backend: Backend) {
+    group_commits_map_ids_to_envelopes(backend, &[150, 150, 150]).await;
+}
+
+/// Writes one group commit of each size in `sizes` for the two devices of bob (alternating),
+/// bodies numbered in insert order; checks that the rows' ids follow that order and that each
+/// socket receives every envelope with the id of its row; acks them all.
+async fn group_commits_map_ids_to_envelopes(backend: Backend, sizes: &[u32]) {
     use parley_server::db::NewEnvelope;
     use parley_server::writer::WriteOp;
     let (storage, server) = start(backend).await;
@@ -1064,50 +1080,71 @@ async fn a_large_group_commit_maps_ids_to_envelopes(backend: Backend) {
         sqlx::query_scalar("SELECT pk FROM devices WHERE user_id = 'bob' ORDER BY device_id")
             .fetch_all(pool).await.unwrap()
     });
-    let now = parley_server::now_ms();
-    let rows: Vec<NewEnvelope> = (0..600u32)
-        .map(|i| NewEnvelope {
-            device_pk: pks[(i % 2) as usize],
-            source_user: alice.user.as_str().to_owned(),
-            source_device: 1,
-            server_ts: now,
-            expires_at: now + 60_000,
-            body: i.to_be_bytes().to_vec(),
-        })
-        .collect();
-    server
-        .state
-        .writer
-        .write(WriteOp::Insert(rows))
-        .await
-        .unwrap();
-    let stored: Vec<(i64, Vec<u8>)> = parley_server::on_db!(&server.state.db, read, pool => {
-        sqlx::query_as("SELECT id, body FROM envelopes ORDER BY id").fetch_all(pool).await.unwrap()
-    });
-    assert_eq!(stored.len(), 600);
-    // Ids follow the insert order.
-    for (i, (_, body)) in stored.iter().enumerate() {
-        assert_eq!(body, &u32::try_from(i).unwrap().to_be_bytes().to_vec());
-    }
-    let stored: std::collections::BTreeMap<i64, Vec<u8>> = stored.into_iter().collect();
-    // The first window of each socket comes from the writer's hand-over, not the database.
-    let window = parley_server::routes::ws::WINDOW;
-    for ws in [&mut ws1, &mut ws2] {
-        let mut unacked = Vec::new();
-        for _ in 0..300 {
-            let e = next_envelope(ws).await;
-            assert_eq!(
-                stored.get(&e.id),
-                Some(&e.body.0),
-                "envelope {} has another's body",
-                e.id
-            );
-            unacked.push(e.id);
-            if unacked.len() == window {
-                ws.ack(std::mem::take(&mut unacked)).await.unwrap();
-            }
+    let (mut numbered, mut last_id) = (0u32, 0i64);
+    for &n in sizes {
+        let now = parley_server::now_ms();
+        let rows: Vec<NewEnvelope> = (numbered..numbered + n)
+            .map(|i| NewEnvelope {
+                device_pk: pks[(i % 2) as usize],
+                source_user: alice.user.as_str().to_owned(),
+                source_device: 1,
+                server_ts: now,
+                expires_at: now + 60_000,
+                body: i.to_be_bytes().to_vec(),
+            })
+            .collect();
+        server
+            .state
+            .writer
+            .write(WriteOp::Insert(rows))
+            .await
+            .unwrap();
+        let stored: Vec<(i64, Vec<u8>)> = parley_server::on_db!(&server.state.db, read, pool => {
+            sqlx::query_as("SELECT id, body FROM envelopes WHERE id > $1 ORDER BY id")
+                .bind(last_id).fetch_all(pool).await.unwrap()
+        });
+        assert_eq!(stored.len(), n as usize);
+        // Ids follow the insert order.
+        for (i, (_, body)) in (numbered..).zip(&stored) {
+            assert_eq!(body, &i.to_be_bytes().to_vec());
         }
-        ws.ack(unacked).await.unwrap();
+        last_id = stored.last().map_or(last_id, |(id, _)| *id);
+        numbered += n;
+        let stored: std::collections::BTreeMap<i64, Vec<u8>> = stored.into_iter().collect();
+        // The first window of each socket comes from the writer's hand-over, not the database.
+        let window = parley_server::routes::ws::WINDOW;
+        for ws in [&mut ws1, &mut ws2] {
+            let mut unacked = Vec::new();
+            for _ in 0..n / 2 {
+                let e = next_envelope(ws).await;
+                assert_eq!(
+                    stored.get(&e.id),
+                    Some(&e.body.0),
+                    "envelope {} has another's body",
+                    e.id
+                );
+                unacked.push(e.id);
+                if unacked.len() == window {
+                    ws.ack(std::mem::take(&mut unacked)).await.unwrap();
+                }
+            }
+            ws.ack(unacked).await.unwrap();
+        }
+    }
+    // Every ack is written: nothing stays queued.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: i64 = parley_server::on_db!(&server.state.db, read, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM envelopes").fetch_one(pool).await.unwrap()
+        });
+        if left == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{left} acked envelopes still queued"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     finish(storage, server).await;
 }
