@@ -684,6 +684,18 @@ fn render(cli: &Cli, reports: &[Report], ceiling: &Ceiling) -> anyhow::Result<St
                     p.received_per_sec / c.received_per_sec * 100.0
                 )?;
             }
+            // On SQLite the relay's CPU time includes its database's; on PostgreSQL it does not.
+            if let (Some(Backend::Sqlite), Some(cpu_us)) = (r.backend, p.relay_cpu_us)
+                && cpu_us > 0.0
+            {
+                let cores = std::thread::available_parallelism().map_or(1, usize::from);
+                let bound = cores as f64 * 1e6 / cpu_us;
+                writeln!(
+                    s,
+                    "| {name} | (for comparison) what the relay's own CPU time allows, were the {cores} cores its alone: {cores} × 10⁶ / {cpu_us:.1} µs per envelope = {bound:.0} = {:.0}% of the floor (a bound, not a measurement) | | |",
+                    bound / f.rows_per_sec * 100.0
+                )?;
+            }
             for f in r.floor.iter().skip(1) {
                 let ratio = p.received_per_sec / f.rows_per_sec;
                 writeln!(
