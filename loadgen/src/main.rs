@@ -743,3 +743,58 @@ fn render(cli: &Cli, reports: &[Report], ceiling: &Ceiling) -> anyhow::Result<St
     }
     Ok(s)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn report(backend: Backend) -> Report {
+        let peak = Outcome {
+            received_per_sec: 40_000.0,
+            sent_per_sec: 40_000.0,
+            per_request: 4,
+            users_per_request: 1,
+            relay_cpu_us: Some(20.0),
+            loadgen_cpu_us: 10.0,
+            transport: Transport::Ws,
+            senders: 256,
+            pipeline: 1,
+            ..Outcome::default()
+        };
+        Report {
+            backend: Some(backend),
+            floor: vec![floor::Floor {
+                batch: 1000,
+                rows_per_sec: 100_000.0,
+            }],
+            peak: vec![peak.clone()],
+            best: vec![peak],
+            ..Report::default()
+        }
+    }
+
+    /// The verdict compares the peak with the floor; on SQLite (whose relay CPU time includes
+    /// the database's) the relay's CPU bound follows it, and on PostgreSQL it does not.
+    #[test]
+    fn verdicts_give_the_relay_cpu_bound_on_sqlite_only() {
+        let cli = Cli::parse_from(["parley-loadgen"]);
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let bound = cores as f64 * 1e6 / 20.0;
+        let sqlite = render(&cli, &[report(Backend::Sqlite)], &Ceiling::default()).unwrap();
+        assert!(
+            sqlite.contains("40000 / 100000 = 40% | **missed**"),
+            "{sqlite}"
+        );
+        assert!(
+            sqlite.contains(&format!(
+                "{cores} × 10⁶ / 20.0 µs per envelope = {bound:.0} = {:.0}% of the floor",
+                bound / 1000.0
+            )),
+            "{sqlite}"
+        );
+        let pg = render(&cli, &[report(Backend::Postgres)], &Ceiling::default()).unwrap();
+        assert!(pg.contains("40000 / 100000 = 40% | **missed**"), "{pg}");
+        assert!(!pg.contains("µs per envelope ="), "{pg}");
+    }
+}
