@@ -774,6 +774,51 @@ mod tests {
         }
     }
 
+    fn rate(senders: usize, received: f64, sent: f64) -> Outcome {
+        Outcome {
+            received_per_sec: received,
+            sent_per_sec: sent,
+            senders,
+            ..Outcome::default()
+        }
+    }
+
+    /// The sweep tries each count once, fewest first, and keeps the last that was 5 % faster
+    /// than the best before it; it stops at the first that is not, or that falls behind.
+    #[tokio::test]
+    async fn the_sweep_keeps_the_last_count_that_raised_the_rate() -> anyhow::Result<()> {
+        let by_count = |n: usize| match n {
+            16 => rate(16, 100.0, 100.0),
+            64 => rate(64, 110.0, 110.0),
+            256 => rate(256, 114.0, 114.0),
+            _ => rate(n, 1000.0, 1000.0),
+        };
+        let (runs, best) = sweep(&[1024, 64, 16, 256, 16], |n| async move {
+            anyhow::Ok(by_count(n))
+        })
+        .await?;
+        let tried: Vec<usize> = runs.iter().map(|o| o.senders).collect();
+        assert_eq!(tried, [16, 64, 256]);
+        assert_eq!(best.map(|o| o.senders), Some(64));
+        // A count whose deliveries fall behind its sends ends the sweep without counting,
+        // unless it is the first.
+        let behind = |n: usize| match n {
+            16 => rate(16, 50.0, 100.0),
+            _ => rate(n, 1000.0, 1000.0),
+        };
+        let (runs, best) = sweep(&[16, 64], |n| async move { anyhow::Ok(behind(n)) }).await?;
+        assert_eq!((runs.len(), best.map(|o| o.senders)), (1, Some(16)));
+        let (runs, best) = sweep(&[16, 64], |n| async move {
+            anyhow::Ok(match n {
+                16 => rate(16, 100.0, 100.0),
+                _ => rate(n, 500.0, 1000.0),
+            })
+        })
+        .await?;
+        assert_eq!((runs.len(), best.map(|o| o.senders)), (2, Some(16)));
+        Ok(())
+    }
+
     /// The verdict compares the peak with the floor; on SQLite (whose relay CPU time includes
     /// the database's) the relay's CPU bound follows it, and on PostgreSQL it does not.
     #[test]

@@ -508,7 +508,7 @@ pub async fn measure(
         }
         Load::Rate(rate) => {
             let senders = senders.to_vec();
-            let recipients = recipients.to_vec();
+            let recipients = Arc::new(recipients.to_vec());
             let shared = shared.clone();
             stasks.push(tokio::spawn(async move {
                 let start = tokio::time::Instant::now();
@@ -526,17 +526,17 @@ pub async fn measure(
                     let si = usize::try_from(i % ns).unwrap_or(0);
                     let ri = usize::try_from((i / ns + i) % nr).unwrap_or(0);
                     let Some(s) = senders.get(si) else { break };
-                    let to = pick(&recipients, ri, users_per_request);
                     let t0 = start_nanos + u64::try_from(offset.as_nanos()).unwrap_or(0);
                     let b = body(t0, run, u32::try_from(si).unwrap_or(0), i + 1, body_bytes);
                     if let Some(feed) = feeds.get(si) {
                         // Over the sender's socket.
+                        let to = pick(&recipients, ri, users_per_request);
                         let _ = feed.send(socket_send(&to, &b));
                     } else {
                         let (relay, shared) = (s.relay.clone(), shared.clone());
-                        let to: Vec<Vec<Device>> = to.into_iter().map(<[Device]>::to_vec).collect();
+                        let recipients = recipients.clone();
                         tokio::spawn(async move {
-                            let to: Vec<&[Device]> = to.iter().map(Vec::as_slice).collect();
+                            let to = pick(&recipients, ri, users_per_request);
                             match send(&relay, &to, &b).await {
                                 Ok(()) => shared
                                     .sent_ok

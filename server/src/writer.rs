@@ -415,9 +415,10 @@ fn push_sqlite_insert<'a>(
 /// Appends to `qb` the deletes of a batch's acks, each a statement of its own, between two
 /// readings of `total_changes()` (result rows `(5, before)` and `(6, after)`): the ids the
 /// acking sockets pushed by id alone (in statements of `chunk` ids, each padded to `pad_to`
-/// ids, if more, with `NULL`s that match nothing), the other ids one statement per device, with the device, so a
-/// device only ever deletes its own. (One statement with an `OR` term per device fails beyond
-/// SQLite's expression depth limit, 1,000 devices; a row-value `IN` would scan the table.)
+/// ids, if more, with `NULL`s that match nothing), the other ids one statement per device,
+/// with the device, so a device only ever deletes its own. (One statement with an `OR` term
+/// per device fails beyond SQLite's expression depth limit, 1,000 devices; a row-value `IN`
+/// would scan the table.)
 fn push_deletes(
     qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
     acks: &Acks<'_>,
