@@ -544,8 +544,11 @@ async fn listen(
                     println!("{}: {text}", msg.from);
                 }
             }
-            Event::Dropped { from, reason } => {
-                eprintln!("warning: dropped an envelope from {from}: {reason}");
+            Event::Dropped { from, error } => {
+                eprintln!(
+                    "warning: dropped an envelope from {from}: {}",
+                    error.message
+                );
             }
             Event::CaughtUp => {
                 // Prekeys are refilled once what was queued has been read: a refill may

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use parley_crypto::identity::PublicIdentity;
 use parley_proto::{DeviceId, UserId};
 
-use crate::enrol::{EnrolError, EnrolResult};
+use crate::error::{Misbehaviour, Result, TrustFailure};
 use crate::messaging::{Messenger, now_ms};
 use crate::store::{Contact, ContactDevice};
 
@@ -40,7 +40,7 @@ impl Messenger {
         &self,
         user: &UserId,
         refresh: bool,
-    ) -> EnrolResult<Vec<ContactDevice>> {
+    ) -> Result<Vec<ContactDevice>> {
         if !refresh {
             let mut tx = self.store().begin().await?;
             let cached = tx.contact(user.as_str()).await?;
@@ -58,7 +58,7 @@ impl Messenger {
         let mut devices = Vec::with_capacity(listed.len());
         for d in listed {
             let identity = PublicIdentity::from_bytes(&d.identity.0)
-                .map_err(|_| EnrolError::State("the relay listed a malformed identity key"))?;
+                .map_err(|_| Misbehaviour::MalformedIdentity)?;
             devices.push(ContactDevice {
                 device: d.device,
                 registration_id: d.registration_id,
@@ -82,9 +82,7 @@ impl Messenger {
                     && old.registration_id == new.registration_id
                     && old.identity != new.identity
             }) {
-                return Err(EnrolError::State(
-                    "the relay changed the identity key of a known device",
-                ));
+                return Err(TrustFailure::IdentityChanged.into());
             }
         }
         contact.devices = devices.clone();
@@ -100,7 +98,7 @@ impl Messenger {
     pub(crate) async fn recipient_devices_of(
         &self,
         users: &[String],
-    ) -> EnrolResult<BTreeMap<String, Vec<ContactDevice>>> {
+    ) -> Result<BTreeMap<String, Vec<ContactDevice>>> {
         let mut cached = BTreeMap::new();
         let mut tx = self.store().begin().await?;
         for user in users {
@@ -124,7 +122,7 @@ impl Messenger {
     /// Takes note of this user's devices as the relay listed them in answer to a send: when
     /// they are not the cached ones (a device was linked or removed), the cache is refreshed,
     /// so the next copy to this user's other devices reaches the new one.
-    pub(crate) async fn note_own_devices(&self, listed: &[DeviceId]) -> EnrolResult<()> {
+    pub(crate) async fn note_own_devices(&self, listed: &[DeviceId]) -> Result<()> {
         if listed.is_empty() {
             return Ok(()); // a relay that does not say
         }
@@ -148,7 +146,7 @@ impl Messenger {
         &self,
         user: &UserId,
         device: DeviceId,
-    ) -> EnrolResult<Option<PublicIdentity>> {
+    ) -> Result<Option<PublicIdentity>> {
         let find = |devices: Vec<ContactDevice>| {
             devices
                 .into_iter()

@@ -14,14 +14,16 @@ use parley_proto::api::{
     CreateInviteRequest, CreateLinkRequest, CreateOrgRequest, NewDevice, PreKeyUpload,
     RegisterRequest,
 };
-use parley_proto::invite::{Invite, InviteError};
-use parley_proto::org::{InviteStatement, OrgBody, OrgEntry, OrgError, sha256, verify_log};
+use parley_proto::invite::Invite;
+use parley_proto::org::{InviteStatement, OrgBody, OrgEntry, sha256, verify_log};
 use parley_proto::{B64, UserId};
 use rand_core::Rng as _;
 use zeroize::Zeroizing;
 
-use crate::relay::{Credentials, Relay, RelayError};
-use crate::store::{Account, KeySource, Store, StoreError};
+use crate::error::Missing;
+use crate::relay::{Credentials, Relay};
+use crate::store::{Account, KeySource, Store};
+use crate::{Error, Result};
 
 /// One-time prekeys of each kind uploaded at enrolment.
 pub const INITIAL_ONE_TIME_PREKEYS: usize = 50;
@@ -29,38 +31,6 @@ pub const INITIAL_ONE_TIME_PREKEYS: usize = 50;
 pub const INVITE_VALIDITY_SECS: u64 = 7 * 24 * 60 * 60;
 /// How long a device-link code stays valid.
 pub const LINK_VALIDITY_SECS: u64 = 60 * 60;
-
-/// Why enrolment failed.
-#[derive(Debug, thiserror::Error)]
-pub enum EnrolError {
-    /// The relay refused or could not be reached.
-    #[error(transparent)]
-    Relay(Box<RelayError>),
-    /// The local store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The invite text is damaged.
-    #[error(transparent)]
-    Invite(#[from] InviteError),
-    /// The relay's org log does not verify against the invite's genesis hash.
-    #[error("the relay's org log does not match the invite: {0}")]
-    OrgLog(#[from] OrgError),
-    /// The account is not enrolled, or lacks what the operation needs.
-    #[error("{0}")]
-    State(&'static str),
-    /// A user id is not valid.
-    #[error(transparent)]
-    UserId(#[from] parley_proto::ids::InvalidUserId),
-}
-
-impl From<RelayError> for EnrolError {
-    fn from(e: RelayError) -> Self {
-        Self::Relay(Box::new(e))
-    }
-}
-
-/// `Result` with [`EnrolError`].
-pub type EnrolResult<T> = Result<T, EnrolError>;
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
@@ -104,7 +74,7 @@ impl NewKeys {
 }
 
 /// The relay client of an enrolled account.
-pub fn relay_for(account: &Account) -> EnrolResult<Relay> {
+pub fn relay_for(account: &Account) -> Result<Relay> {
     let user = UserId::new(account.user.clone())?;
     Ok(
         Relay::pinned(account.relay_url.clone(), account.relay_cert_fingerprint)?.with_credentials(
@@ -118,7 +88,7 @@ pub fn relay_for(account: &Account) -> EnrolResult<Relay> {
 }
 
 /// Uploads a signed prekey, the last-resort KEM prekey and fresh one-time prekeys.
-async fn publish_prekeys(relay: &Relay, keys: &mut NewKeys) -> EnrolResult<()> {
+async fn publish_prekeys(relay: &Relay, keys: &mut NewKeys) -> Result<()> {
     let (ec, kem) =
         keys.prekeys
             .generate_one_time(&keys.identity, INITIAL_ONE_TIME_PREKEYS, &mut os_rng());
@@ -142,7 +112,7 @@ async fn save(
     account: &Account,
     keys: &NewKeys,
     root: Option<&SigningKeyPair>,
-) -> EnrolResult<()> {
+) -> Result<()> {
     let mut tx = store.begin().await?;
     tx.set_account(account).await?;
     tx.set_identity(&keys.identity).await?;
@@ -167,7 +137,7 @@ pub async fn create_org(
     setup_token: &str,
     user: &UserId,
     org_name: &str,
-) -> EnrolResult<Store> {
+) -> Result<Store> {
     let relay = Relay::pinned(relay_url, tls_pin)?;
     let mut keys = NewKeys::generate();
     let root = SigningKeyPair::generate(&mut os_rng());
@@ -212,7 +182,7 @@ pub async fn create_org(
 }
 
 /// Wipes a store whose enrolment failed, so that `home` can be used again.
-async fn finish(store: Store, result: EnrolResult<()>) -> EnrolResult<Store> {
+async fn finish(store: Store, result: Result<()>) -> Result<Store> {
     match result {
         Ok(()) => Ok(store),
         Err(e) => {
@@ -224,16 +194,10 @@ async fn finish(store: Store, result: EnrolResult<()>) -> EnrolResult<Store> {
 
 /// Creates an invite for `user` (an admin's device only): the relay learns the hash of the
 /// code; the returned text goes to the newcomer out of band.
-pub async fn invite(store: &Store, user: &UserId, new_user: bool) -> EnrolResult<String> {
+pub async fn invite(store: &Store, user: &UserId, new_user: bool) -> Result<String> {
     let mut tx = store.begin().await?;
-    let account = tx
-        .account()
-        .await?
-        .ok_or(EnrolError::State("this account is not enrolled"))?;
-    let identity = tx
-        .identity()
-        .await?
-        .ok_or(EnrolError::State("this account has no identity"))?;
+    let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
+    let identity = tx.identity().await?.ok_or(Missing::Identity)?;
     tx.commit().await?;
     let code = random::<32>();
     let statement = InviteStatement {
@@ -265,12 +229,9 @@ pub async fn invite(store: &Store, user: &UserId, new_user: bool) -> EnrolResult
 
 /// Creates a link code for a further device of this account's user (valid one day); the
 /// returned text is used with [`join`] on the new device.
-pub async fn link(store: &Store) -> EnrolResult<String> {
+pub async fn link(store: &Store) -> Result<String> {
     let mut tx = store.begin().await?;
-    let account = tx
-        .account()
-        .await?
-        .ok_or(EnrolError::State("this account is not enrolled"))?;
+    let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
     tx.commit().await?;
     let code = random::<32>();
     let req = CreateLinkRequest {
@@ -291,7 +252,7 @@ pub async fn link(store: &Store) -> EnrolResult<String> {
 
 /// Joins with an invite: checks the relay's org log against the invite, registers a new
 /// device, publishes its prekeys and saves the account in a new store at `home`.
-pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> EnrolResult<Store> {
+pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Result<Store> {
     let invite = Invite::from_text(invite_text)?;
     let relay = Relay::pinned(invite.relay.clone(), invite.tls_pin)?;
     let log = relay.org_log().await?;

@@ -15,12 +15,8 @@ use parley_proto::B64;
 use parley_proto::content::AttachmentPointer;
 use tokio::io::AsyncWriteExt as _;
 
-use crate::enrol::{EnrolError, EnrolResult};
+use crate::error::{Error, FileOp, Misbehaviour, Result};
 use crate::relay::Relay;
-
-fn io_error(what: &'static str) -> impl Fn(std::io::Error) -> EnrolError {
-    move |_| EnrolError::State(what)
-}
 
 /// Encrypts and uploads the file at `path`; `progress(done, total)` follows the plaintext
 /// bytes encrypted, then the ciphertext bytes uploaded.
@@ -28,38 +24,39 @@ pub async fn upload(
     relay: &Relay,
     path: &Path,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
-) -> EnrolResult<AttachmentPointer> {
+) -> Result<AttachmentPointer> {
     let progress = Arc::new(progress);
     let total = tokio::fs::metadata(path)
         .await
-        .map_err(io_error("cannot read the file"))?
+        .map_err(Error::file(FileOp::ReadSource))?
         .len();
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let key = AttachmentKey::generate(&mut os_rng());
-    let cipher_file =
-        tempfile::NamedTempFile::new().map_err(io_error("cannot create a temporary file"))?;
+    let cipher_file = tempfile::NamedTempFile::new().map_err(Error::file(FileOp::TempFile))?;
     let (source, sink) = (path.to_path_buf(), cipher_file.path().to_path_buf());
     let key_bytes = key.to_bytes();
     let p = progress.clone();
     let info = tokio::task::spawn_blocking(move || {
         let key = AttachmentKey::from_bytes(&key_bytes);
         let reader =
-            BufReader::new(std::fs::File::open(&source).map_err(io_error("cannot read the file"))?);
-        let writer = BufWriter::new(
-            std::fs::File::create(&sink).map_err(io_error("cannot write a temporary file"))?,
-        );
+            BufReader::new(std::fs::File::open(&source).map_err(Error::file(FileOp::ReadSource))?);
+        let writer =
+            BufWriter::new(std::fs::File::create(&sink).map_err(Error::file(FileOp::TempFile))?);
         let mut done = 0u64;
         attachment::encrypt(&key, &mut os_rng(), reader, writer, |n| {
             done = done.saturating_add(n);
             p(done, total);
         })
-        .map_err(|_| EnrolError::State("encrypting the file failed"))
+        .map_err(Error::Attachment)
     })
     .await
-    .map_err(|_| EnrolError::State("encryption task failed"))??;
+    .map_err(|_| Error::File {
+        op: FileOp::Task,
+        kind: std::io::ErrorKind::Other,
+    })??;
     let file = tokio::fs::File::open(cipher_file.path())
         .await
-        .map_err(io_error("cannot read a temporary file"))?;
+        .map_err(Error::file(FileOp::TempFile))?;
     let cipher_total = info.ciphertext_len;
     let mut sent = 0u64;
     let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024).map(move |chunk| {
@@ -90,64 +87,61 @@ pub async fn download(
     pointer: &AttachmentPointer,
     dir: &Path,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
-) -> EnrolResult<PathBuf> {
+) -> Result<PathBuf> {
     let key: [u8; 32] = pointer
         .key
         .as_bytes()
         .try_into()
-        .map_err(|_| EnrolError::State("bad file key"))?;
+        .map_err(|_| Error::FileCorrupt)?;
     let digest: [u8; 32] = pointer
         .digest
         .as_bytes()
         .try_into()
-        .map_err(|_| EnrolError::State("bad file digest"))?;
+        .map_err(|_| Error::FileCorrupt)?;
     tokio::fs::create_dir_all(dir)
         .await
-        .map_err(io_error("cannot create the download folder"))?;
+        .map_err(Error::file(FileOp::CreateFolder))?;
     let response = relay.download_attachment(&pointer.id).await?;
     let total = attachment::ciphertext_len(pointer.size);
     let cipher_file =
-        tempfile::NamedTempFile::new_in(dir).map_err(io_error("cannot create a temporary file"))?;
+        tempfile::NamedTempFile::new_in(dir).map_err(Error::file(FileOp::TempFile))?;
     let mut out = tokio::fs::File::create(cipher_file.path())
         .await
-        .map_err(io_error("cannot write a temporary file"))?;
+        .map_err(Error::file(FileOp::TempFile))?;
     let mut stream = response.bytes_stream();
     let mut got = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| EnrolError::from(crate::relay::RelayError::Http(e)))?;
+        let chunk = chunk.map_err(|e| Error::from(crate::relay::RelayError::Http(e)))?;
         got = got.saturating_add(chunk.len() as u64);
         if got > total {
-            return Err(EnrolError::State("the relay sent more than the file"));
+            return Err(Misbehaviour::OversizedFile.into());
         }
         out.write_all(&chunk)
             .await
-            .map_err(io_error("cannot write a temporary file"))?;
+            .map_err(Error::file(FileOp::TempFile))?;
         progress(got, total);
     }
-    out.flush()
-        .await
-        .map_err(io_error("cannot write a temporary file"))?;
+    out.flush().await.map_err(Error::file(FileOp::TempFile))?;
     drop(out);
     let name = safe_name(pointer.file_name.as_deref().unwrap_or("file"));
-    let plain_file =
-        tempfile::NamedTempFile::new_in(dir).map_err(io_error("cannot create a temporary file"))?;
+    let plain_file = tempfile::NamedTempFile::new_in(dir).map_err(Error::file(FileOp::TempFile))?;
     let (source, sink) = (
         cipher_file.path().to_path_buf(),
         plain_file.path().to_path_buf(),
     );
     tokio::task::spawn_blocking(move || {
         let key = AttachmentKey::from_bytes(&key);
-        let reader = BufReader::new(
-            std::fs::File::open(&source).map_err(io_error("cannot read a temporary file"))?,
-        );
-        let writer = BufWriter::new(
-            std::fs::File::create(&sink).map_err(io_error("cannot write a temporary file"))?,
-        );
-        attachment::decrypt(&key, Some(&digest), reader, writer, |_| {})
-            .map_err(|_| EnrolError::State("the file failed its integrity check"))
+        let reader =
+            BufReader::new(std::fs::File::open(&source).map_err(Error::file(FileOp::TempFile))?);
+        let writer =
+            BufWriter::new(std::fs::File::create(&sink).map_err(Error::file(FileOp::TempFile))?);
+        attachment::decrypt(&key, Some(&digest), reader, writer, |_| {}).map_err(Error::Attachment)
     })
     .await
-    .map_err(|_| EnrolError::State("decryption task failed"))??;
+    .map_err(|_| Error::File {
+        op: FileOp::Task,
+        kind: std::io::ErrorKind::Other,
+    })??;
     let mut target = dir.join(&name);
     let mut n = 1;
     while target.exists() {
@@ -156,7 +150,7 @@ pub async fn download(
     }
     plain_file
         .persist_noclobber(&target)
-        .map_err(|_| EnrolError::State("cannot save the file"))?;
+        .map_err(|e| Error::file(FileOp::Save)(e.error))?;
     Ok(target)
 }
 

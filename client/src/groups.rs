@@ -41,7 +41,7 @@ use parley_proto::envelope::EnvelopeBody;
 use parley_proto::ws::Envelope;
 use parley_proto::{B64, UserId};
 
-use crate::enrol::{EnrolError, EnrolResult};
+use crate::error::{Error, Missing, Rejection, Result};
 use crate::messaging::{
     Messenger, Received, SEND_ATTEMPTS, Target, address, crypto_group, group_members, now_ms,
     rand16,
@@ -95,11 +95,11 @@ async fn group_info(
     tx: &mut StoreTx<'_>,
     store: &crate::store::Store,
     group: &GroupId,
-) -> EnrolResult<GroupInfo> {
+) -> Result<GroupInfo> {
     tx.conversation(&store.group_conversation_id(&crypto_group(group)))
         .await?
         .and_then(GroupInfo::of)
-        .ok_or(EnrolError::State("no such group"))
+        .ok_or(Error::NoSuchGroup)
 }
 
 fn share(user: &str, device: &ContactDevice) -> SenderKeyShare {
@@ -116,7 +116,7 @@ fn hex(bytes: &[u8]) -> String {
 
 impl Messenger {
     /// Creates a group named `name` with `members` (this user is added) and tells them.
-    pub async fn create_group(&self, name: &str, members: &[UserId]) -> EnrolResult<GroupId> {
+    pub async fn create_group(&self, name: &str, members: &[UserId]) -> Result<GroupId> {
         let group = GroupId(parley_crypto::sender_key::GroupId::generate(&mut os_rng()).0);
         let mut list: BTreeSet<UserId> = members.iter().cloned().collect();
         list.insert(UserId::new(self.user())?);
@@ -144,7 +144,7 @@ impl Messenger {
 
     /// Adds `members` to `group`: the members are told, and the new ones get the whole group
     /// (both queued in one transaction, so neither goes without the other).
-    pub async fn add_members(&self, group: &GroupId, members: &[UserId]) -> EnrolResult<()> {
+    pub async fn add_members(&self, group: &GroupId, members: &[UserId]) -> Result<()> {
         let target = Target::Group(*group);
         let change = GroupChange::Add {
             members: members.to_vec(),
@@ -172,7 +172,7 @@ impl Messenger {
 
     /// Removes `members` from `group` (this user's own id leaves it). Every remaining member
     /// rotates its sender key before its next group message.
-    pub async fn remove_members(&self, group: &GroupId, members: &[UserId]) -> EnrolResult<()> {
+    pub async fn remove_members(&self, group: &GroupId, members: &[UserId]) -> Result<()> {
         let change = GroupChange::Remove {
             members: members.to_vec(),
         };
@@ -182,7 +182,7 @@ impl Messenger {
     }
 
     /// Renames `group`.
-    pub async fn rename_group(&self, group: &GroupId, name: &str) -> EnrolResult<()> {
+    pub async fn rename_group(&self, group: &GroupId, name: &str) -> Result<()> {
         let change = GroupChange::Rename {
             name: name.to_owned(),
         };
@@ -192,7 +192,7 @@ impl Messenger {
     }
 
     /// The groups this device knows, by name.
-    pub async fn groups(&self) -> EnrolResult<Vec<GroupInfo>> {
+    pub async fn groups(&self) -> Result<Vec<GroupInfo>> {
         let mut tx = self.store().begin().await?;
         let all = tx.conversations().await?;
         tx.commit().await?;
@@ -202,7 +202,7 @@ impl Messenger {
     }
 
     /// One group.
-    pub async fn group(&self, group: &GroupId) -> EnrolResult<GroupInfo> {
+    pub async fn group(&self, group: &GroupId) -> Result<GroupInfo> {
         let mut tx = self.store().begin().await?;
         let info = group_info(&mut tx, self.store(), group).await;
         tx.commit().await?;
@@ -210,7 +210,7 @@ impl Messenger {
     }
 
     /// Finds a group by its name, its id in hex, or a prefix of at least 6 hex digits of it.
-    pub async fn find_group(&self, query: &str) -> EnrolResult<GroupId> {
+    pub async fn find_group(&self, query: &str) -> Result<GroupId> {
         let groups = self.groups().await?;
         let by_name: Vec<&GroupInfo> = groups.iter().filter(|g| g.name == query).collect();
         let by_id: Vec<&GroupInfo> = groups
@@ -219,10 +219,8 @@ impl Messenger {
             .collect();
         match (by_name.as_slice(), by_id.as_slice()) {
             ([one], _) | ([], [one]) => Ok(one.id),
-            ([], []) => Err(EnrolError::State("no such group")),
-            _ => Err(EnrolError::State(
-                "several groups match; give the group id (`parley group list`)",
-            )),
+            ([], []) => Err(Error::NoSuchGroup),
+            _ => Err(Error::AmbiguousGroup),
         }
     }
 
@@ -234,22 +232,20 @@ impl Messenger {
         group: &GroupId,
         author: &UserId,
         body: &Body,
-    ) -> EnrolResult<()> {
+    ) -> Result<()> {
         if matches!(body, Body::Group(_)) {
             return Ok(()); // checked by apply_group_change
         }
         let conversation = self.store().group_conversation_id(&crypto_group(group));
         let members = group_members(tx, &conversation).await?;
         if members.is_empty() {
-            return Err(EnrolError::State("a message for an unknown group"));
+            return Err(Rejection::UnknownGroup.into());
         }
         if !members.iter().any(|m| m == author.as_str()) {
-            return Err(EnrolError::State("a group message from a non-member"));
+            return Err(Rejection::FromNonMember.into());
         }
         if !members.iter().any(|m| m == self.user()) {
-            return Err(EnrolError::State(
-                "a message for a group this user has left",
-            ));
+            return Err(Rejection::LeftGroup.into());
         }
         Ok(())
     }
@@ -261,7 +257,7 @@ impl Messenger {
         group: &GroupId,
         author: &UserId,
         change: &GroupChange,
-    ) -> EnrolResult<()> {
+    ) -> Result<()> {
         let g = crypto_group(group);
         let id = self.store().group_conversation_id(&g);
         let existing = tx.conversation(&id).await?;
@@ -272,11 +268,11 @@ impl Messenger {
                 created_at,
                 ..
             }) => (members, title, created_at),
-            Some(_) => return Err(EnrolError::State("not a group conversation")),
+            Some(_) => return Err(Rejection::NotAGroup.into()),
             None => (Vec::new(), String::new(), now_ms()),
         };
         let is_member = members.iter().any(|m| m == author.as_str());
-        let refuse = Err(EnrolError::State("a group change from a non-member"));
+        let refuse = Err(Error::from(Rejection::FromNonMember));
         match change {
             GroupChange::Create {
                 name,
@@ -344,16 +340,16 @@ impl Messenger {
         group: &GroupId,
         from: &DeviceAddress,
         bytes: &[u8],
-    ) -> EnrolResult<()> {
+    ) -> Result<()> {
         let distribution = SenderKeyDistributionMessage::from_bytes(bytes)
-            .map_err(|_| EnrolError::State("malformed sender key"))?;
+            .map_err(|_| Rejection::MalformedSenderKey)?;
         if distribution.group_id().0 != group.0 {
-            return Err(EnrolError::State("a sender key for another group"));
+            return Err(Rejection::WrongGroup.into());
         }
         let g = crypto_group(group);
         let members = group_members(tx, &self.store().group_conversation_id(&g)).await?;
         if !members.is_empty() && !members.iter().any(|m| m == from.user()) {
-            return Err(EnrolError::State("a sender key from a non-member"));
+            return Err(Rejection::FromNonMember.into());
         }
         let mut record = tx.sender_key(&g, from).await?.unwrap_or_default();
         record.process_distribution(&distribution);
@@ -366,27 +362,28 @@ impl Messenger {
         &self,
         env: &Envelope,
         bytes: &[u8],
-    ) -> EnrolResult<Option<Received>> {
+    ) -> Result<Option<Received>> {
         let from = address(env.source_user.as_str(), env.source_device)?;
-        let message = SenderKeyMessage::from_bytes(bytes)
-            .map_err(|_| EnrolError::State("malformed group message"))?;
+        let message =
+            SenderKeyMessage::from_bytes(bytes).map_err(|_| Rejection::MalformedEnvelope)?;
         let g = *message.group_id();
         let mut tx = self.store().begin().await?;
-        let mut record = tx.sender_key(&g, &from).await?.ok_or(EnrolError::State(
-            "no sender key of this device for the group",
-        ))?;
+        let mut record = tx
+            .sender_key(&g, &from)
+            .await?
+            .ok_or(Rejection::NoSenderKey)?;
         let plaintext = match record.decrypt(&g, &from, bytes) {
             Ok(p) => p,
             Err(parley_crypto::Error::DuplicateMessage) => return Ok(None),
-            Err(_) => return Err(EnrolError::State("a group message did not decrypt")),
+            Err(e) => return Err(Rejection::Undecryptable(e).into()),
         };
         tx.set_sender_key(&g, &from, &record).await?;
         let outcome = match Content::from_bytes(&plaintext) {
             Ok(c) if c.group.map(|x| x.0) == Some(g.0) => {
                 self.receive_content(&mut tx, env, &from, c).await
             }
-            Ok(_) => Err(EnrolError::State("a group message for another group")),
-            Err(_) => Err(EnrolError::State("malformed content")),
+            Ok(_) => Err(Rejection::WrongGroup.into()),
+            Err(_) => Err(Rejection::MalformedContent.into()),
         };
         crate::messaging::finish(tx, outcome).await
     }
@@ -400,7 +397,7 @@ impl Messenger {
         users: &[String],
         body: &B64,
         shares: &[SenderKeyShare],
-    ) -> EnrolResult<Delivered> {
+    ) -> Result<Delivered> {
         let mut out = Delivered::default();
         let mut requests: Vec<Vec<RecipientEnvelopes>> = vec![Vec::new()];
         let (mut count, mut bytes) = (0usize, 0usize);
@@ -485,7 +482,7 @@ impl Messenger {
         item: &mut OutboxItem,
         content: &Content,
         group: &GroupId,
-    ) -> EnrolResult<()> {
+    ) -> Result<()> {
         let g = crypto_group(group);
         let me = self.me()?;
         let plaintext = content.to_bytes();
@@ -541,7 +538,7 @@ impl Messenger {
                     },
                 );
                 dist.group = Some(*group);
-                let outcomes: Vec<(String, EnrolResult<Vec<ContactDevice>>)> =
+                let outcomes: Vec<(String, Result<Vec<ContactDevice>>)> =
                     futures_util::stream::iter(lacking)
                         .map(|user| async {
                             let outcome = match UserId::new(user.clone()) {
@@ -587,13 +584,8 @@ impl Messenger {
 
             // Encrypt once; commit the advanced chain before anything leaves.
             let mut tx = self.store().begin().await?;
-            let mut key = tx
-                .own_sender_key(&g)
-                .await?
-                .ok_or(EnrolError::State("the group's sender key is gone"))?;
-            let ciphertext = key
-                .encrypt(&me, &plaintext)
-                .map_err(|_| EnrolError::State("group encryption failed"))?;
+            let mut key = tx.own_sender_key(&g).await?.ok_or(Missing::OwnSenderKey)?;
+            let ciphertext = key.encrypt(&me, &plaintext).map_err(Error::Crypto)?;
             tx.set_own_sender_key(&key).await?;
             tx.commit().await?;
             let body = B64(EnvelopeBody::Group(&ciphertext).to_bytes());
@@ -607,8 +599,6 @@ impl Messenger {
                 return Ok(());
             }
         }
-        Err(EnrolError::State(
-            "the group's devices kept changing; try again",
-        ))
+        Err(Error::DevicesChanging)
     }
 }

@@ -13,9 +13,12 @@
 
 pub mod directory;
 pub mod enrol;
+pub mod error;
 pub mod files;
 pub mod groups;
 pub mod messaging;
 pub mod relay;
 pub mod store;
 pub mod tls;
+
+pub use error::{Error, ErrorInfo, Result};

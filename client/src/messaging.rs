@@ -47,7 +47,8 @@ use parley_proto::envelope::EnvelopeBody;
 use parley_proto::ws::Envelope;
 use parley_proto::{B64, DeviceId, UserId};
 
-use crate::enrol::{EnrolError, EnrolResult, relay_for};
+use crate::enrol::relay_for;
+use crate::error::{Error, Misbehaviour, Missing, Rejection, Result, TrustFailure};
 use crate::relay::Relay;
 use crate::store::{
     Account, ContactDevice, Conversation, ConversationId, ConversationKind, Message, MessageStatus,
@@ -139,8 +140,9 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-pub(crate) fn address(user: &str, device: DeviceId) -> EnrolResult<DeviceAddress> {
-    DeviceAddress::new(user, device).map_err(|_| EnrolError::State("invalid device address"))
+pub(crate) fn address(user: &str, device: DeviceId) -> Result<DeviceAddress> {
+    DeviceAddress::new(user, device)
+        .map_err(|_| Error::InvalidUserId(parley_proto::ids::InvalidUserId))
 }
 
 /// Whether a body travels to a group under the sender's sender key (the rest of a group's
@@ -162,12 +164,9 @@ pub struct Messenger {
 
 impl Messenger {
     /// Opens the messenger of the account in `store`.
-    pub async fn new(store: Store) -> EnrolResult<Self> {
+    pub async fn new(store: Store) -> Result<Self> {
         let mut tx = store.begin().await?;
-        let account = tx
-            .account()
-            .await?
-            .ok_or(EnrolError::State("this account is not enrolled"))?;
+        let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
         tx.commit().await?;
         let relay = relay_for(&account)?;
         Ok(Self {
@@ -211,12 +210,12 @@ impl Messenger {
         self.store.close().await;
     }
 
-    pub(crate) fn me(&self) -> EnrolResult<DeviceAddress> {
+    pub(crate) fn me(&self) -> Result<DeviceAddress> {
         address(&self.account.user, self.account.device)
     }
 
     /// Sends a text to `to`. See [`Messenger::send_body`].
-    pub async fn send_text(&self, to: &Target, text: &str) -> EnrolResult<ContentId> {
+    pub async fn send_text(&self, to: &Target, text: &str) -> Result<ContentId> {
         let body = Body::Text {
             text: text.to_owned(),
             reply_to: None,
@@ -234,7 +233,7 @@ impl Messenger {
         path: &std::path::Path,
         caption: Option<String>,
         progress: impl Fn(u64, u64) + Send + Sync + 'static,
-    ) -> EnrolResult<ContentId> {
+    ) -> Result<ContentId> {
         let pointer = crate::files::upload(&self.relay, path, progress).await?;
         let body = Body::File {
             attachment: pointer,
@@ -245,7 +244,7 @@ impl Messenger {
     }
 
     /// Edits one of this user's earlier messages in `to`.
-    pub async fn edit(&self, to: &Target, id: ContentId, text: &str) -> EnrolResult<ContentId> {
+    pub async fn edit(&self, to: &Target, id: ContentId, text: &str) -> Result<ContentId> {
         let target = MessageRef {
             author: UserId::new(self.account.user.clone())?,
             id,
@@ -255,7 +254,7 @@ impl Messenger {
     }
 
     /// Deletes one of this user's earlier messages in `to`, for everyone.
-    pub async fn delete(&self, to: &Target, id: ContentId) -> EnrolResult<ContentId> {
+    pub async fn delete(&self, to: &Target, id: ContentId) -> Result<ContentId> {
         let target = MessageRef {
             author: UserId::new(self.account.user.clone())?,
             id,
@@ -270,7 +269,7 @@ impl Messenger {
         target: MessageRef,
         emoji: &str,
         remove: bool,
-    ) -> EnrolResult<ContentId> {
+    ) -> Result<ContentId> {
         let emoji = emoji.to_owned();
         let body = Body::Reaction {
             target,
@@ -281,7 +280,7 @@ impl Messenger {
     }
 
     /// Tells the authors of `messages` (received in `to`) that they were read.
-    pub async fn mark_read(&self, to: &Target, messages: Vec<ContentId>) -> EnrolResult<()> {
+    pub async fn mark_read(&self, to: &Target, messages: Vec<ContentId>) -> Result<()> {
         for chunk in messages.chunks(parley_proto::content::MAX_ITEMS) {
             let body = Body::Receipt {
                 receipt: ReceiptKind::Read,
@@ -293,7 +292,7 @@ impl Messenger {
     }
 
     /// Tells `to` whether this user is typing. Not queued: sent now or never.
-    pub async fn typing(&self, to: &UserId, started: bool) -> EnrolResult<()> {
+    pub async fn typing(&self, to: &UserId, started: bool) -> Result<()> {
         let content = Content::new(ContentId(rand16()), now_ms(), Body::Typing { started });
         self.send_content(to, &content).await.map(|_| ())
     }
@@ -303,7 +302,7 @@ impl Messenger {
     /// its outbox item, then flushes the outbox. If the relay cannot take it now, the error is
     /// returned and the item stays queued: the next [`Messenger::flush_outbox`] retries it, and
     /// receivers ignore a repeat, so it is delivered exactly once.
-    pub async fn send_body(&self, to: &Target, body: Body) -> EnrolResult<ContentId> {
+    pub async fn send_body(&self, to: &Target, body: Body) -> Result<ContentId> {
         if let Target::User(user) = to
             && user.as_str() != self.account.user
         {
@@ -316,9 +315,7 @@ impl Messenger {
                 _ => false,
             };
             if none {
-                return Err(EnrolError::State(
-                    "no such user (or the user has no device)",
-                ));
+                return Err(Error::NoSuchUser);
             }
         }
         let mut tx = self.store.begin().await?;
@@ -330,7 +327,7 @@ impl Messenger {
 
     /// Flushes the outbox; an error is returned only if one of `items` failed (another
     /// item's failure does not fail this send).
-    pub(crate) async fn flush_outbox_for(&self, items: &[OutboxId]) -> EnrolResult<()> {
+    pub(crate) async fn flush_outbox_for(&self, items: &[OutboxId]) -> Result<()> {
         let (_, failures) = self.flush(true).await?;
         match failures.into_iter().find(|(id, _)| items.contains(id)) {
             Some((_, e)) => Err(e),
@@ -347,15 +344,13 @@ impl Messenger {
         to: &Target,
         body: Body,
         recipients: Option<Vec<String>>,
-    ) -> EnrolResult<(ContentId, OutboxId)> {
+    ) -> Result<(ContentId, OutboxId)> {
         let id = ContentId(rand16());
         let mut content = Content::new(id, now_ms(), body);
         if let Target::Group(group) = to {
             content.group = Some(*group);
         }
-        content
-            .validate()
-            .map_err(|_| EnrolError::State("the message is over a size limit"))?;
+        content.validate().map_err(|_| Error::TooLarge)?;
         let (conversation, members) = match to {
             Target::User(user) => {
                 let mut members = vec![user.to_string()];
@@ -373,7 +368,7 @@ impl Messenger {
                 // removal; an added one gets the whole group separately (`add_members`).
                 let before = group_members(tx, &conversation).await?;
                 if !before.contains(&self.account.user) {
-                    return Err(EnrolError::State("this user is not a member of the group"));
+                    return Err(Error::NotAMember);
                 }
                 (conversation, before)
             }
@@ -403,7 +398,7 @@ impl Messenger {
     /// (exponential backoff up to five minutes) and the others are still tried; the first
     /// error is returned. After [`MAX_ATTEMPTS`] (at once for an item that cannot be decoded)
     /// its message is marked failed and the item dropped.
-    pub async fn flush_outbox(&self, now: bool) -> EnrolResult<usize> {
+    pub async fn flush_outbox(&self, now: bool) -> Result<usize> {
         let (sent, failures) = self.flush(now).await?;
         match failures.into_iter().next() {
             Some((_, e)) => Err(e),
@@ -412,7 +407,7 @@ impl Messenger {
     }
 
     /// [`Messenger::flush_outbox`], returning how many items were sent and which failed why.
-    async fn flush(&self, now: bool) -> EnrolResult<(usize, Vec<(OutboxId, EnrolError)>)> {
+    async fn flush(&self, now: bool) -> Result<(usize, Vec<(OutboxId, Error)>)> {
         let mut sent = 0;
         let mut tx = self.store.begin().await?;
         let due = tx
@@ -431,7 +426,9 @@ impl Messenger {
                 Err(_) => {
                     // Never sendable: fail it now rather than block the queue.
                     item.attempts = MAX_ATTEMPTS;
-                    Err(EnrolError::State("malformed outbox item"))
+                    Err(Error::Store(crate::store::StoreError::Malformed {
+                        table: "outbox",
+                    }))
                 }
             };
             let mut tx = self.store.begin().await?;
@@ -466,11 +463,7 @@ impl Messenger {
     }
 
     /// Sends `content` pairwise to each remaining recipient of `item`.
-    async fn send_pairwise_item(
-        &self,
-        item: &mut OutboxItem,
-        content: &Content,
-    ) -> EnrolResult<()> {
+    async fn send_pairwise_item(&self, item: &mut OutboxItem, content: &Content) -> Result<()> {
         let target = item.recipients.first().cloned().unwrap_or_default();
         while let Some(user) = item.recipients.first().cloned() {
             let mut copy = content.clone();
@@ -490,7 +483,7 @@ impl Messenger {
         &self,
         user: &UserId,
         refresh: bool,
-    ) -> EnrolResult<Vec<ContactDevice>> {
+    ) -> Result<Vec<ContactDevice>> {
         let mut devices = self.devices_of(user, refresh).await?;
         self.leave_out_this_device(user.as_str(), &mut devices);
         Ok(devices)
@@ -510,7 +503,7 @@ impl Messenger {
         &self,
         user: &UserId,
         content: &Content,
-    ) -> EnrolResult<Vec<ContactDevice>> {
+    ) -> Result<Vec<ContactDevice>> {
         let plaintext = content.to_bytes();
         let mut devices = self.recipient_devices(user, false).await?;
         let mut stale: BTreeSet<DeviceId> = BTreeSet::new();
@@ -521,19 +514,14 @@ impl Messenger {
             let mut messages = Vec::with_capacity(devices.len());
             // Encrypt and commit the advanced sessions before anything is sent.
             let mut tx = self.store.begin().await?;
-            let ours = tx
-                .identity()
-                .await?
-                .ok_or(EnrolError::State("no identity"))?;
+            let ours = tx.identity().await?.ok_or(Missing::Identity)?;
             for d in &devices {
                 let addr = address(user.as_str(), d.device)?;
                 let mut record = match tx.session(&addr).await? {
                     Some(r) if !stale.contains(&d.device) => r,
                     _ => self.new_session(&ours, user, d, &addr).await?,
                 };
-                let wire = record
-                    .encrypt(&plaintext)
-                    .map_err(|_| EnrolError::State("encryption failed"))?;
+                let wire = record.encrypt(&plaintext).map_err(Error::Crypto)?;
                 tx.set_session(&addr, &record).await?;
                 messages.push(OutgoingEnvelope {
                     device: d.device,
@@ -559,9 +547,7 @@ impl Messenger {
                 }
             }
         }
-        Err(EnrolError::State(
-            "the recipient's devices kept changing; try again",
-        ))
+        Err(Error::DevicesChanging)
     }
 
     /// Starts a session with one device from a bundle claimed from the relay. The bundle's
@@ -572,38 +558,32 @@ impl Messenger {
         user: &UserId,
         device: &ContactDevice,
         addr: &DeviceAddress,
-    ) -> EnrolResult<SessionRecord> {
+    ) -> Result<SessionRecord> {
         let bundles = self.relay.claim_prekeys(user, Some(device.device)).await?;
-        let b = bundles
-            .devices
-            .first()
-            .ok_or(EnrolError::State("the device has no prekeys"))?;
-        let bad = |_| EnrolError::State("the relay served a malformed prekey bundle");
-        let identity = PublicIdentity::from_bytes(&b.identity.0).map_err(bad)?;
+        let b = bundles.devices.first().ok_or(Misbehaviour::NoBundle)?;
+        let identity =
+            PublicIdentity::from_bytes(&b.identity.0).map_err(|_| Misbehaviour::MalformedBundle)?;
         if identity != device.identity {
-            return Err(EnrolError::State(
-                "the prekey bundle's identity is not the device's",
-            ));
+            return Err(TrustFailure::BundleIdentityMismatch.into());
         }
         let kem = match &b.one_time_kem {
             Some(k) => KemPreKeyPublic::from_bytes(&k.0),
             None => KemPreKeyPublic::from_bytes(&b.last_resort_kem.0),
         }
-        .map_err(|_| EnrolError::State("malformed KEM prekey"))?;
+        .map_err(|_| Misbehaviour::MalformedBundle)?;
         let one_time = match &b.one_time {
             Some(k) => Some(
-                OneTimePreKeyPublic::from_bytes(&k.0)
-                    .map_err(|_| EnrolError::State("malformed prekey"))?,
+                OneTimePreKeyPublic::from_bytes(&k.0).map_err(|_| Misbehaviour::MalformedBundle)?,
             ),
             None => None,
         };
         let signed = SignedPreKeyPublic::from_bytes(&b.signed_prekey.0)
-            .map_err(|_| EnrolError::State("malformed signed prekey"))?;
+            .map_err(|_| Misbehaviour::MalformedBundle)?;
         let bundle = PreKeyBundle::new(identity, signed, kem, one_time);
         let mut record = SessionRecord::new();
         record
             .initiate(&self.me()?, addr, ours, &bundle, &mut os_rng())
-            .map_err(|_| EnrolError::State("the prekey bundle does not verify"))?;
+            .map_err(|_| TrustFailure::BundleSignature)?;
         Ok(record)
     }
 
@@ -612,15 +592,12 @@ impl Messenger {
     /// while, as the prekey store keeps two), and refills the one-time prekeys when fewer
     /// than [`REFILL_BELOW`] of a kind are left. The private halves are stored before the
     /// public ones are uploaded. Returns whether anything was uploaded.
-    pub async fn upkeep(&self) -> EnrolResult<bool> {
+    pub async fn upkeep(&self) -> Result<bool> {
         let count = self.relay.prekey_count().await?;
         let now = now_ms() / 1000;
         let mut tx = self.store.begin().await?;
-        let identity = tx
-            .identity()
-            .await?
-            .ok_or(EnrolError::State("no identity"))?;
-        let mut prekeys = tx.prekeys().await?.ok_or(EnrolError::State("no prekeys"))?;
+        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
+        let mut prekeys = tx.prekeys().await?.ok_or(Missing::PreKeys)?;
         let rotate = prekeys
             .signed_prekey_created_at()
             .is_none_or(|t| now.saturating_sub(t) >= ROTATE_AFTER_SECS);
@@ -672,19 +649,17 @@ impl Messenger {
 
     /// Decrypts one delivered envelope and stores its effects. Returns `None` for a repeat or
     /// for content that carries nothing for the app; the caller acks in every `Ok` case.
-    pub async fn receive(&self, env: &Envelope) -> EnrolResult<Option<Received>> {
-        match EnvelopeBody::from_bytes(&env.body.0)
-            .map_err(|_| EnrolError::State("malformed envelope"))?
-        {
+    pub async fn receive(&self, env: &Envelope) -> Result<Option<Received>> {
+        match EnvelopeBody::from_bytes(&env.body.0).map_err(|_| Rejection::MalformedEnvelope)? {
             EnvelopeBody::Session(bytes) => self.receive_session(env, bytes).await,
             EnvelopeBody::Group(bytes) => self.receive_group(env, bytes).await,
         }
     }
 
-    async fn receive_session(&self, env: &Envelope, bytes: &[u8]) -> EnrolResult<Option<Received>> {
+    async fn receive_session(&self, env: &Envelope, bytes: &[u8]) -> Result<Option<Received>> {
         let from = address(env.source_user.as_str(), env.source_device)?;
-        let message = SessionMessage::from_bytes(bytes)
-            .map_err(|_| EnrolError::State("malformed envelope"))?;
+        let message =
+            SessionMessage::from_bytes(bytes).map_err(|_| Rejection::MalformedEnvelope)?;
         // Only a prekey message can start a session, so only then is the sender's identity
         // needed: as the directory lists it.
         let listed = match &message {
@@ -696,11 +671,8 @@ impl Messenger {
         };
         let mut tx = self.store.begin().await?;
         let me = self.me()?;
-        let identity = tx
-            .identity()
-            .await?
-            .ok_or(EnrolError::State("no identity"))?;
-        let mut prekeys = tx.prekeys().await?.ok_or(EnrolError::State("no prekeys"))?;
+        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
+        let mut prekeys = tx.prekeys().await?.ok_or(Missing::PreKeys)?;
         let mut record = tx.session(&from).await?.unwrap_or_default();
         let local = LocalDevice {
             address: &me,
@@ -714,7 +686,7 @@ impl Messenger {
             // Delivered again after its effects were stored (a crash before the ack, or a
             // replay): nothing to do.
             Err(parley_crypto::Error::DuplicateMessage) => return Ok(None),
-            Err(_) => return Err(EnrolError::State("an envelope did not decrypt")),
+            Err(e) => return Err(Rejection::Undecryptable(e).into()),
         };
         tx.set_session(&from, &record).await?;
         if matches!(message, SessionMessage::PreKey(_)) {
@@ -724,7 +696,7 @@ impl Messenger {
         // content is unusable.
         let outcome = match Content::from_bytes(&decrypted.plaintext) {
             Ok(content) => self.receive_content(&mut tx, env, &from, content).await,
-            Err(_) => Err(EnrolError::State("malformed content")),
+            Err(_) => Err(Rejection::MalformedContent.into()),
         };
         finish(tx, outcome).await
     }
@@ -736,7 +708,7 @@ impl Messenger {
         env: &Envelope,
         from: &DeviceAddress,
         content: Content,
-    ) -> EnrolResult<Option<Received>> {
+    ) -> Result<Option<Received>> {
         let author = &env.source_user;
         let own_copy = author.as_str() == self.account.user;
         let conversation = match (&content.group, &content.sync_to) {
@@ -783,7 +755,7 @@ impl Messenger {
         from: &DeviceAddress,
         content: &Content,
         conversation: ConversationId,
-    ) -> EnrolResult<Option<()>> {
+    ) -> Result<Option<()>> {
         let author = &UserId::new(from.user())?;
         let own = author.as_str() == self.account.user;
         match &content.body {
@@ -817,7 +789,7 @@ impl Messenger {
             }
             Body::Edit { target, text } => {
                 if target.author != *author {
-                    return Err(EnrolError::State("an edit of someone else's message"));
+                    return Err(Rejection::NotTheAuthor.into());
                 }
                 let row = self.store.message_row_id(author.as_str(), &target.id.0);
                 if let Some(mut m) = tx.message(&row).await?
@@ -832,7 +804,7 @@ impl Messenger {
             }
             Body::Delete { target } => {
                 if target.author != *author {
-                    return Err(EnrolError::State("a delete of someone else's message"));
+                    return Err(Rejection::NotTheAuthor.into());
                 }
                 // The row is replaced by a tombstone (the delete itself, shown as nothing), so a
                 // copy of the message that arrives later — reordered by the relay, or resent by
@@ -844,9 +816,7 @@ impl Messenger {
                 return Ok(Some(()));
             }
             Body::Group(change) => {
-                let group = content
-                    .group
-                    .ok_or(EnrolError::State("a group change without a group"))?;
+                let group = content.group.ok_or(Rejection::NotAGroup)?;
                 self.apply_group_change(tx, &group, author, change).await?;
             }
             Body::Text { .. } | Body::File { .. } | Body::Reaction { .. } | Body::Unknown => {}
@@ -889,7 +859,7 @@ impl Messenger {
 
     /// Connects to the relay and returns the stream of [`Event`]s for this device: each
     /// envelope is decrypted and stored, then acknowledged, then reported.
-    pub async fn events(&self) -> EnrolResult<Events<'_>> {
+    pub async fn events(&self) -> Result<Events<'_>> {
         let ws = self.relay.connect().await?;
         Ok(Events {
             messenger: self,
@@ -898,7 +868,7 @@ impl Messenger {
     }
 
     /// The latest `limit` entries of the conversation with `with`, oldest first.
-    pub async fn history(&self, with: &Target, limit: u32) -> EnrolResult<Vec<HistoryEntry>> {
+    pub async fn history(&self, with: &Target, limit: u32) -> Result<Vec<HistoryEntry>> {
         let id = match with {
             Target::User(peer) => self.store.direct_conversation_id(peer.as_str()),
             Target::Group(group) => self.store.group_conversation_id(&crypto_group(group)),
@@ -929,11 +899,11 @@ impl Messenger {
 /// content was refused, as its message key is used up.
 pub(crate) async fn finish(
     tx: StoreTx<'_>,
-    outcome: EnrolResult<Option<Received>>,
-) -> EnrolResult<Option<Received>> {
-    if let Err(e @ (EnrolError::Store(_) | EnrolError::Relay(_))) = outcome {
+    outcome: Result<Option<Received>>,
+) -> Result<Option<Received>> {
+    if outcome.as_ref().is_err_and(Error::is_local_or_relay) {
         drop(tx);
-        return Err(e);
+        return outcome;
     }
     tx.commit().await?;
     outcome
@@ -1015,8 +985,8 @@ pub enum Event {
     Dropped {
         /// Its sender.
         from: UserId,
-        /// Why.
-        reason: String,
+        /// Why, as a code and a sentence.
+        error: crate::ErrorInfo,
     },
 }
 
@@ -1033,7 +1003,7 @@ impl Events<'_> {
     /// An envelope is acknowledged only after what it carried is stored, so a crash means a
     /// redelivery (ignored as a repeat), never a loss. If the store or the relay fails, the
     /// error is returned and the envelope is not acknowledged.
-    pub async fn next(&mut self) -> Option<EnrolResult<Event>> {
+    pub async fn next(&mut self) -> Option<Result<Event>> {
         use parley_proto::ws::ServerFrame;
         loop {
             let frame = match self.ws.next().await? {
@@ -1044,9 +1014,7 @@ impl Events<'_> {
                 ServerFrame::Envelope(env) => env,
                 ServerFrame::QueueEmpty => return Some(Ok(Event::CaughtUp)),
                 ServerFrame::Closing { .. } => {
-                    return Some(Err(EnrolError::State(
-                        "the relay closed the connection (another connection of this device, or shutdown)",
-                    )));
+                    return Some(Err(Error::ConnectionClosed));
                 }
                 // Answers to sends over the socket, which this loop does not make.
                 ServerFrame::Sent { .. } | ServerFrame::SendFailed { .. } => continue,
@@ -1056,10 +1024,10 @@ impl Events<'_> {
                 Ok(None) => None,
                 // Not the envelope's fault (the store, or the relay when asked for the sender's
                 // devices): not acked, so it comes again.
-                Err(e @ (EnrolError::Store(_) | EnrolError::Relay(_))) => return Some(Err(e)),
+                Err(e) if e.is_local_or_relay() => return Some(Err(e)),
                 Err(e) => Some(Event::Dropped {
                     from: env.source_user.clone(),
-                    reason: e.to_string(),
+                    error: e.info(),
                 }),
             };
             if let Err(e) = self.ws.ack(vec![env.id]).await {
@@ -1081,7 +1049,7 @@ impl Events<'_> {
 pub(crate) async fn group_members(
     tx: &mut StoreTx<'_>,
     conversation: &ConversationId,
-) -> EnrolResult<Vec<String>> {
+) -> Result<Vec<String>> {
     Ok(match tx.conversation(conversation).await?.map(|c| c.kind) {
         Some(ConversationKind::Group { members, .. }) => members,
         _ => Vec::new(),
@@ -1093,7 +1061,7 @@ async fn direct_conversation(
     tx: &mut StoreTx<'_>,
     store: &Store,
     peer: &str,
-) -> EnrolResult<ConversationId> {
+) -> Result<ConversationId> {
     let id = store.direct_conversation_id(peer);
     if tx.conversation(&id).await?.is_none() {
         tx.set_conversation(&Conversation {

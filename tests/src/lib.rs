@@ -443,7 +443,9 @@ pub async fn receive(m: &Messenger, n: usize) -> Vec<Received> {
             .unwrap();
         match event {
             Event::Message(msg) => got.push(*msg),
-            Event::Dropped { from, reason } => panic!("dropped an envelope from {from}: {reason}"),
+            Event::Dropped { from, error } => {
+                panic!("dropped an envelope from {from}: {}", error.message)
+            }
             _ => {}
         }
     }
@@ -464,7 +466,7 @@ pub async fn drain(m: &Messenger) -> Vec<Received> {
         match event {
             Event::Message(msg) => got.push(*msg),
             Event::CaughtUp => break,
-            Event::Dropped { from, reason } => eprintln!("dropped from {from}: {reason}"),
+            Event::Dropped { from, error } => eprintln!("dropped from {from}: {}", error.message),
             _ => {}
         }
     }
