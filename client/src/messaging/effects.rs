@@ -1,0 +1,141 @@
+//! The effects of content on the store: a new row, an edit, a deletion, a receipt, a group
+//! change, a sender key.
+
+use parley_crypto::DeviceAddress;
+use parley_proto::UserId;
+use parley_proto::content::{Body, Content, ReceiptKind};
+
+use crate::error::{Rejection, Result};
+use crate::store::{ConversationId, Message, MessageStatus, StoreTx};
+
+use super::*;
+
+impl Messenger {
+    /// Stores what `content` from `author` does to `conversation` (a new row, an edit, a
+    /// deletion, a receipt, a group change, a sender key). `None` when it has nothing to
+    /// report to the application.
+    pub(super) async fn apply(
+        &self,
+        tx: &mut StoreTx<'_>,
+        from: &DeviceAddress,
+        content: &Content,
+        conversation: ConversationId,
+    ) -> Result<Option<()>> {
+        let author = &UserId::new(from.user())?;
+        let own = author.as_str() == self.account.user;
+        match &content.body {
+            Body::SenderKey {
+                group,
+                distribution,
+            } => {
+                self.accept_distribution(tx, group, from, &distribution.0)
+                    .await?;
+                return Ok(None);
+            }
+            Body::Typing { .. } => return Ok(Some(())),
+            Body::Receipt { receipt, targets } => {
+                let status = match receipt {
+                    ReceiptKind::Delivered => MessageStatus::Delivered,
+                    ReceiptKind::Read => MessageStatus::Read,
+                };
+                for t in targets {
+                    // Receipts for this user's messages (from others), or this user's own
+                    // receipts for others' messages synced from another device: ignored.
+                    let row = self.store.message_row_id(&self.account.user, &t.0);
+                    if let Some(m) = tx.message(&row).await?
+                        && m.outgoing
+                        && !own
+                        && rank(m.status) < rank(status)
+                    {
+                        tx.set_message_status(&row, status).await?;
+                    }
+                }
+                return Ok(Some(()));
+            }
+            Body::Edit { target, text } => {
+                if target.author != *author {
+                    return Err(Rejection::NotTheAuthor.into());
+                }
+                let row = self.store.message_row_id(author.as_str(), &target.id.0);
+                if let Some(mut m) = tx.message(&row).await?
+                    && let Ok(mut old) = Content::from_bytes(&m.body)
+                    && let Body::Text { text: t, .. } = &mut old.body
+                {
+                    t.clone_from(text);
+                    m.body = old.to_bytes();
+                    tx.put_message(&m).await?;
+                }
+                return Ok(Some(()));
+            }
+            Body::Delete { target } => {
+                if target.author != *author {
+                    return Err(Rejection::NotTheAuthor.into());
+                }
+                // The row is replaced by a tombstone (the delete itself, shown as nothing), so a
+                // copy of the message that arrives later — reordered by the relay, or resent by
+                // the author's outbox — is taken for a repeat and ignored.
+                let row = self.store.message_row_id(author.as_str(), &target.id.0);
+                tx.delete_message(&row).await?;
+                tx.put_message(&self.row(row, conversation, from, content, MessageStatus::Seen))
+                    .await?;
+                return Ok(Some(()));
+            }
+            Body::Group(change) => {
+                let group = content.group.ok_or(Rejection::NotAGroup)?;
+                self.apply_group_change(tx, &group, author, change).await?;
+            }
+            Body::Text { .. } | Body::File { .. } | Body::Reaction { .. } | Body::Unknown => {}
+        }
+        if stored_as_row(&content.body) {
+            let status = if own && from.device() == self.account.device {
+                MessageStatus::Sending
+            } else if own {
+                MessageStatus::Sent
+            } else {
+                MessageStatus::Received
+            };
+            let id = self.store.message_row_id(author.as_str(), &content.id.0);
+            tx.put_message(&self.row(id, conversation, from, content, status))
+                .await?;
+        }
+        Ok(Some(()))
+    }
+
+    /// The stored row of `content` from `from`, stamped now.
+    pub(super) fn row(
+        &self,
+        id: crate::store::MessageId,
+        conversation: ConversationId,
+        from: &DeviceAddress,
+        content: &Content,
+        status: MessageStatus,
+    ) -> Message {
+        Message {
+            id,
+            conversation,
+            outgoing: from.user() == self.account.user,
+            timestamp: self.stamp(),
+            sender: from.clone(),
+            sent_at: content.sent_at,
+            body: content.to_bytes(),
+            status,
+        }
+    }
+}
+
+/// Whether a body is kept as a row of its conversation.
+pub(crate) fn stored_as_row(body: &Body) -> bool {
+    matches!(
+        body,
+        Body::Text { .. } | Body::File { .. } | Body::Reaction { .. } | Body::Group(_)
+    )
+}
+
+/// Orders outgoing statuses so that a late "delivered" never overwrites "read".
+pub(super) fn rank(status: MessageStatus) -> u8 {
+    match status {
+        MessageStatus::Delivered => 2,
+        MessageStatus::Read => 3,
+        _ => 1,
+    }
+}

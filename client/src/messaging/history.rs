@@ -1,0 +1,96 @@
+//! A conversation's history as readable lines.
+
+use parley_proto::UserId;
+use parley_proto::content::{Body, Content, GroupChange, MessageId as ContentId};
+
+use crate::error::Result;
+use crate::store::MessageStatus;
+
+use super::*;
+
+/// One line of a conversation's history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// Its author.
+    pub author: String,
+    /// True when this user wrote it.
+    pub outgoing: bool,
+    /// The author's id of it (for replies, edits, reactions).
+    pub id: ContentId,
+    /// The author's send time, ms.
+    pub sent_at: u64,
+    /// Readable text: the message, `[file …]`, a reaction or a group change.
+    pub text: String,
+    /// Delivery state.
+    pub status: MessageStatus,
+}
+
+impl Messenger {
+    /// The latest `limit` entries of the conversation with `with`, oldest first.
+    pub async fn history(&self, with: &Target, limit: u32) -> Result<Vec<HistoryEntry>> {
+        let id = match with {
+            Target::User(peer) => self.store.direct_conversation_id(peer.as_str()),
+            Target::Group(group) => self.store.group_conversation_id(&crypto_group(group)),
+        };
+        let mut tx = self.store.begin().await?;
+        let mut messages = tx.messages(&id, None, limit).await?;
+        tx.commit().await?;
+        messages.sort_by_key(|m| m.timestamp);
+        Ok(messages
+            .into_iter()
+            .filter_map(|m| {
+                let content = Content::from_bytes(&m.body).ok()?;
+                Some(HistoryEntry {
+                    author: m.sender.user().to_owned(),
+                    outgoing: m.outgoing,
+                    id: content.id,
+                    sent_at: content.sent_at,
+                    text: describe(&content.body)?,
+                    status: m.status,
+                })
+            })
+            .collect())
+    }
+}
+
+/// A readable line for a stored row.
+pub fn describe(body: &Body) -> Option<String> {
+    let list = |users: &[UserId]| {
+        users
+            .iter()
+            .map(UserId::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(match body {
+        Body::Text { text, .. } => text.clone(),
+        Body::File {
+            attachment,
+            caption,
+            ..
+        } => {
+            let name = attachment.file_name.clone().unwrap_or_default();
+            let mut line = format!("[file {name} ({} bytes)]", attachment.size);
+            if let Some(c) = caption {
+                line.push(' ');
+                line.push_str(c);
+            }
+            line
+        }
+        Body::Reaction {
+            target,
+            emoji,
+            remove,
+        } => {
+            let verb = if *remove { "took back" } else { "reacted" };
+            format!("[{verb} {emoji} to a message of {}]", target.author)
+        }
+        Body::Group(GroupChange::Create { name, members }) => {
+            format!("[created the group \"{name}\" with {}]", list(members))
+        }
+        Body::Group(GroupChange::Add { members }) => format!("[added {}]", list(members)),
+        Body::Group(GroupChange::Remove { members }) => format!("[removed {}]", list(members)),
+        Body::Group(GroupChange::Rename { name }) => format!("[renamed the group \"{name}\"]"),
+        _ => return None,
+    })
+}

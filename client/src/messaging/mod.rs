@@ -1,0 +1,198 @@
+//! Messaging (DESIGN.md §3, §7): 1:1 and group conversations, the outbox, receiving, and
+//! the effects of edits, deletes, reactions and receipts.
+//!
+//! A 1:1 message goes to every device of the recipient and to the sender's own other devices,
+//! each through its own pairwise session (PQXDH from a claimed bundle the first time, then the
+//! Double Ratchet). A group message is encrypted once under the sender's sender key and the
+//! same ciphertext goes to every member device (see [`crate::groups`]). Envelope bodies are
+//! tagged with their kind ([`parley_proto::envelope`]).
+//!
+//! Ordering rules that keep the cryptography safe and the history exact:
+//! - The advanced session (or sender-key) state is committed to the store **before** the
+//!   envelopes leave, so a crash or a failed send can never make a message key be used twice.
+//! - A received envelope is decrypted, and the session, prekeys and the message's effects are
+//!   stored in one transaction; only then is it acked. A repeated envelope (one whose message
+//!   key is already used, or a new envelope with a known author and message id) is acked and
+//!   ignored, so the app sees each message once. If the store or the relay fails meanwhile,
+//!   nothing is kept and the envelope is not acked: it comes again.
+//! - Every message goes through an outbox stored with it, so a message survives a restart
+//!   and is retried with backoff until the relay has it. When one recipient fails, the
+//!   recipients already served are saved with the item; after a crash the item goes to all
+//!   of them again, and receivers ignore the repeat.
+//!
+//! Message rows are keyed by [`Store::message_row_id`] of (author, the author's message id),
+//! so an edit, delete, reaction or receipt finds its target and one author cannot collide with
+//! another's ids. Edits and deletes are accepted only from the target's author.
+//!
+//! Devices come from the directory cache ([`crate::directory`]), refreshed when the relay
+//! reports a change.
+//!
+//! The path of a message through the submodules (docs/architecture.md §9):
+//! `send` (store the message and its outbox item) → `outbox` (due items, retries) →
+//! `pairwise` (a session per device, encrypt, commit, `POST`) or [`crate::groups`] (sender
+//! keys) → the relay → `events` (the delivery socket) → `receive` (decrypt in one store
+//! transaction) → `effects` (what the content does to the store) → [`Event`], then the ack.
+//! `prekeys` keeps this device's prekeys on the relay; `history` reads a conversation back.
+
+mod effects;
+mod events;
+mod history;
+mod outbox;
+mod pairwise;
+mod prekeys;
+mod receive;
+mod send;
+
+use parley_crypto::DeviceAddress;
+use parley_crypto::keys::os_rng;
+use parley_proto::content::{Body, GroupId};
+use parley_proto::{DeviceId, UserId};
+
+use crate::enrol::relay_for;
+use crate::error::{Error, Result};
+use crate::relay::Relay;
+use crate::store::{Account, Conversation, ConversationId, ConversationKind, Store, StoreTx};
+
+pub(crate) use effects::stored_as_row;
+pub use events::{Event, Events};
+pub use history::{HistoryEntry, describe};
+pub use outbox::MAX_ATTEMPTS;
+pub(crate) use pairwise::SEND_ATTEMPTS;
+pub use prekeys::{REFILL_BELOW, REFILL_TO, ROTATE_AFTER_SECS};
+pub use receive::Received;
+pub(crate) use receive::finish;
+
+/// Where a message goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A 1:1 conversation.
+    User(UserId),
+    /// A group conversation.
+    Group(GroupId),
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+pub(crate) fn address(user: &str, device: DeviceId) -> Result<DeviceAddress> {
+    DeviceAddress::new(user, device)
+        .map_err(|_| Error::InvalidUserId(parley_proto::ids::InvalidUserId))
+}
+
+/// Whether a body travels to a group under the sender's sender key (the rest of a group's
+/// traffic — group changes and sender-key distributions — goes pairwise).
+pub(crate) fn under_sender_key(body: &Body) -> bool {
+    !matches!(body, Body::Group(_) | Body::SenderKey { .. })
+}
+
+/// An enrolled account, ready to send and receive.
+#[derive(Debug)]
+pub struct Messenger {
+    store: Store,
+    pub(crate) account: Account,
+    relay: Relay,
+    /// The last local timestamp given to a message (they increase strictly, so a
+    /// conversation's order is the order in which this device stored its messages).
+    last_stamp: std::sync::atomic::AtomicU64,
+}
+
+impl Messenger {
+    /// Opens the messenger of the account in `store`.
+    pub async fn new(store: Store) -> Result<Self> {
+        let mut tx = store.begin().await?;
+        let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
+        tx.commit().await?;
+        let relay = relay_for(&account)?;
+        Ok(Self {
+            store,
+            account,
+            relay,
+            last_stamp: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// A local timestamp (ms) later than every one given before by this messenger.
+    fn stamp(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        let now = now_ms();
+        let prev = self
+            .last_stamp
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+                Some(now.max(last.saturating_add(1)))
+            })
+            .unwrap_or(now);
+        now.max(prev.saturating_add(1))
+    }
+
+    /// The account's store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The relay client.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
+    }
+
+    /// This device's user.
+    pub fn user(&self) -> &str {
+        &self.account.user
+    }
+
+    /// Closes the store.
+    pub async fn close(self) {
+        self.store.close().await;
+    }
+
+    pub(crate) fn me(&self) -> Result<DeviceAddress> {
+        address(&self.account.user, self.account.device)
+    }
+}
+
+/// The sender-key layer's id of a group.
+pub(crate) fn crypto_group(group: &GroupId) -> parley_crypto::sender_key::GroupId {
+    parley_crypto::sender_key::GroupId(group.0)
+}
+
+/// The members of a group conversation (none if it is unknown).
+pub(crate) async fn group_members(
+    tx: &mut StoreTx<'_>,
+    conversation: &ConversationId,
+) -> Result<Vec<String>> {
+    Ok(match tx.conversation(conversation).await?.map(|c| c.kind) {
+        Some(ConversationKind::Group { members, .. }) => members,
+        _ => Vec::new(),
+    })
+}
+
+/// The 1:1 conversation with `peer`, created if new.
+async fn direct_conversation(
+    tx: &mut StoreTx<'_>,
+    store: &Store,
+    peer: &str,
+) -> Result<ConversationId> {
+    let id = store.direct_conversation_id(peer);
+    if tx.conversation(&id).await?.is_none() {
+        tx.set_conversation(&Conversation {
+            id,
+            kind: ConversationKind::Direct {
+                peer: peer.to_owned(),
+            },
+            title: String::new(),
+            created_at: now_ms(),
+            last_read: 0,
+        })
+        .await?;
+    }
+    Ok(id)
+}
+
+pub(crate) fn rand16() -> [u8; 16] {
+    use rand_core::Rng as _;
+    let mut out = [0u8; 16];
+    os_rng().fill_bytes(&mut out);
+    out
+}

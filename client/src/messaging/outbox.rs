@@ -1,0 +1,109 @@
+//! The outbox: every message is stored with an item that is retried with backoff until the
+//! relay has it; a failed recipient's progress is saved with the item.
+
+use parley_proto::UserId;
+use parley_proto::content::Content;
+
+use crate::error::{Error, Result};
+use crate::store::{MessageStatus, OutboxId, OutboxItem};
+
+use super::*;
+
+/// A time after every item's next attempt (the store keeps times as `i64`).
+const EVERY_ITEM: u64 = 1 << 62;
+
+/// The longest wait between two attempts at an outbox item (the 8th and later retries).
+pub const MAX_BACKOFF_MS: u64 = 256_000;
+/// Attempts at an outbox item before its message is marked failed.
+pub const MAX_ATTEMPTS: u32 = 20;
+
+impl Messenger {
+    /// Sends every due outbox item (with `now`, every item: the user asked for a retry);
+    /// returns how many were sent. A failed item is kept with a later next attempt
+    /// (backoff doubling from 2 s to [`MAX_BACKOFF_MS`], 256 s) and the others are still tried; the first
+    /// error is returned. After [`MAX_ATTEMPTS`] (at once for an item that cannot be decoded)
+    /// its message is marked failed and the item dropped.
+    pub async fn flush_outbox(&self, now: bool) -> Result<usize> {
+        let (sent, failures) = self.flush(now).await?;
+        match failures.into_iter().next() {
+            Some((_, e)) => Err(e),
+            None => Ok(sent),
+        }
+    }
+
+    /// [`Messenger::flush_outbox`], returning how many items were sent and which failed why.
+    pub(super) async fn flush(&self, now: bool) -> Result<(usize, Vec<(OutboxId, Error)>)> {
+        let mut sent = 0;
+        let mut tx = self.store.begin().await?;
+        let due = tx
+            .due_outbox(if now { EVERY_ITEM } else { now_ms() }, 100)
+            .await?;
+        tx.commit().await?;
+        let mut failures = Vec::new();
+        for mut item in due {
+            let result = match Content::from_bytes(&item.payload) {
+                Ok(content) => match content.group {
+                    Some(group) if under_sender_key(&content.body) => {
+                        self.send_group_item(&mut item, &content, &group).await
+                    }
+                    _ => self.send_pairwise_item(&mut item, &content).await,
+                },
+                Err(_) => {
+                    // Never sendable: fail it now rather than block the queue.
+                    item.attempts = MAX_ATTEMPTS;
+                    Err(Error::Store(crate::store::StoreError::Malformed {
+                        table: "outbox",
+                    }))
+                }
+            };
+            let mut tx = self.store.begin().await?;
+            if let Err(e) = result {
+                item.attempts = item.attempts.saturating_add(1);
+                if item.attempts >= MAX_ATTEMPTS {
+                    tx.remove_outbox(&item.id).await?;
+                    if let Some(m) = &item.message {
+                        tx.set_message_status(m, MessageStatus::Failed).await?;
+                    }
+                } else {
+                    let backoff = (1000u64 << item.attempts.min(8)).min(MAX_BACKOFF_MS);
+                    item.next_attempt = now_ms().saturating_add(backoff);
+                    tx.put_outbox(&item).await?;
+                }
+                tx.commit().await?;
+                // The other items are tried all the same.
+                failures.push((item.id, e));
+                continue;
+            }
+            tx.remove_outbox(&item.id).await?;
+            if let Some(m) = &item.message {
+                let status = tx.message(m).await?.map(|m| m.status);
+                if status == Some(MessageStatus::Sending) {
+                    tx.set_message_status(m, MessageStatus::Sent).await?;
+                }
+            }
+            tx.commit().await?;
+            sent += 1;
+        }
+        Ok((sent, failures))
+    }
+
+    /// Sends `content` pairwise to each remaining recipient of `item`.
+    pub(super) async fn send_pairwise_item(
+        &self,
+        item: &mut OutboxItem,
+        content: &Content,
+    ) -> Result<()> {
+        let target = item.recipients.first().cloned().unwrap_or_default();
+        while let Some(user) = item.recipients.first().cloned() {
+            let mut copy = content.clone();
+            if content.group.is_none() && user == self.account.user && target != user {
+                copy.sync_to = Some(UserId::new(target.clone())?);
+            }
+            self.send_content(&UserId::new(user)?, &copy).await?;
+            // Progress is kept in memory and saved with the item if a later recipient fails
+            // (a crash resends to everyone; receivers ignore repeats).
+            item.recipients.remove(0);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,177 @@
+//! Receiving: an envelope is decrypted, and the session, prekeys and the message's effects
+//! are stored in one transaction before it is acked.
+
+use parley_crypto::DeviceAddress;
+use parley_crypto::identity::PublicIdentity;
+use parley_crypto::keys::os_rng;
+use parley_crypto::message::SessionMessage;
+use parley_crypto::session_record::LocalDevice;
+use parley_proto::content::{AttachmentPointer, Body, Content, GroupId, MessageId as ContentId};
+use parley_proto::envelope::EnvelopeBody;
+use parley_proto::ws::Envelope;
+use parley_proto::{DeviceId, UserId};
+
+use crate::error::{Error, Missing, Rejection, Result};
+use crate::store::StoreTx;
+
+use super::*;
+
+/// Something another device (or another device of this user) said, as the application sees
+/// it: a message, a file, an edit, a deletion, a reaction, a receipt, typing, or a group
+/// change. Its effects are already stored when the application gets it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Received {
+    /// Author.
+    pub from: UserId,
+    /// Author's device.
+    pub device: DeviceId,
+    /// For a copy of one's own 1:1 message sent from another device: its recipient.
+    pub sync_to: Option<UserId>,
+    /// The group, for group conversations.
+    pub group: Option<GroupId>,
+    /// Author's message id.
+    pub id: ContentId,
+    /// Author's send time, ms.
+    pub sent_at: u64,
+    /// What it says.
+    pub body: Body,
+}
+
+impl Received {
+    /// The text of a text message, or the caption of a file.
+    pub fn text(&self) -> Option<&str> {
+        match &self.body {
+            Body::Text { text, .. } => Some(text),
+            Body::File { caption, .. } => caption.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The file of a file message (download it with [`crate::files::download`]).
+    pub fn file(&self) -> Option<&AttachmentPointer> {
+        match &self.body {
+            Body::File { attachment, .. } => Some(attachment),
+            _ => None,
+        }
+    }
+}
+
+impl Messenger {
+    /// Decrypts one delivered envelope and stores its effects. Returns `None` for a repeat or
+    /// for content that carries nothing for the app; the caller acks in every `Ok` case.
+    pub async fn receive(&self, env: &Envelope) -> Result<Option<Received>> {
+        match EnvelopeBody::from_bytes(&env.body.0).map_err(|_| Rejection::MalformedEnvelope)? {
+            EnvelopeBody::Session(bytes) => self.receive_session(env, bytes).await,
+            EnvelopeBody::Group(bytes) => self.receive_group(env, bytes).await,
+        }
+    }
+
+    pub(super) async fn receive_session(
+        &self,
+        env: &Envelope,
+        bytes: &[u8],
+    ) -> Result<Option<Received>> {
+        let from = address(env.source_user.as_str(), env.source_device)?;
+        let message =
+            SessionMessage::from_bytes(bytes).map_err(|_| Rejection::MalformedEnvelope)?;
+        // Only a prekey message can start a session, so only then is the sender's identity
+        // needed: as the directory lists it.
+        let listed = match &message {
+            SessionMessage::PreKey(_) => {
+                self.identity_of(&env.source_user, env.source_device)
+                    .await?
+            }
+            SessionMessage::Ratchet(_) => None,
+        };
+        let mut tx = self.store.begin().await?;
+        let me = self.me()?;
+        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
+        let mut prekeys = tx.prekeys().await?.ok_or(Missing::PreKeys)?;
+        let mut record = tx.session(&from).await?.unwrap_or_default();
+        let local = LocalDevice {
+            address: &me,
+            identity: &identity,
+            prekeys: &mut prekeys,
+        };
+        let trusted = |id: &PublicIdentity| listed.as_ref() == Some(id);
+        let now = now_ms() / 1000;
+        let decrypted = match record.decrypt(local, &from, &message, trusted, now, &mut os_rng()) {
+            Ok(d) => d,
+            // Delivered again after its effects were stored (a crash before the ack, or a
+            // replay): nothing to do.
+            Err(parley_crypto::Error::DuplicateMessage) => return Ok(None),
+            Err(e) => return Err(Rejection::Undecryptable(e).into()),
+        };
+        tx.set_session(&from, &record).await?;
+        if matches!(message, SessionMessage::PreKey(_)) {
+            tx.set_prekeys(&prekeys).await?;
+        }
+        // From here on the advanced session is kept (its message key is gone) even when the
+        // content is unusable.
+        let outcome = match Content::from_bytes(&decrypted.plaintext) {
+            Ok(content) => self.receive_content(&mut tx, env, &from, content).await,
+            Err(_) => Err(Rejection::MalformedContent.into()),
+        };
+        finish(tx, outcome).await
+    }
+
+    /// Applies decrypted content (from either kind of envelope) inside `tx`.
+    pub(crate) async fn receive_content(
+        &self,
+        tx: &mut StoreTx<'_>,
+        env: &Envelope,
+        from: &DeviceAddress,
+        content: Content,
+    ) -> Result<Option<Received>> {
+        let author = &env.source_user;
+        let own_copy = author.as_str() == self.account.user;
+        let conversation = match (&content.group, &content.sync_to) {
+            (Some(group), _) => self.store.group_conversation_id(&crypto_group(group)),
+            (None, Some(to)) if own_copy => {
+                direct_conversation(tx, &self.store, to.as_str()).await?
+            }
+            (None, _) => direct_conversation(tx, &self.store, author.as_str()).await?,
+        };
+        if let Some(group) = &content.group
+            && !matches!(content.body, Body::SenderKey { .. })
+        {
+            self.check_group_sender(tx, group, author, &content.body)
+                .await?;
+        }
+        let row = self.store.message_row_id(author.as_str(), &content.id.0);
+        if tx.message(&row).await?.is_some() {
+            return Ok(None);
+        }
+        if self
+            .apply(tx, from, &content, conversation)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        Ok(Some(Received {
+            from: author.clone(),
+            device: env.source_device,
+            sync_to: if own_copy { content.sync_to } else { None },
+            group: content.group,
+            id: content.id,
+            sent_at: content.sent_at,
+            body: content.body,
+        }))
+    }
+}
+
+/// Ends a receive: on a store (or relay) failure everything is rolled back (the envelope is not acked
+/// and comes again); otherwise the advanced session or sender key is committed even when the
+/// content was refused, as its message key is used up.
+pub(crate) async fn finish(
+    tx: StoreTx<'_>,
+    outcome: Result<Option<Received>>,
+) -> Result<Option<Received>> {
+    if outcome.as_ref().is_err_and(Error::is_local_or_relay) {
+        drop(tx);
+        return outcome;
+    }
+    tx.commit().await?;
+    outcome
+}

@@ -1,0 +1,191 @@
+//! Sending: the public calls that store a message with its outbox item and flush it
+//! (see the ordering rules in [`super`]).
+
+use parley_proto::UserId;
+use parley_proto::content::{Body, Content, MessageId as ContentId, MessageRef, ReceiptKind};
+
+use crate::error::{Error, Result};
+use crate::store::{OutboxId, OutboxItem, StoreTx};
+
+use super::*;
+
+impl Messenger {
+    /// Sends a text to `to`. See [`Messenger::send_body`].
+    pub async fn send_text(&self, to: &Target, text: &str) -> Result<ContentId> {
+        let body = Body::Text {
+            text: text.to_owned(),
+            reply_to: None,
+            mentions: vec![],
+        };
+        self.send_body(to, body).await
+    }
+
+    /// Encrypts the file at `path` with a fresh key (streamed, constant memory), uploads the
+    /// ciphertext, and sends the pointer (id, key, digest) to `to` like a text message.
+    /// `progress` gets (bytes done, total) during encryption and upload.
+    pub async fn send_file(
+        &self,
+        to: &Target,
+        path: &std::path::Path,
+        caption: Option<String>,
+        progress: impl Fn(u64, u64) + Send + Sync + 'static,
+    ) -> Result<ContentId> {
+        let pointer = crate::files::upload(&self.relay, path, progress).await?;
+        let body = Body::File {
+            attachment: pointer,
+            caption,
+            reply_to: None,
+        };
+        self.send_body(to, body).await
+    }
+
+    /// Edits one of this user's earlier messages in `to`.
+    pub async fn edit(&self, to: &Target, id: ContentId, text: &str) -> Result<ContentId> {
+        let target = MessageRef {
+            author: UserId::new(self.account.user.clone())?,
+            id,
+        };
+        let text = text.to_owned();
+        self.send_body(to, Body::Edit { target, text }).await
+    }
+
+    /// Deletes one of this user's earlier messages in `to`, for everyone.
+    pub async fn delete(&self, to: &Target, id: ContentId) -> Result<ContentId> {
+        let target = MessageRef {
+            author: UserId::new(self.account.user.clone())?,
+            id,
+        };
+        self.send_body(to, Body::Delete { target }).await
+    }
+
+    /// Reacts to (or, with `remove`, takes back a reaction to) a message in `to`.
+    pub async fn react(
+        &self,
+        to: &Target,
+        target: MessageRef,
+        emoji: &str,
+        remove: bool,
+    ) -> Result<ContentId> {
+        let emoji = emoji.to_owned();
+        let body = Body::Reaction {
+            target,
+            emoji,
+            remove,
+        };
+        self.send_body(to, body).await
+    }
+
+    /// Tells the authors of `messages` (received in `to`) that they were read.
+    pub async fn mark_read(&self, to: &Target, messages: Vec<ContentId>) -> Result<()> {
+        for chunk in messages.chunks(parley_proto::content::MAX_ITEMS) {
+            let body = Body::Receipt {
+                receipt: ReceiptKind::Read,
+                targets: chunk.to_vec(),
+            };
+            self.send_body(to, body).await?;
+        }
+        Ok(())
+    }
+
+    /// Tells `to` whether this user is typing. Not queued: sent now or never.
+    pub async fn typing(&self, to: &UserId, started: bool) -> Result<()> {
+        let content = Content::new(ContentId(rand16()), now_ms(), Body::Typing { started });
+        self.send_content(to, &content).await.map(|_| ())
+    }
+
+    /// Stores `body` as a new outgoing message (applying its effect here first: an edit
+    /// changes the stored text, a delete removes it, a group change changes the group) with
+    /// its outbox item, then flushes the outbox. If the relay cannot take it now, the error is
+    /// returned and the item stays queued: the next [`Messenger::flush_outbox`] retries it, and
+    /// receivers ignore a repeat, so it is delivered exactly once.
+    pub async fn send_body(&self, to: &Target, body: Body) -> Result<ContentId> {
+        if let Target::User(user) = to
+            && user.as_str() != self.account.user
+        {
+            // Refused only when the relay says the user has no device; when it cannot be
+            // asked now, the message is queued.
+            let none = match self.devices_of(user, false).await {
+                Ok(d) if d.is_empty() => {
+                    matches!(self.devices_of(user, true).await, Ok(d) if d.is_empty())
+                }
+                _ => false,
+            };
+            if none {
+                return Err(Error::NoSuchUser);
+            }
+        }
+        let mut tx = self.store.begin().await?;
+        let (id, item) = self.queue(&mut tx, to, body, None).await?;
+        tx.commit().await?;
+        self.flush_outbox_for(&[item]).await?;
+        Ok(id)
+    }
+
+    /// Flushes the outbox; an error is returned only if one of `items` failed (another
+    /// item's failure does not fail this send).
+    pub(crate) async fn flush_outbox_for(&self, items: &[OutboxId]) -> Result<()> {
+        let (_, failures) = self.flush(true).await?;
+        match failures.into_iter().find(|(id, _)| items.contains(id)) {
+            Some((_, e)) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Queues `body` for `to` inside `tx`, after applying its effect here (storing its row,
+    /// changing the group …). With `recipients`, it only goes to them and changes nothing here
+    /// (how newcomers get the whole group). Returns the message id and the outbox item's id.
+    pub(crate) async fn queue(
+        &self,
+        tx: &mut StoreTx<'_>,
+        to: &Target,
+        body: Body,
+        recipients: Option<Vec<String>>,
+    ) -> Result<(ContentId, OutboxId)> {
+        let id = ContentId(rand16());
+        let mut content = Content::new(id, now_ms(), body);
+        if let Target::Group(group) = to {
+            content.group = Some(*group);
+        }
+        content.validate().map_err(|_| Error::TooLarge)?;
+        let (conversation, members) = match to {
+            Target::User(user) => {
+                let mut members = vec![user.to_string()];
+                if user.as_str() != self.account.user {
+                    members.push(self.account.user.clone());
+                }
+                (
+                    direct_conversation(tx, &self.store, user.as_str()).await?,
+                    members,
+                )
+            }
+            Target::Group(group) => {
+                let conversation = self.store.group_conversation_id(&crypto_group(group));
+                // Everything goes to the members before it: a removed member learns of its
+                // removal; an added one gets the whole group separately (`add_members`).
+                let before = group_members(tx, &conversation).await?;
+                if !before.contains(&self.account.user) {
+                    return Err(Error::NotAMember);
+                }
+                (conversation, before)
+            }
+        };
+        let (message, recipients) = match recipients {
+            Some(only) => (None, only),
+            None => {
+                self.apply(tx, &self.me()?, &content, conversation).await?;
+                let row = stored_as_row(&content.body)
+                    .then(|| self.store.message_row_id(&self.account.user, &id.0));
+                (row, members)
+            }
+        };
+        let item = OutboxItem::new(
+            conversation,
+            message,
+            recipients,
+            content.to_bytes(),
+            now_ms(),
+        );
+        tx.put_outbox(&item).await?;
+        Ok((id, item.id))
+    }
+}

@@ -1,0 +1,85 @@
+//! The `singletons` table: the account, the identity key pair, the org root key and the
+//! prekey store, one sealed record each under a fixed name.
+
+use parley_crypto::identity::IdentityKeyPair;
+use parley_crypto::keys::SigningKeyPair;
+use parley_crypto::prekeys::PreKeyStore;
+use zeroize::Zeroizing;
+
+use error::StoreResult;
+use records::Account;
+
+use super::super::*;
+
+impl StoreTx<'_> {
+    /// This device's account, once enrolled.
+    pub async fn account(&mut self) -> StoreResult<Option<Account>> {
+        self.get_singleton_text("account")
+            .await?
+            .map(|b| Account::decode(&b).map_err(malformed(T_SINGLETONS)))
+            .transpose()
+    }
+
+    /// Stores the account.
+    pub async fn set_account(&mut self, account: &Account) -> StoreResult<()> {
+        self.put_singleton("account", &account.encode()).await
+    }
+
+    /// This device's identity key pair.
+    pub async fn identity(&mut self) -> StoreResult<Option<IdentityKeyPair>> {
+        self.get_singleton_text("identity")
+            .await?
+            .map(|b| IdentityKeyPair::from_bytes(&b).map_err(malformed(T_SINGLETONS)))
+            .transpose()
+    }
+
+    /// Stores the identity key pair.
+    pub async fn set_identity(&mut self, identity: &IdentityKeyPair) -> StoreResult<()> {
+        self.put_singleton("identity", &identity.to_bytes()).await
+    }
+
+    /// The org root key, on the device that created the org (DESIGN.md §1: it never leaves
+    /// that device).
+    pub async fn org_root(&mut self) -> StoreResult<Option<SigningKeyPair>> {
+        self.get_singleton_text("org_root")
+            .await?
+            .map(|b| {
+                let seed: [u8; 32] = b.as_slice().try_into().map_err(malformed(T_SINGLETONS))?;
+                Ok(SigningKeyPair::from_seed(&seed))
+            })
+            .transpose()
+    }
+
+    /// Stores the org root key.
+    pub async fn set_org_root(&mut self, root: &SigningKeyPair) -> StoreResult<()> {
+        self.put_singleton("org_root", &root.seed()[..]).await
+    }
+
+    /// This device's prekey store.
+    pub async fn prekeys(&mut self) -> StoreResult<Option<PreKeyStore>> {
+        self.get_singleton_text("prekeys")
+            .await?
+            .map(|b| PreKeyStore::from_bytes(&b).map_err(malformed(T_SINGLETONS)))
+            .transpose()
+    }
+
+    /// Stores the prekey store (after generating, rotating or consuming prekeys).
+    pub async fn set_prekeys(&mut self, prekeys: &PreKeyStore) -> StoreResult<()> {
+        self.put_singleton("prekeys", &prekeys.to_bytes()).await
+    }
+
+    async fn get_singleton_text(&mut self, name: &str) -> StoreResult<Option<Zeroizing<Vec<u8>>>> {
+        let sealed: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT record FROM singletons WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        sealed
+            .map(|s| {
+                self.store
+                    .sealer
+                    .open(T_SINGLETONS, name.as_bytes(), &[], &s)
+            })
+            .transpose()
+    }
+}

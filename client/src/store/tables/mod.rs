@@ -1,0 +1,10 @@
+//! One module per table, each adding its typed accessors to [`super::StoreTx`].
+
+mod account;
+mod attachments;
+mod contacts;
+mod conversations;
+mod messages;
+mod outbox;
+mod sender_keys;
+mod sessions;
