@@ -110,10 +110,6 @@ fn share(user: &str, device: &ContactDevice) -> SenderKeyShare {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl Messenger {
     /// Creates a group named `name` with `members` (this user is added) and tells them.
     pub async fn create_group(&self, name: &str, members: &[UserId]) -> Result<GroupId> {
@@ -215,7 +211,10 @@ impl Messenger {
         let by_name: Vec<&GroupInfo> = groups.iter().filter(|g| g.name == query).collect();
         let by_id: Vec<&GroupInfo> = groups
             .iter()
-            .filter(|g| query.len() >= 6 && hex(&g.id.0).starts_with(&query.to_lowercase()))
+            .filter(|g| {
+                query.len() >= 6
+                    && parley_proto::hex::encode(g.id.0).starts_with(&query.to_lowercase())
+            })
             .collect();
         match (by_name.as_slice(), by_id.as_slice()) {
             ([one], _) | ([], [one]) => Ok(one.id),

@@ -100,15 +100,14 @@ impl ServerCertVerifier for PinnedCertificate {
 /// Parses a pin given as 64 hex digits (colons allowed, as `openssl x509 -fingerprint`
 /// prints them).
 pub fn parse_pin(text: &str) -> Option<[u8; 32]> {
-    let hex: Vec<u8> = text.bytes().filter(|b| *b != b':').collect();
-    if hex.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        *o = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-    }
-    Some(out)
+    // openssl prints upper case with colons: that spelling is taken on purpose, by removing
+    // the colons and lowering the case; anything else must be canonical hex.
+    let digits: String = text
+        .chars()
+        .filter(|c| *c != ':')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    parley_proto::hex::decode(&digits).ok()
 }
 
 #[cfg(test)]
@@ -124,6 +123,7 @@ mod tests {
         assert_eq!(parse_pin(&colons.join(":")), Some(pin));
         assert_eq!(parse_pin("abcd"), None);
         assert_eq!(parse_pin(&"zz".repeat(32)), None);
+        assert_eq!(parse_pin(&"+f".repeat(32)), None);
     }
 
     #[test]

@@ -225,7 +225,7 @@ mod tests {
         let id = IdentityKeyPair::generate(&mut crate::keys::os_rng());
         let dbg = format!("{id:?}");
         let seed = id.signing().seed();
-        let secret_hex: String = seed.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        let secret_hex = hex::encode(seed.get(..4).unwrap_or_default());
         assert!(!dbg.contains(&secret_hex));
         assert!(dbg.starts_with("IdentityKeyPair { public: PublicIdentity"));
     }

@@ -312,12 +312,7 @@ fn ct_eq_32(a: &[u8; 32], b: &[u8; 32]) -> bool {
 
 /// First four bytes in hex, for `Debug` of public values.
 pub(crate) fn short_hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take(4)
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        + "…"
+    hex::encode(bytes.get(..4).unwrap_or(bytes)) + "…"
 }
 
 #[cfg(test)]

@@ -25,41 +25,13 @@ pub const MAX_ITEMS: usize = 1_000;
 /// A message id, chosen by its author: 16 random bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct MessageId(#[serde(with = "hex")] pub [u8; 16]);
+pub struct MessageId(#[serde(with = "crate::hex::serde_array")] pub [u8; 16]);
 
 /// A group id: 32 random bytes chosen by its creator (the sender-key layer's group id,
 /// `parley_crypto::sender_key::GroupId`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct GroupId(#[serde(with = "hex")] pub [u8; 32]);
-
-/// Fixed-size byte arrays as lower-case hex strings.
-mod hex {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&v.iter().map(|b| format!("{b:02x}")).collect::<String>())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        d: D,
-    ) -> Result<[u8; N], D::Error> {
-        let s = <&str>::deserialize(d)?;
-        let bytes = s.as_bytes();
-        if bytes.len() != 2 * N {
-            return Err(serde::de::Error::custom(
-                "an id has the wrong number of hex digits",
-            ));
-        }
-        let mut out = [0u8; N];
-        for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
-            let hex = core::str::from_utf8(pair).map_err(serde::de::Error::custom)?;
-            *o = u8::from_str_radix(hex, 16)
-                .map_err(|_| serde::de::Error::custom("an id is hex digits"))?;
-        }
-        Ok(out)
-    }
-}
+pub struct GroupId(#[serde(with = "crate::hex::serde_array")] pub [u8; 32]);
 
 /// Points at a message: its author and id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -325,7 +325,7 @@ impl StoreId {
 
     /// Lower-case hex, as used in key file names and keystore entries.
     pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        parley_proto::hex::encode(self.0)
     }
 }
 
@@ -396,13 +396,7 @@ fn write_key_file(home: &Path, dir: &Path, name: &str, key: &[u8; KEY_LEN]) -> S
     let path = dir.join(name);
     let mut suffix = [0u8; 8];
     parley_crypto::keys::os_rng().fill_bytes(&mut suffix);
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}",
-        suffix
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    ));
+    let tmp = dir.join(format!(".{name}.tmp-{}", parley_proto::hex::encode(suffix)));
     let written = (|| {
         let mut file = fs::OpenOptions::new()
             .write(true)

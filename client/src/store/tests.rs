@@ -984,7 +984,7 @@ async fn debug_prints_no_secrets() {
     let conv = store.direct_conversation_id("bob");
     let m = message(conv, 1, MARKER);
     let key = AttachmentKey::generate(&mut os_rng());
-    let key_hex: String = key.to_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let key_hex = parley_proto::hex::encode(key.to_bytes());
     let att = Attachment {
         id: AttachmentId::generate(),
         message: m.id,

@@ -57,11 +57,7 @@ macro_rules! random_id {
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(concat!(stringify!($name), "("))?;
-                for b in &self.0 {
-                    write!(f, "{b:02x}")?;
-                }
-                f.write_str(")")
+                write!(f, "{}({})", stringify!($name), parley_proto::hex::encode(self.0))
             }
         }
     };
