@@ -1,4 +1,4 @@
-//! Which devices each colleague has, cached in the store's contacts (DESIGN.md §2, §4).
+//! Which devices each colleague has, cached in the store's contacts (docs/architecture.md §2, §4).
 //!
 //! A send encrypts to the devices of the cached list and needs no extra round trip; the
 //! relay's 409 (missing or extra devices) or 410 (re-registered devices) makes the engine
@@ -9,7 +9,7 @@
 //! cache does not list, or lists with another identity, also refreshes it.
 //!
 //! Trust: the list comes from the relay, which the org log will replace as the source once it
-//! carries `DeviceAdded`/`DeviceRevoked` entries (DESIGN.md §2). Until then a malicious relay
+//! carries `DeviceAdded`/`DeviceRevoked` entries (docs/architecture.md §2). Until then a malicious relay
 //! could list a device of its own for a user. What the cache gives is narrower: while a device
 //! (number and registration id) stays listed, its identity key cannot change (a refresh that
 //! changes it is refused), and a new session is made only with a bundle whose identity is the

@@ -1,4 +1,4 @@
-//! Enrolment (DESIGN.md §2, §4): creating the org on the first admin's device, inviting, and
+//! Enrolment (docs/architecture.md §2, §4): creating the org on the first admin's device, inviting, and
 //! joining with an invite. Each ends with an account in the encrypted local store and the
 //! device's prekeys on the relay.
 //!

@@ -1,4 +1,4 @@
-//! Files (DESIGN.md §3, attachments): a random key per file, streamed chunked AEAD
+//! Files (docs/architecture.md §3, attachments): a random key per file, streamed chunked AEAD
 //! (`parley_crypto::attachment`), the ciphertext uploaded to the relay, and key + digest sent
 //! inside the end-to-end encrypted message. Both directions stream through a temporary file,
 //! so memory stays constant in the file size; a download is written to its destination only

@@ -1,4 +1,4 @@
-//! Group conversations with sender keys (DESIGN.md §3 "Groups: sender keys", §7).
+//! Group conversations with sender keys (docs/architecture.md §3 "Groups: sender keys", §7).
 //!
 //! A group is kept by its members' clients, as Signal's first group design was: the relay
 //! sees only pairwise envelopes and identical group envelopes, never a member list.

@@ -1,4 +1,4 @@
-//! TLS to the relay (DESIGN.md §4 "TLS"): either the certificate the invite pins, or the
+//! TLS to the relay (docs/architecture.md §4 "TLS"): either the certificate the invite pins, or the
 //! usual Web PKI check against the Mozilla roots (`webpki-roots`).
 //!
 //! A pin is the SHA-256 of the relay's certificate (DER), which `parley-server` prints at

@@ -1,6 +1,6 @@
 //! Who a message is from and to: a user identifier and a device number.
 //!
-//! Addresses are bound into the associated data of every encrypted message (DESIGN.md §3), so a
+//! Addresses are bound into the associated data of every encrypted message (docs/architecture.md §3), so a
 //! message delivered to the wrong device, or attributed to the wrong sender, fails to decrypt.
 
 use core::fmt;

@@ -1,5 +1,5 @@
 //! Attachments: a random key per file and a streamed, chunked AEAD, so that memory stays
-//! constant in the size of the file (DESIGN.md §3, "Attachments": "random per-file key;
+//! constant in the size of the file (docs/architecture.md §3, "Attachments": "random per-file key;
 //! streamed chunked AEAD so a 1 GiB file never sits in memory; the relay stores only
 //! ciphertext; the key and digest travel inside the message").
 //!

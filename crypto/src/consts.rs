@@ -1,4 +1,4 @@
-//! Every limit and protocol constant in one place (DESIGN.md §3).
+//! Every limit and protocol constant in one place (docs/architecture.md §3).
 //!
 //! Limits are checked before anything is allocated from an untrusted length.
 

@@ -1,5 +1,5 @@
 //! Safety numbers, for people who verify each other by hand or by scanning a code
-//! (DESIGN.md §3, "Safety numbers").
+//! (docs/architecture.md §3, "Safety numbers").
 //!
 //! # Construction
 //!
@@ -21,7 +21,7 @@
 //! # Key material: every device of a user
 //!
 //! Signal hashes one identity key per person. A Parley user has several devices, each with
-//! its own Ed25519 signing key (DESIGN.md §1), so a user's key material is **the set of
+//! its own Ed25519 signing key (docs/architecture.md §1), so a user's key material is **the set of
 //! that user's device signing public keys, sorted bytewise, duplicates removed, and
 //! concatenated** (32 bytes each), the way libsignal's Java generator once combined a list
 //! of identity keys. One safety number then covers all of a person's devices: it changes

@@ -1,4 +1,4 @@
-//! Device identity (DESIGN.md §1, "Devices"): an Ed25519 signing key and an X25519 identity key
+//! Device identity (docs/architecture.md §1, "Devices"): an Ed25519 signing key and an X25519 identity key
 //! signed by it.
 //!
 //! Signal signs with the X25519 identity key itself (XEdDSA); we keep a separate Ed25519 key, as

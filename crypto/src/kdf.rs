@@ -1,7 +1,7 @@
 //! The primitive calls every protocol shares: HKDF-SHA256, HMAC-SHA256 and AES-256-GCM with a
 //! key and nonce derived by HKDF (Double Ratchet spec §5.2, "ENCRYPT": we replace the
 //! recommended AES-CBC + HMAC with AES-256-GCM, deriving its 32-byte key and 12-byte nonce
-//! from the message key, as DESIGN.md §3 specifies).
+//! from the message key, as docs/architecture.md §3 specifies).
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};

@@ -1,7 +1,7 @@
 //! # parley-crypto
 //!
 //! Parley's end-to-end encryption, built on vetted primitive crates and following Signal's
-//! published specifications (DESIGN.md §3):
+//! published specifications (docs/architecture.md §3):
 //!
 //! - [`identity`]: device identities (Ed25519 signing key + signed X25519 identity key).
 //! - [`prekeys`]: signed, last-resort and one-time prekeys; bundle verification.

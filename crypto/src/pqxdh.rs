@@ -1,5 +1,5 @@
 //! PQXDH key agreement, as Signal's "The PQXDH Key Agreement Protocol" (revision 3), with the
-//! parameters of DESIGN.md §3: curve X25519, hash SHA-256, `PQKEM` ML-KEM-1024, info
+//! parameters of docs/architecture.md §3: curve X25519, hash SHA-256, `PQKEM` ML-KEM-1024, info
 //! [`PQXDH_INFO`], and Ed25519 device signing keys in place of XEdDSA.
 //!
 //! Spec §3.3 (initiator): verify the prekey signatures; generate `EK_A`; compute

@@ -543,7 +543,7 @@ impl PreKeyStore {
     }
 
     /// Replaces the signed prekey and the last-resort KEM prekey with new ones (weekly, per
-    /// DESIGN.md §4), keeping the previous ones for sessions begun from an older bundle.
+    /// docs/architecture.md §4), keeping the previous ones for sessions begun from an older bundle.
     pub fn rotate(
         &mut self,
         identity: &IdentityKeyPair,

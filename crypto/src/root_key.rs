@@ -14,7 +14,9 @@ use crate::keys::SharedSecret;
 
 const ROOT_INFO: &[u8] = b"Parley_Ratchet_v1";
 
-/// A root key. Consumed by value by every ratchet step, so an old root key cannot be reused.
+/// A root key. Each ratchet step derives the next one, which replaces it in the session state
+/// (the old one is zeroized when dropped). It is `Clone` because a decrypt works on a copy of
+/// the session and keeps it only on success (compute, then commit); it is not `Copy`.
 pub struct RootKey(Zeroizing<[u8; 32]>);
 
 impl RootKey {

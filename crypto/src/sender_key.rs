@@ -1,4 +1,4 @@
-//! Group messaging with sender keys (DESIGN.md §3, "Groups: sender keys").
+//! Group messaging with sender keys (docs/architecture.md §3, "Groups: sender keys").
 //!
 //! This follows Signal's sender-key construction as libsignal implements it in
 //! `rust/protocol/src/sender_keys.rs` (chain and record) and `group_cipher.rs` (encrypt,
@@ -18,7 +18,7 @@
 //!
 //! # Differences from libsignal
 //!
-//! - AES-256-GCM (as everywhere in this crate, DESIGN.md §3) instead of AES-256-CBC.
+//! - AES-256-GCM (as everywhere in this crate, docs/architecture.md §3) instead of AES-256-CBC.
 //! - The associated data binds the protocol version, the group id, the sender's
 //!   [`DeviceAddress`](crate::DeviceAddress), the chain id and the iteration, so a message
 //!   cannot be moved to another group or attributed to another sender device.

@@ -5,7 +5,7 @@
 //! - Initialisation (§3.3, via [`crate::pqxdh`]): the initiator's first sending chain comes
 //!   from `KDF_RK(SK, DH(ratchet_A, SPK_B))`; the responder starts with `SK` and its signed
 //!   prekey pair as ratchet key, and can send once it has received.
-//! - Associated data (DESIGN.md §3): `version || sender identity || recipient identity ||
+//! - Associated data (docs/architecture.md §3): `version || sender identity || recipient identity ||
 //!   sender address || recipient address || header`, so a message is bound to both identities,
 //!   both devices, the protocol version and its header.
 //! - Limits ([`crate::consts`]): at most [`MAX_SKIP`] skipped keys per chain,

@@ -1296,7 +1296,7 @@ fn corrupted_prekey_init_on_an_existing_session_is_refused() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Groups: sender keys (DESIGN.md §3, "Groups: sender keys")
+// Groups: sender keys (docs/architecture.md §3, "Groups: sender keys")
 //
 // Member devices of a group each hold an `OwnSenderKey` and a `SenderKeyRecord` per other
 // member device. Distribution messages travel over pairwise sessions, which the part above

@@ -1,4 +1,4 @@
-//! The inner message: what the Double Ratchet or a sender key encrypts (DESIGN.md §7).
+//! The inner message: what the Double Ratchet or a sender key encrypts (docs/architecture.md §7).
 //!
 //! The relay never sees it. It is versioned JSON (`"v": 1`): readable in tests, compact enough
 //! once encrypted, and forward compatible — a kind this build does not know decodes as
@@ -188,7 +188,7 @@ pub struct Content {
     /// conversation (so every device of the author shows it in the right place).
     #[serde(default)]
     pub sync_to: Option<UserId>,
-    /// Hash of the newest org-log entry the author had seen (fork detection, DESIGN.md §2).
+    /// Hash of the newest org-log entry the author had seen (fork detection, docs/architecture.md §2).
     #[serde(default)]
     pub org_head: Option<B64>,
     /// What it says.

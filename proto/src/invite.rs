@@ -1,4 +1,4 @@
-//! The invite a newcomer receives out of band (DESIGN.md §2, §4): where the relay is, how to
+//! The invite a newcomer receives out of band (docs/architecture.md §2, §4): where the relay is, how to
 //! recognise it (the SHA-256 of its TLS certificate, when it serves TLS), which org to expect
 //! (the genesis hash, pinned for verifying the org log), who to enrol as, and the one-time
 //! code. Link codes for a further device of the same user use the same format.

@@ -1,8 +1,8 @@
 //! # parley-proto
 //!
-//! Parley's wire formats (DESIGN.md §4): the JSON types of every relay endpoint (requests,
+//! Parley's wire formats (docs/architecture.md §4): the JSON types of every relay endpoint (requests,
 //! responses and the error body), the WebSocket frames, and the binary signed org records that
-//! the relay checks and clients verify (DESIGN.md §2).
+//! the relay checks and clients verify (docs/architecture.md §2).
 //!
 //! Binary fields travel as standard base64 ([`B64`]). Every API path carries its version
 //! (`/v1/…`); every binary record carries a version byte, and an unknown version is a typed

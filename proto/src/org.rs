@@ -1,4 +1,4 @@
-//! Signed org records (DESIGN.md §2): the first entries of the org log, and admin statements.
+//! Signed org records (docs/architecture.md §2): the first entries of the org log, and admin statements.
 //!
 //! An [`OrgEntry`] is a binary record: `version (1) || seq (u64) || prev_hash (32) ||
 //! timestamp (u64, seconds) || body || signer (32) || signature (64)`, where the signature is

@@ -1,4 +1,4 @@
-//! Messaging (DESIGN.md §3, §7): 1:1 and group conversations, the outbox, receiving, and
+//! Messaging (docs/architecture.md §3, §7): 1:1 and group conversations, the outbox, receiving, and
 //! the effects of edits, deletes, reactions and receipts.
 //!
 //! A 1:1 message goes to every device of the recipient and to the sender's own other devices,

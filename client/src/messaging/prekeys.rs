@@ -20,7 +20,7 @@ pub const REFILL_TO: usize = 100;
 pub const ROTATE_AFTER_SECS: u64 = 7 * 24 * 60 * 60;
 
 impl Messenger {
-    /// Keeps this device's prekeys on the relay healthy (DESIGN.md §4): rotates the signed and
+    /// Keeps this device's prekeys on the relay healthy (docs/architecture.md §4): rotates the signed and
     /// last-resort prekeys once they are a week old (the previous ones stay usable for a
     /// while, as the prekey store keeps two), and refills the one-time prekeys when fewer
     /// than [`REFILL_BELOW`] of a kind are left. The private halves are stored before the

@@ -1,5 +1,5 @@
 //! Where the local half of the storage key lives, and how the store key is derived from it
-//! (DESIGN.md §5.3, §6).
+//! (docs/architecture.md §5.3, §6).
 //!
 //! The **local key** is 32 random bytes made when the store is created. It is kept by a
 //! [`KeySource`]:
@@ -20,7 +20,7 @@
 //!
 //! The **store key** is `HKDF-SHA256(salt = remote secret or empty, IKM = local key,
 //! info = "Parley_Store_Key_v1" || store id)`. The remote secret is the per-device secret the
-//! relay will hold (DESIGN.md §5.3); once the engine fetches it, a copy of the disk together
+//! relay will hold (docs/architecture.md §5.3); once the engine fetches it, a copy of the disk together
 //! with the local key is still unreadable after revocation deletes it. Until then it is
 //! `None`. From the store key come two subkeys: one seals records, one computes the keyed
 //! hashes used as row keys (see [`super`]).

@@ -1,4 +1,4 @@
-//! The encrypted local store of one account (DESIGN.md §5, §6).
+//! The encrypted local store of one account (docs/architecture.md §5, §6).
 //!
 //! Each account directory (the CLI's `--home`; one machine may hold several) has one SQLite
 //! database, `store.db` (with its `-wal` and `-shm` files), opened through `sqlx`. SQLCipher
@@ -37,7 +37,7 @@
 //! # Keys
 //!
 //! The store key is derived from a local key kept by a [`KeySource`] (the OS keystore, or a
-//! 0600 key file outside the account directory) and an optional remote secret (DESIGN.md
+//! 0600 key file outside the account directory) and an optional remote secret (docs/architecture.md
 //! §5.3): see [`key`]. A wrong key or remote secret is [`StoreError::WrongKey`].
 //!
 //! # Transactions

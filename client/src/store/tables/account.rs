@@ -38,7 +38,7 @@ impl StoreTx<'_> {
         self.put_singleton("identity", &identity.to_bytes()).await
     }
 
-    /// The org root key, on the device that created the org (DESIGN.md §1: it never leaves
+    /// The org root key, on the device that created the org (docs/architecture.md §1: it never leaves
     /// that device).
     pub async fn org_root(&mut self) -> StoreResult<Option<SigningKeyPair>> {
         self.get_singleton_text("org_root")
