@@ -35,6 +35,7 @@ impl Messenger {
     /// envelope is decrypted and stored, then acknowledged, then reported.
     pub async fn events(&self) -> Result<Events<'_>> {
         let ws = self.relay.connect().await?;
+        tracing::info!("delivery socket connected");
         Ok(Events {
             messenger: self,
             ws,
@@ -69,12 +70,25 @@ impl Events<'_> {
                 Ok(None) => None,
                 // Not the envelope's fault (the store, or the relay when asked for the sender's
                 // devices): not acked, so it comes again.
-                Err(e) if e.is_local_or_relay() => return Some(Err(e)),
+                Err(e) if e.is_local_or_relay() => {
+                    tracing::debug!(
+                        envelope = env.id,
+                        code = e.code(),
+                        "envelope kept for later"
+                    );
+                    return Some(Err(e));
+                }
                 Err(e) => Some(Event::Dropped {
                     from: env.source_user.clone(),
                     error: e.info(),
                 }),
             };
+            match &event {
+                Some(Event::Dropped { error, .. }) => {
+                    tracing::warn!(envelope = env.id, code = error.code, "envelope dropped");
+                }
+                _ => tracing::debug!(envelope = env.id, "envelope received"),
+            }
             if let Err(e) = self.ws.ack(vec![env.id]).await {
                 return Some(Err(e.into()));
             }

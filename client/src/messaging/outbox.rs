@@ -60,6 +60,10 @@ impl Messenger {
             if let Err(e) = result {
                 item.attempts = item.attempts.saturating_add(1);
                 if item.attempts >= MAX_ATTEMPTS {
+                    tracing::warn!(
+                        code = e.code(),
+                        "outbox item given up after {MAX_ATTEMPTS} attempts"
+                    );
                     tx.remove_outbox(&item.id).await?;
                     if let Some(m) = &item.message {
                         tx.set_message_status(m, MessageStatus::Failed).await?;
@@ -67,6 +71,12 @@ impl Messenger {
                 } else {
                     let backoff = (1000u64 << item.attempts.min(8)).min(MAX_BACKOFF_MS);
                     item.next_attempt = now_ms().saturating_add(backoff);
+                    tracing::debug!(
+                        code = e.code(),
+                        attempts = item.attempts,
+                        retry_in_ms = backoff,
+                        "outbox item not sent"
+                    );
                     tx.put_outbox(&item).await?;
                 }
                 tx.commit().await?;
@@ -74,6 +84,7 @@ impl Messenger {
                 failures.push((item.id, e));
                 continue;
             }
+            tracing::debug!(attempts = item.attempts, "outbox item sent");
             tx.remove_outbox(&item.id).await?;
             if let Some(m) = &item.message {
                 let status = tx.message(m).await?.map(|m| m.status);

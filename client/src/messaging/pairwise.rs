@@ -89,6 +89,11 @@ impl Messenger {
                     if body.mismatched.is_none() && body.stale.is_none() {
                         return Err(e.into());
                     }
+                    tracing::debug!(
+                        mismatched = body.mismatched.is_some(),
+                        stale = body.stale.as_ref().map_or(0, Vec::len),
+                        "the relay reported changed devices; refreshing the list"
+                    );
                     stale.extend(body.stale.iter().flatten().copied());
                     devices = self.recipient_devices(user, true).await?;
                 }

@@ -77,6 +77,11 @@ impl Messenger {
             replace_one_time: false,
         };
         self.relay.upload_prekeys(&upload).await?;
+        tracing::info!(
+            rotated = rotate,
+            one_time = upload.one_time.len(),
+            "prekeys uploaded"
+        );
         Ok(true)
     }
 }
