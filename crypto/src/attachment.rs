@@ -226,7 +226,7 @@ pub fn ciphertext_len(plaintext_len: u64) -> u64 {
 /// written, so the calls sum to [`AttachmentInfo::plaintext_len`].
 ///
 /// A file of more than one chunk is hashed on a second thread while this one encrypts the
-/// next chunks (see [`Digester`]).
+/// next chunks (see the private `Digester`).
 pub fn encrypt<R: Read, W: Write>(
     key: &AttachmentKey,
     rng: &mut (impl CryptoRng + ?Sized),
@@ -304,7 +304,7 @@ pub fn encrypt<R: Read, W: Write>(
 /// `progress` is called with the number of plaintext bytes of each chunk as it is written.
 ///
 /// With a digest to check, a ciphertext of more than one chunk is hashed on a second thread
-/// while this one decrypts (see [`Digester`]).
+/// while this one decrypts (see the private `Digester`).
 pub fn decrypt<R: Read, W: Write>(
     key: &AttachmentKey,
     expected_digest: Option<&[u8; 32]>,

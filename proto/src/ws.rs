@@ -124,7 +124,7 @@ enum ServerFrameType {
 
 impl ServerFrame {
     /// Reads a frame from its JSON: what `serde_json::from_str` accepts, in one pass (see
-    /// [`FlatServerFrame`]); fields of other kinds of frame are ignored, as unknown fields
+    /// the private `FlatServerFrame`); fields of other kinds of frame are ignored, as unknown fields
     /// are. A client reads every frame the relay sends it with this.
     pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
         use serde::de::Error as _;

@@ -56,7 +56,7 @@ use crate::store::{Account, Conversation, ConversationId, ConversationKind, Stor
 pub(crate) use effects::stored_as_row;
 pub use events::{Event, Events};
 pub use history::{HistoryEntry, describe};
-pub use outbox::MAX_ATTEMPTS;
+pub use outbox::{MAX_ATTEMPTS, MAX_BACKOFF_MS};
 pub(crate) use pairwise::SEND_ATTEMPTS;
 pub use prekeys::{REFILL_BELOW, REFILL_TO, ROTATE_AFTER_SECS};
 pub use receive::Received;
