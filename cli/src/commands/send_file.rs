@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use parley_proto::content::Body;
 use serde::Serialize;
 
 use super::{Conversation, To, hex, target, with_messenger};
@@ -29,22 +30,26 @@ struct SentFile {
     size: u64,
 }
 
-/// Uploads and sends the file.
+/// Uploads the file, then sends its pointer. A failed upload queues nothing (the command can
+/// simply be run again); a failed send of the pointer stays queued like a text message.
 pub async fn run(ctx: &Context, out: &Output, args: &Args) -> Result<Outcome, CliError> {
     with_messenger(ctx, async |m| {
         let to = target(m, &args.to).await?;
         let progress = out.progress("upload");
-        let result = m
-            .send_file(&to, &args.path, args.caption.clone(), progress.callback())
-            .await;
-        progress.finish(result.is_ok());
-        let id = result.map_err(CliError::queued)?;
-        let size = std::fs::metadata(&args.path).map_or(0, |md| md.len());
-        let file = args
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let uploaded =
+            parley_client::files::upload(m.relay(), &args.path, progress.callback()).await;
+        progress.finish(uploaded.is_ok());
+        let attachment = uploaded?;
+        let (file, size) = (
+            attachment.file_name.clone().unwrap_or_default(),
+            attachment.size,
+        );
+        let body = Body::File {
+            attachment,
+            caption: args.caption.clone(),
+            reply_to: None,
+        };
+        let id = m.send_body(&to, body).await.map_err(CliError::queued)?;
         let json = SentFile {
             sent: super::send::Sent {
                 to: Conversation::from(&to),
