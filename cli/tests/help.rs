@@ -167,6 +167,10 @@ async fn verbose_logs_to_stderr() {
     let err = stderr(&debug);
     assert!(err.contains("DEBUG") && err.contains("parley_cli"), "{err}");
     assert!(
+        !err.contains('\u{1b}'),
+        "no colour codes into a pipe: {err:?}"
+    );
+    assert!(
         err.ends_with("error: no store in this account directory\n"),
         "{err}"
     );
