@@ -1,0 +1,141 @@
+//! `parley group …`: group conversations.
+
+use clap::Subcommand;
+use parley_proto::UserId;
+use serde::Serialize;
+
+use super::{hex, with_messenger};
+use crate::{CliError, Context, Outcome};
+
+/// Examples in `parley group --help`.
+pub const AFTER_HELP: &str = "\
+Examples:
+  parley group create Ops bob carol        # prints the new group's id
+  parley send '#Ops' 'deploy at 5'
+  parley group add Ops dave
+  parley group remove Ops carol            # your own id leaves the group
+  parley --json group list                 # {\"groups\":[{\"id\",\"name\",\"members\"}]}";
+
+/// The group commands.
+#[derive(Debug, Subcommand)]
+pub enum GroupCommand {
+    /// Create a group (you are a member); prints its id.
+    Create {
+        /// Its name.
+        name: String,
+        /// The other members.
+        #[arg(required = true)]
+        members: Vec<UserId>,
+    },
+    /// Add members; they get the group and its name.
+    Add {
+        /// The group's name or id.
+        group: String,
+        /// The new members.
+        #[arg(required = true)]
+        members: Vec<UserId>,
+    },
+    /// Remove members (your own id leaves the group); everyone left rotates their keys.
+    Remove {
+        /// The group's name or id.
+        group: String,
+        /// The members to remove.
+        #[arg(required = true)]
+        members: Vec<UserId>,
+    },
+    /// List your groups.
+    List,
+}
+
+/// A group in JSON: `{"id": "<hex>", "name": "Ops", "members": ["alice", "bob"]}`.
+#[derive(Debug, Serialize)]
+struct Group {
+    id: String,
+    name: String,
+    members: Vec<String>,
+}
+
+impl From<parley_client::groups::GroupInfo> for Group {
+    fn from(g: parley_client::groups::GroupInfo) -> Self {
+        Self {
+            id: hex(&g.id.0),
+            name: g.name,
+            members: g.members,
+        }
+    }
+}
+
+/// `group add` / `group remove`: `{"group": "<hex>", "added": [...]}` or `"removed"`.
+#[derive(Debug, Serialize)]
+struct Changed {
+    group: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    added: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    removed: Option<Vec<String>>,
+}
+
+/// `group list`: `{"groups": [...]}`.
+#[derive(Debug, Serialize)]
+struct Groups {
+    groups: Vec<Group>,
+}
+
+fn names(members: &[UserId]) -> Vec<String> {
+    members.iter().map(ToString::to_string).collect()
+}
+
+/// Runs a group command.
+pub async fn run(ctx: &Context, command: &GroupCommand) -> Result<Outcome, CliError> {
+    with_messenger(ctx, async |m| match command {
+        GroupCommand::Create { name, members } => {
+            let id = m
+                .create_group(name, members)
+                .await
+                .map_err(CliError::queued)?;
+            let json = match m.group(&id).await {
+                Ok(info) => Group::from(info),
+                Err(_) => Group {
+                    id: hex(&id.0),
+                    name: name.clone(),
+                    members: names(members),
+                },
+            };
+            let human = json.id.clone();
+            Outcome::new(&json, human)
+        }
+        GroupCommand::Add { group, members } => {
+            let id = m.find_group(group).await?;
+            m.add_members(&id, members)
+                .await
+                .map_err(CliError::queued)?;
+            let json = Changed {
+                group: hex(&id.0),
+                added: Some(names(members)),
+                removed: None,
+            };
+            Outcome::new(&json, "")
+        }
+        GroupCommand::Remove { group, members } => {
+            let id = m.find_group(group).await?;
+            m.remove_members(&id, members)
+                .await
+                .map_err(CliError::queued)?;
+            let json = Changed {
+                group: hex(&id.0),
+                added: None,
+                removed: Some(names(members)),
+            };
+            Outcome::new(&json, "")
+        }
+        GroupCommand::List => {
+            let groups: Vec<Group> = m.groups().await?.into_iter().map(Group::from).collect();
+            let human: String = groups
+                .iter()
+                .map(|g| format!("{}  {}  ({})\n", g.id, g.name, g.members.join(", ")))
+                .collect();
+            Outcome::new(&Groups { groups }, human)
+        }
+    })
+    .await
+}

@@ -1,0 +1,29 @@
+//! `parley link-device`: a one-time code to add another device of this user.
+
+use parley_client::enrol;
+use parley_client::store::Store;
+use serde::Serialize;
+
+use crate::{CliError, Context, Outcome};
+
+/// `{"invite": "parley-invite:…"}` (what `join` takes on the other device).
+#[derive(Debug, Serialize)]
+struct Link {
+    invite: String,
+}
+
+/// Creates the code.
+pub async fn run(ctx: &Context) -> Result<Outcome, CliError> {
+    let store = Store::open(&ctx.home()?, ctx.keys()?, None)
+        .await
+        .map_err(parley_client::Error::from)?;
+    let text = enrol::link(&store).await;
+    store.close().await;
+    let text = text?;
+    Outcome::new(
+        &Link {
+            invite: text.clone(),
+        },
+        text,
+    )
+}

@@ -1,0 +1,317 @@
+//! `parley listen`: prints what arrives, saving files, until interrupted (or, with `--drain`,
+//! until caught up). When the connection drops or cannot be made, it reconnects with
+//! jittered exponential backoff ([`crate::backoff`]) and flushes the outbox again; it gives
+//! up (exit 75) when no working connection could be had for `--give-up-after` seconds.
+//! A bare close of the WebSocket is a dropped connection, not the end.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use parley_client::messaging::{Event, Messenger, Received};
+use parley_proto::content::Body;
+use serde::Serialize;
+
+use super::{hex, with_messenger};
+use crate::backoff::Backoff;
+use crate::{CliError, Context, Outcome, Output};
+
+/// Examples in `parley listen --help`.
+pub const AFTER_HELP: &str = "\
+Examples:
+  parley listen                            # until Ctrl-C; reconnects when the relay goes away
+  parley listen --drain                    # what is queued for this device, then exit
+  parley --json listen | jq -r .text       # one JSON object per event, for bots
+  parley listen --give-up-after 60         # exit 75 after a minute without a connection
+
+Exits 0 when interrupted (Ctrl-C, SIGTERM) or, with --drain, once caught up; 75 when it
+gives up reconnecting.";
+
+/// A connection that stayed up this long starts the backoff again from its first delay.
+const STABLE: Duration = Duration::from_secs(30);
+
+/// `listen`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Exit once everything queued for this device has been received.
+    #[arg(long)]
+    pub drain: bool,
+    /// Where received files are saved [default: <home>/downloads].
+    #[arg(long)]
+    pub download_dir: Option<PathBuf>,
+    /// Give up (exit 75) when no working connection could be had for this many seconds;
+    /// 0 gives up at the first failure.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub give_up_after: u64,
+}
+
+/// `{"event": "message", "from", "device", "to", "group", "id", "sent_at", "text", "file"}`:
+/// `to` is the recipient of a copy of one's own 1:1 message from another device, `group`
+/// the group's name, `file` where a received file was saved.
+#[derive(Debug, Serialize)]
+struct MessageLine {
+    event: &'static str,
+    from: String,
+    device: u32,
+    to: Option<String>,
+    group: Option<String>,
+    id: String,
+    sent_at: u64,
+    text: String,
+    file: Option<String>,
+}
+
+/// `{"event": "dropped", "from": "bob", "error": {"code", "message"}}`.
+#[derive(Debug, Serialize)]
+struct DroppedLine<'a> {
+    event: &'static str,
+    from: &'a str,
+    error: &'a parley_client::ErrorInfo,
+}
+
+/// Listens.
+pub async fn run(ctx: &Context, out: &Output, args: &Args) -> Result<Outcome, CliError> {
+    let downloads = match &args.download_dir {
+        Some(dir) => dir.clone(),
+        None => ctx.home()?.join("downloads"),
+    };
+    with_messenger(ctx, async |m| {
+        tokio::select! {
+            result = listen(m, out, args, &downloads) => result,
+            () = interrupted() => {
+                tracing::info!("interrupted");
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    Ok(Outcome::streamed())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (never, if they cannot be watched).
+async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { std::future::pending::<()>().await },
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// How a connection ended.
+enum End {
+    /// Caught up with `--drain`.
+    Drained,
+    /// It could not be made, for now.
+    Failed(parley_client::Error),
+    /// It was made, then dropped.
+    Lost {
+        /// Why.
+        error: parley_client::Error,
+        /// How long it was up.
+        up: Duration,
+    },
+}
+
+/// Connects, receives, and reconnects until drained, or gives up.
+async fn listen(
+    m: &Messenger,
+    out: &Output,
+    args: &Args,
+    downloads: &Path,
+) -> Result<(), CliError> {
+    let give_up = Duration::from_secs(args.give_up_after);
+    let mut backoff = Backoff::new();
+    // When the last working connection was lost (or the first attempt failed), and the
+    // connection attempts that failed since.
+    let mut lost: Option<(Instant, u32)> = None;
+    loop {
+        let error = match session(m, out, args, downloads, &mut lost).await? {
+            End::Drained => return Ok(()),
+            End::Failed(error) => {
+                let (_, attempts) = lost.get_or_insert((Instant::now(), 0));
+                *attempts = attempts.saturating_add(1);
+                error
+            }
+            End::Lost { error, up } => {
+                if up >= STABLE {
+                    backoff.reset();
+                }
+                lost.get_or_insert((Instant::now(), 0));
+                error
+            }
+        };
+        let (since, attempts) = lost.unwrap_or((Instant::now(), 0));
+        let elapsed = since.elapsed();
+        if elapsed >= give_up {
+            return Err(CliError::GaveUp {
+                error,
+                attempts,
+                after: elapsed,
+            });
+        }
+        let delay = backoff.next_delay().min(give_up.saturating_sub(elapsed));
+        tracing::info!(error = %error, delay_ms = delay.as_millis(), "no connection");
+        out.warn(format_args!(
+            "{error}; reconnecting in {:.1} s",
+            delay.as_secs_f64()
+        ));
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// One connection: connects, flushes the outbox, then prints events until it drops (or,
+/// with `--drain`, until caught up). A working connection (caught up) clears `lost`.
+async fn session(
+    m: &Messenger,
+    out: &Output,
+    args: &Args,
+    downloads: &Path,
+    lost: &mut Option<(Instant, u32)>,
+) -> Result<End, CliError> {
+    let mut events = match m.events().await {
+        Ok(events) => events,
+        Err(e) if e.is_temporary() => return Ok(End::Failed(e)),
+        Err(e) => return Err(e.into()),
+    };
+    let since = Instant::now();
+    if lost.is_some() {
+        out.note("reconnected");
+    }
+    tracing::info!("connected to the relay");
+    match m.flush_outbox(true).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(sent = n, "queued messages sent"),
+        Err(e) => out.warn(format_args!("queued messages not sent yet: {e}")),
+    }
+    let mut upkept = false;
+    let end = loop {
+        let event = match events.next().await {
+            // The stream ended without a word from the relay: a dropped connection.
+            None => {
+                break End::Lost {
+                    error: parley_client::Error::ConnectionClosed,
+                    up: since.elapsed(),
+                };
+            }
+            Some(Err(e)) if e.is_temporary() => {
+                break End::Lost {
+                    error: e,
+                    up: since.elapsed(),
+                };
+            }
+            Some(Err(e)) => {
+                events.close().await;
+                return Err(e.into());
+            }
+            Some(Ok(event)) => event,
+        };
+        match event {
+            Event::Message(msg) => message(m, out, downloads, &msg).await?,
+            Event::Dropped { from, error } => {
+                if out.is_json() {
+                    out.event(
+                        "",
+                        &DroppedLine {
+                            event: "dropped",
+                            from: from.as_str(),
+                            error: &error,
+                        },
+                    )?;
+                } else {
+                    out.warn(format_args!(
+                        "dropped an envelope from {from}: {}",
+                        error.message
+                    ));
+                }
+            }
+            Event::CaughtUp => {
+                *lost = None;
+                // Prekeys are refilled once what was queued has been read: a refill may
+                // forget the oldest claimed keys, which queued first messages could need.
+                if !upkept {
+                    upkept = true;
+                    if let Err(e) = m.upkeep().await {
+                        out.warn(format_args!("could not refresh prekeys: {e}"));
+                    }
+                }
+                if args.drain {
+                    break End::Drained;
+                }
+            }
+            _ => {}
+        }
+    };
+    events.close().await;
+    Ok(end)
+}
+
+/// Prints a received message (downloading its file, if any).
+async fn message(
+    m: &Messenger,
+    out: &Output,
+    downloads: &Path,
+    msg: &Received,
+) -> Result<(), CliError> {
+    let mut text = match &msg.body {
+        Body::Text { .. } | Body::File { .. } => msg.text().unwrap_or_default().to_owned(),
+        Body::Edit { target, text } => format!("[edited {}] {text}", hex(&target.id.0)),
+        Body::Delete { target } => format!("[deleted {}]", hex(&target.id.0)),
+        Body::Receipt { receipt, targets } => {
+            format!("[{receipt:?} receipt for {} message(s)]", targets.len())
+        }
+        Body::Typing { started: true } => "[typing]".to_owned(),
+        Body::Typing { started: false } => "[stopped typing]".to_owned(),
+        body => parley_client::messaging::describe(body)
+            .unwrap_or_else(|| "[a message this version cannot show]".to_owned()),
+    };
+    let mut saved = None;
+    if let Some(file) = msg.file() {
+        let progress = out.progress("download");
+        let result =
+            parley_client::files::download(m.relay(), file, downloads, progress.callback()).await;
+        progress.finish(result.is_ok());
+        match result {
+            Ok(path) => {
+                saved = Some(path.display().to_string());
+                let note = format!("[file saved to {}]", path.display());
+                text = if text.is_empty() {
+                    note
+                } else {
+                    format!("{text} {note}")
+                };
+            }
+            Err(e) => text = format!("[a file that could not be downloaded: {e}]"),
+        }
+    }
+    let group = match msg.group {
+        Some(g) => m.group(&g).await.ok().map(|g| g.name),
+        None => None,
+    };
+    let human = if let Some(g) = &group {
+        format!("#{g} {}: {text}", msg.from)
+    } else if let Some(to) = &msg.sync_to {
+        format!("(you, to {to}) {text}")
+    } else {
+        format!("{}: {text}", msg.from)
+    };
+    let line = MessageLine {
+        event: "message",
+        from: msg.from.to_string(),
+        device: msg.device,
+        to: msg.sync_to.as_ref().map(ToString::to_string),
+        group,
+        id: hex(&msg.id.0),
+        sent_at: msg.sent_at,
+        text,
+        file: saved,
+    };
+    out.event(&human, &line)
+}

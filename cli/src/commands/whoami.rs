@@ -1,0 +1,15 @@
+//! `parley whoami`: this account.
+
+use super::{AccountJson, account};
+use crate::{CliError, Context, Outcome};
+
+/// Shows the account; the JSON is `{"user", "device", "relay", "org"}`.
+pub async fn run(ctx: &Context) -> Result<Outcome, CliError> {
+    let account = account(ctx).await?;
+    let json = AccountJson::from(&account);
+    let human = format!(
+        "user:    {}\ndevice:  {}\nrelay:   {}\norg:     {}",
+        json.user, json.device, json.relay, json.org
+    );
+    Outcome::new(&json, human)
+}

@@ -1,0 +1,443 @@
+//! Every command's `--json` result and its exit codes: 1 for a refused failure, 75 for a
+//! temporary one (the relay stopped), with `{"error": {"code", "message"}}` on stdout.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::{
+    TOKEN, alice_and_bob, invite_and_join, is_hex, json, json_error, parley, relay, relay_at,
+    stderr, stdout,
+};
+
+/// Each command's `--json` object, with its fields checked against what happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_prints_one_json_object() {
+    let relay = relay().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (alice, bob, carol, keys) = (
+        tmp.path().join("alice"),
+        tmp.path().join("bob"),
+        tmp.path().join("carol"),
+        tmp.path().join("keys"),
+    );
+
+    let init = [
+        "init-org",
+        "--relay",
+        &relay.url,
+        "--setup-token",
+        TOKEN,
+        "--user",
+        "alice",
+        "--org-name",
+        "Acme",
+    ];
+    let v = json(&alice, &keys, &init, 0).await;
+    assert_eq!(v["user"], "alice");
+    assert_eq!(v["device"], 1);
+    assert_eq!(v["org_name"], "Acme");
+    assert_eq!(v["relay"], relay.url.as_str());
+    let org = v["org"].as_str().unwrap().to_owned();
+    assert!(is_hex(&org, 64), "{v}");
+
+    let v = json(&alice, &keys, &["invite", "bob"], 0).await;
+    assert_eq!((&v["user"], &v["new_user"]), (&"bob".into(), &true.into()));
+    let invite = v["invite"].as_str().unwrap().to_owned();
+    assert!(invite.starts_with("parley-invite:"), "{v}");
+
+    let v = json(&bob, &keys, &["join", &invite], 0).await;
+    assert_eq!(
+        (v["user"].as_str(), v["device"].as_u64()),
+        (Some("bob"), Some(1))
+    );
+    assert_eq!(v["org"], org.as_str(), "the same org");
+
+    let v = json(&bob, &keys, &["whoami"], 0).await;
+    assert_eq!(v["user"], "bob");
+    assert_eq!(v["org"], org.as_str());
+    assert_eq!(v["relay"], relay.url.as_str());
+
+    let v = json(&bob, &keys, &["devices", "alice"], 0).await;
+    assert_eq!(v["user"], "alice");
+    let devices = v["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 1, "{v}");
+    assert_eq!(devices[0]["device"], 1);
+    assert!(
+        is_hex(devices[0]["identity"].as_str().unwrap(), 2 * 129),
+        "{v}"
+    );
+    assert!(devices[0]["registered_at"].as_u64().unwrap() > 1_600_000_000);
+
+    let v = json(&alice, &keys, &["link-device"], 0).await;
+    assert!(v["invite"].as_str().unwrap().starts_with("parley-invite:"));
+
+    // A message and what can be done to it.
+    let v = json(
+        &alice,
+        &keys,
+        &["send", "bob", "the launch is on Friday"],
+        0,
+    )
+    .await;
+    assert_eq!(v["user"], "bob");
+    assert!(v["group"].is_null());
+    assert_eq!(v["status"], "sent");
+    let id = v["id"].as_str().unwrap().to_owned();
+    assert!(is_hex(&id, 32), "{v}");
+
+    let out = parley(&bob, &keys, &["--json", "listen", "--drain"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", stdout(&out));
+    assert_eq!(lines[0]["event"], "message");
+    assert_eq!(lines[0]["from"], "alice");
+    assert_eq!(lines[0]["device"], 1);
+    assert_eq!(lines[0]["id"], id.as_str(), "the id send printed");
+    assert_eq!(lines[0]["text"], "the launch is on Friday");
+    assert!(lines[0]["group"].is_null() && lines[0]["file"].is_null());
+
+    let v = json(&alice, &keys, &["history", "bob", "--limit", "5"], 0).await;
+    assert_eq!(v["user"], "bob");
+    let messages = v["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 1, "{v}");
+    assert_eq!(messages[0]["id"], id.as_str());
+    assert_eq!(messages[0]["author"], "alice");
+    assert_eq!(messages[0]["outgoing"], true);
+    assert_eq!(messages[0]["text"], "the launch is on Friday");
+    assert!(messages[0]["sent_at"].as_u64().unwrap() > 1_600_000_000_000);
+    assert!(
+        ["sent", "delivered", "read"].contains(&messages[0]["status"].as_str().unwrap()),
+        "{v}"
+    );
+
+    let v = json(
+        &alice,
+        &keys,
+        &["edit", "bob", &id, "the launch is on Monday"],
+        0,
+    )
+    .await;
+    assert_eq!(
+        (v["user"].as_str(), v["target"].as_str()),
+        (Some("bob"), Some(id.as_str()))
+    );
+    let edit_id = v["id"].as_str().unwrap().to_owned();
+    assert!(is_hex(&edit_id, 32) && edit_id != id, "{v}");
+
+    let v = json(&bob, &keys, &["react", "alice", "alice", &id, "👍"], 0).await;
+    assert_eq!(v["user"], "alice");
+    assert_eq!(v["author"], "alice");
+    assert_eq!(v["target"], id.as_str());
+    assert_eq!(v["emoji"], "👍");
+    assert_eq!(v["removed"], false);
+    assert!(is_hex(v["id"].as_str().unwrap(), 32));
+
+    let v = json(&alice, &keys, &["delete", "bob", &id], 0).await;
+    assert_eq!(v["target"], id.as_str());
+    assert_eq!(v["status"], "sent");
+
+    let out = parley(&bob, &keys, &["--json", "listen", "--drain"]).await;
+    let texts: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["text"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            format!("[edited {id}] the launch is on Monday"),
+            format!("[deleted {id}]")
+        ]
+    );
+
+    // A file.
+    let path = tmp.path().join("notes.txt");
+    std::fs::write(&path, b"agenda: launch").unwrap();
+    let out = parley(
+        &alice,
+        &keys,
+        &["--json", "send-file", "bob", path.to_str().unwrap()],
+    )
+    .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "no progress bar under --json");
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        (v["file"].as_str(), v["size"].as_u64()),
+        (Some("notes.txt"), Some(14))
+    );
+    assert_eq!(v["user"], "bob");
+    assert!(is_hex(v["id"].as_str().unwrap(), 32));
+
+    // Groups.
+    invite_and_join(&alice, &carol, &keys, "carol").await;
+    let v = json(&alice, &keys, &["group", "create", "Ops", "bob"], 0).await;
+    let group = v["id"].as_str().unwrap().to_owned();
+    assert!(is_hex(&group, 64), "{v}");
+    assert_eq!(v["name"], "Ops");
+    assert_eq!(v["members"], serde_json::json!(["alice", "bob"]));
+    let v = json(&alice, &keys, &["group", "add", "Ops", "carol"], 0).await;
+    assert_eq!(v["group"], group.as_str());
+    assert_eq!(v["added"], serde_json::json!(["carol"]));
+    let v = json(&alice, &keys, &["send", "#Ops", "deploy at 5"], 0).await;
+    assert_eq!(
+        (v["group"].as_str(), v["user"].is_null()),
+        (Some(group.as_str()), true)
+    );
+    let v = json(&alice, &keys, &["group", "remove", "Ops", "carol"], 0).await;
+    assert_eq!(v["removed"], serde_json::json!(["carol"]));
+    let v = json(&alice, &keys, &["group", "list"], 0).await;
+    assert_eq!(
+        v,
+        serde_json::json!({"groups": [{"id": group, "name": "Ops", "members": ["alice", "bob"]}]})
+    );
+    let out = parley(&bob, &keys, &["--json", "listen", "--drain"]).await;
+    let last: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().last().unwrap()).unwrap();
+    assert_eq!(last["group"], "Ops", "{}", stdout(&out));
+
+    let v = json(&alice, &keys, &["completions", "fish"], 0).await;
+    assert_eq!(v["shell"], "fish");
+    assert!(v["script"].as_str().unwrap().contains("complete -c parley"));
+
+    relay.shut_down().await;
+}
+
+/// Refused failures exit 1 with the engine's code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_failures_exit_1() {
+    let relay = relay().await;
+    let (tmp, alice, bob, keys) = alice_and_bob(&relay).await;
+    let nobody = tmp.path().join("nobody");
+    let id = "000102030405060708090a0b0c0d0e0f";
+
+    // A second org on the same relay.
+    let init = [
+        "init-org",
+        "--relay",
+        &relay.url,
+        "--setup-token",
+        TOKEN,
+        "--user",
+        "mallory",
+    ];
+    let code = json_error(&tmp.path().join("mallory"), &keys, &init, 1).await;
+    assert!(
+        ["not_authorized", "conflict", "relay_refused", "no_org"].contains(&code.as_str()),
+        "{code}"
+    );
+    assert_eq!(
+        json_error(&bob, &keys, &["invite", "carol"], 1).await,
+        "not_authorized",
+        "not an admin"
+    );
+    assert_eq!(
+        json_error(&nobody, &keys, &["link-device"], 1).await,
+        "no_account"
+    );
+    assert_eq!(
+        json_error(&nobody, &keys, &["join", "parley-invite:AAAA"], 1).await,
+        "invite_invalid"
+    );
+    assert_eq!(
+        json_error(&nobody, &keys, &["whoami"], 1).await,
+        "no_account"
+    );
+    assert_eq!(
+        json_error(&bob, &keys, &["devices", "zed"], 1).await,
+        "not_found"
+    );
+    assert_eq!(
+        json_error(&alice, &keys, &["send", "zed", "hi"], 1).await,
+        "no_such_user"
+    );
+    let missing = tmp.path().join("missing.bin");
+    assert_eq!(
+        json_error(
+            &alice,
+            &keys,
+            &["send-file", "bob", missing.to_str().unwrap()],
+            1
+        )
+        .await,
+        "file_error"
+    );
+    assert_eq!(
+        json_error(&nobody, &keys, &["listen", "--drain"], 1).await,
+        "no_account"
+    );
+    assert_eq!(
+        json_error(&alice, &keys, &["history", "#nope"], 1).await,
+        "no_such_group"
+    );
+    assert_eq!(
+        json_error(&alice, &keys, &["edit", "#nope", id, "x"], 1).await,
+        "no_such_group"
+    );
+    assert_eq!(
+        json_error(&alice, &keys, &["delete", "#nope", id], 1).await,
+        "no_such_group"
+    );
+    assert_eq!(
+        json_error(&alice, &keys, &["react", "zed", "zed", id, "👍"], 1).await,
+        "no_such_user"
+    );
+    assert_eq!(
+        json_error(&alice, &keys, &["group", "add", "nope", "bob"], 1).await,
+        "no_such_group"
+    );
+
+    // For people: `error: <sentence>` on stderr, nothing on stdout, no Rust type names.
+    let out = parley(&alice, &keys, &["send", "zed", "hi"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        "error: no such user (or the user has no device)\n"
+    );
+    let out = parley(&bob, &keys, &["invite", "carol"]).await;
+    assert!(
+        stderr(&out).starts_with("error: the relay refused (403"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("Error"), "{}", stderr(&out));
+
+    // A bad message id is a usage error (2), under --json too.
+    let out = parley(&alice, &keys, &["--json", "delete", "bob", "12"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["error"]["code"], "usage");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("32 hex digits"),
+        "{v}"
+    );
+
+    relay.shut_down().await;
+}
+
+/// With the relay stopped, every command that needs it exits 75; what was queued is sent
+/// once the relay is back, and the local ones still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_failures_exit_75_and_stay_queued() {
+    let relay = relay().await;
+    let (tmp, alice, bob, keys) = alice_and_bob(&relay).await;
+    let out = parley(&alice, &keys, &["invite", "carol"]).await;
+    let carol_invite = stdout(&out).trim().to_owned();
+    let sent = json(&alice, &keys, &["send", "bob", "before"], 0).await;
+    let before = sent["id"].as_str().unwrap().to_owned();
+    json(&alice, &keys, &["group", "create", "Ops", "bob"], 0).await;
+    let out = parley(&bob, &keys, &["listen", "--drain"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let addr = relay.addr();
+    let dir = relay.shut_down().await;
+
+    let unreachable = |code: String| {
+        assert_eq!(code, "relay_unreachable");
+    };
+    let init = [
+        "init-org",
+        "--relay",
+        &format!("http://{addr}"),
+        "--setup-token",
+        TOKEN,
+        "--user",
+        "zoe",
+    ];
+    unreachable(json_error(&tmp.path().join("zoe"), &keys, &init, 75).await);
+    unreachable(json_error(&alice, &keys, &["invite", "dave"], 75).await);
+    unreachable(json_error(&alice, &keys, &["link-device"], 75).await);
+    unreachable(
+        json_error(
+            &tmp.path().join("carol"),
+            &keys,
+            &["join", &carol_invite],
+            75,
+        )
+        .await,
+    );
+    unreachable(json_error(&alice, &keys, &["devices"], 75).await);
+    unreachable(json_error(&alice, &keys, &["send", "bob", "while you were away"], 75).await);
+    let path = tmp.path().join("f.txt");
+    std::fs::write(&path, b"file").unwrap();
+    unreachable(
+        json_error(
+            &alice,
+            &keys,
+            &["send-file", "bob", path.to_str().unwrap()],
+            75,
+        )
+        .await,
+    );
+    unreachable(json_error(&alice, &keys, &["edit", "bob", &before, "before!"], 75).await);
+    unreachable(json_error(&bob, &keys, &["react", "alice", "alice", &before, "👀"], 75).await);
+    unreachable(json_error(&alice, &keys, &["group", "create", "Dev", "bob"], 75).await);
+    unreachable(json_error(&bob, &keys, &["listen", "--give-up-after", "0"], 75).await);
+
+    // For people: the sentence, and that the message stays queued.
+    let out = parley(&alice, &keys, &["send", "bob", "and again"]).await;
+    assert_eq!(out.status.code(), Some(75));
+    let err = stderr(&out);
+    assert!(err.starts_with("error: cannot reach the relay"), "{err}");
+    assert!(err.contains("stays queued"), "{err}");
+    // The upload failed, so nothing of the file was queued, and it is not said to be.
+    let out = parley(&alice, &keys, &["send-file", "bob", path.to_str().unwrap()]).await;
+    assert_eq!(out.status.code(), Some(75));
+    assert!(!stderr(&out).contains("queued"), "{}", stderr(&out));
+
+    // Local commands still work.
+    let v = json(&alice, &keys, &["whoami"], 0).await;
+    assert_eq!(v["user"], "alice");
+    let v = json(&alice, &keys, &["history", "bob"], 0).await;
+    let texts: Vec<&str> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        ["before!", "while you were away", "and again"],
+        "{v}"
+    );
+    json(&alice, &keys, &["group", "list"], 0).await;
+
+    // The relay is back: the next send sends what was queued, then Bob gets each once.
+    let relay = relay_at(dir, &addr).await;
+    json(&alice, &keys, &["send", "bob", "back"], 0).await;
+    json(&bob, &keys, &["react", "alice", "alice", &before, "👍"], 0).await;
+    let out = parley(&bob, &keys, &["--json", "listen", "--drain"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut texts: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["group"].is_null())
+        .map(|v| v["text"].as_str().unwrap().to_owned())
+        .collect();
+    // Each once; in which order is the engine's outbox's (items retried more often come
+    // later), not the CLI's.
+    texts.sort();
+    let mut expected = [
+        "while you were away".to_owned(),
+        format!("[edited {before}] before!"),
+        "and again".to_owned(),
+        "back".to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(texts, expected);
+    relay.shut_down().await;
+}
