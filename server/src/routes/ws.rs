@@ -10,9 +10,10 @@
 //! [`crate::hub::Mailbox`]); a socket that has read its whole queue pushes from the mailbox
 //! without reading the database. Otherwise (window full, mailbox overflowed, new socket) it
 //! reads only envelopes with ids above the last one it pushed: the writer commits one
-//! transaction at a time, so ids commit in order on one node. After a wake from another node (whose envelope may commit late, below ids already
-//! pushed) or a lost `LISTEN` connection it reads the whole queue again, skipping what is in
-//! flight, so such an envelope is never skipped. Acks are written by the group-commit writer
+//! transaction at a time, so ids commit in order on one node. After a wake from another node
+//! (whose envelope may commit late, below ids already pushed) or a lost `LISTEN` connection it
+//! reads the whole queue again, skipping what is in flight, so such an envelope is never
+//! skipped. Acks are written by the group-commit writer
 //! while the socket goes on pushing; an id leaves the window only once its deletion has
 //! committed.
 //!
@@ -23,9 +24,9 @@
 //! socket is not waited for; the client ignores what it has already received.)
 //!
 //! Sends over the socket ([`parley_proto::ws::ClientFrame::Send`]) go through the checks of
-//! `POST /v1/messages` ([`messages::accept_multi`]) and are queued for the group commit one
-//! after another as their frames arrive, so they commit in that order; the socket goes on
-//! reading, pushing and acking while they wait for their commit (at most
+//! `POST /v1/messages` ([`crate::routes::messages::accept_multi`]) and are queued for the group
+//! commit one after another as their frames arrive, so they commit in that order; the socket
+//! goes on reading, pushing and acking while they wait for their commit (at most
 //! [`MAX_PENDING_SENDS`], then it stops reading). Each costs a token of the device's rate
 //! limit, as an HTTP request does. A send queued before the socket closes is still committed
 //! and, if the peer is still there, answered before the close.
@@ -36,11 +37,11 @@
 //! waited on something else (with a few sockets at once, every read of the relay stopped).
 //! Connections and queue places are taken inline, by the frame's own handling.
 //!
-//! The code is shaped after that: `socket::Socket` holds one connection's state, and each of
-//! its turns writes the acks received (once the previous ack write has committed), pushes
-//! what is waiting (from the mailbox, or a read of the queue), then waits for one event (a
-//! close, a wake, a ping, a commit, a frame) and handles it; at the end it drains what the
-//! device was told. `frame` reads the device's frames and writes the relay's.
+//! In the code, `socket::Socket` holds one connection's state, and each of its turns writes
+//! the acks received (once the previous ack write has committed), pushes what is waiting (from
+//! the mailbox, or a read of the queue), then waits for one event (a close, a wake, a ping, a
+//! commit, a frame) and handles it; at the end it drains what the device was told. `frame`
+//! reads the device's frames and writes the relay's.
 
 mod frame;
 mod socket;

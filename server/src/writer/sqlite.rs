@@ -68,12 +68,12 @@ fn push_insert<'a>(qb: &mut QueryBuilder<'a, Sqlite>, rows: &[&'a NewEnvelope], 
 }
 
 /// Appends to `qb` the deletes of a batch's acks, each a statement of its own, between two
-/// readings of `total_changes()` (result rows tagged [`CHANGES_BEFORE`] and [`CHANGES_AFTER`]): the ids the
-/// acking sockets pushed by id alone (in statements of `chunk` ids, each padded to `pad_to`
-/// ids, if more, with `NULL`s that match nothing), the other ids one statement per device,
-/// with the device, so a device only ever deletes its own. (One statement with an `OR` term
-/// per device fails beyond SQLite's expression depth limit, 1,000 devices; a row-value `IN`
-/// would scan the table.)
+/// readings of `total_changes()` (result rows tagged [`CHANGES_BEFORE`] and
+/// [`CHANGES_AFTER`]): the ids the acking sockets pushed by id alone (in statements of `chunk`
+/// ids, each padded to `pad_to` ids, if more, with `NULL`s that match nothing), the other ids
+/// one statement per device, with the device, so a device only ever deletes its own. (One
+/// statement with an `OR` term per device fails beyond SQLite's expression depth limit, 1,000
+/// devices; a row-value `IN` would scan the table.)
 fn push_deletes(qb: &mut QueryBuilder<'_, Sqlite>, acks: &Acks<'_>, chunk: usize, pad_to: usize) {
     qb.push(format_args!("SELECT {CHANGES_BEFORE}, total_changes(); "));
     for ids in acks.pushed.chunks(chunk.max(1)) {
