@@ -1,10 +1,12 @@
 //! Which devices have a delivery socket open on this node, and waking them.
 //!
-//! A socket registers its device here. [`Hub::wake`] tells it that new envelopes may be
-//! queued (the socket then reads its queue from the database, so a wake carries no data and
-//! any number of wakes coalesce into one). [`Hub::close_device`] closes a device's socket at
-//! once (revocation). With PostgreSQL, [`listen`] turns `NOTIFY`s from other relay nodes into
-//! local wakes and device-cache invalidations.
+//! A socket registers its device here. [`Hub::deliver`] hands it envelopes this node's writer
+//! has just committed (its [`Mailbox`]) and wakes it; [`Hub::wake`] and [`Hub::wake_remote`]
+//! only tell it that new envelopes may be queued (the socket then reads its queue from the
+//! database, so such a wake carries no data and any number of wakes coalesce into one).
+//! [`Hub::close_device`] closes a device's socket at once (revocation). With PostgreSQL,
+//! [`listen`] turns `NOTIFY`s from other relay nodes into local wakes and device-cache
+//! invalidations.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

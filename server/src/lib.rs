@@ -1,13 +1,13 @@
 //! # parley-server
 //!
-//! Parley's blind relay (DESIGN.md §1, §2, §4): it stores and forwards end-to-end encrypted
-//! envelopes, prekeys, encrypted attachments and the signed org log, and never holds a
-//! message, a file or a private key. SQLite by default; PostgreSQL, shared by several relay
+//! Parley's blind relay (docs/architecture.md §1, §2, §4): it stores and forwards end-to-end
+//! encrypted envelopes, prekeys, encrypted attachments and the signed org log, and never holds
+//! a message, a file or a private key. SQLite by default; PostgreSQL, shared by several relay
 //! nodes that wake each other with `LISTEN/NOTIFY`, when one node is not enough.
 //!
-//! [`app`] builds the router over an [`AppState`]; [`serve`] runs the whole relay on a
-//! listener until a shutdown future completes, so tests start the real server on
-//! `127.0.0.1:0`.
+//! [`app`] builds the router over an [`AppState`]; [`Relay::open`] opens the storage and
+//! starts the writer, and [`Relay::serve`] runs the whole relay on a listener until a shutdown
+//! future completes, so tests start the real server on `127.0.0.1:0`.
 #![forbid(unsafe_code)]
 
 pub mod auth;
@@ -89,7 +89,7 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// 32 random bytes from the OS.
+/// `N` random bytes from the OS.
 pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
     let mut out = [0u8; N];
     getrandom::fill(&mut out).map_err(|e| anyhow::anyhow!("OS random generator: {e}"))?;
@@ -248,7 +248,7 @@ impl Relay {
     }
 }
 
-/// Deletes expired envelopes and attachments once a minute.
+/// Deletes expired envelopes, invites and attachments once a minute.
 async fn expiry_loop(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {

@@ -19,6 +19,14 @@
 //! the new envelopes (with the ids the database gave them) to the recipients' sockets on this
 //! node, which push them without reading them back. On PostgreSQL the transaction also sends a
 //! `NOTIFY` (delivered on commit) that wakes the sockets held by other relay nodes.
+//!
+//! How a batch is written is the databases' own: `writer/sqlite.rs` sends a script (small
+//! ones padded so that the connection keeps them prepared), `writer/postgres.rs` one
+//! statement of fixed text over arrays; both tag what they return with the numbers `tag`
+//! names, and `written` reads them back for both.
+
+mod postgres;
+mod sqlite;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -32,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::db::{Db, NewEnvelope};
 use crate::directory::Directory;
-use crate::hub::{Hub, WAKE_CHANNEL};
+use crate::hub::Hub;
 use crate::metrics;
 
 /// Most rows (inserted plus deleted) written in one transaction.
@@ -349,107 +357,6 @@ fn hand_over(hub: &Hub, batch: &mut [(WriteOp, Reply)], ids: Vec<i64>) {
     }
 }
 
-/// A small SQLite group commit (at most [`KEPT_INSERTS`] statements of [`KEPT_INSERT_ROWS`]
-/// rows and [`KEPT_DELETES`] of [`KEPT_DELETE_IDS`] ids) pads its inserts with rows of `NULL`s
-/// that the statement leaves out and its deletes with `NULL`s that match nothing, so that its
-/// text depends only on how many statements it has: at most 15 texts, which the write
-/// connection keeps prepared. Prepared afresh, parsing and compiling a commit's script was
-/// 6 % of the relay's CPU time (4 envelopes per message, docs/benchmarks.md part 8). A larger
-/// commit is sent as it is, in statements of [`LARGE_INSERT_ROWS`] rows, and prepared for
-/// that commit alone: kept, its many texts would each hold their compiled statements (with
-/// every commit's text kept, the relay held 75 MiB more after a load run).
-const KEPT_INSERT_ROWS: usize = 64;
-/// See [`KEPT_INSERT_ROWS`].
-const KEPT_INSERTS: usize = 4;
-/// See [`KEPT_INSERT_ROWS`].
-const KEPT_DELETE_IDS: usize = 256;
-/// See [`KEPT_INSERT_ROWS`].
-const KEPT_DELETES: usize = 2;
-/// Rows per insert statement of a commit not kept prepared.
-const LARGE_INSERT_ROWS: usize = 500;
-
-/// Whether a commit is small enough to be kept prepared (see [`KEPT_INSERT_ROWS`]); deletes
-/// by device (after a reconnect: rare) vary with the devices and never are.
-fn kept_prepared(inserts: usize, acks: &Acks<'_>) -> bool {
-    inserts <= KEPT_INSERT_ROWS * KEPT_INSERTS
-        && acks.pushed.len() <= KEPT_DELETE_IDS * KEPT_DELETES
-        && acks.other.is_empty()
-}
-
-/// Appends to `qb` one `INSERT` of `rows` (no `RETURNING`), padded to `pad_to` rows (if more
-/// than `rows`) of `NULL`s that its `WHERE` leaves out. The rows are inserted in the order
-/// given (`VALUES` is read in order), so they get consecutive ids.
-fn push_sqlite_insert<'a>(
-    qb: &mut sqlx::QueryBuilder<'a, sqlx::Sqlite>,
-    rows: &[&'a NewEnvelope],
-    pad_to: usize,
-) {
-    qb.push(
-        "INSERT INTO envelopes (device_pk, source_user, source_device, server_ts, expires_at, body) \
-         SELECT column1, column2, column3, column4, column5, column6 FROM (",
-    );
-    let padding = pad_to.saturating_sub(rows.len());
-    let rows = rows
-        .iter()
-        .copied()
-        .map(Some)
-        .chain(std::iter::repeat_n(None, padding));
-    qb.push_values(rows, |mut b, e| match e {
-        Some(e) => {
-            b.push_bind(e.device_pk)
-                .push_bind(e.source_user.as_str())
-                .push_bind(e.source_device)
-                .push_bind(e.server_ts)
-                .push_bind(e.expires_at)
-                .push_bind(e.body.as_slice());
-        }
-        None => {
-            for _ in 0..6 {
-                b.push_bind(None::<i64>);
-            }
-        }
-    });
-    qb.push(") WHERE column1 IS NOT NULL; ");
-}
-
-/// Appends to `qb` the deletes of a batch's acks, each a statement of its own, between two
-/// readings of `total_changes()` (result rows `(5, before)` and `(6, after)`): the ids the
-/// acking sockets pushed by id alone (in statements of `chunk` ids, each padded to `pad_to`
-/// ids, if more, with `NULL`s that match nothing), the other ids one statement per device,
-/// with the device, so a device only ever deletes its own. (One statement with an `OR` term
-/// per device fails beyond SQLite's expression depth limit, 1,000 devices; a row-value `IN`
-/// would scan the table.)
-fn push_deletes(
-    qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>,
-    acks: &Acks<'_>,
-    chunk: usize,
-    pad_to: usize,
-) {
-    qb.push("SELECT 5, total_changes(); ");
-    for ids in acks.pushed.chunks(chunk.max(1)) {
-        qb.push("DELETE FROM envelopes WHERE id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids {
-            sep.push_bind(*id);
-        }
-        for _ in ids.len()..pad_to {
-            sep.push_bind(None::<i64>);
-        }
-        qb.push("); ");
-    }
-    for (device_pk, ids) in &acks.other {
-        qb.push("DELETE FROM envelopes WHERE device_pk = ")
-            .push_bind(*device_pk)
-            .push(" AND id IN (");
-        let mut sep = qb.separated(", ");
-        for id in ids.iter() {
-            sep.push_bind(*id);
-        }
-        qb.push("); ");
-    }
-    qb.push("SELECT 6, total_changes(); ");
-}
-
 /// The acks of a batch.
 struct Acks<'a> {
     /// Ids pushed by the acking device's socket, of every device.
@@ -472,23 +379,45 @@ struct Written {
     acks_deleted: u64,
 }
 
-/// Result rows of a batch: `(0, id)` per inserted envelope, or `(3, first)` and `(4, last)`
-/// for a consecutive range of them; `(1, n)` with the rows the acks deleted, or `(5, before)`
-/// and `(6, after)` with the connection's count of changed rows around the deletes; `(2, n)`
-/// with the notifications sent.
+/// The tags of a group commit's result rows, `(tag, value)`: each statement selects what it
+/// did under one of these numbers (the SQLite script from [`sqlite`]'s builder, PostgreSQL's
+/// from [`postgres::GROUP_COMMIT`], whose text a test checks against them).
+mod tag {
+    /// PostgreSQL: the id of an inserted envelope (one row each).
+    pub(super) const INSERTED_ID: i64 = 0;
+    /// PostgreSQL: the rows the acks deleted.
+    pub(super) const DELETED: i64 = 1;
+    /// PostgreSQL: the `NOTIFY`s sent (not used).
+    pub(super) const NOTIFIED: i64 = 2;
+    /// SQLite: the first id of the inserted envelopes (their ids are consecutive).
+    pub(super) const FIRST_ID: i64 = 3;
+    /// SQLite: the last id of the inserted envelopes.
+    pub(super) const LAST_ID: i64 = 4;
+    /// SQLite: the connection's count of changed rows before the deletes.
+    pub(super) const CHANGES_BEFORE: i64 = 5;
+    /// SQLite: the same count after the deletes.
+    pub(super) const CHANGES_AFTER: i64 = 6;
+}
+
+/// Reads the result rows of a batch ([`tag`]): an id per inserted envelope, or the first and
+/// last of a consecutive range of them; the rows the acks deleted, or the connection's count
+/// of changed rows before and after the deletes.
 fn written(rows: Vec<(i64, i64)>, inserted: usize) -> anyhow::Result<Written> {
     let mut ids = Vec::with_capacity(inserted);
     let mut acks_deleted = 0;
     let (mut first, mut last) = (None, None);
     let (mut before, mut after) = (None, None);
-    for (kind, value) in rows {
-        match kind {
-            0 => ids.push(value),
-            1 => acks_deleted = u64::try_from(value).unwrap_or(0),
-            3 => first = Some(value),
-            4 => last = Some(value),
-            5 => before = Some(value),
-            6 => after = Some(value),
+    for (tag, value) in rows {
+        match tag {
+            tag::INSERTED_ID => ids.push(value),
+            tag::DELETED => acks_deleted = u64::try_from(value).unwrap_or(0),
+            tag::FIRST_ID => first = Some(value),
+            tag::LAST_ID => last = Some(value),
+            tag::CHANGES_BEFORE => before = Some(value),
+            tag::CHANGES_AFTER => after = Some(value),
+            // Selected only so that PostgreSQL runs the `NOTIFY`s (a `WITH` clause that is
+            // not a data-modifying one runs only if read).
+            tag::NOTIFIED => {}
             _ => {}
         }
     }
@@ -522,7 +451,6 @@ async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Re
         })
         .flatten()
         .collect();
-    let woken: BTreeSet<i64> = inserts.iter().map(|e| e.device_pk).collect();
     let mut acks = Acks {
         pushed: Vec::new(),
         other: Vec::new(),
@@ -547,160 +475,7 @@ async fn write_batch(conn: &mut Conn, node: u64, ops: &[&WriteOp]) -> anyhow::Re
         });
     }
     match conn {
-        Conn::Sqlite(conn) => {
-            // The SQLite driver runs every statement of a query string, binding the `?`
-            // parameters in order (sqlx 0.8; launchbadge/sqlx#3108 discusses dropping that,
-            // which every test of the message path would notice).
-            // No `RETURNING`: its rows would come back one by one over the driver's channel.
-            // The rows of one transaction on the only write connection get consecutive ids
-            // (AUTOINCREMENT: one more than the largest ever used), so the last id of the
-            // first statement and of the last one give them all.
-            let kept = kept_prepared(inserts.len(), &acks);
-            let (rows_per, ids_per) = if kept {
-                (KEPT_INSERT_ROWS, KEPT_DELETE_IDS)
-            } else {
-                (LARGE_INSERT_ROWS, 4 * LARGE_INSERT_ROWS)
-            };
-            // A kept script pads every statement to its full size.
-            let pad = |n: usize| if kept { n } else { 0 };
-            let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new("BEGIN; ");
-            let chunks = inserts.chunks(rows_per).count();
-            for (i, chunk) in inserts.chunks(rows_per).enumerate() {
-                push_sqlite_insert(&mut qb, chunk, pad(rows_per));
-                if i == 0 {
-                    let first = i64::try_from(chunk.len()).unwrap_or(i64::MAX) - 1;
-                    qb.push("SELECT 3, last_insert_rowid() - ")
-                        .push_bind(first)
-                        .push("; ");
-                }
-                if i + 1 == chunks {
-                    qb.push("SELECT 4, last_insert_rowid(); ");
-                }
-            }
-            if !acks.is_empty() {
-                push_deletes(&mut qb, &acks, ids_per, pad(ids_per));
-            }
-            qb.push("COMMIT");
-            let rows = qb
-                .build_query_as::<(i64, i64)>()
-                .persistent(kept)
-                .fetch_all(&mut **conn)
-                .await;
-            match rows {
-                Ok(rows) => written(rows, inserts.len()),
-                Err(e) => {
-                    // A statement failed, so COMMIT did not run: roll back, or else drop the
-                    // connection (the pool opens a new one) rather than leave it in a
-                    // transaction.
-                    if sqlx::query("ROLLBACK").execute(&mut **conn).await.is_err() {
-                        conn.close_on_drop();
-                    }
-                    Err(anyhow::Error::new(e).context("group commit"))
-                }
-            }
-        }
-        Conn::Postgres(conn) => {
-            let payloads = notify_payloads(node, &woken);
-            let (other_devices, other_ids): (Vec<i64>, Vec<i64>) = acks
-                .other
-                .iter()
-                .flat_map(|(pk, ids)| ids.iter().map(|id| (*pk, *id)))
-                .unzip();
-            // One statement whose text never changes (prepared once per connection): the
-            // rows travel as arrays. Nothing is parsed or planned per batch, and there is no
-            // limit on parameters.
-            let rows = sqlx::query_as::<_, (i64, i64)>(PG_GROUP_COMMIT)
-                .bind(inserts.iter().map(|e| e.device_pk).collect::<Vec<_>>())
-                .bind(
-                    inserts
-                        .iter()
-                        .map(|e| e.source_user.as_str())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(inserts.iter().map(|e| e.source_device).collect::<Vec<_>>())
-                .bind(inserts.iter().map(|e| e.server_ts).collect::<Vec<_>>())
-                .bind(inserts.iter().map(|e| e.expires_at).collect::<Vec<_>>())
-                .bind(
-                    inserts
-                        .iter()
-                        .map(|e| e.body.as_slice())
-                        .collect::<Vec<_>>(),
-                )
-                .bind(&acks.pushed)
-                .bind(other_devices)
-                .bind(other_ids)
-                .bind(WAKE_CHANNEL)
-                .bind(payloads)
-                .fetch_all(&mut **conn)
-                .await
-                .context("group commit")?;
-            written(rows, inserts.len())
-        }
-    }
-}
-
-/// A group commit on PostgreSQL: one statement (its own transaction, one round trip) with
-/// data-modifying `WITH` clauses. The inserted rows come from arrays in order (`WITH
-/// ORDINALITY … ORDER BY`), so the sequence gives them ids in that order; acked ids the
-/// device's socket pushed are deleted by id, others only with their device; the wake
-/// `NOTIFY`s reach the other nodes when the statement commits. A row named by both deletes
-/// is deleted once (and counted once or twice: the queue-length cache then forgets).
-const PG_GROUP_COMMIT: &str = "
-WITH i AS (
-    INSERT INTO envelopes (device_pk, source_user, source_device, server_ts, expires_at, body)
-    SELECT d, u, s, t, x, b
-    FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::bytea[])
-         WITH ORDINALITY AS r(d, u, s, t, x, b, n)
-    ORDER BY n
-    RETURNING id),
-p AS (DELETE FROM envelopes WHERE id = ANY($7::int8[]) RETURNING 1),
-o AS (
-    DELETE FROM envelopes e USING UNNEST($8::int8[], $9::int8[]) AS a(d, id)
-    WHERE e.device_pk = a.d AND e.id = a.id
-    RETURNING 1),
-n AS (SELECT pg_notify($10, w) FROM UNNEST($11::text[]) AS w)
-SELECT 0::int8, id FROM i
-UNION ALL SELECT 1::int8, (SELECT count(*) FROM p) + (SELECT count(*) FROM o)
-UNION ALL SELECT 2::int8, (SELECT count(*) FROM n)";
-
-/// NOTIFY payloads (at most 8000 bytes each): this node's id in hex, `:`, comma-separated
-/// device row ids.
-fn notify_payloads(node: u64, devices: &BTreeSet<i64>) -> Vec<String> {
-    let prefix = format!("{node:x}:");
-    let mut out = Vec::new();
-    let mut cur = prefix.clone();
-    for pk in devices {
-        if cur.len() > 7_900 {
-            out.push(std::mem::replace(&mut cur, prefix.clone()));
-        }
-        if cur.len() > prefix.len() {
-            cur.push(',');
-        }
-        cur.push_str(&pk.to_string());
-    }
-    if cur.len() > prefix.len() {
-        out.push(cur);
-    }
-    out
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn payloads_stay_under_the_notify_limit() {
-        let devices: BTreeSet<i64> = (1_000_000_000..1_000_003_000).collect();
-        let payloads = notify_payloads(0xabc, &devices);
-        assert!(payloads.len() > 1);
-        assert!(payloads.iter().all(|p| p.len() < 8_000));
-        let mut back = BTreeSet::new();
-        for p in &payloads {
-            let (node, pks) = crate::hub::parse_payload(p);
-            assert_eq!(node, Some(0xabc));
-            back.extend(pks);
-        }
-        assert_eq!(back, devices);
+        Conn::Sqlite(conn) => sqlite::commit(conn, &inserts, &acks).await,
+        Conn::Postgres(conn) => postgres::commit(conn, node, &inserts, &acks).await,
     }
 }

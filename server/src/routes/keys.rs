@@ -1,4 +1,4 @@
-//! Prekeys: upload, count, and claim (PQXDH spec §3.2, DESIGN.md §4).
+//! Prekeys: upload, count, and claim (PQXDH spec §3.2, docs/architecture.md §4).
 //!
 //! A one-time prekey is claimed by a single `DELETE … RETURNING` of its row: on SQLite all
 //! writes go through one connection, on PostgreSQL the row is picked `FOR UPDATE SKIP

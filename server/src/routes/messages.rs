@@ -1,6 +1,6 @@
-//! Sending: one request with one envelope per recipient device (DESIGN.md §4), for one user
-//! (`PUT /v1/messages/{user}`) or for several (`POST /v1/messages`: a group message in one
-//! request instead of one per member).
+//! Sending: one request with one envelope per recipient device (docs/architecture.md §4), for
+//! one user (`PUT /v1/messages/{user}`) or for several (`POST /v1/messages`: a group message in
+//! one request instead of one per member).
 //!
 //! As Signal's server does, the relay answers 409 with the missing and extra device ids when
 //! the envelopes do not cover exactly the recipient's active devices (leaving out the sending

@@ -1,5 +1,5 @@
 //! Org bootstrap (`POST /v1/org`, once, with the setup token), the org log (`GET /v1/org`)
-//! and admin-signed invites (`POST /v1/invites`). DESIGN.md §2 and §4.
+//! and admin-signed invites (`POST /v1/invites`). docs/architecture.md §2 and §4.
 
 use axum::extract::State;
 use axum::http::StatusCode;
