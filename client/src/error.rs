@@ -31,7 +31,7 @@ use parley_proto::ErrorCode;
 pub enum Error {
     /// The relay cannot be reached now (network, TLS, a timeout, or the relay said it is
     /// unavailable or rate-limited us). Temporary.
-    #[error("cannot reach the relay: {0}")]
+    #[error("{0}")]
     Unreachable(#[source] Box<RelayError>),
     /// The relay refused the request for a reason retrying will not change.
     #[error("{0}")]
@@ -43,10 +43,14 @@ pub enum Error {
     /// plain HTTP.
     #[error("{0}")]
     InsecureRelay(#[source] Box<RelayError>),
-    /// The relay closed the delivery connection (another connection of this device took
-    /// over, or it is shutting down). Temporary.
-    #[error("the relay closed the connection (another connection of this device, or shutdown)")]
+    /// The relay closed the delivery connection (it is shutting down, or the connection
+    /// dropped). Temporary.
+    #[error("the relay closed the connection")]
     ConnectionClosed,
+    /// Another connection of this device took over the delivery socket (a second `listen`
+    /// or app on the same account). Not temporary: reconnecting would take it back.
+    #[error("another connection of this device took over delivery")]
+    ConnectionReplaced,
     /// The recipient's devices changed again during every attempt of a send. Temporary: the
     /// message stays queued.
     #[error("the recipient's devices kept changing; the message stays queued")]
@@ -131,6 +135,7 @@ impl Error {
             Self::RelayMisbehaved(_) => "relay_misbehaved",
             Self::InsecureRelay(_) => "insecure_relay",
             Self::ConnectionClosed => "connection_closed",
+            Self::ConnectionReplaced => "connection_replaced",
             Self::DevicesChanging => "devices_changing",
             Self::Trust(_) => "trust_failure",
             Self::Store(e) => match e {

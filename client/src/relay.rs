@@ -46,7 +46,7 @@ async fn read_body(resp: reqwest::Response) -> RelayResult<Vec<u8>> {
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     /// The relay answered with an error body.
-    #[error("the relay refused ({status}): {} [{:?}]", body.message, body.code)]
+    #[error("the relay refused: {} ({status})", body.message)]
     Api {
         /// HTTP status.
         status: StatusCode,

@@ -26,6 +26,10 @@ use crate::api::RecipientEnvelopes;
 use crate::b64::B64;
 use crate::ids::{DeviceId, UserId};
 
+/// The [`ServerFrame::Closing`] reason when a newer socket of the same device took over: the
+/// client tells it from a shutdown by this text, and does not reconnect.
+pub const CLOSING_REPLACED: &str = "replaced by a newer connection";
+
 /// Relay → device.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -34,8 +38,8 @@ pub enum ServerFrame {
     Envelope(Envelope),
     /// Every envelope queued when the socket opened has been pushed.
     QueueEmpty,
-    /// The relay closes this socket (revoked credentials, shutdown, replaced by a newer socket,
-    /// a frame it cannot read).
+    /// The relay closes this socket (revoked credentials, shutdown, replaced by a newer socket
+    /// ([`CLOSING_REPLACED`]), a frame it cannot read).
     Closing {
         /// Why.
         reason: String,

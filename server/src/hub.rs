@@ -123,7 +123,7 @@ impl Hub {
             .ok()
             .and_then(|mut m| m.insert(device_pk, conn.clone()));
         if let Some(old) = &old {
-            old.close_with("replaced by a newer connection");
+            old.close_with(parley_proto::ws::CLOSING_REPLACED);
         }
         (conn, old)
     }

@@ -59,8 +59,12 @@ impl Events<'_> {
             let env = match frame {
                 ServerFrame::Envelope(env) => env,
                 ServerFrame::QueueEmpty => return Some(Ok(Event::CaughtUp)),
-                ServerFrame::Closing { .. } => {
-                    return Some(Err(Error::ConnectionClosed));
+                ServerFrame::Closing { reason } => {
+                    return Some(Err(if reason == parley_proto::ws::CLOSING_REPLACED {
+                        Error::ConnectionReplaced
+                    } else {
+                        Error::ConnectionClosed
+                    }));
                 }
                 // Answers to sends over the socket, which this loop does not make.
                 ServerFrame::Sent { .. } | ServerFrame::SendFailed { .. } => continue,

@@ -35,10 +35,14 @@ impl Messenger {
     pub(super) async fn flush(&self, now: bool) -> Result<(usize, Vec<(OutboxId, Error)>)> {
         let mut sent = 0;
         let mut tx = self.store.begin().await?;
-        let due = tx
+        let mut due = tx
             .due_outbox(if now { EVERY_ITEM } else { now_ms() }, 100)
             .await?;
         tx.commit().await?;
+        // Oldest message first: after an outage the older items were retried more often, so
+        // their next attempts are the latest, and the order of next attempts is not the
+        // order in which the user wrote.
+        due.sort_by_key(|item| item.created_at);
         let mut failures = Vec::new();
         for mut item in due {
             let result = match Content::from_bytes(&item.payload) {
