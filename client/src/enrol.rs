@@ -15,7 +15,7 @@ use parley_proto::api::{
     RegisterRequest,
 };
 use parley_proto::invite::Invite;
-use parley_proto::org::{InviteStatement, OrgBody, OrgEntry, sha256, verify_log};
+use parley_proto::org::{InviteStatement, OrgEntry, sha256, verify_log};
 use parley_proto::{B64, UserId};
 use rand_core::Rng as _;
 use zeroize::Zeroizing;
@@ -44,32 +44,48 @@ fn random<const N: usize>() -> [u8; N] {
     out
 }
 
-/// A fresh device: identity, prekeys, secret and registration id.
-struct NewKeys {
-    identity: IdentityKeyPair,
-    prekeys: PreKeyStore,
-    secret: Zeroizing<Vec<u8>>,
-    registration_id: u32,
+/// A new device's keys for registering with the relay: its identity, the secret it
+/// authenticates with and its registration id (no prekeys).
+pub struct DeviceKeys {
+    /// The device identity.
+    pub identity: IdentityKeyPair,
+    /// The 32-byte secret the device authenticates with.
+    pub secret: Zeroizing<Vec<u8>>,
+    /// The random 14-bit registration id.
+    pub registration_id: u32,
 }
 
-impl NewKeys {
-    fn generate() -> Self {
-        let identity = IdentityKeyPair::generate(&mut os_rng());
-        let prekeys = PreKeyStore::new(&identity, now_secs(), &mut os_rng());
+impl DeviceKeys {
+    /// Fresh keys.
+    pub fn generate() -> Self {
         Self {
-            identity,
-            prekeys,
+            identity: IdentityKeyPair::generate(&mut os_rng()),
             secret: Zeroizing::new(random::<32>().to_vec()),
             registration_id: u32::from_be_bytes(random::<4>()) & 0x3fff,
         }
     }
 
-    fn new_device(&self) -> NewDevice {
+    /// The device as a registration request names it.
+    pub fn new_device(&self) -> NewDevice {
         NewDevice {
             identity: B64(self.identity.public().to_bytes().to_vec()),
             secret: B64(self.secret.to_vec()),
             registration_id: self.registration_id,
         }
+    }
+}
+
+/// A fresh device with its prekeys.
+struct NewKeys {
+    device: DeviceKeys,
+    prekeys: PreKeyStore,
+}
+
+impl NewKeys {
+    fn generate() -> Self {
+        let device = DeviceKeys::generate();
+        let prekeys = PreKeyStore::new(&device.identity, now_secs(), &mut os_rng());
+        Self { device, prekeys }
     }
 }
 
@@ -89,9 +105,11 @@ pub fn relay_for(account: &Account) -> Result<Relay> {
 
 /// Uploads a signed prekey, the last-resort KEM prekey and fresh one-time prekeys.
 async fn publish_prekeys(relay: &Relay, keys: &mut NewKeys) -> Result<()> {
-    let (ec, kem) =
-        keys.prekeys
-            .generate_one_time(&keys.identity, INITIAL_ONE_TIME_PREKEYS, &mut os_rng());
+    let (ec, kem) = keys.prekeys.generate_one_time(
+        &keys.device.identity,
+        INITIAL_ONE_TIME_PREKEYS,
+        &mut os_rng(),
+    );
     let upload = PreKeyUpload {
         signed_prekey: keys.prekeys.signed_prekey().map(|k| B64(k.to_bytes())),
         last_resort_kem: keys
@@ -115,7 +133,7 @@ async fn save(
 ) -> Result<()> {
     let mut tx = store.begin().await?;
     tx.set_account(account).await?;
-    tx.set_identity(&keys.identity).await?;
+    tx.set_identity(&keys.device.identity).await?;
     tx.set_prekeys(&keys.prekeys).await?;
     if let Some(root) = root {
         tx.set_org_root(root).await?;
@@ -142,19 +160,9 @@ pub async fn create_org(
     let mut keys = NewKeys::generate();
     let root = SigningKeyPair::generate(&mut os_rng());
     let now = now_secs();
-    let body = OrgBody::OrgCreated {
-        root_key: root.public(),
-        name: org_name.to_owned(),
-    };
-    let genesis = OrgEntry::sign(0, [0; 32], now, body, root.public(), |m| root.sign(m));
-    let body = OrgBody::AdminAdded {
-        user: user.clone(),
-        device: 1,
-        signing_key: *keys.identity.public().signing_key(),
-    };
-    let admin = OrgEntry::sign(1, genesis.hash(), now, body, root.public(), |m| {
-        root.sign(m)
-    });
+    let genesis = OrgEntry::genesis(&root, org_name, now);
+    let signing_key = *keys.device.identity.public().signing_key();
+    let admin = OrgEntry::admin_added(&root, &genesis, user.clone(), 1, signing_key, now);
     let store = Store::create(home, key_source, None).await?;
     let result = async {
         let req = CreateOrgRequest {
@@ -162,14 +170,14 @@ pub async fn create_org(
             genesis: B64(genesis.to_bytes()),
             admin: B64(admin.to_bytes()),
             user: user.clone(),
-            device: keys.new_device(),
+            device: keys.device.new_device(),
         };
         let reg = relay.create_org(&req).await?;
         let account = Account {
             user: user.to_string(),
             device: reg.device,
-            credentials_secret: keys.secret.clone(),
-            registration_id: keys.registration_id,
+            credentials_secret: keys.device.secret.clone(),
+            registration_id: keys.device.registration_id,
             relay_url: relay_url.to_owned(),
             relay_cert_fingerprint: tls_pin,
             org_genesis_hash: genesis.hash(),
@@ -207,14 +215,7 @@ pub async fn invite(store: &Store, user: &UserId, new_user: bool) -> Result<Stri
         new_user,
         expires_at: now_secs() + INVITE_VALIDITY_SECS,
     };
-    let signature = identity.sign(&statement.signed_bytes());
-    let req = CreateInviteRequest {
-        code_hash: B64(statement.code_hash.to_vec()),
-        user: user.clone(),
-        new_user,
-        expires_at: statement.expires_at,
-        signature: B64(signature.0.to_vec()),
-    };
+    let req = CreateInviteRequest::signed(&statement, identity.signing());
     relay_for(&account)?.create_invite(&req).await?;
     let invite = Invite {
         relay: account.relay_url.clone(),
@@ -264,14 +265,14 @@ pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Resu
         let req = RegisterRequest {
             code: B64(invite.code.to_vec()),
             user: invite.user.clone(),
-            device: keys.new_device(),
+            device: keys.device.new_device(),
         };
         let reg = relay.register(&req).await?;
         let account = Account {
             user: invite.user.to_string(),
             device: reg.device,
-            credentials_secret: keys.secret.clone(),
-            registration_id: keys.registration_id,
+            credentials_secret: keys.device.secret.clone(),
+            registration_id: keys.device.registration_id,
             relay_url: invite.relay.clone(),
             relay_cert_fingerprint: invite.tls_pin,
             org_genesis_hash: invite.genesis_hash,

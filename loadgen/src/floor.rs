@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use parley_testkit::pg::TestDb;
 use sqlx::QueryBuilder;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -152,11 +153,11 @@ pub async fn postgres(
 ) -> anyhow::Result<Vec<Floor>> {
     let mut out = Vec::new();
     for &batch in batches {
-        let db = crate::relay::ScratchPg::create(admin_url, "floor").await?;
+        let db = TestDb::create_on(admin_url, "parley_lg_floor").await?;
         let result = async {
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(1)
-                .connect(&db.url)
+                .connect(db.url())
                 .await?;
             for stmt in PG_SCHEMA {
                 sqlx::query(stmt).execute(&pool).await?;

@@ -39,9 +39,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use parley_client::relay::Relay;
+use parley_crypto::identity::IdentityKeyPair;
+use parley_crypto::keys::os_rng;
 use parley_proto::UserId;
+use parley_testkit::pg::TestDb;
+pub use parley_testkit::random_bytes;
 
-use crate::relay::{Backend, RelayProcess, ScratchPg, Spawn};
+use crate::relay::{Backend, RelayProcess, Spawn};
 use crate::traffic::{Load, Outcome, Plan, Transport};
 
 /// How much faster a run with more senders must be to count as the higher peak. More senders
@@ -164,13 +168,6 @@ pub fn nanos() -> u64 {
     u64::try_from(e.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// Random bytes from the OS.
-pub fn random_bytes<const N: usize>() -> anyhow::Result<[u8; N]> {
-    let mut out = [0u8; N];
-    getrandom::fill(&mut out).map_err(|e| anyhow::anyhow!("OS random generator: {e}"))?;
-    Ok(out)
-}
-
 /// Results of one backend.
 #[derive(Debug, Default)]
 struct Report {
@@ -245,6 +242,7 @@ async fn run_ceiling(cli: &Cli, plan: &Plan) -> anyhow::Result<Ceiling> {
         Ok(org::Device {
             user: UserId::new(name)?,
             device,
+            identity: IdentityKeyPair::generate(&mut os_rng()),
             registration_id: 1,
             relay: Relay::new(server.url.clone()),
         })
@@ -400,7 +398,7 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
         _ => format!("loadgen-{}", u64::from_le_bytes(random_bytes::<8>()?)),
     };
     let pg = match (backend, &cli.url) {
-        (Backend::Postgres, None) => Some(ScratchPg::create(&cli.pg_url, "relay").await?),
+        (Backend::Postgres, None) => Some(TestDb::create_on(&cli.pg_url, "parley_lg_relay").await?),
         _ => None,
     };
     let data_dir = root.path().join("relay");
@@ -416,7 +414,7 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
                 RelayProcess::start(&Spawn {
                     bin: &bin,
                     data_dir: &data_dir,
-                    database_url: pg.as_ref().map(|p| p.url.as_str()),
+                    database_url: pg.as_ref().map(TestDb::url),
                     setup_token: &token,
                 })
                 .await?,
@@ -542,7 +540,7 @@ async fn run_backend(cli: &Cli, backend: Backend) -> anyhow::Result<Report> {
     if let Some(p) = process {
         p.stop().await.context("stopping the relay")?;
     }
-    if let Some(pg) = &pg {
+    if let Some(pg) = pg {
         pg.drop_db().await;
     }
     result?;

@@ -27,56 +27,6 @@ impl Backend {
     }
 }
 
-/// A scratch PostgreSQL database, dropped by [`ScratchPg::drop_db`].
-#[derive(Debug, Clone)]
-pub struct ScratchPg {
-    /// URL of the new database.
-    pub url: String,
-    admin_url: String,
-    name: String,
-}
-
-impl ScratchPg {
-    /// Creates `parley_lg_<random>` on the server of `admin_url`.
-    pub async fn create(admin_url: &str, tag: &str) -> anyhow::Result<Self> {
-        use sqlx::Connection as _;
-        let mut conn = sqlx::PgConnection::connect(admin_url)
-            .await
-            .context("connecting to PostgreSQL")?;
-        let name = format!("parley_lg_{tag}_{}", hex(&crate::random_bytes::<6>()?));
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .context("CREATE DATABASE")?;
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .context("the PostgreSQL URL has no database part")?;
-        Ok(Self {
-            url: format!("{base}/{name}"),
-            admin_url: admin_url.to_owned(),
-            name,
-        })
-    }
-
-    /// Drops the database.
-    pub async fn drop_db(&self) {
-        use sqlx::Connection as _;
-        if let Ok(mut conn) = sqlx::PgConnection::connect(&self.admin_url).await {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn)
-            .await;
-        }
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// A relay process started by the load generator.
 #[derive(Debug)]
 pub struct RelayProcess {

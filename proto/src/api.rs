@@ -8,8 +8,11 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use parley_crypto::keys::SigningKeyPair;
+
 use crate::b64::B64;
 use crate::ids::{DeviceId, UserId};
+use crate::org::InviteStatement;
 
 /// Length of a device secret and of an invite code, in bytes.
 pub const SECRET_LEN: usize = 32;
@@ -78,6 +81,20 @@ pub struct CreateInviteRequest {
     pub expires_at: u64,
     /// Ed25519 signature of the `InviteStatement` by the admin device's signing key.
     pub signature: B64,
+}
+
+impl CreateInviteRequest {
+    /// The request that registers `statement`'s invite, signed by the admin device's signing
+    /// key.
+    pub fn signed(statement: &InviteStatement, admin: &SigningKeyPair) -> Self {
+        Self {
+            code_hash: B64(statement.code_hash.to_vec()),
+            user: statement.user.clone(),
+            new_user: statement.new_user,
+            expires_at: statement.expires_at,
+            signature: B64(statement.sign(admin).0.to_vec()),
+        }
+    }
 }
 
 /// `POST /v1/devices/link`: a device creates a one-time code with which a new device of the

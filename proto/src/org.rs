@@ -13,7 +13,7 @@
 
 use parley_crypto::codec::{Reader, Writer};
 use parley_crypto::consts::SIGNATURE_LEN;
-use parley_crypto::keys::{Signature, SigningPublicKey};
+use parley_crypto::keys::{Signature, SigningKeyPair, SigningPublicKey};
 use parley_crypto::{DecodeError, Error as CryptoError};
 use sha2::{Digest, Sha256};
 
@@ -164,6 +164,38 @@ impl OrgEntry {
             signer,
             signature,
         }
+    }
+
+    /// The genesis of a new org (entry 0, docs/architecture.md §2): `OrgCreated` with `root`'s
+    /// public key and `name`, signed by `root` itself.
+    pub fn genesis(root: &SigningKeyPair, name: &str, timestamp: u64) -> Self {
+        let body = OrgBody::OrgCreated {
+            root_key: root.public(),
+            name: name.to_owned(),
+        };
+        Self::sign(0, [0; 32], timestamp, body, root.public(), |m| root.sign(m))
+    }
+
+    /// The entry after `prev` that makes `user`'s `device`, with the Ed25519 `signing_key`, an
+    /// admin (`AdminAdded`), signed by the org root key `root`. A new org's first admin is the
+    /// entry after the genesis, for device 1.
+    pub fn admin_added(
+        root: &SigningKeyPair,
+        prev: &OrgEntry,
+        user: UserId,
+        device: DeviceId,
+        signing_key: SigningPublicKey,
+        timestamp: u64,
+    ) -> Self {
+        let body = OrgBody::AdminAdded {
+            user,
+            device,
+            signing_key,
+        };
+        let seq = prev.seq.saturating_add(1);
+        Self::sign(seq, prev.hash(), timestamp, body, root.public(), |m| {
+            root.sign(m)
+        })
     }
 
     fn unsigned_bytes(
@@ -347,6 +379,11 @@ impl InviteStatement {
         out
     }
 
+    /// Signs the statement with an admin device's signing key.
+    pub fn sign(&self, admin: &SigningKeyPair) -> Signature {
+        admin.sign(&self.signed_bytes())
+    }
+
     /// Checks `signature` by `signer`.
     pub fn verify(&self, signer: &SigningPublicKey, signature: &[u8]) -> Result<(), OrgError> {
         let signature = Signature(
@@ -370,11 +407,49 @@ mod tests {
     use parley_crypto::keys::{SigningKeyPair, os_rng};
 
     fn genesis(root: &SigningKeyPair) -> OrgEntry {
-        let body = OrgBody::OrgCreated {
-            root_key: root.public(),
-            name: "Acme".into(),
-        };
-        OrgEntry::sign(0, [0; 32], 1, body, root.public(), |m| root.sign(m))
+        OrgEntry::genesis(root, "Acme", 1)
+    }
+
+    #[test]
+    fn the_constructors_build_a_valid_start_of_a_log() {
+        let root = SigningKeyPair::generate(&mut os_rng());
+        let admin = SigningKeyPair::generate(&mut os_rng());
+        let g = OrgEntry::genesis(&root, "Acme", 7);
+        assert_eq!(
+            (g.seq, g.prev_hash, g.timestamp, &g.body, g.signer),
+            (
+                0,
+                [0; 32],
+                7,
+                &OrgBody::OrgCreated {
+                    root_key: root.public(),
+                    name: "Acme".into()
+                },
+                root.public()
+            )
+        );
+        assert_eq!(g.check_genesis(), Ok(&root.public()));
+        let user = UserId::new("alice").unwrap_or_else(|_| unreachable!());
+        let a = OrgEntry::admin_added(&root, &g, user.clone(), 1, admin.public(), 8);
+        assert_eq!(
+            (a.seq, a.prev_hash, a.timestamp, &a.body, a.signer),
+            (
+                1,
+                g.hash(),
+                8,
+                &OrgBody::AdminAdded {
+                    user,
+                    device: 1,
+                    signing_key: admin.public()
+                },
+                root.public()
+            )
+        );
+        assert_eq!(a.check_follows(&g, &root.public()), Ok(()));
+        // Both decode and verify as a log.
+        let log = verify_log(&[g.to_bytes(), a.to_bytes()], &g.hash()).unwrap();
+        assert_eq!(log.admins, vec![admin.public()]);
+        assert_eq!(OrgEntry::from_bytes(&a.to_bytes()), Ok(a));
     }
 
     #[test]
@@ -463,12 +538,7 @@ mod tests {
         let admin = SigningKeyPair::generate(&mut os_rng());
         let g = genesis(&root);
         let user = UserId::new("alice").unwrap_or_else(|_| unreachable!());
-        let body = OrgBody::AdminAdded {
-            user,
-            device: 1,
-            signing_key: admin.public(),
-        };
-        let a = OrgEntry::sign(1, g.hash(), 2, body, root.public(), |m| root.sign(m));
+        let a = OrgEntry::admin_added(&root, &g, user, 1, admin.public(), 2);
         let entries = vec![g.to_bytes(), a.to_bytes()];
         let log = verify_log(&entries, &g.hash()).unwrap();
         assert_eq!(
@@ -492,8 +562,20 @@ mod tests {
             new_user: true,
             expires_at: 9,
         };
-        let sig = admin.sign(&s.signed_bytes());
+        let sig = s.sign(&admin);
+        assert_eq!(sig, admin.sign(&s.signed_bytes()));
         assert_eq!(s.verify(&admin.public(), &sig.0), Ok(()));
+        let req = crate::api::CreateInviteRequest::signed(&s, &admin);
+        assert_eq!(
+            (
+                req.code_hash.as_bytes(),
+                &req.user,
+                req.new_user,
+                req.expires_at
+            ),
+            (&[2; 32][..], &s.user, true, 9)
+        );
+        assert_eq!(s.verify(&admin.public(), req.signature.as_bytes()), Ok(()));
         let mut other = s.clone();
         other.expires_at = 10;
         assert_eq!(

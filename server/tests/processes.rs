@@ -12,7 +12,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::{Backend, BinaryServer, Device, Org, Storage, TestDb, drain};
+use common::{Backend, BinaryServer, Device, Storage, TestDb, drain};
 use parley_client::relay::{Delivery, RelayError};
 use parley_proto::B64;
 use parley_proto::api::{OutgoingEnvelope, SendRequest};
@@ -66,13 +66,13 @@ fn with_relay(d: &Device, relay: &parley_client::relay::Relay) -> Device {
 /// way round; each node serves its own sockets.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_postgres_deliver_live() {
-    let pg = TestDb::create().await;
+    let pg = TestDb::create().await.unwrap();
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let a = BinaryServer::start(dir_a.path(), Some(&pg.url), &[]).await;
-    let b = BinaryServer::start(dir_b.path(), Some(&pg.url), &[]).await;
-    let org = Org::create(a.relay()).await;
-    let alice = org.join("alice").await;
-    let bob = org.join("bob").await;
+    let a = BinaryServer::start(dir_a.path(), Some(pg.url()), &[]).await;
+    let b = BinaryServer::start(dir_b.path(), Some(pg.url()), &[]).await;
+    let org = common::create_org(a.relay()).await;
+    let alice = org.join("alice").await.unwrap();
+    let bob = org.join("bob").await.unwrap();
     let (alice_b, bob_b) = (with_relay(&alice, &b.relay()), with_relay(&bob, &b.relay()));
 
     let mut bob_ws = bob_b.relay.connect().await.unwrap();
@@ -128,16 +128,16 @@ async fn sigterm_loses_nothing_sqlite() {
 /// answered 200 is delivered, none whose ack had been stored comes back, and no id repeats.
 async fn kill9_loses_nothing(backend: Backend, sigterm: bool) {
     let storage = Storage::new(backend).await;
-    let db = storage.pg.as_ref().map(|p| p.url.clone());
+    let db = storage.pg.as_ref().map(|p| p.url().to_owned());
     let server = BinaryServer::start(
         storage.dir.path(),
         db.as_deref(),
         &["--rate-per-sec", "1000000", "--rate-burst", "1000000"],
     )
     .await;
-    let org = Org::create(server.relay()).await;
-    let alice = org.join("alice").await;
-    let bob = org.join("bob").await;
+    let org = common::create_org(server.relay()).await;
+    let alice = org.join("alice").await.unwrap();
+    let bob = org.join("bob").await.unwrap();
 
     // Phase 1: delivered and acked before the crash.
     for i in 0..100u32 {
@@ -243,13 +243,13 @@ async fn blind_relay(backend: Backend) {
 
     let storage = Storage::new(backend).await;
     let server = common::TestServer::start(storage.config()).await;
-    let org = Org::create(server.relay()).await;
-    let alice = org.join("alice").await;
-    let bob = org.join("bob").await;
-    let invite_code = org.invite(&common::user("carol"), true).await;
+    let org = common::create_org(server.relay()).await;
+    let alice = org.join("alice").await.unwrap();
+    let bob = org.join("bob").await.unwrap();
+    let invite_code = org.invite(&common::user("carol"), true).await.unwrap();
     let marker = format!(
         "PARLEY-MARKER-{}",
-        common::hex(&parley_server::random_bytes::<8>().unwrap())
+        parley_testkit::hex(&parley_server::random_bytes::<8>().unwrap())
     );
 
     // Alice starts a session from Bob's bundle and sends him the marker, encrypted.
@@ -320,7 +320,7 @@ async fn blind_relay(backend: Backend) {
         }
         Some(pg) => {
             use sqlx::Connection as _;
-            let mut conn = sqlx::PgConnection::connect(&pg.url).await.unwrap();
+            let mut conn = sqlx::PgConnection::connect(pg.url()).await.unwrap();
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
             )
@@ -375,7 +375,7 @@ async fn blind_relay(backend: Backend) {
     for (what, bytes) in secrets {
         for form in [
             bytes.clone(),
-            common::hex(&bytes).into_bytes(),
+            parley_testkit::hex(&bytes).into_bytes(),
             B64::encode(&bytes).into_bytes(),
         ] {
             assert!(
@@ -389,7 +389,7 @@ async fn blind_relay(backend: Backend) {
         contains(&stored, &alice.identity.public().to_bytes())
             || contains(
                 &stored,
-                common::hex(&alice.identity.public().to_bytes()).as_bytes()
+                parley_testkit::hex(&alice.identity.public().to_bytes()).as_bytes()
             )
     );
     storage.cleanup().await;
@@ -419,10 +419,10 @@ async fn logs_hold_no_secrets_bytes_names_or_addresses() {
     let storage = Storage::new(Backend::Sqlite).await;
     let log = storage.dir.path().join("relay.log");
     let server = BinaryServer::start_with_log(storage.dir.path(), None, &[], Some(&log)).await;
-    let org = Org::create(server.relay()).await;
-    let alice = org.join("alice").await;
-    let bob = org.join("bob").await;
-    let code = org.invite(&common::user("carol"), true).await;
+    let org = common::create_org(server.relay()).await;
+    let alice = org.join("alice").await.unwrap();
+    let bob = org.join("bob").await.unwrap();
+    let code = org.invite(&common::user("carol"), true).await.unwrap();
     let marker = b"LOG-MARKER-e6d1f0".to_vec();
     for _ in 0..3 {
         send(&alice, &bob, &marker).await.unwrap();
@@ -457,7 +457,7 @@ async fn logs_hold_no_secrets_bytes_names_or_addresses() {
     let secret = alice.relay.credentials().unwrap().secret.clone();
     let forbidden: Vec<(&str, String)> = vec![
         ("a device secret", B64::encode(&secret)),
-        ("a device secret (hex)", common::hex(&secret)),
+        ("a device secret (hex)", parley_testkit::hex(&secret)),
         ("the setup token", common::SETUP_TOKEN.into()),
         ("an invite code", B64::encode(&code)),
         ("envelope bytes", String::from_utf8(marker.clone()).unwrap()),

@@ -24,6 +24,7 @@ use parley_client::enrol;
 use parley_client::messaging::{Event, Messenger, Received};
 use parley_client::store::KeySource;
 use parley_proto::UserId;
+use parley_testkit::pg::{TestDb, pg_admin_url};
 use tokio::io::AsyncBufReadExt as _;
 
 /// The setup token every test relay is started with.
@@ -82,29 +83,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// The PostgreSQL server the tests use.
-pub fn pg_admin_url() -> String {
-    std::env::var("PARLEY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-fn random_hex(n: usize) -> String {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let mut out = String::new();
-    while out.len() < n {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos(),
-        );
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out.truncate(n);
-    out
-}
-
 /// A running `parley-server` process.
 pub struct Server {
     /// Its base URL.
@@ -113,8 +91,9 @@ pub struct Server {
     pub child: tokio::process::Child,
     /// Its data directory (SQLite file and attachments).
     pub data: tempfile::TempDir,
-    /// Its PostgreSQL database URL, on that backend.
-    pub database_url: Option<String>,
+    /// Its PostgreSQL database, on that backend; dropped with the server (after the process,
+    /// which `child` kills when dropped: fields drop in order).
+    pub pg: Option<TestDb>,
     /// With TLS: the SHA-256 of its certificate, as it printed it.
     pub pin: Option<[u8; 32]>,
     extra: Vec<String>,
@@ -123,17 +102,21 @@ pub struct Server {
 impl Server {
     /// Starts a relay on a fresh data directory (and, for PostgreSQL, a fresh database).
     pub async fn start(backend: Backend) -> Self {
-        let database_url = match backend {
+        let pg = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(fresh_pg_database().await),
+            Backend::Postgres => Some(
+                TestDb::create_on(&pg_admin_url(), "parley_e2e")
+                    .await
+                    .unwrap(),
+            ),
         };
         let data = tempfile::tempdir().unwrap();
-        let (url, child, pin) = spawn(data.path(), database_url.as_deref(), &[]).await;
+        let (url, child, pin) = spawn(data.path(), pg.as_ref().map(TestDb::url), &[]).await;
         Self {
             url,
             child,
             data,
-            database_url,
+            pg,
             pin,
             extra: Vec::new(),
         }
@@ -163,7 +146,7 @@ impl Server {
             url,
             child,
             data,
-            database_url: None,
+            pg: None,
             pin,
             extra,
         }
@@ -172,8 +155,12 @@ impl Server {
     /// Kills the relay (SIGKILL) and starts it again on the same data, at a new port.
     pub async fn restart(&mut self) {
         self.child.kill().await.unwrap();
-        let (url, child, _) =
-            spawn(self.data.path(), self.database_url.as_deref(), &self.extra).await;
+        let (url, child, _) = spawn(
+            self.data.path(),
+            self.pg.as_ref().map(TestDb::url),
+            &self.extra,
+        )
+        .await;
         self.url = url;
         self.child = child;
     }
@@ -188,9 +175,9 @@ impl Server {
     pub async fn stored_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
         read_tree(self.data.path(), &mut out);
-        if let Some(url) = &self.database_url {
+        if let Some(pg) = &self.pg {
             use sqlx::Connection as _;
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            let mut conn = sqlx::PgConnection::connect(pg.url()).await.unwrap();
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
             )
@@ -249,51 +236,6 @@ pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
             .ok()
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-impl Drop for Server {
-    /// Kills the relay and drops its PostgreSQL database (each test makes a fresh one).
-    fn drop(&mut self) {
-        let Some(url) = self.database_url.take() else {
-            return;
-        };
-        let _ = self.child.start_kill();
-        let Some(name) = url.rsplit_once('/').map(|(_, n)| n.to_owned()) else {
-            return;
-        };
-        // Drop cannot wait on the test's runtime: a thread with a runtime of its own.
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection as _;
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-                    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::query(&drop).execute(&mut conn).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-async fn fresh_pg_database() -> String {
-    use sqlx::Connection as _;
-    let admin = pg_admin_url();
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .expect("connect to the test PostgreSQL");
-    let name = format!("parley_e2e_{}", random_hex(16));
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    format!("{base}/{name}")
 }
 
 async fn spawn(

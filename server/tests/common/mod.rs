@@ -12,15 +12,11 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use parley_client::relay::{Credentials, Relay};
-use parley_crypto::identity::IdentityKeyPair;
-use parley_crypto::keys::{SigningKeyPair, os_rng};
-use parley_proto::api::{
-    CreateInviteRequest, CreateLinkRequest, CreateOrgRequest, NewDevice, RegisterRequest,
-};
-use parley_proto::org::{InviteStatement, OrgBody, OrgEntry, sha256};
-use parley_proto::{B64, DeviceId, UserId};
+use parley_client::relay::Relay;
+use parley_proto::UserId;
 use parley_server::{AppState, Config, Relay as Server};
+pub use parley_testkit::org::{Device, Org};
+pub use parley_testkit::pg::TestDb;
 use tokio::io::AsyncBufReadExt as _;
 
 pub const SETUP_TOKEN: &str = "test-setup-token";
@@ -30,58 +26,6 @@ pub const SETUP_TOKEN: &str = "test-setup-token";
 pub enum Backend {
     Sqlite,
     Postgres,
-}
-
-/// The PostgreSQL server tests use (`PARLEY_TEST_PG`, default the local one).
-pub fn pg_admin_url() -> String {
-    std::env::var("PARLEY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A fresh, empty PostgreSQL database, dropped by [`TestDb::drop_db`].
-#[derive(Debug, Clone)]
-pub struct TestDb {
-    pub url: String,
-    name: String,
-}
-
-impl TestDb {
-    pub async fn create() -> Self {
-        use sqlx::Connection as _;
-        let admin = pg_admin_url();
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("connect to the test PostgreSQL");
-        let name = format!(
-            "parley_t_{}",
-            hex(&parley_server::random_bytes::<8>().unwrap())
-        );
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let base = admin.rsplit_once('/').unwrap().0;
-        Self {
-            url: format!("{base}/{name}"),
-            name,
-        }
-    }
-
-    pub async fn drop_db(&self) {
-        use sqlx::Connection as _;
-        if let Ok(mut conn) = sqlx::PgConnection::connect(&pg_admin_url()).await {
-            let _ = sqlx::query(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn)
-            .await;
-        }
-    }
-}
-
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Where a test relay keeps its data.
@@ -95,14 +39,14 @@ impl Storage {
         let dir = tempfile::tempdir().unwrap();
         let pg = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(TestDb::create().await),
+            Backend::Postgres => Some(TestDb::create().await.expect("a test database")),
         };
         Self { dir, pg }
     }
 
     pub fn config(&self) -> Config {
         let mut c = Config::for_data_dir(self.dir.path());
-        c.database_url = self.pg.as_ref().map(|p| p.url.clone());
+        c.database_url = self.pg.as_ref().map(|p| p.url().to_owned());
         c.setup_token = Some(SETUP_TOKEN.into());
         // Tests send fast; the rate limit has its own test.
         c.limits.rate_per_sec = 1e9;
@@ -111,7 +55,7 @@ impl Storage {
     }
 
     pub async fn cleanup(self) {
-        if let Some(pg) = &self.pg {
+        if let Some(pg) = self.pg {
             pg.drop_db().await;
         }
     }
@@ -240,172 +184,17 @@ impl BinaryServer {
     }
 }
 
-/// A registered device with its keys.
-#[derive(Clone)]
-pub struct Device {
-    pub user: UserId,
-    pub device: DeviceId,
-    pub identity: IdentityKeyPair,
-    pub registration_id: u32,
-    pub relay: Relay,
-}
-
-fn new_device() -> (IdentityKeyPair, NewDevice, Vec<u8>) {
-    let identity = IdentityKeyPair::generate(&mut os_rng());
-    let secret = parley_server::random_bytes::<32>().unwrap().to_vec();
-    let registration_id = u32::from_be_bytes(parley_server::random_bytes::<4>().unwrap()) & 0x3fff;
-    let nd = NewDevice {
-        identity: B64(identity.public().to_bytes().to_vec()),
-        secret: B64(secret.clone()),
-        registration_id,
-    };
-    (identity, nd, secret)
-}
-
 pub fn user(s: &str) -> UserId {
     UserId::new(s).unwrap()
-}
-
-/// An org created on a relay, with its first admin device.
-pub struct Org {
-    pub relay: Relay,
-    pub root: SigningKeyPair,
-    pub genesis: OrgEntry,
-    pub admin: Device,
 }
 
 pub fn now_secs() -> u64 {
     parley_server::now_secs()
 }
 
-impl Org {
-    /// The signed genesis and admin entries for `admin_user` device 1 with `identity`.
-    pub fn entries(
-        root: &SigningKeyPair,
-        admin_user: &UserId,
-        identity: &IdentityKeyPair,
-    ) -> (OrgEntry, OrgEntry) {
-        let body = OrgBody::OrgCreated {
-            root_key: root.public(),
-            name: "Acme".into(),
-        };
-        let genesis = OrgEntry::sign(0, [0; 32], now_secs(), body, root.public(), |m| {
-            root.sign(m)
-        });
-        let body = OrgBody::AdminAdded {
-            user: admin_user.clone(),
-            device: 1,
-            signing_key: *identity.public().signing_key(),
-        };
-        let admin = OrgEntry::sign(1, genesis.hash(), now_secs(), body, root.public(), |m| {
-            root.sign(m)
-        });
-        (genesis, admin)
-    }
-
-    pub async fn create(relay: Relay) -> Self {
-        let root = SigningKeyPair::generate(&mut os_rng());
-        let admin_user = user("admin");
-        let (identity, nd, secret) = new_device();
-        let (genesis, admin_entry) = Self::entries(&root, &admin_user, &identity);
-        let req = CreateOrgRequest {
-            setup_token: SETUP_TOKEN.into(),
-            genesis: B64(genesis.to_bytes()),
-            admin: B64(admin_entry.to_bytes()),
-            user: admin_user.clone(),
-            device: nd.clone(),
-        };
-        let reg = relay.create_org(&req).await.expect("create org");
-        let admin = Device {
-            user: admin_user.clone(),
-            device: reg.device,
-            identity,
-            registration_id: nd.registration_id,
-            relay: relay.with_credentials(Credentials {
-                user: admin_user,
-                device: reg.device,
-                secret,
-            }),
-        };
-        Self {
-            relay,
-            root,
-            genesis,
-            admin,
-        }
-    }
-
-    /// Registers an invite for `u` and returns its code.
-    pub async fn invite(&self, u: &UserId, new_user: bool) -> Vec<u8> {
-        let code = parley_server::random_bytes::<32>().unwrap().to_vec();
-        let st = InviteStatement {
-            genesis_hash: self.genesis.hash(),
-            code_hash: sha256(&code),
-            user: u.clone(),
-            new_user,
-            expires_at: now_secs() + 3600,
-        };
-        let sig = self.admin.identity.sign(&st.signed_bytes());
-        let req = CreateInviteRequest {
-            code_hash: B64(st.code_hash.to_vec()),
-            user: u.clone(),
-            new_user,
-            expires_at: st.expires_at,
-            signature: B64(sig.0.to_vec()),
-        };
-        self.admin
-            .relay
-            .create_invite(&req)
-            .await
-            .expect("create invite");
-        code
-    }
-
-    /// Registers a device with a code.
-    pub async fn register(
-        &self,
-        u: &UserId,
-        code: &[u8],
-    ) -> Result<Device, parley_client::relay::RelayError> {
-        let (identity, nd, secret) = new_device();
-        let req = RegisterRequest {
-            code: B64(code.to_vec()),
-            user: u.clone(),
-            device: nd.clone(),
-        };
-        let reg = self.relay.register(&req).await?;
-        Ok(Device {
-            user: u.clone(),
-            device: reg.device,
-            identity,
-            registration_id: nd.registration_id,
-            relay: self.relay.with_credentials(Credentials {
-                user: u.clone(),
-                device: reg.device,
-                secret,
-            }),
-        })
-    }
-
-    /// Invites and registers a new user's first device.
-    pub async fn join(&self, name: &str) -> Device {
-        let u = user(name);
-        let code = self.invite(&u, true).await;
-        self.register(&u, &code).await.expect("register")
-    }
-
-    /// Links a further device of `d`'s user.
-    pub async fn link(&self, d: &Device) -> Device {
-        let code = parley_server::random_bytes::<32>().unwrap().to_vec();
-        let req = CreateLinkRequest {
-            code_hash: B64(sha256(&code).to_vec()),
-            expires_at: now_secs() + 600,
-        };
-        d.relay.create_link(&req).await.expect("create link");
-        self.register(&d.user, &code)
-            .await
-            .expect("register linked device")
-    }
+/// Creates the org on `relay` (see [`Org::create`]).
+pub async fn create_org(relay: Relay) -> Org {
+    Org::create(relay, SETUP_TOKEN).await.expect("create org")
 }
 
 pub fn data_dir(s: &Storage) -> PathBuf {
