@@ -3,7 +3,7 @@
 //! ([`Transport::Ws`]); recipients' devices hold the delivery socket open and acknowledge what
 //! they receive.
 //!
-//! Each envelope body carries the time its send started (nanoseconds since [`crate::epoch`]),
+//! Each envelope body carries the time its send started (nanoseconds since the process-wide epoch, `main.rs`),
 //! the run id, the sender's index and a per-sender sequence number. A recipient measures the
 //! latency when the envelope arrives on its socket, checks that each sender's envelopes arrive
 //! in order (peak mode, where a sender has one request in flight), and acknowledges in

@@ -14,7 +14,7 @@ use serde::Deserialize;
 /// signed org log. It never sees a message, file or private key.
 ///
 /// Every option can also be set in the TOML file given by --config (same names, with `_` for
-/// `-`) or in the environment as PARLEY_<NAME> (for instance PARLEY_DATABASE_URL).
+/// `-`) or in the environment as PARLEY_ and the name in upper case (for instance PARLEY_DATABASE_URL).
 /// Precedence: flag > environment > file > default.
 #[derive(Debug, Parser)]
 #[command(name = "parley-server", version)]

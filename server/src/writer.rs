@@ -3,14 +3,14 @@
 //! Every envelope insert and every ack goes through one task that takes whatever requests
 //! are waiting (up to [`MAX_BATCH_ROWS`]) and writes them in one transaction with multi-row
 //! statements, then answers each request. The whole transaction goes to the database as one
-//! request (see [`write_batch`]): on SQLite each request is a hand-off to the connection's
+//! request (see `write_batch`): on SQLite each request is a hand-off to the connection's
 //! thread, on PostgreSQL a round trip, and on a busy machine each costs a thread wake-up of up
 //! to a few milliseconds, during which the writer, committing one batch at a time, waits. A
 //! send request is answered only after its transaction committed, so an acknowledged envelope
 //! survives a crash.
 //!
 //! The task keeps its database connection from one commit to the next while requests keep
-//! coming (at most [`HOLD`], then other writers get their turn): sqlx tests a connection
+//! coming (at most `HOLD`, then other writers get their turn): sqlx tests a connection
 //! returned to its pool with a round trip to the database (on SQLite a hand-off to the
 //! connection's thread) in a task of its own, and the writer waited for that, about a
 //! millisecond on a busy relay, before every commit.

@@ -35,7 +35,7 @@ pub struct Args {
     /// Exit once everything queued for this device has been received.
     #[arg(long)]
     pub drain: bool,
-    /// Where received files are saved [default: <home>/downloads].
+    /// Where received files are saved [default: downloads/ in the account directory].
     #[arg(long)]
     pub download_dir: Option<PathBuf>,
     /// Give up (exit 75) when no working connection could be had for this many seconds;

@@ -19,12 +19,12 @@
 //!
 //! A device has one socket per node: a new one closes the older, which still writes the acks
 //! it has received (including frames already on the wire, read without waiting), and the new
-//! one reads the queue only after that (at most [`HANDOVER_WAIT`]), so a device that acks,
+//! one reads the queue only after that (at most `HANDOVER_WAIT`), so a device that acks,
 //! drops its connection and reconnects is not sent what it acked. (Across nodes, the older
 //! socket is not waited for; the client ignores what it has already received.)
 //!
 //! Sends over the socket ([`parley_proto::ws::ClientFrame::Send`]) go through the checks of
-//! `POST /v1/messages` ([`crate::routes::messages::accept_multi`]) and are queued for the group
+//! `POST /v1/messages` (`routes::messages::accept_multi`) and are queued for the group
 //! commit one after another as their frames arrive, so they commit in that order; the socket
 //! goes on reading, pushing and acking while they wait for their commit (at most
 //! [`MAX_PENDING_SENDS`], then it stops reading). Each costs a token of the device's rate
