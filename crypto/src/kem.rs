@@ -103,8 +103,17 @@ impl fmt::Debug for KemCiphertext {
 }
 
 /// An ML-KEM-1024 key pair, stored as its 64-byte seed.
+///
+/// The seed is expanded (FIPS 203 `ML-KEM.KeyGen_internal`, tens of microseconds) only when
+/// the key is first used: a prekey store holds dozens of these and is read on every received
+/// message, which uses at most one of them.
 pub struct KemKeyPair {
     seed: Zeroizing<[u8; 64]>,
+    expanded: std::sync::OnceLock<Expanded>,
+}
+
+/// A seed's expansion.
+struct Expanded {
     dk: Box<DecapsulationKey>,
     public: KemPublicKey,
 }
@@ -119,17 +128,25 @@ impl KemKeyPair {
 
     /// Expands a key pair from its seed.
     pub fn from_seed(seed: &[u8; 64]) -> Self {
-        let dk = DecapsulationKey::from_seed(Seed::from(*seed));
-        let encoded: [u8; KEM_PUBLIC_KEY_LEN] = dk.encapsulation_key().to_bytes().into();
-        let public = KemPublicKey {
-            key: Box::new(dk.encapsulation_key().clone()),
-            bytes: Box::new(encoded),
-        };
         Self {
             seed: Zeroizing::new(*seed),
-            dk: Box::new(dk),
-            public,
+            expanded: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The expanded key pair (computed on first use).
+    fn expanded(&self) -> &Expanded {
+        self.expanded.get_or_init(|| {
+            let dk = DecapsulationKey::from_seed(Seed::from(*self.seed));
+            let encoded: [u8; KEM_PUBLIC_KEY_LEN] = dk.encapsulation_key().to_bytes().into();
+            Expanded {
+                public: KemPublicKey {
+                    key: Box::new(dk.encapsulation_key().clone()),
+                    bytes: Box::new(encoded),
+                },
+                dk: Box::new(dk),
+            }
+        })
     }
 
     /// Reads a key pair's seed.
@@ -145,14 +162,14 @@ impl KemKeyPair {
 
     /// The public half.
     pub fn public(&self) -> &KemPublicKey {
-        &self.public
+        &self.expanded().public
     }
 
     /// Decapsulates a ciphertext. A ciphertext not made for this key yields an unrelated
     /// secret (implicit rejection, FIPS 203 §6.3), which the first AEAD check then refuses.
     pub fn decapsulate(&self, ct: &KemCiphertext) -> SharedSecret {
         let ct = Array::from(*ct.0);
-        let shared = self.dk.decapsulate(&ct);
+        let shared = self.expanded().dk.decapsulate(&ct);
         let mut ss = Zeroizing::new([0u8; 32]);
         ss.copy_from_slice(shared.as_slice());
         ss
@@ -167,13 +184,8 @@ impl Clone for KemKeyPair {
 
 impl fmt::Debug for KemKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Self {
-            seed: _,
-            dk: _,
-            public,
-        } = self;
         f.debug_struct("KemKeyPair")
-            .field("public", public)
+            .field("public", self.public())
             .finish_non_exhaustive()
     }
 }
