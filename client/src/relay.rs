@@ -63,7 +63,7 @@ pub enum RelayError {
     #[error("cannot reach the relay: {0}")]
     Http(#[from] reqwest::Error),
     /// WebSocket failure.
-    #[error("delivery socket: {0}")]
+    #[error("cannot reach the relay (delivery socket): {0}")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
     /// A frame the relay sent could not be parsed.
     #[error("malformed frame from the relay")]

@@ -184,6 +184,10 @@ impl Clone for KemKeyPair {
 
 impl fmt::Debug for KemKeyPair {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self {
+            seed: _,
+            expanded: _,
+        } = self;
         f.debug_struct("KemKeyPair")
             .field("public", self.public())
             .finish_non_exhaustive()

@@ -498,16 +498,24 @@ impl core::fmt::Debug for PreKeyStore {
 }
 
 impl PreKeyStore {
-    /// A store with a fresh signed prekey and last-resort KEM prekey, and no one-time keys.
-    pub fn new(identity: &IdentityKeyPair, now: u64, rng: &mut (impl CryptoRng + ?Sized)) -> Self {
-        let mut store = Self {
+    /// A store that holds no key: what a [`crate::session_record::LocalDevice`] needs to decrypt
+    /// a ratchet message, which only an existing session can decrypt and which never reads or
+    /// changes prekeys. Decoding the real store costs one X25519 public key per one-time
+    /// prekey (tens of them) on every received message; this costs nothing.
+    pub fn empty() -> Self {
+        Self {
             signed: VecDeque::new(),
             last_resort: VecDeque::new(),
             one_time: BTreeMap::new(),
             one_time_kem: BTreeMap::new(),
             seen_base_keys: VecDeque::new(),
             next_id: 1,
-        };
+        }
+    }
+
+    /// A store with a fresh signed prekey and last-resort KEM prekey, and no one-time keys.
+    pub fn new(identity: &IdentityKeyPair, now: u64, rng: &mut (impl CryptoRng + ?Sized)) -> Self {
+        let mut store = Self::empty();
         store.rotate(identity, now, rng);
         store
     }

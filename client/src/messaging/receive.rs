@@ -5,6 +5,7 @@ use parley_crypto::DeviceAddress;
 use parley_crypto::identity::PublicIdentity;
 use parley_crypto::keys::os_rng;
 use parley_crypto::message::SessionMessage;
+use parley_crypto::prekeys::PreKeyStore;
 use parley_crypto::session_record::LocalDevice;
 use parley_proto::content::{AttachmentPointer, Body, Content, GroupId, MessageId as ContentId};
 use parley_proto::envelope::EnvelopeBody;
@@ -86,7 +87,12 @@ impl Messenger {
         let mut tx = self.store.begin().await?;
         let me = self.me()?;
         let identity = tx.identity().await?.ok_or(Missing::Identity)?;
-        let mut prekeys = tx.prekeys().await?.ok_or(Missing::PreKeys)?;
+        // Only a prekey message may start a session and so need the prekeys; a ratchet message
+        // is for an existing session, and decoding the store costs a public key per prekey.
+        let mut prekeys = match &message {
+            SessionMessage::PreKey(_) => tx.prekeys().await?.ok_or(Missing::PreKeys)?,
+            SessionMessage::Ratchet(_) => PreKeyStore::empty(),
+        };
         let mut record = tx.session(&from).await?.unwrap_or_default();
         let local = LocalDevice {
             address: &me,
@@ -103,7 +109,10 @@ impl Messenger {
             Err(e) => return Err(Rejection::Undecryptable(e).into()),
         };
         tx.set_session(&from, &record).await?;
-        if matches!(message, SessionMessage::PreKey(_)) {
+        // Only a new session consumes prekeys; a prekey message of an existing session (every
+        // message until the peer answers) leaves them as they were, and rewriting the whole
+        // prekey store (tens of KiB, secure_delete) made each such receive's commit large.
+        if decrypted.new_session {
             tx.set_prekeys(&prekeys).await?;
         }
         // From here on the advanced session is kept (its message key is gone) even when the
