@@ -30,7 +30,7 @@ use parley_proto::ErrorCode;
 #[non_exhaustive]
 pub enum Error {
     /// The relay cannot be reached now (network, TLS, a timeout, or the relay said it is
-    /// unavailable or rate-limited us). Temporary.
+    /// unavailable, rate-limited us, or the recipient's queue is full). Temporary.
     #[error("{0}")]
     Unreachable(#[source] Box<RelayError>),
     /// The relay refused the request for a reason retrying will not change.
@@ -230,7 +230,10 @@ impl From<RelayError> for Error {
             RelayError::Api { status, body } => {
                 let busy = matches!(
                     body.code,
-                    ErrorCode::Unavailable | ErrorCode::RateLimited | ErrorCode::Internal
+                    ErrorCode::Unavailable
+                        | ErrorCode::RateLimited
+                        | ErrorCode::Internal
+                        | ErrorCode::QueueFull
                 ) || status.is_server_error();
                 if busy {
                     Self::Unreachable(Box::new(e))
@@ -411,6 +414,8 @@ mod tests {
         assert_eq!(busy.code(), "relay_unreachable");
         let limited = api(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited);
         assert!(limited.is_temporary());
+        let full = api(StatusCode::TOO_MANY_REQUESTS, ErrorCode::QueueFull);
+        assert!(full.is_temporary());
         let denied = api(StatusCode::FORBIDDEN, ErrorCode::Forbidden);
         assert!(!denied.is_temporary());
         assert_eq!(denied.code(), "not_authorized");
