@@ -1,4 +1,4 @@
-//! The error taxonomy (HOUSE-STYLE: parsing).
+//! The error taxonomy of the crypto crate.
 //!
 //! Three families: the bytes are malformed ([`DecodeError`]), the peer or the relay
 //! misbehaved (bad signature, replay, wrong recipient), or the message cannot be

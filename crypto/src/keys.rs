@@ -1,6 +1,6 @@
 //! Key types shared by every protocol: validated X25519 and Ed25519 public keys, X25519
 //! key pairs, and the checked Diffie-Hellman that rejects non-contributory results
-//! (PQXDH spec §4.1, "Validation"; HOUSE-STYLE: reject low-order points).
+//! (PQXDH spec §4.1, "Validation": low-order points are rejected).
 
 use core::fmt;
 

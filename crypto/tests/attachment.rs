@@ -1,6 +1,9 @@
 //! Tests of streamed attachment encryption (`parley_crypto::attachment`): round trips at
 //! every chunk boundary, each attack the module doc lists, short reads, progress, constant
 //! memory on a large stream, and property tests that no altered ciphertext decrypts.
+//!
+//! Long because every attack of the module doc has its own test; they share the fixtures at
+//! the top.
 #![allow(
     clippy::arithmetic_side_effects,
     reason = "tests compute small, fixed lengths; an overflow would fail the test"

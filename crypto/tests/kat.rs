@@ -12,6 +12,9 @@
 //! exactly one outcome, asserts that the outcomes add up to the file's `numberOfTests`, and
 //! asserts that each expected outcome was seen at least once, so that an empty, mis-read or
 //! skipped vector file fails the test rather than passing it.
+//!
+//! Long because it holds the vectors themselves, one section per primitive; each section is
+//! independent.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

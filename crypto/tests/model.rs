@@ -1,5 +1,5 @@
 //! Model-based property tests of pairwise sessions and, at the end of this file, of groups
-//! with sender keys (HOUSE-STYLE "Tests"; model: libsignal's `tests/session.rs`, vodozemac's
+//! with sender keys (model: libsignal's `tests/session.rs`, vodozemac's
 //! property tests).
 //!
 //! Random sequences of events — send, deliver (in any order), drop, duplicate, corrupt,
@@ -56,6 +56,9 @@
 //! Not modelled: restoring a *stale* snapshot (a rollback), which legitimately makes used keys
 //! usable again and can desynchronise a session; here a restore is a crash and restart from the
 //! last save, which is taken after every change and must lose nothing.
+//!
+//! One file on purpose: the model, its random event sequences and the invariants checked after
+//! each step are one unit, and splitting them would scatter what a reader must hold at once.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -1,5 +1,8 @@
 //! Tests of sender keys: the cases of libsignal's `tests/groups.rs` that apply, plus forward
 //! secrecy, transactional decryption, rotation as removal, and decoder robustness.
+//!
+//! Long because each case of libsignal's group tests is its own test here; the cases share
+//! the fixtures at the top.
 #![allow(
     clippy::arithmetic_side_effects,
     clippy::indexing_slicing,
