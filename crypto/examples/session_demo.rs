@@ -1,7 +1,8 @@
 //! A tiny tour of the crypto core as it stands: two devices make identity keys, one signs its
 //! X25519 identity key with its Ed25519 key, both agree on a secret with X25519, and a message
-//! is sealed and opened with AES-256-GCM under a key derived by HKDF. `./run.sh` runs it; a
-//! relay-and-clients demo replaces it once those crates exist.
+//! is sealed and opened with AES-256-GCM under a key derived by HKDF.
+//! `cargo run -p parley-crypto --example session_demo` (the relay-and-clients demo that
+//! `./run.sh` runs is `client/examples/demo.rs`).
 #![allow(clippy::print_stdout)]
 
 use parley_crypto::kdf::AeadKey;
