@@ -470,10 +470,41 @@ impl KemPreKey {
 pub struct PreKeyStore {
     signed: VecDeque<SignedPreKey>,
     last_resort: VecDeque<KemPreKey>,
-    one_time: BTreeMap<u32, KeyPair>,
+    one_time: BTreeMap<u32, OneTimeKey>,
     one_time_kem: BTreeMap<u32, KemPreKey>,
     seen_base_keys: VecDeque<(u32, [u8; 32])>,
     next_id: u32,
+}
+
+/// A one-time X25519 prekey as the store keeps it: its secret, and the key pair built from it
+/// on first use. A store holds up to [`MAX_ONE_TIME_PREKEYS`] of these and is decoded for
+/// every prekey message received, which uses at most one: building each pair (a base-point
+/// multiplication) at decode time cost about a millisecond per message.
+#[derive(Clone)]
+struct OneTimeKey {
+    secret: Zeroizing<[u8; 32]>,
+    pair: std::sync::OnceLock<KeyPair>,
+}
+
+impl OneTimeKey {
+    fn new(pair: KeyPair) -> Self {
+        Self {
+            secret: pair.secret_bytes(),
+            pair: std::sync::OnceLock::from(pair),
+        }
+    }
+
+    fn from_secret(secret: Zeroizing<[u8; 32]>) -> Self {
+        Self {
+            secret,
+            pair: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn pair(&self) -> &KeyPair {
+        self.pair
+            .get_or_init(|| KeyPair::from_secret_bytes(&self.secret))
+    }
 }
 
 impl core::fmt::Debug for PreKeyStore {
@@ -642,7 +673,7 @@ impl PreKeyStore {
                 id,
                 key: *key.public(),
             });
-            self.one_time.insert(id, key);
+            self.one_time.insert(id, OneTimeKey::new(key));
         }
         let mut kem = Vec::with_capacity(kem_count);
         for _ in 0..kem_count {
@@ -669,7 +700,7 @@ impl PreKeyStore {
                 .next()
                 .map(|(id, k)| OneTimePreKeyPublic {
                     id: *id,
-                    key: *k.public(),
+                    key: *k.pair().public(),
                 }),
         ))
     }
@@ -703,7 +734,10 @@ impl PreKeyStore {
     }
 
     pub(crate) fn one_time_key(&self, id: u32) -> Result<&KeyPair, Error> {
-        self.one_time.get(&id).ok_or(Error::UnknownPreKey)
+        self.one_time
+            .get(&id)
+            .map(OneTimeKey::pair)
+            .ok_or(Error::UnknownPreKey)
     }
 
     /// Deletes the one-time prekeys a session used and remembers its base key, once the
@@ -740,7 +774,7 @@ impl PreKeyStore {
         out.put_len(self.one_time.len());
         for (id, k) in &self.one_time {
             out.put_u32(*id);
-            out.put_raw(&k.secret_bytes()[..]);
+            out.put_raw(&k.secret[..]);
         }
         out.put_len(self.one_time_kem.len());
         for k in self.one_time_kem.values() {
@@ -785,7 +819,7 @@ impl PreKeyStore {
             {
                 return Err(DecodeError::InvalidValue);
             }
-            one_time.insert(id, KeyPair::read(&mut r)?);
+            one_time.insert(id, OneTimeKey::from_secret(r.secret::<32>()?));
         }
         let n = r.count(MAX_ONE_TIME_PREKEYS, 132)?;
         let mut one_time_kem = BTreeMap::new();
