@@ -238,7 +238,7 @@ async fn refused_failures_exit_1() {
     );
     assert_eq!(
         json_error(&bob, &keys, &["invite", "carol"], 1).await,
-        "not_authorized",
+        "not_admin",
         "not an admin"
     );
     assert_eq!(
@@ -307,7 +307,7 @@ async fn refused_failures_exit_1() {
     );
     let out = parley(&bob, &keys, &["invite", "carol"]).await;
     assert!(
-        stderr(&out).starts_with("error: the relay refused: only an admin device may invite (403"),
+        stderr(&out) == "error: only an administrator's device may do this\n",
         "{}",
         stderr(&out)
     );

@@ -74,7 +74,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     println!("\n2. Alice invites Bob; the relay stores only the hash of the invite code");
-    let invite = enrol::invite(alice.store(), &bob_id, true).await?;
+    let invite = enrol::invite(alice.store(), &bob_id, Some(profile("Bob")), false).await?;
     println!("  invite: {}…", invite.chars().take(40).collect::<String>());
     let bob = Messenger::new(enrol::join(&dir.path().join("bob"), keys(), &invite).await?).await?;
     println!(
@@ -105,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
         "\n4. A group: Alice invites Carol and creates #q3-review; each member's messages are encrypted once, under its sender key"
     );
     let carol_id = UserId::new("carol")?;
-    let invite = enrol::invite(alice.store(), &carol_id, true).await?;
+    let invite = enrol::invite(alice.store(), &carol_id, Some(profile("Carol")), false).await?;
     let carol =
         Messenger::new(enrol::join(&dir.path().join("carol"), keys(), &invite).await?).await?;
     let group = alice
@@ -130,4 +130,12 @@ async fn main() -> anyhow::Result<()> {
         println!("  {line}");
     }
     Ok(())
+}
+
+/// A directory entry with a display name.
+fn profile(name: &str) -> parley_proto::org::Profile {
+    parley_proto::org::Profile {
+        display_name: name.to_owned(),
+        ..Default::default()
+    }
 }

@@ -1,29 +1,38 @@
-//! Which devices each colleague has, cached in the store's contacts (docs/architecture.md §2, §4).
+//! Who is in the org and which devices they have: the verified org log, and the contacts
+//! cached from it (docs/architecture.md §2, §4).
 //!
-//! A send encrypts to the devices of the cached list and needs no extra round trip; the
-//! relay's 409 (missing or extra devices) or 410 (re-registered devices) makes the engine
-//! refresh the entry and retry, as Signal's clients do; an entry older than [`MAX_AGE_MS`] is
-//! fetched again. This user's own list is checked against the one the relay returns with every
-//! accepted send ([`parley_proto::api::SendResponse::sender_devices`]): a user with one device
-//! sends no copy to itself, so no 409 could tell it of a newly linked device. A prekey message from a device the
-//! cache does not list, or lists with another identity, also refreshes it.
+//! **The log decides.** A device is encrypted to, and a session accepted from it, only if the
+//! verified org log lists it as added and not revoked, with the identity the log certifies.
+//! The relay's device list (`GET /v1/users/{user}/devices`) is only a hint that narrows the
+//! log's: a device the log lists and the relay does not (it was just revoked, or the relay
+//! drops it) is left out; a device the relay lists and the log does not (a ghost inserted into
+//! the relay's database), or lists with another identity, makes the send fail with a
+//! [`TrustFailure`] and nothing is encrypted to it. The relay's list also carries the
+//! registration ids that its 410 answers compare.
 //!
-//! Trust: the list comes from the relay, which the org log will replace as the source once it
-//! carries `DeviceAdded`/`DeviceRevoked` entries (docs/architecture.md §2). Until then a malicious relay
-//! could list a device of its own for a user. What the cache gives is narrower: while a device
-//! (number and registration id) stays listed, its identity key cannot change (a refresh that
-//! changes it is refused), and a new session is made only with a bundle whose identity is the
-//! listed one. A relay that drops a device and lists it again, or changes its registration id,
-//! can present a new key; the org log closes that.
+//! **The cache.** Each colleague's contact holds the log's profile and the devices of the last
+//! refresh (the log's ∩ the relay's). A send uses it without a round trip; the relay's 409
+//! (missing or extra devices) or 410 makes the engine refresh it and retry, as Signal's
+//! clients do, and an entry older than [`MAX_AGE_MS`] is refreshed before use. A refresh first
+//! brings the verified log up to date. When the log changes (the relay announces it over the
+//! delivery socket, or a refresh finds it), the contacts of the users it touches follow at
+//! once: a revoked device leaves the cache, a new one marks the entry for a refresh.
+//!
+//! This user's own list is checked against the one the relay returns with every accepted send
+//! ([`parley_proto::api::SendResponse::sender_devices`]): a user with one device sends no copy
+//! to itself, so no 409 could tell it of a newly linked device.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use parley_crypto::identity::PublicIdentity;
+use parley_proto::org::{OrgBody, OrgEntry, OrgState};
 use parley_proto::{DeviceId, UserId};
 
-use crate::error::{Misbehaviour, Result, TrustFailure};
-use crate::messaging::{Messenger, now_ms};
-use crate::store::{Contact, ContactDevice};
+use crate::enrol::save_log;
+use crate::error::{Error, Missing, Result, TrustFailure};
+use crate::messaging::{Event, Messenger, now_ms};
+use crate::orglog::VerifiedLog;
+use crate::store::{Contact, ContactDevice, StoreTx};
 
 /// Age after which a cached device list is fetched again before use.
 pub const MAX_AGE_MS: u64 = 60 * 60 * 1000;
@@ -33,9 +42,107 @@ fn fresh(c: &Contact) -> bool {
     c.updated_at > 0 && now_ms().saturating_sub(c.updated_at) < MAX_AGE_MS
 }
 
+/// The contact of `user` as the log has it, keeping the cached devices the log still lists
+/// (and `None` if the log does not know the user). A device the log lists and the cache does
+/// not marks the contact for a refresh.
+fn contact_from_log(state: &OrgState, user: &UserId, cached: Option<Contact>) -> Option<Contact> {
+    let record = state.user(user)?;
+    let mut contact = cached.unwrap_or_else(|| Contact {
+        user: user.to_string(),
+        display_name: String::new(),
+        email: String::new(),
+        title: String::new(),
+        department: String::new(),
+        devices: Vec::new(),
+        updated_at: 0,
+    });
+    let p = &record.profile;
+    contact.display_name.clone_from(&p.display_name);
+    contact.email.clone_from(&p.email);
+    contact.title.clone_from(&p.title);
+    contact.department.clone_from(&p.department);
+    let active: BTreeMap<DeviceId, PublicIdentity> = if record.dismissed {
+        BTreeMap::new()
+    } else {
+        record
+            .active_devices()
+            .map(|(n, d)| (n, d.identity))
+            .collect()
+    };
+    contact.devices.retain_mut(|d| match active.get(&d.device) {
+        Some(identity) => {
+            d.identity = *identity;
+            true
+        }
+        None => false,
+    });
+    if active.len() != contact.devices.len() {
+        contact.updated_at = 0;
+    }
+    Some(contact)
+}
+
+/// The events a batch of new entries makes: a changed device set per user.
+fn changes(entries: &[OrgEntry]) -> Vec<Event> {
+    let mut by_user: BTreeMap<UserId, (Vec<DeviceId>, Vec<DeviceId>)> = BTreeMap::new();
+    for e in entries {
+        match &e.body {
+            OrgBody::DeviceAdded { user, device, .. } => {
+                by_user.entry(user.clone()).or_default().0.push(*device);
+            }
+            OrgBody::DeviceRevoked { user, device, .. } => {
+                by_user.entry(user.clone()).or_default().1.push(*device);
+            }
+            OrgBody::UserDismissed { user } => {
+                by_user.entry(user.clone()).or_default();
+            }
+            _ => {}
+        }
+    }
+    by_user
+        .into_iter()
+        .map(|(user, (added, revoked))| Event::DevicesChanged {
+            user,
+            added,
+            revoked,
+        })
+        .collect()
+}
+
 impl Messenger {
+    /// The verified org log as stored.
+    pub(crate) async fn stored_log(&self, tx: &mut StoreTx<'_>) -> Result<OrgState> {
+        Ok(tx.org_state().await?.ok_or(Missing::OrgLog)?)
+    }
+
+    /// Brings the verified org log up to date from the relay, stores it, and updates the
+    /// contacts of every user the new entries name. Returns an event per user whose devices
+    /// changed. A relay that rolled the log back or rewrote it is a [`TrustFailure`].
+    pub async fn sync_org(&self) -> Result<Vec<Event>> {
+        let mut tx = self.store().begin().await?;
+        let state = self.stored_log(&mut tx).await?;
+        tx.commit().await?;
+        let mut log = VerifiedLog::from_state(state);
+        let new = log.sync(self.relay()).await?;
+        if new.is_empty() {
+            return Ok(Vec::new());
+        }
+        save_log(self.store(), &log).await?;
+        let users: BTreeSet<&UserId> = new.iter().filter_map(|e| e.body.user()).collect();
+        let mut tx = self.store().begin().await?;
+        for user in users {
+            let cached = tx.contact(user.as_str()).await?;
+            if let Some(contact) = contact_from_log(log.state(), user, cached) {
+                tx.set_contact(&contact).await?;
+            }
+        }
+        tx.commit().await?;
+        tracing::debug!(entries = new.len(), "org log advanced");
+        Ok(changes(&new))
+    }
+
     /// The devices of `user`, from the cache unless there is none or `refresh` is set (then
-    /// from the relay, and the cache is updated).
+    /// the log is brought up to date, the relay's list read, and the cache updated).
     pub(crate) async fn devices_of(
         &self,
         user: &UserId,
@@ -49,41 +156,45 @@ impl Messenger {
                 return Ok(c.devices);
             }
         }
+        self.sync_org().await?;
         // A user the relay does not know (never enrolled, or dismissed) has no devices.
         let listed = match self.relay().devices(user).await {
             Ok(list) => list.devices,
             Err(e) if e.status() == Some(reqwest::StatusCode::NOT_FOUND) => Vec::new(),
             Err(e) => return Err(e.into()),
         };
+        let mut tx = self.store().begin().await?;
+        let state = self.stored_log(&mut tx).await?;
+        let cached = tx.contact(user.as_str()).await?;
+        let Some(mut contact) = contact_from_log(&state, user, cached) else {
+            tx.commit().await?;
+            return match listed.is_empty() {
+                true => Ok(Vec::new()),
+                false => Err(TrustFailure::UnlistedDevice.into()),
+            };
+        };
+        let in_log: BTreeMap<DeviceId, PublicIdentity> = state
+            .user(user)
+            .filter(|u| !u.dismissed)
+            .map(|u| u.active_devices().map(|(n, d)| (n, d.identity)).collect())
+            .unwrap_or_default();
         let mut devices = Vec::with_capacity(listed.len());
         for d in listed {
-            let identity = PublicIdentity::from_bytes(&d.identity.0)
-                .map_err(|_| Misbehaviour::MalformedIdentity)?;
+            let Some(identity) = in_log.get(&d.device) else {
+                tracing::warn!(
+                    device = d.device,
+                    "the relay lists a device the org log does not"
+                );
+                return Err(TrustFailure::UnlistedDevice.into());
+            };
+            if d.identity.as_bytes() != identity.to_bytes() {
+                return Err(TrustFailure::IdentityChanged.into());
+            }
             devices.push(ContactDevice {
                 device: d.device,
                 registration_id: d.registration_id,
-                identity,
+                identity: *identity,
             });
-        }
-        let mut tx = self.store().begin().await?;
-        let mut contact = tx.contact(user.as_str()).await?.unwrap_or_else(|| Contact {
-            user: user.to_string(),
-            display_name: String::new(),
-            email: String::new(),
-            title: String::new(),
-            department: String::new(),
-            devices: Vec::new(),
-            updated_at: 0,
-        });
-        // Pin identities: the same device number and registration id must keep its key.
-        for new in &devices {
-            if contact.devices.iter().any(|old| {
-                old.device == new.device
-                    && old.registration_id == new.registration_id
-                    && old.identity != new.identity
-            }) {
-                return Err(TrustFailure::IdentityChanged.into());
-            }
         }
         contact.devices = devices.clone();
         contact.updated_at = now_ms().max(1);
@@ -93,8 +204,8 @@ impl Messenger {
     }
 
     /// The devices of each of `users` (this device left out of its own user's): the cached
-    /// lists read in one store transaction, the relay asked only for those not cached or older
-    /// than [`MAX_AGE_MS`]. For a group message, which needs every member's devices.
+    /// lists read in one store transaction, refreshed only for those not cached or older than
+    /// [`MAX_AGE_MS`]. For a group message, which needs every member's devices.
     pub(crate) async fn recipient_devices_of(
         &self,
         users: &[String],
@@ -130,7 +241,7 @@ impl Messenger {
         let mut tx = self.store().begin().await?;
         let cached = tx.contact(me.as_str()).await?;
         tx.commit().await?;
-        let cached: std::collections::BTreeSet<DeviceId> = cached
+        let cached: BTreeSet<DeviceId> = cached
             .iter()
             .flat_map(|c| c.devices.iter().map(|d| d.device))
             .collect();
@@ -140,22 +251,32 @@ impl Messenger {
         Ok(())
     }
 
-    /// The identity of `user`'s device `device` as the directory lists it (refreshing the
-    /// cache once when it does not list the device).
+    /// The identity the verified log certifies for `user`'s `device` (bringing the log up to
+    /// date once when it does not list the device). A device the log never added, or revoked,
+    /// is a [`TrustFailure`].
     pub(crate) async fn identity_of(
         &self,
         user: &UserId,
         device: DeviceId,
     ) -> Result<Option<PublicIdentity>> {
-        let find = |devices: Vec<ContactDevice>| {
-            devices
-                .into_iter()
-                .find(|d| d.device == device)
-                .map(|d| d.identity)
-        };
-        if let Some(identity) = find(self.devices_of(user, false).await?) {
-            return Ok(Some(identity));
+        let mut tx = self.store().begin().await?;
+        let cached = tx.contact(user.as_str()).await?;
+        tx.commit().await?;
+        if let Some(d) = cached
+            .iter()
+            .flat_map(|c| &c.devices)
+            .find(|d| d.device == device)
+        {
+            return Ok(Some(d.identity));
         }
-        Ok(find(self.devices_of(user, true).await?))
+        self.sync_org().await?;
+        let mut tx = self.store().begin().await?;
+        let state = self.stored_log(&mut tx).await?;
+        tx.commit().await?;
+        match state.device(user, device) {
+            Some(d) if d.is_active() => Ok(Some(d.identity)),
+            Some(_) => Err(Error::Trust(TrustFailure::RevokedDevice)),
+            None => Err(Error::Trust(TrustFailure::UnlistedDevice)),
+        }
     }
 }

@@ -2,25 +2,28 @@
 //! joining with an invite. Each ends with an account in the encrypted local store and the
 //! device's prekeys on the relay.
 //!
-//! A joining device checks the org log the relay serves against the genesis hash its invite
-//! carries before it registers, so a relay cannot enrol it into another org.
+//! Every step is an org log entry (docs/architecture.md §2): the org's first entries are
+//! signed by its root key; an invite is `UserAdded` and `InviteIssued` signed by an admin's
+//! device; a link code is `InviteIssued` signed by a device of the same user; joining is a
+//! `DeviceAdded` signed by the invite's one-time key, whose private half is the code in the
+//! invite (the relay sees only the public half). A joining device verifies the whole log from
+//! the genesis hash its invite carries before it registers, so a relay cannot enrol it into
+//! another org, and keeps the verified log in its store.
 
 use std::path::Path;
 
-use parley_crypto::identity::IdentityKeyPair;
+use parley_crypto::identity::{IdentityKeyPair, PublicIdentity};
 use parley_crypto::keys::{SigningKeyPair, os_rng};
 use parley_crypto::prekeys::PreKeyStore;
-use parley_proto::api::{
-    CreateInviteRequest, CreateLinkRequest, CreateOrgRequest, NewDevice, PreKeyUpload,
-    RegisterRequest,
-};
+use parley_proto::api::{CreateOrgRequest, NewDevice, PreKeyUpload};
 use parley_proto::invite::Invite;
-use parley_proto::org::{InviteStatement, OrgEntry, sha256, verify_log};
+use parley_proto::org::{OrgBody, OrgEntry, Profile};
 use parley_proto::{B64, UserId};
 use rand_core::Rng as _;
 use zeroize::Zeroizing;
 
 use crate::error::Missing;
+use crate::orglog::{VerifiedLog, now_secs};
 use crate::relay::{Credentials, Relay};
 use crate::store::{Account, KeySource, Store};
 use crate::{Error, Result};
@@ -31,12 +34,6 @@ pub const INITIAL_ONE_TIME_PREKEYS: usize = 50;
 pub const INVITE_VALIDITY_SECS: u64 = 7 * 24 * 60 * 60;
 /// How long a device-link code stays valid.
 pub const LINK_VALIDITY_SECS: u64 = 60 * 60;
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 fn random<const N: usize>() -> [u8; N] {
     let mut out = [0u8; N];
@@ -65,10 +62,9 @@ impl DeviceKeys {
         }
     }
 
-    /// The device as a registration request names it.
+    /// The device's secrets as a registration request carries them.
     pub fn new_device(&self) -> NewDevice {
         NewDevice {
-            identity: B64(self.identity.public().to_bytes().to_vec()),
             secret: B64(self.secret.to_vec()),
             registration_id: self.registration_id,
         }
@@ -124,22 +120,56 @@ async fn publish_prekeys(relay: &Relay, keys: &mut NewKeys) -> Result<()> {
     Ok(())
 }
 
-/// Saves a new account with its keys; the store must be new.
+/// Saves a new account with its keys and verified log; the store must be new.
 async fn save(
     store: &Store,
     account: &Account,
     keys: &NewKeys,
+    log: &VerifiedLog,
     root: Option<&SigningKeyPair>,
 ) -> Result<()> {
     let mut tx = store.begin().await?;
     tx.set_account(account).await?;
     tx.set_identity(&keys.device.identity).await?;
     tx.set_prekeys(&keys.prekeys).await?;
+    tx.set_org_state(log.state()).await?;
     if let Some(root) = root {
         tx.set_org_root(root).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The first entries of a new org's log, all signed by the root key: the genesis, the first
+/// admin as a user and as an admin, and their device 1.
+pub fn first_entries(
+    root: &SigningKeyPair,
+    org_name: &str,
+    user: &UserId,
+    profile: Profile,
+    identity: &PublicIdentity,
+    now: u64,
+) -> Vec<OrgEntry> {
+    let genesis = OrgEntry::genesis(root, org_name, now);
+    let mut head = genesis.head_after();
+    let mut entries = vec![genesis];
+    for body in [
+        OrgBody::UserAdded {
+            user: user.clone(),
+            profile,
+        },
+        OrgBody::AdminAdded { user: user.clone() },
+        OrgBody::DeviceAdded {
+            user: user.clone(),
+            device: 1,
+            identity: *identity,
+        },
+    ] {
+        let entry = OrgEntry::after(&head, body, root, now);
+        head = entry.head_after();
+        entries.push(entry);
+    }
+    entries
 }
 
 /// Creates the org on a relay that has none yet, with this device as its first admin, and
@@ -159,17 +189,24 @@ pub async fn create_org(
     let relay = Relay::pinned(relay_url, tls_pin)?;
     let mut keys = NewKeys::generate();
     let root = SigningKeyPair::generate(&mut os_rng());
-    let now = now_secs();
-    let genesis = OrgEntry::genesis(&root, org_name, now);
-    let signing_key = *keys.device.identity.public().signing_key();
-    let admin = OrgEntry::admin_added(&root, &genesis, user.clone(), 1, signing_key, now);
+    let profile = Profile {
+        display_name: user.to_string(),
+        ..Profile::default()
+    };
+    let entries = first_entries(
+        &root,
+        org_name,
+        user,
+        profile,
+        keys.device.identity.public(),
+        now_secs(),
+    );
+    let genesis_hash = entries.first().map(OrgEntry::hash).unwrap_or_default();
     let store = Store::create(home, key_source, None).await?;
     let result = async {
         let req = CreateOrgRequest {
             setup_token: setup_token.to_owned(),
-            genesis: B64(genesis.to_bytes()),
-            admin: B64(admin.to_bytes()),
-            user: user.clone(),
+            entries: entries.iter().map(|e| B64(e.to_bytes())).collect(),
             device: keys.device.new_device(),
         };
         let reg = relay.create_org(&req).await?;
@@ -180,10 +217,12 @@ pub async fn create_org(
             registration_id: keys.device.registration_id,
             relay_url: relay_url.to_owned(),
             relay_cert_fingerprint: tls_pin,
-            org_genesis_hash: genesis.hash(),
+            org_genesis_hash: genesis_hash,
         };
-        publish_prekeys(&relay_for(&account)?, &mut keys).await?;
-        save(&store, &account, &keys, Some(&root)).await
+        let relay = relay_for(&account)?;
+        let log = VerifiedLog::fetch(&relay, &genesis_hash).await?;
+        publish_prekeys(&relay, &mut keys).await?;
+        save(&store, &account, &keys, &log, Some(&root)).await
     }
     .await;
     finish(store, result).await
@@ -200,23 +239,96 @@ async fn finish(store: Store, result: Result<()>) -> Result<Store> {
     }
 }
 
-/// Creates an invite for `user` (an admin's device only): the relay learns the hash of the
-/// code; the returned text goes to the newcomer out of band.
-pub async fn invite(store: &Store, user: &UserId, new_user: bool) -> Result<String> {
+/// The account's verified org log, brought up to date from the relay and saved.
+pub(crate) async fn synced_log(store: &Store, relay: &Relay) -> Result<VerifiedLog> {
+    let mut tx = store.begin().await?;
+    let state = tx.org_state().await?.ok_or(Missing::OrgLog)?;
+    tx.commit().await?;
+    let mut log = VerifiedLog::from_state(state);
+    log.sync(relay).await?;
+    save_log(store, &log).await?;
+    Ok(log)
+}
+
+/// Saves a verified log over the stored one, unless the stored one is further along (another
+/// process synced meanwhile).
+pub(crate) async fn save_log(store: &Store, log: &VerifiedLog) -> Result<()> {
+    let mut tx = store.begin().await?;
+    let stored = tx.org_state().await?;
+    if stored.is_none_or(|s| s.head().len < log.state().head().len) {
+        tx.set_org_state(log.state()).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A new one-time invite or link key: the seed goes out in the invite's text, the public half
+/// into an `InviteIssued` entry.
+fn invite_key() -> ([u8; 32], SigningKeyPair) {
+    let seed = random::<32>();
+    (seed, SigningKeyPair::from_seed(&seed))
+}
+
+/// Creates an invite (an admin's device only): for a new user with `profile` (`None`: a
+/// further device of the existing `user`), as an admin if `admin` (that needs the org root
+/// key, on the device that created the org). Writes `UserAdded` (and `AdminAdded`) and an
+/// `InviteIssued` entry; the returned text goes to the newcomer out of band. The relay sees
+/// only the invite key's public half.
+pub async fn invite(
+    store: &Store,
+    user: &UserId,
+    profile: Option<Profile>,
+    admin: bool,
+) -> Result<String> {
+    let new_user = profile.is_some();
     let mut tx = store.begin().await?;
     let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
     let identity = tx.identity().await?.ok_or(Missing::Identity)?;
+    let root = tx.org_root().await?;
     tx.commit().await?;
-    let code = random::<32>();
-    let statement = InviteStatement {
-        genesis_hash: account.org_genesis_hash,
-        code_hash: sha256(&code),
-        user: user.clone(),
-        new_user,
-        expires_at: now_secs() + INVITE_VALIDITY_SECS,
+    let relay = relay_for(&account)?;
+    let mut log = synced_log(store, &relay).await?;
+    if !log.state().is_admin_key(&identity.signing().public()) {
+        return Err(Error::NotAdmin);
+    }
+    let root = match (admin, root) {
+        (true, None) => return Err(Error::NoRootKey),
+        (_, root) => root,
     };
-    let req = CreateInviteRequest::signed(&statement, identity.signing());
-    relay_for(&account)?.create_invite(&req).await?;
+    let key = identity.signing();
+    let result = async {
+        if let Some(profile) = profile {
+            let body = OrgBody::UserAdded {
+                user: user.clone(),
+                profile,
+            };
+            log.append(&relay, |s, now| {
+                OrgEntry::after(&s.head(), body.clone(), key, now)
+            })
+            .await?;
+        }
+        if let (true, Some(root)) = (admin, &root) {
+            let body = OrgBody::AdminAdded { user: user.clone() };
+            log.append(&relay, |s, now| {
+                OrgEntry::after(&s.head(), body.clone(), root, now)
+            })
+            .await?;
+        }
+        let (code, invite) = invite_key();
+        let body = OrgBody::InviteIssued {
+            user: user.clone(),
+            key: invite.public(),
+            expires_at: now_secs() + INVITE_VALIDITY_SECS,
+        };
+        log.append(&relay, |s, now| {
+            OrgEntry::after(&s.head(), body.clone(), key, now)
+        })
+        .await?;
+        Ok::<_, Error>(code)
+    }
+    .await;
+    save_log(store, &log).await?;
+    let code = result?;
     let invite = Invite {
         relay: account.relay_url.clone(),
         tls_pin: account.relay_cert_fingerprint,
@@ -228,46 +340,71 @@ pub async fn invite(store: &Store, user: &UserId, new_user: bool) -> Result<Stri
     Ok(invite.to_text())
 }
 
-/// Creates a link code for a further device of this account's user (valid one day); the
-/// returned text is used with [`join`] on the new device.
+/// Creates a link code for a further device of this account's user (valid one hour): this
+/// device signs an `InviteIssued` entry for its own user. The returned text is used with
+/// [`join`] on the new device.
 pub async fn link(store: &Store) -> Result<String> {
     let mut tx = store.begin().await?;
     let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
+    let identity = tx.identity().await?.ok_or(Missing::Identity)?;
     tx.commit().await?;
-    let code = random::<32>();
-    let req = CreateLinkRequest {
-        code_hash: B64(sha256(&code).to_vec()),
+    let relay = relay_for(&account)?;
+    let user = UserId::new(account.user.clone())?;
+    let mut log = synced_log(store, &relay).await?;
+    let (code, key) = invite_key();
+    let body = OrgBody::InviteIssued {
+        user: user.clone(),
+        key: key.public(),
         expires_at: now_secs() + LINK_VALIDITY_SECS,
     };
-    relay_for(&account)?.create_link(&req).await?;
+    let appended = log
+        .append(&relay, |s, now| {
+            OrgEntry::after(&s.head(), body.clone(), identity.signing(), now)
+        })
+        .await;
+    save_log(store, &log).await?;
+    appended?;
     let invite = Invite {
         relay: account.relay_url.clone(),
         tls_pin: account.relay_cert_fingerprint,
         genesis_hash: account.org_genesis_hash,
-        user: UserId::new(account.user.clone())?,
+        user,
         new_user: false,
         code,
     };
     Ok(invite.to_text())
 }
 
-/// Joins with an invite: checks the relay's org log against the invite, registers a new
-/// device, publishes its prekeys and saves the account in a new store at `home`.
+/// Joins with an invite or link code: verifies the relay's org log from the genesis the
+/// invite pins, checks that the log holds the invite for this user, registers a new device
+/// with a `DeviceAdded` entry signed by the invite key, publishes its prekeys and saves the
+/// account in a new store at `home`.
 pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Result<Store> {
     let invite = Invite::from_text(invite_text)?;
     let relay = Relay::pinned(invite.relay.clone(), invite.tls_pin)?;
-    let log = relay.org_log().await?;
-    let entries: Vec<Vec<u8>> = log.entries.into_iter().map(B64::into_inner).collect();
-    verify_log(&entries, &invite.genesis_hash)?;
+    let mut log = VerifiedLog::fetch(&relay, &invite.genesis_hash).await?;
+    let key = SigningKeyPair::from_seed(&invite.code);
+    if !log
+        .state()
+        .invite_usable(&key.public(), &invite.user, now_secs())
+    {
+        return Err(Error::InviteUnusable);
+    }
     let mut keys = NewKeys::generate();
     let store = Store::create(home, key_source, None).await?;
     let result = async {
-        let req = RegisterRequest {
-            code: B64(invite.code.to_vec()),
-            user: invite.user.clone(),
-            device: keys.device.new_device(),
-        };
-        let reg = relay.register(&req).await?;
+        let identity = *keys.device.identity.public();
+        let user = invite.user.clone();
+        let reg = log
+            .register(&relay, &keys.device.new_device(), |s, now| {
+                let body = OrgBody::DeviceAdded {
+                    user: user.clone(),
+                    device: s.next_device(&user),
+                    identity,
+                };
+                OrgEntry::after(&s.head(), body, &key, now)
+            })
+            .await?;
         let account = Account {
             user: invite.user.to_string(),
             device: reg.device,
@@ -278,7 +415,7 @@ pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Resu
             org_genesis_hash: invite.genesis_hash,
         };
         publish_prekeys(&relay_for(&account)?, &mut keys).await?;
-        save(&store, &account, &keys, None).await
+        save(&store, &account, &keys, &log, None).await
     }
     .await;
     finish(store, result).await

@@ -91,6 +91,17 @@ pub enum Error {
     /// The invite or link code is damaged.
     #[error("the invite is not valid: {0}")]
     Invite(#[from] parley_proto::invite::InviteError),
+    /// The invite or link code is not (or no longer) valid in the org log: unknown, used,
+    /// expired, or its user dismissed.
+    #[error("the invite is unknown, used or expired")]
+    InviteUnusable,
+    /// Only an admin's device may do this.
+    #[error("only an administrator's device may do this")]
+    NotAdmin,
+    /// Only the org root key may do this (appoint or remove admins), and this device does not
+    /// hold it.
+    #[error("this needs the org root key, which this device does not hold")]
+    NoRootKey,
     /// The relay's org log does not verify against the genesis hash the account trusts.
     #[error("the relay's org log does not verify: {0}")]
     OrgLog(#[from] parley_proto::org::OrgError),
@@ -129,7 +140,8 @@ impl Error {
                 Some(ErrorCode::TooLarge) => "too_large",
                 Some(ErrorCode::NotFound) => "not_found",
                 Some(ErrorCode::NoOrg) => "no_org",
-                Some(ErrorCode::Conflict) => "conflict",
+                Some(ErrorCode::Conflict | ErrorCode::LogConflict) => "conflict",
+                Some(ErrorCode::OrgRefused) => "org_refused",
                 _ => "relay_refused",
             },
             Self::RelayMisbehaved(_) => "relay_misbehaved",
@@ -154,6 +166,10 @@ impl Error {
             Self::Rejected(_) => "rejected",
             Self::Crypto(_) => "crypto_failed",
             Self::Invite(_) => "invite_invalid",
+            Self::InviteUnusable => "invite_invalid",
+            Self::NotAdmin => "not_admin",
+            Self::NoRootKey => "no_root_key",
+            Self::OrgLog(parley_proto::org::OrgError::UnknownKind(_)) => "update_required",
             Self::OrgLog(_) => "org_log_invalid",
             Self::InvalidUserId(_) => "invalid_user_id",
             Self::File { .. } => "file_error",
@@ -282,10 +298,23 @@ pub enum Misbehaviour {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrustFailure {
-    /// The relay listed a known device (same number and registration id) with another
-    /// identity key.
+    /// The relay listed a known device with another identity key than the org log's.
     #[error("the relay changed the identity key of a known device")]
     IdentityChanged,
+    /// The relay listed, or a message came from, a device the verified org log does not
+    /// list (a "ghost" device): nothing is encrypted to it or accepted from it.
+    #[error("the relay lists a device that the org log does not: refused")]
+    UnlistedDevice,
+    /// A message came from a device the org log revoked.
+    #[error("a message came from a revoked device")]
+    RevokedDevice,
+    /// The relay served a shorter org log than one it served before (a rollback).
+    #[error("the relay rolled the org log back")]
+    LogRollback,
+    /// The relay served an org log that does not extend the one verified before (a rewrite,
+    /// or another org).
+    #[error("the relay rewrote the org log")]
+    LogRewritten,
     /// A prekey bundle's identity is not the one listed for its device.
     #[error("a prekey bundle's identity is not its device's")]
     BundleIdentityMismatch,
@@ -307,6 +336,9 @@ pub enum Missing {
     /// This device's sender key of a group it is sending to.
     #[error("sender key for this group")]
     OwnSenderKey,
+    /// The verified org log.
+    #[error("verified org log")]
+    OrgLog,
 }
 
 /// Why a received envelope was refused. Its session state still advanced where a message key

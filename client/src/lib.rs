@@ -17,6 +17,7 @@ pub mod error;
 pub mod files;
 pub mod groups;
 pub mod messaging;
+pub mod orglog;
 pub mod relay;
 pub mod store;
 pub mod tls;

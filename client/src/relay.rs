@@ -3,8 +3,8 @@
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use parley_proto::api::{
-    AttachmentCreated, CreateInviteRequest, CreateLinkRequest, CreateOrgRequest, DeviceList,
-    Health, MultiSendRequest, OrgLog, PreKeyBundles, PreKeyCount, PreKeyUpload, RegisterRequest,
+    AppendRequest, Appended, AttachmentCreated, CreateOrgRequest, DeviceList, Health,
+    MultiSendRequest, OrgLog, PreKeyBundles, PreKeyCount, PreKeyUpload, RegisterRequest,
     Registered, SendRequest, SendResponse,
 };
 use parley_proto::ws::{ClientFrame, ServerFrame};
@@ -281,19 +281,15 @@ impl Relay {
         self.call(Method::POST, "/v1/org", Some(req)).await
     }
 
-    /// `GET /v1/org`.
-    pub async fn org_log(&self) -> RelayResult<OrgLog> {
-        self.call::<(), _>(Method::GET, "/v1/org", None).await
+    /// `GET /v1/org?since=N`: the org log from entry `since` on.
+    pub async fn org_log(&self, since: u64) -> RelayResult<OrgLog> {
+        self.call::<(), _>(Method::GET, &format!("/v1/org?since={since}"), None)
+            .await
     }
 
-    /// `POST /v1/invites`.
-    pub async fn create_invite(&self, req: &CreateInviteRequest) -> RelayResult<()> {
-        self.call(Method::POST, "/v1/invites", Some(req)).await
-    }
-
-    /// `POST /v1/devices/link`.
-    pub async fn create_link(&self, req: &CreateLinkRequest) -> RelayResult<()> {
-        self.call(Method::POST, "/v1/devices/link", Some(req)).await
+    /// `POST /v1/org/log`: appends a signed entry.
+    pub async fn append(&self, req: &AppendRequest) -> RelayResult<Appended> {
+        self.call(Method::POST, "/v1/org/log", Some(req)).await
     }
 
     /// `POST /v1/devices`.

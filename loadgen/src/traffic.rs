@@ -179,7 +179,10 @@ async fn recipient(
                     }
                 }
                 Some(Ok(
-                    ServerFrame::QueueEmpty | ServerFrame::Sent { .. } | ServerFrame::SendFailed { .. },
+                    ServerFrame::QueueEmpty
+                    | ServerFrame::LogAdvanced { .. }
+                    | ServerFrame::Sent { .. }
+                    | ServerFrame::SendFailed { .. },
                 )) => {}
                 Some(Ok(ServerFrame::Closing { .. })) | None => break,
                 Some(Err(e)) => return Err(e.into()),

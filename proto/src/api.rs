@@ -8,11 +8,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use parley_crypto::keys::SigningKeyPair;
-
 use crate::b64::B64;
 use crate::ids::{DeviceId, UserId};
-use crate::org::InviteStatement;
 
 /// Length of a device secret and of an invite code, in bytes.
 pub const SECRET_LEN: usize = 32;
@@ -28,12 +25,10 @@ pub const MAX_KEM_PREKEY_LEN: usize = 2048;
 /// several requests.
 pub const MAX_ENVELOPES_PER_SEND: usize = 1_000;
 
-/// Registration of a device: what the device proves about itself.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+/// The secrets a new device authenticates with; its identity is in its `DeviceAdded` entry.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewDevice {
-    /// The device's public identity (parley-crypto `PublicIdentity`, 129 bytes).
-    pub identity: B64,
     /// A random 32-byte secret the device authenticates with; the relay stores its hash.
     pub secret: B64,
     /// Random id the device picks at registration; senders echo it so that the relay can tell
@@ -41,82 +36,75 @@ pub struct NewDevice {
     pub registration_id: u32,
 }
 
+impl core::fmt::Debug for NewDevice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("NewDevice")
+            .field("registration_id", &self.registration_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// `POST /v1/org`: creates the org, once, with the setup token printed at the relay's first
-/// start; registers the first admin's device.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+/// start, and registers the first admin's device.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgRequest {
     /// The one-time setup token.
     pub setup_token: String,
-    /// The genesis entry (`OrgCreated`, signed by the org root key).
-    pub genesis: B64,
-    /// The entry that makes the first device an admin (`AdminAdded`, signed by the root key).
-    pub admin: B64,
-    /// The first admin's user id (must match the `AdminAdded` entry).
-    pub user: UserId,
-    /// The first admin's device (its signing key must match the `AdminAdded` entry).
+    /// The first entries of the log, all signed by the org root key: `OrgCreated`,
+    /// `UserAdded` and `AdminAdded` for the first admin, and `DeviceAdded` for its device.
+    pub entries: Vec<B64>,
+    /// The first device's secrets.
     pub device: NewDevice,
 }
 
-/// The org as the relay serves it: enough for a client to verify the chain from the genesis.
+impl core::fmt::Debug for CreateOrgRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CreateOrgRequest")
+            .field("entries", &self.entries.len())
+            .field("device", &self.device)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `GET /v1/org?since=N`: the org log from entry `N` on (from 0 without `since`).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct OrgLog {
     /// SHA-256 of the genesis entry: the org's identity.
     pub genesis_hash: B64,
-    /// Every entry, in order.
+    /// How many entries the relay's log has (a client that has more was shown a rollback).
+    pub len: u64,
+    /// The entries from `since` on, in order (at most [`MAX_LOG_PAGE`]).
     pub entries: Vec<B64>,
 }
 
-/// `POST /v1/invites` (admin): registers an invite. The code itself never reaches the relay.
+/// Most entries `GET /v1/org` returns at once; a client asks again from where it got to.
+pub const MAX_LOG_PAGE: usize = 1_000;
+
+/// `POST /v1/org/log`: appends a signed entry (an admin statement, a link key, a device's own
+/// revocation). The relay checks it against its log before appending.
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateInviteRequest {
-    /// SHA-256 of the invite code.
-    pub code_hash: B64,
-    /// The user the invite enrols.
-    pub user: UserId,
-    /// True for a new user; false for a further device of an existing user.
-    pub new_user: bool,
-    /// Expiry, seconds since the Unix epoch (at most 30 days ahead).
-    pub expires_at: u64,
-    /// Ed25519 signature of the `InviteStatement` by the admin device's signing key.
-    pub signature: B64,
+pub struct AppendRequest {
+    /// The encoded entry; its `seq` must be the relay's log length.
+    pub entry: B64,
 }
 
-impl CreateInviteRequest {
-    /// The request that registers `statement`'s invite, signed by the admin device's signing
-    /// key.
-    pub fn signed(statement: &InviteStatement, admin: &SigningKeyPair) -> Self {
-        Self {
-            code_hash: B64(statement.code_hash.to_vec()),
-            user: statement.user.clone(),
-            new_user: statement.new_user,
-            expires_at: statement.expires_at,
-            signature: B64(statement.sign(admin).0.to_vec()),
-        }
-    }
+/// An entry appended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Appended {
+    /// Its position.
+    pub seq: u64,
 }
 
-/// `POST /v1/devices/link`: a device creates a one-time code with which a new device of the
-/// same user registers.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateLinkRequest {
-    /// SHA-256 of the link code.
-    pub code_hash: B64,
-    /// Expiry, seconds since the Unix epoch (at most 1 day ahead).
-    pub expires_at: u64,
-}
-
-/// `POST /v1/devices`: registers a device by redeeming an invite or link code.
+/// `POST /v1/devices`: registers a device with its `DeviceAdded` entry, signed by the invite or
+/// link key issued for its user (or by an admin).
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// The invite or link code (32 bytes).
-    pub code: B64,
-    /// The user the code was issued for.
-    pub user: UserId,
-    /// The new device.
+    /// The encoded `DeviceAdded` entry.
+    pub entry: B64,
+    /// The device's secrets.
     pub device: NewDevice,
 }
 

@@ -92,6 +92,12 @@ impl utoipa::PartialSchema for B64 {
 
 impl utoipa::ToSchema for B64 {}
 
+impl AsRef<[u8]> for B64 {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 mod tests {

@@ -30,6 +30,12 @@ pub enum ErrorCode {
     InviteInvalid,
     /// The user already has the maximum number of devices.
     TooManyDevices,
+    /// An org log entry does not extend the relay's log (another entry came first): fetch
+    /// the log and sign again.
+    LogConflict,
+    /// An org log entry is signed by a key without authority for it, or breaks a rule of
+    /// the log (see the message).
+    OrgRefused,
     /// The envelopes do not cover exactly the recipient's devices (see `mismatched`).
     MismatchedDevices,
     /// Some envelopes were for re-registered devices (see `stale`).

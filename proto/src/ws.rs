@@ -44,6 +44,13 @@ pub enum ServerFrame {
         /// Why.
         reason: String,
     },
+    /// The org log grew to `len` entries: the device fetches and verifies what it has not
+    /// seen (`GET /v1/org?since=…`). Sent to every open socket when an entry is appended, and
+    /// once when a socket opens.
+    LogAdvanced {
+        /// The relay's log length.
+        len: u64,
+    },
     /// A [`ClientFrame::Send`] was stored (the answer `POST /v1/messages` gives with 200).
     Sent {
         /// The request number of the send.
@@ -110,6 +117,7 @@ struct FlatServerFrame {
     server_timestamp: Option<u64>,
     body: Option<B64>,
     reason: Option<String>,
+    len: Option<u64>,
     request: Option<u64>,
     sender_devices: Option<Vec<DeviceId>>,
     status: Option<u16>,
@@ -122,6 +130,7 @@ enum ServerFrameType {
     Envelope,
     QueueEmpty,
     Closing,
+    LogAdvanced,
     Sent,
     SendFailed,
 }
@@ -147,6 +156,9 @@ impl ServerFrame {
             ServerFrameType::QueueEmpty => Self::QueueEmpty,
             ServerFrameType::Closing => Self::Closing {
                 reason: field(f.reason, "reason")?,
+            },
+            ServerFrameType::LogAdvanced => Self::LogAdvanced {
+                len: field(f.len, "len")?,
             },
             ServerFrameType::Sent => Self::Sent {
                 request: field(f.request, "request")?,
@@ -285,6 +297,7 @@ mod tests {
             ServerFrame::Closing {
                 reason: "replaced \"by\" a newer socket".into(),
             },
+            ServerFrame::LogAdvanced { len: 12 },
             ServerFrame::Sent {
                 request: u64::MAX,
                 server_timestamp: 7,
@@ -311,6 +324,7 @@ mod tests {
             r#"{"type":"sent","request":1,"server_timestamp":1}"#,
             r#"{"type":"sent","request":-1,"server_timestamp":1,"sender_devices":[]}"#,
             r#"{"type":"closing"}"#,
+            r#"{"type":"log_advanced"}"#,
             r#"{"type":"pushed"}"#,
             r#"{"id":1}"#,
             r#"{"type":"queue_empty","type":"queue_empty"}"#,

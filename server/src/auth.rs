@@ -47,6 +47,13 @@ struct Cached {
 pub struct AuthCache(Arc<Mutex<HashMap<(UserId, DeviceId), Cached>>>);
 
 impl AuthCache {
+    /// Forgets every device (after missed revocation notices).
+    pub fn clear(&self) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+        }
+    }
+
     /// Forgets a device (revocation).
     pub fn forget(&self, user: &UserId, device: DeviceId) {
         if let Ok(mut m) = self.0.lock() {

@@ -13,11 +13,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use parley_proto::UserId;
+use parley_proto::ids::parse_device_login;
 use parley_proto::ws::Envelope;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::directory::{DEVICES_CHANNEL, Directory};
+use crate::AppState;
+use crate::directory::DEVICES_CHANNEL;
+use crate::orglog::{LOG_CHANNEL, REVOKED_CHANNEL, revoked_here};
 
 /// PostgreSQL channel on which relay nodes announce new envelopes (payload: device row ids).
 pub const WAKE_CHANNEL: &str = "parley_wake";
@@ -92,6 +95,8 @@ pub struct Hub {
     inner: Arc<Mutex<HashMap<i64, Arc<Connection>>>>,
     next_id: Arc<AtomicU64>,
     node: u64,
+    /// The org log's length as this node last heard it (sockets announce it).
+    log_len: Arc<AtomicU64>,
 }
 
 impl Default for Hub {
@@ -100,6 +105,7 @@ impl Default for Hub {
             inner: Arc::default(),
             next_id: Arc::default(),
             node: crate::random_bytes::<8>().map_or(0, u64::from_le_bytes),
+            log_len: Arc::default(),
         }
     }
 }
@@ -210,6 +216,27 @@ impl Hub {
         }
     }
 
+    /// The org log grew to `len` entries: wakes every socket, which announces it to its device
+    /// ([`parley_proto::ws::ServerFrame::LogAdvanced`]).
+    pub fn log_advanced(&self, len: u64) {
+        if self.log_len.fetch_max(len, Ordering::AcqRel) >= len {
+            return;
+        }
+        let conns: Vec<_> = self
+            .inner
+            .lock()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        for conn in conns {
+            conn.wake.notify_one();
+        }
+    }
+
+    /// The org log's length as this node knows it.
+    pub fn log_len(&self) -> u64 {
+        self.log_len.load(Ordering::Acquire)
+    }
+
     /// Closes every socket (shutdown).
     pub fn close_all(&self, reason: &'static str) {
         let conns: Vec<_> = self
@@ -233,14 +260,12 @@ impl Hub {
     }
 }
 
-/// Listens on PostgreSQL until `stop` is cancelled for other nodes' wakes ([`WAKE_CHANNEL`])
-/// and device changes ([`DEVICES_CHANNEL`]). The device cache is used only while listening.
-pub async fn listen(
-    pool: sqlx::PgPool,
-    hub: Hub,
-    directory: Arc<Directory>,
-    stop: CancellationToken,
-) {
+/// Listens on PostgreSQL until shutdown for other nodes' wakes ([`WAKE_CHANNEL`]), device
+/// changes ([`DEVICES_CHANNEL`]), revocations ([`REVOKED_CHANNEL`]) and log growth
+/// ([`LOG_CHANNEL`]). The device cache is used only while listening; after a lost
+/// connection every socket reads its queue again and every cached credential is dropped.
+pub async fn listen(pool: sqlx::PgPool, state: AppState) {
+    let (hub, directory, stop) = (&state.hub, &state.directory, &state.shutdown);
     loop {
         directory.set_enabled(false);
         let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
@@ -253,36 +278,26 @@ pub async fn listen(
                 }
             }
         };
-        if let Err(e) = listener.listen_all([WAKE_CHANNEL, DEVICES_CHANNEL]).await {
+        let channels = [WAKE_CHANNEL, DEVICES_CHANNEL, REVOKED_CHANNEL, LOG_CHANNEL];
+        if let Err(e) = listener.listen_all(channels).await {
             tracing::warn!(error = %e, "LISTEN failed; retrying");
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
             }
         }
-        // Anything sent while we were not listening is found by a fresh read of each queue
-        // and of each user's devices.
+        // Anything sent while we were not listening is found by a fresh read of each queue,
+        // of each user's devices and of each device's credentials.
         directory.set_enabled(true);
+        state.auth_cache.clear();
         hub.wake_all();
         loop {
             let next = tokio::select! {
                 () = stop.cancelled() => return,
                 n = listener.try_recv() => n,
             };
-            match next {
-                Ok(Some(n)) if n.channel() == DEVICES_CHANNEL => match UserId::new(n.payload()) {
-                    Ok(user) => directory.devices_changed(&user),
-                    Err(_) => directory.clear(),
-                },
-                Ok(Some(n)) => {
-                    let (node, pks) = parse_payload(n.payload());
-                    // This node's writer has already woken its sockets.
-                    if node != Some(hub.node()) {
-                        for pk in pks {
-                            hub.wake_remote(pk);
-                        }
-                    }
-                }
+            let n = match next {
+                Ok(Some(n)) => n,
                 // The connection dropped (notifications sent meanwhile are lost): connect
                 // again from scratch, with the device cache off until listening again.
                 Ok(None) => {
@@ -294,6 +309,35 @@ pub async fn listen(
                     tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");
                     hub.wake_all();
                     break;
+                }
+            };
+            match n.channel() {
+                DEVICES_CHANNEL => match UserId::new(n.payload()) {
+                    Ok(user) => directory.devices_changed(&user),
+                    Err(_) => directory.clear(),
+                },
+                REVOKED_CHANNEL => {
+                    let parsed = n.payload().split_once(' ').and_then(|(pk, login)| {
+                        Some((pk.parse::<i64>().ok()?, parse_device_login(login)?))
+                    });
+                    match parsed {
+                        Some((pk, (user, device))) => revoked_here(&state, pk, &user, device),
+                        None => state.auth_cache.clear(),
+                    }
+                }
+                LOG_CHANNEL => {
+                    if let Ok(len) = n.payload().parse::<u64>() {
+                        hub.log_advanced(len);
+                    }
+                }
+                _ => {
+                    let (node, pks) = parse_payload(n.payload());
+                    // This node's writer has already woken its sockets.
+                    if node != Some(hub.node()) {
+                        for pk in pks {
+                            hub.wake_remote(pk);
+                        }
+                    }
                 }
             }
         }

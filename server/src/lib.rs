@@ -18,6 +18,7 @@ pub mod error;
 pub mod hub;
 pub mod metrics;
 pub mod openapi;
+pub mod orglog;
 pub mod ratelimit;
 pub mod routes;
 pub mod writer;
@@ -64,6 +65,8 @@ pub struct Inner {
     pub auth_cache: auth::AuthCache,
     /// Cache of each user's active devices and each device's queue length.
     pub directory: Arc<directory::Directory>,
+    /// The verified org log.
+    pub org_log: orglog::OrgLog,
 }
 
 impl Deref for AppState {
@@ -125,7 +128,9 @@ impl Relay {
         let db = Db::connect(config.database_url.as_deref(), &config.data_dir).await?;
         let new_setup_token =
             routes::org::prepare_setup_token(&db, config.setup_token.as_deref()).await?;
+        let org_log = orglog::OrgLog::load(&db).await?;
         let hub = Hub::default();
+        hub.log_advanced(org_log.entries().await);
         let writer_stop = CancellationToken::new();
         // On PostgreSQL the cache waits for the LISTEN connection (see `directory`).
         let directory = Arc::new(directory::Directory::new(!db.is_postgres()));
@@ -148,15 +153,11 @@ impl Relay {
             attachments_dir,
             auth_cache: auth::AuthCache::default(),
             directory: directory.clone(),
+            org_log,
         }));
         let mut background = vec![tokio::spawn(expiry_loop(state.clone()))];
         if let Db::Postgres(pool) = &db {
-            background.push(tokio::spawn(hub::listen(
-                pool.clone(),
-                hub,
-                directory,
-                shutdown,
-            )));
+            background.push(tokio::spawn(hub::listen(pool.clone(), state.clone())));
         }
         Ok(Self {
             state,
@@ -248,7 +249,7 @@ impl Relay {
     }
 }
 
-/// Deletes expired envelopes, invites and attachments once a minute.
+/// Deletes expired envelopes and attachments once a minute.
 async fn expiry_loop(state: AppState) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     loop {
@@ -267,7 +268,6 @@ pub async fn expire(state: &AppState) -> anyhow::Result<()> {
     let now = now_ms();
     on_db!(&state.db, write, pool => {
         sqlx::query("DELETE FROM envelopes WHERE expires_at <= $1").bind(now).execute(pool).await?;
-        sqlx::query("DELETE FROM invites WHERE expires_at <= $1").bind(now / 1000).execute(pool).await?;
     });
     // Queues shrank behind the writer's back: read their lengths again.
     state.directory.forget_queues();

@@ -24,7 +24,7 @@ pub static COMMIT_MICROS: AtomicU64 = AtomicU64::new(0);
 /// VACUUMs of the PostgreSQL queue table started by this node and completed.
 pub static VACUUMS: AtomicU64 = AtomicU64::new(0);
 
-const CODES: [(ErrorCode, &str); 18] = [
+const CODES: [(ErrorCode, &str); 20] = [
     (ErrorCode::MalformedJson, "malformed_json"),
     (ErrorCode::BadBase64, "bad_base64"),
     (ErrorCode::InvalidInput, "invalid_input"),
@@ -37,6 +37,8 @@ const CODES: [(ErrorCode, &str); 18] = [
     (ErrorCode::NoOrg, "no_org"),
     (ErrorCode::InviteInvalid, "invite_invalid"),
     (ErrorCode::TooManyDevices, "too_many_devices"),
+    (ErrorCode::LogConflict, "log_conflict"),
+    (ErrorCode::OrgRefused, "org_refused"),
     (ErrorCode::MismatchedDevices, "mismatched_devices"),
     (ErrorCode::StaleDevices, "stale_devices"),
     (ErrorCode::QueueFull, "queue_full"),
@@ -45,7 +47,7 @@ const CODES: [(ErrorCode, &str); 18] = [
     (ErrorCode::Internal, "internal"),
 ];
 
-static ERRORS: [AtomicU64; 18] = [const { AtomicU64::new(0) }; 18];
+static ERRORS: [AtomicU64; 20] = [const { AtomicU64::new(0) }; 20];
 
 /// Counts an error response.
 pub fn count_error(code: ErrorCode) {

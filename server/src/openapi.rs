@@ -10,8 +10,8 @@ use crate::routes::{attachments, devices, keys, messages, ops, org, ws};
 #[openapi(
     info(title = "Parley relay API", description = "The blind relay of Parley, an end-to-end encrypted messenger."),
     paths(
-        org::create_org, org::org_log, org::create_invite,
-        devices::register, devices::create_link, devices::list_devices,
+        org::create_org, org::org_log, org::append,
+        devices::register, devices::list_devices,
         keys::upload, keys::count, keys::claim,
         messages::send, messages::send_multi, ws::upgrade,
         attachments::upload, attachments::download,

@@ -30,12 +30,19 @@ async fn send(from: &Device, to: &Device, body: &[u8]) -> Result<(), RelayError>
 }
 
 /// Next frame within `secs`, or `None` on timeout.
+/// The next frame other than `log_advanced` (which every socket gets when it opens and when
+/// the org log grows).
 async fn next_frame(ws: &mut Delivery, secs: u64) -> Option<ServerFrame> {
-    tokio::time::timeout(Duration::from_secs(secs), ws.next())
-        .await
-        .ok()
-        .flatten()
-        .map(|f| f.unwrap())
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(secs), ws.next())
+            .await
+            .ok()
+            .flatten()
+            .map(|f| f.unwrap());
+        if !matches!(frame, Some(ServerFrame::LogAdvanced { .. })) {
+            return frame;
+        }
+    }
 }
 
 /// Waits (up to 30 s) until the relay's queue is empty: every ack sent has been stored.
@@ -369,7 +376,7 @@ async fn blind_relay(backend: Backend) {
             alice.identity.dh().secret_bytes().to_vec(),
         ),
         ("the setup token", common::SETUP_TOKEN.as_bytes().to_vec()),
-        ("an invite code", invite_code.clone()),
+        ("an invite code", invite_code.to_vec()),
         ("the file key", key.to_bytes().to_vec()),
     ];
     for (what, bytes) in secrets {

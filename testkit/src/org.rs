@@ -2,20 +2,20 @@
 //! §2, §4), and devices registered on it: new users invited by the admin device, further
 //! devices through the link flow.
 //!
-//! The records are built by the library ([`OrgEntry::genesis`], [`OrgEntry::admin_added`],
-//! [`CreateInviteRequest::signed`], [`DeviceKeys`]); what is left here is the calls. The
-//! devices have no prekeys: whoever needs them uploads them.
+//! The records are built by the library ([`first_entries`], [`OrgEntry::after`],
+//! [`DeviceKeys`], [`VerifiedLog`]); what is left here is the calls. The devices have no
+//! prekeys: whoever needs them uploads them.
 
 use anyhow::Context as _;
-use parley_client::enrol::DeviceKeys;
+use parley_client::enrol::{DeviceKeys, first_entries};
+use parley_client::orglog::VerifiedLog;
 use parley_client::relay::{Credentials, Relay, RelayError};
 use parley_crypto::identity::IdentityKeyPair;
 use parley_crypto::keys::{SigningKeyPair, os_rng};
-use parley_proto::api::{
-    CreateInviteRequest, CreateLinkRequest, CreateOrgRequest, RegisterRequest,
-};
-use parley_proto::org::{InviteStatement, OrgEntry, sha256};
+use parley_proto::api::{CreateOrgRequest, RegisterRequest};
+use parley_proto::org::{OrgBody, OrgEntry, Profile};
 use parley_proto::{B64, DeviceId, UserId};
+use tokio::sync::Mutex;
 
 use crate::{now_secs, random_bytes};
 
@@ -69,21 +69,30 @@ pub struct Org {
     pub genesis: OrgEntry,
     /// The first admin: [`ADMIN`], device 1.
     pub admin: Device,
+    /// The log as verified here; appends hold it, so they happen one at a time.
+    log: Mutex<VerifiedLog>,
 }
 
 impl Org {
-    /// The genesis of an org named [`ORG_NAME`] with `root`, and the entry that makes
-    /// `admin_user`'s device 1 with `identity` its first admin, both signed now.
+    /// The first entries of an org named [`ORG_NAME`] with `root`, whose first admin is
+    /// `admin_user` with device 1 of `identity`, signed now.
     pub fn entries(
         root: &SigningKeyPair,
         admin_user: &UserId,
         identity: &IdentityKeyPair,
-    ) -> (OrgEntry, OrgEntry) {
-        let now = now_secs();
-        let genesis = OrgEntry::genesis(root, ORG_NAME, now);
-        let signing_key = *identity.public().signing_key();
-        let admin = OrgEntry::admin_added(root, &genesis, admin_user.clone(), 1, signing_key, now);
-        (genesis, admin)
+    ) -> Vec<OrgEntry> {
+        let profile = Profile {
+            display_name: admin_user.to_string(),
+            ..Profile::default()
+        };
+        first_entries(
+            root,
+            ORG_NAME,
+            admin_user,
+            profile,
+            identity.public(),
+            now_secs(),
+        )
     }
 
     /// Creates the org on a relay that has none yet, with the relay's setup token, a fresh
@@ -92,53 +101,96 @@ impl Org {
         let root = SigningKeyPair::generate(&mut os_rng());
         let user = UserId::new(ADMIN)?;
         let keys = DeviceKeys::generate();
-        let (genesis, admin) = Self::entries(&root, &user, &keys.identity);
+        let entries = Self::entries(&root, &user, &keys.identity);
+        let genesis = entries.first().context("no genesis")?.clone();
         let req = CreateOrgRequest {
             setup_token: setup_token.to_owned(),
-            genesis: B64(genesis.to_bytes()),
-            admin: B64(admin.to_bytes()),
-            user: user.clone(),
+            entries: entries.iter().map(|e| B64(e.to_bytes())).collect(),
             device: keys.new_device(),
         };
         let reg = relay.create_org(&req).await.context("creating the org")?;
         let admin = Device::registered(&relay, &user, reg.device, keys);
+        let log = VerifiedLog::fetch(&relay, &genesis.hash())
+            .await
+            .context("verifying the org log")?;
         Ok(Self {
             relay,
             root,
             genesis,
             admin,
+            log: Mutex::new(log),
         })
     }
 
-    /// Has the admin device register an invite for `user` (a new user, or a further device of
-    /// an existing one); returns its code.
-    pub async fn invite(&self, user: &UserId, new_user: bool) -> anyhow::Result<Vec<u8>> {
-        let code = random_bytes::<32>()?.to_vec();
-        let statement = InviteStatement {
-            genesis_hash: self.genesis.hash(),
-            code_hash: sha256(&code),
-            user: user.clone(),
-            new_user,
-            expires_at: now_secs() + INVITE_SECS,
-        };
-        let req = CreateInviteRequest::signed(&statement, self.admin.identity.signing());
-        self.admin
-            .relay
-            .create_invite(&req)
+    /// Appends `body`, signed by `key`, at the end of the log.
+    pub async fn append(&self, body: OrgBody, key: &SigningKeyPair) -> anyhow::Result<OrgEntry> {
+        let mut log = self.log.lock().await;
+        log.sync(&self.relay).await.context("syncing the org log")?;
+        let entry = log
+            .append(&self.admin.relay, |s, now| {
+                OrgEntry::after(&s.head(), body.clone(), key, now)
+            })
             .await
-            .context("creating an invite")?;
+            .context("appending to the org log")?;
+        Ok(entry)
+    }
+
+    /// Has the admin device invite `user` (a new user, added to the directory first, or a
+    /// further device of an existing one); returns the invite code (the seed of the invite
+    /// key).
+    pub async fn invite(&self, user: &UserId, new_user: bool) -> anyhow::Result<[u8; 32]> {
+        let admin = self.admin.identity.signing();
+        if new_user {
+            let profile = Profile {
+                display_name: user.to_string(),
+                ..Profile::default()
+            };
+            let body = OrgBody::UserAdded {
+                user: user.clone(),
+                profile,
+            };
+            self.append(body, admin).await?;
+        }
+        self.issue(user, admin, INVITE_SECS).await
+    }
+
+    /// Has `key` (an admin's or a device of `user`) sign an `InviteIssued` for `user`.
+    async fn issue(
+        &self,
+        user: &UserId,
+        key: &SigningKeyPair,
+        secs: u64,
+    ) -> anyhow::Result<[u8; 32]> {
+        let code = random_bytes::<32>()?;
+        let body = OrgBody::InviteIssued {
+            user: user.clone(),
+            key: SigningKeyPair::from_seed(&code).public(),
+            expires_at: now_secs() + secs,
+        };
+        self.append(body, key).await?;
         Ok(code)
     }
 
-    /// Registers a new device of `user` with an invite or link code.
-    pub async fn register(&self, user: &UserId, code: &[u8]) -> Result<Device, RelayError> {
+    /// Registers a new device of `user` with an invite or link code: a `DeviceAdded` entry
+    /// signed by the code's key, at the end of the log.
+    pub async fn register(&self, user: &UserId, code: &[u8; 32]) -> Result<Device, RelayError> {
         let keys = DeviceKeys::generate();
-        let req = RegisterRequest {
-            code: B64(code.to_vec()),
+        let key = SigningKeyPair::from_seed(code);
+        let mut log = self.log.lock().await;
+        // A log that does not sync is the relay's fault here; the request below says how.
+        let _ = log.sync(&self.relay).await;
+        let body = OrgBody::DeviceAdded {
             user: user.clone(),
+            device: log.state().next_device(user),
+            identity: *keys.identity.public(),
+        };
+        let entry = OrgEntry::after(&log.state().head(), body, &key, now_secs());
+        let req = RegisterRequest {
+            entry: B64(entry.to_bytes()),
             device: keys.new_device(),
         };
         let reg = self.relay.register(&req).await?;
+        let _ = log.sync(&self.relay).await;
         Ok(Device::registered(&self.relay, user, reg.device, keys))
     }
 
@@ -149,17 +201,9 @@ impl Org {
         self.register(&user, &code).await.context("registering")
     }
 
-    /// Registers a further device of `d`'s user with a link code created by `d`.
+    /// Registers a further device of `d`'s user with a link code signed by `d`.
     pub async fn link(&self, d: &Device) -> anyhow::Result<Device> {
-        let code = random_bytes::<32>()?.to_vec();
-        let req = CreateLinkRequest {
-            code_hash: B64(sha256(&code).to_vec()),
-            expires_at: now_secs() + LINK_SECS,
-        };
-        d.relay
-            .create_link(&req)
-            .await
-            .context("creating a link code")?;
+        let code = self.issue(&d.user, d.identity.signing(), LINK_SECS).await?;
         self.register(&d.user, &code)
             .await
             .context("registering a linked device")

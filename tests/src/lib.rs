@@ -347,11 +347,16 @@ impl Org {
         )
     }
 
-    /// `admin` invites `user`, who joins with a first device.
+    /// `admin` invites `user` (a new user named after its id), who joins with a first device.
     pub async fn invite(&self, admin: &Device, user: &str) -> Device {
-        let text = enrol::invite(admin.m.store(), &UserId::new(user).unwrap(), true)
-            .await
-            .unwrap();
+        let text = enrol::invite(
+            admin.m.store(),
+            &UserId::new(user).unwrap(),
+            profile(user),
+            false,
+        )
+        .await
+        .unwrap();
         self.join(&format!("{user}.1"), &text).await
     }
 
@@ -361,7 +366,8 @@ impl Org {
         self.join(&format!("{}.{n}", device.m.user()), &text).await
     }
 
-    async fn join(&self, name: &str, text: &str) -> Device {
+    /// Joins with an invite or link text as the device called `name` (e.g. `bob.1`).
+    pub async fn join(&self, name: &str, text: &str) -> Device {
         let home = self.dir.path().join(name);
         let store = enrol::join(&home, self.keys(), text).await.unwrap();
         Device {
@@ -422,4 +428,12 @@ pub fn texts(messages: &[Received]) -> Vec<String> {
         .iter()
         .filter_map(|m| m.text().map(str::to_owned))
         .collect()
+}
+
+/// A directory entry named after the user id.
+pub fn profile(user: &str) -> Option<parley_proto::org::Profile> {
+    Some(parley_proto::org::Profile {
+        display_name: user.to_owned(),
+        ..Default::default()
+    })
 }

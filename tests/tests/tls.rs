@@ -11,7 +11,7 @@
 
 use parley_client::enrol;
 use parley_client::messaging::Target;
-use parley_e2e::{Org, Server, receive, texts};
+use parley_e2e::{Org, Server, profile, receive, texts};
 use parley_proto::UserId;
 use parley_proto::invite::Invite;
 
@@ -24,9 +24,14 @@ async fn pinned_tls_end_to_end() {
         server.url
     );
     let (org, alice) = Org::create(&server, "alice").await;
-    let text = enrol::invite(alice.m.store(), &UserId::new("bob").unwrap(), true)
-        .await
-        .unwrap();
+    let text = enrol::invite(
+        alice.m.store(),
+        &UserId::new("bob").unwrap(),
+        profile("bob"),
+        false,
+    )
+    .await
+    .unwrap();
     let invite = Invite::from_text(&text).unwrap();
     assert_eq!(invite.tls_pin, server.pin, "the invite carries the pin");
 
@@ -40,7 +45,7 @@ async fn pinned_tls_end_to_end() {
     assert!(err.to_string().contains("cannot reach the relay"), "{err}");
     assert!(!parley_client::store::Store::database_path(&home).exists());
 
-    let bob = org.invite(&alice, "bob").await;
+    let bob = org.join("bob.1", &text).await;
     alice
         .m
         .send_text(&Target::User(bob.user()), "over pinned TLS")

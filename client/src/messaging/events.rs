@@ -1,6 +1,6 @@
 //! The event stream of a connected device, as the CLI and the desktop app consume it.
 
-use parley_proto::UserId;
+use parley_proto::{DeviceId, UserId};
 
 use crate::error::{Error, Result};
 
@@ -14,6 +14,24 @@ pub enum Event {
     Message(Box<Received>),
     /// Everything queued for this device while it was away has been received.
     CaughtUp,
+    /// The verified org log changed a colleague's devices (or this user's own): devices
+    /// added, devices revoked (a dismissed user's devices are all revoked). Messages go only
+    /// to the devices the log lists.
+    DevicesChanged {
+        /// Whose.
+        user: UserId,
+        /// Devices added.
+        added: Vec<DeviceId>,
+        /// Devices revoked.
+        revoked: Vec<DeviceId>,
+    },
+    /// The relay showed an org log that does not verify or does not extend the one this
+    /// device verified (a rollback, a rewrite, a fork): an alarm for the user and the
+    /// security team. Nothing of it was used.
+    TrustAlarm {
+        /// What was seen, as a code and a sentence.
+        error: crate::ErrorInfo,
+    },
     /// An envelope could not be decrypted or read and was dropped (it never will be).
     Dropped {
         /// Its sender.
@@ -28,6 +46,8 @@ pub enum Event {
 pub struct Events<'a> {
     messenger: &'a Messenger,
     ws: crate::relay::Delivery,
+    /// Events made by one frame and not yet returned.
+    pending: std::collections::VecDeque<Event>,
 }
 
 impl Messenger {
@@ -39,6 +59,7 @@ impl Messenger {
         Ok(Events {
             messenger: self,
             ws,
+            pending: std::collections::VecDeque::new(),
         })
     }
 }
@@ -52,6 +73,9 @@ impl Events<'_> {
     pub async fn next(&mut self) -> Option<Result<Event>> {
         use parley_proto::ws::ServerFrame;
         loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(Ok(event));
+            }
             let frame = match self.ws.next().await? {
                 Ok(f) => f,
                 Err(e) => return Some(Err(e.into())),
@@ -65,6 +89,18 @@ impl Events<'_> {
                     } else {
                         Error::ConnectionClosed
                     }));
+                }
+                ServerFrame::LogAdvanced { .. } => {
+                    match self.messenger.sync_org().await {
+                        Ok(events) => self.pending.extend(events),
+                        Err(e @ Error::Trust(_)) | Err(e @ Error::OrgLog(_)) => {
+                            tracing::warn!(code = e.code(), "the relay's org log does not verify");
+                            self.pending
+                                .push_back(Event::TrustAlarm { error: e.info() });
+                        }
+                        Err(e) => return Some(Err(e)),
+                    }
+                    continue;
                 }
                 // Answers to sends over the socket, which this loop does not make.
                 ServerFrame::Sent { .. } | ServerFrame::SendFailed { .. } => continue,

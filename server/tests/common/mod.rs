@@ -223,6 +223,7 @@ pub async fn drain(
                 out.push(e);
             }
             ServerFrame::QueueEmpty => return out,
+            ServerFrame::LogAdvanced { .. } => {}
             ServerFrame::Closing { reason } => panic!("closed: {reason}"),
             other => panic!("unexpected frame {other:?}"),
         }

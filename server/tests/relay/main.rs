@@ -91,7 +91,7 @@ async fn next_envelope(ws: &mut Delivery) -> Envelope {
             .expect("valid frame");
         match frame {
             ServerFrame::Envelope(e) => return e,
-            ServerFrame::QueueEmpty => {}
+            ServerFrame::QueueEmpty | ServerFrame::LogAdvanced { .. } => {}
             ServerFrame::Closing { reason } => panic!("closed: {reason}"),
             other => panic!("unexpected frame {other:?}"),
         }

@@ -50,7 +50,7 @@ async fn ops_endpoints(backend: Backend) {
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/v1/org",
-        "/v1/invites",
+        "/v1/org/log",
         "/v1/devices",
         "/v1/keys/{user}/{device}",
         "/v1/messages/{user}",

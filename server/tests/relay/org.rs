@@ -1,77 +1,105 @@
-//! Creating the org with the setup token, invites, registration and device credentials.
+//! Creating the org with the setup token, the org log (serving it, appending to it, who may
+//! sign what), registration with invite and link keys, revocation and dismissal, and device
+//! credentials.
+
+use parley_crypto::identity::IdentityKeyPair;
+use parley_crypto::keys::{SigningKeyPair, os_rng};
+use parley_proto::api::{AppendRequest, CreateOrgRequest, NewDevice};
+use parley_proto::org::{OrgBody, OrgEntry, OrgState, Profile, RevokeReason};
 
 use super::*;
 
 both!(
     org_setup_once_with_the_token,
     invites_and_registration,
+    only_well_signed_entries_extend_the_log,
+    revocation_and_dismissal_cut_devices_off,
     credentials_are_checked,
 );
+
+/// A change to a request.
+type Tamper = dyn Fn(&mut CreateOrgRequest);
+
+fn new_device() -> NewDevice {
+    NewDevice {
+        secret: B64(vec![7; 32]),
+        registration_id: 1,
+    }
+}
 
 async fn org_setup_once_with_the_token(backend: Backend) {
     let (storage, server) = start(backend).await;
     let relay = server.relay();
     assert!(!relay.health().await.unwrap().org);
     assert_eq!(
-        code(&relay.org_log().await.unwrap_err()),
+        code(&relay.org_log(0).await.unwrap_err()),
         Some(ErrorCode::NoOrg)
     );
 
-    // A wrong token, a tampered genesis, an admin entry for another key: all refused.
-    let root = parley_crypto::keys::SigningKeyPair::generate(&mut parley_crypto::keys::os_rng());
-    let identity =
-        parley_crypto::identity::IdentityKeyPair::generate(&mut parley_crypto::keys::os_rng());
-    let (genesis, admin) = Org::entries(&root, &user("admin"), &identity);
-    let good = parley_proto::api::CreateOrgRequest {
+    // A wrong token, a tampered genesis, an unknown version, no device: all refused.
+    let root = SigningKeyPair::generate(&mut os_rng());
+    let identity = IdentityKeyPair::generate(&mut os_rng());
+    let entries = Org::entries(&root, &user("admin"), &identity);
+    let good = CreateOrgRequest {
         setup_token: "wrong".into(),
-        genesis: B64(genesis.to_bytes()),
-        admin: B64(admin.to_bytes()),
-        user: user("admin"),
-        device: parley_proto::api::NewDevice {
-            identity: B64(identity.public().to_bytes().to_vec()),
-            secret: B64(vec![7; 32]),
-            registration_id: 1,
-        },
+        entries: entries.iter().map(|e| B64(e.to_bytes())).collect(),
+        device: new_device(),
     };
     let e = relay.create_org(&good).await.unwrap_err();
     assert_eq!(
         (e.status(), code(&e)),
         (Some(StatusCode::FORBIDDEN), Some(ErrorCode::Forbidden))
     );
-    let mut bad = good.clone();
-    bad.setup_token = common::SETUP_TOKEN.into();
-    bad.genesis.0[20] ^= 1;
-    assert_eq!(
-        code(&relay.create_org(&bad).await.unwrap_err()),
-        Some(ErrorCode::InvalidInput)
-    );
-    let mut bad = good.clone();
-    bad.setup_token = common::SETUP_TOKEN.into();
-    bad.genesis.0[0] = 9;
-    assert_eq!(
-        code(&relay.create_org(&bad).await.unwrap_err()),
-        Some(ErrorCode::UnsupportedVersion)
-    );
-    let mut bad = good.clone();
-    bad.setup_token = common::SETUP_TOKEN.into();
-    bad.user = user("mallory");
-    assert_eq!(
-        code(&relay.create_org(&bad).await.unwrap_err()),
-        Some(ErrorCode::InvalidInput)
-    );
+    let with_token = |f: &Tamper| {
+        let mut r = good.clone();
+        r.setup_token = common::SETUP_TOKEN.into();
+        f(&mut r);
+        r
+    };
+    let cases: [(&Tamper, ErrorCode); 4] = [
+        (&|r| r.entries[0].0[20] ^= 1, ErrorCode::InvalidInput),
+        (&|r| r.entries[0].0[0] = 9, ErrorCode::UnsupportedVersion),
+        (&|r| drop(r.entries.pop()), ErrorCode::InvalidInput),
+        // The admin entry signed by someone else than the root key.
+        (
+            &|r| {
+                let g = OrgEntry::from_bytes(&r.entries[1].0).unwrap();
+                let other = SigningKeyPair::generate(&mut os_rng());
+                let forged = OrgEntry::after(
+                    &OrgEntry::from_bytes(&r.entries[0].0).unwrap().head_after(),
+                    g.body,
+                    &other,
+                    common::now_secs(),
+                );
+                r.entries[1] = B64(forged.to_bytes());
+            },
+            ErrorCode::OrgRefused,
+        ),
+    ];
+    for (f, expected) in cases {
+        let bad = with_token(f);
+        assert_eq!(
+            code(&relay.create_org(&bad).await.unwrap_err()),
+            Some(expected)
+        );
+    }
+    assert!(!relay.health().await.unwrap().org, "nothing was created");
 
     let org = common::create_org(relay.clone()).await;
     assert!(relay.health().await.unwrap().org);
-    let log = relay.org_log().await.unwrap();
+    let log = relay.org_log(0).await.unwrap();
     assert_eq!(log.genesis_hash.0, org.genesis.hash().to_vec());
-    assert_eq!(log.entries.len(), 2);
-    let g = parley_proto::org::OrgEntry::from_bytes(&log.entries[0].0).unwrap();
-    let a = parley_proto::org::OrgEntry::from_bytes(&log.entries[1].0).unwrap();
-    a.check_follows(&g, g.check_genesis().unwrap()).unwrap();
+    assert_eq!((log.len, log.entries.len()), (4, 4));
+    let state = OrgState::verify(&log.entries, &org.genesis.hash()).unwrap();
+    assert!(state.user(&user("admin")).unwrap().admin);
+    // Incrementally.
+    let tail = relay.org_log(2).await.unwrap();
+    assert_eq!((tail.len, tail.entries.len()), (4, 2));
+    assert_eq!(tail.entries, log.entries[2..]);
+    assert!(relay.org_log(9).await.unwrap().entries.is_empty());
 
     // Once only, even with the right token.
-    let mut again = good;
-    again.setup_token = common::SETUP_TOKEN.into();
+    let again = with_token(&|_| {});
     let e = relay.create_org(&again).await.unwrap_err();
     assert_eq!(
         (e.status(), code(&e)),
@@ -88,38 +116,26 @@ async fn invites_and_registration(backend: Backend) {
 
     // An invite works once, for its user only; a failed attempt does not burn it.
     let bob = user("bob");
+    let carol = user("carol");
+    org.append(
+        OrgBody::UserAdded {
+            user: carol.clone(),
+            profile: Profile::default(),
+        },
+        org.admin.identity.signing(),
+    )
+    .await
+    .unwrap();
     let code_b = org.invite(&bob, true).await.unwrap();
-    let e = org.register(&user("carol"), &code_b).await.err().unwrap();
+    let e = org.register(&carol, &code_b).await.err().unwrap();
     assert_eq!(
         (e.status(), code(&e)),
-        (Some(StatusCode::FORBIDDEN), Some(ErrorCode::InviteInvalid))
+        (Some(StatusCode::FORBIDDEN), Some(ErrorCode::OrgRefused))
     );
     let b1 = org.register(&bob, &code_b).await.unwrap();
     let e = org.register(&bob, &code_b).await.err().unwrap();
     assert_eq!(code(&e), Some(ErrorCode::InviteInvalid));
     assert_eq!(b1.device, 1);
-
-    // Only admins invite.
-    let st = parley_proto::api::CreateInviteRequest {
-        code_hash: B64(vec![1; 32]),
-        user: user("dave"),
-        new_user: true,
-        expires_at: common::now_secs() + 60,
-        signature: B64(alice.identity.sign(b"x").0.to_vec()),
-    };
-    let e = alice.relay.create_invite(&st).await.unwrap_err();
-    assert_eq!(code(&e), Some(ErrorCode::Forbidden));
-    // An admin's invite with a bad signature is refused.
-    let e = org.admin.relay.create_invite(&st).await.unwrap_err();
-    assert_eq!(code(&e), Some(ErrorCode::InvalidInput));
-    // A new-user invite for an existing user is refused.
-    let mut dup = st.clone();
-    dup.user = user("alice");
-    let e = org.admin.relay.create_invite(&dup).await.unwrap_err();
-    assert!(matches!(
-        code(&e),
-        Some(ErrorCode::InvalidInput | ErrorCode::Conflict)
-    ));
 
     // Linking further devices, up to ten.
     let mut devices = vec![b1.clone()];
@@ -128,14 +144,9 @@ async fn invites_and_registration(backend: Backend) {
         assert_eq!(d.device, n);
         devices.push(d);
     }
-    let link = parley_server::random_bytes::<32>().unwrap().to_vec();
-    let req = parley_proto::api::CreateLinkRequest {
-        code_hash: B64(parley_proto::org::sha256(&link).to_vec()),
-        expires_at: common::now_secs() + 60,
-    };
-    b1.relay.create_link(&req).await.unwrap();
-    let e = org.register(&bob, &link).await.err().unwrap();
-    assert_eq!(code(&e), Some(ErrorCode::TooManyDevices));
+    let e = org.link(&b1).await.err().unwrap();
+    let e = e.downcast_ref::<RelayError>().unwrap();
+    assert_eq!(code(e), Some(ErrorCode::TooManyDevices));
     let list = alice.relay.devices(&bob).await.unwrap();
     assert_eq!(
         list.devices.iter().map(|d| d.device).collect::<Vec<_>>(),
@@ -147,6 +158,176 @@ async fn invites_and_registration(backend: Backend) {
     );
     assert_eq!(
         code(&alice.relay.devices(&user("nobody")).await.unwrap_err()),
+        Some(ErrorCode::NotFound)
+    );
+    finish(storage, server).await;
+}
+
+async fn only_well_signed_entries_extend_the_log(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = common::create_org(server.relay()).await;
+    let alice = org.join("alice").await.unwrap();
+    let log = server.relay().org_log(0).await.unwrap();
+    let state = OrgState::verify(&log.entries, &org.genesis.hash()).unwrap();
+    let head = state.head();
+    let now = common::now_secs();
+    let post = |entry: OrgEntry| {
+        let relay = alice.relay.clone();
+        async move {
+            relay
+                .append(&AppendRequest {
+                    entry: B64(entry.to_bytes()),
+                })
+                .await
+        }
+    };
+    let dave = OrgBody::UserAdded {
+        user: user("dave"),
+        profile: Profile::default(),
+    };
+    // A member may not add users; nor may a key the log never saw.
+    for key in [
+        alice.identity.signing().clone(),
+        SigningKeyPair::generate(&mut os_rng()),
+    ] {
+        let e = post(OrgEntry::after(&head, dave.clone(), &key, now))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.status(), code(&e)),
+            (Some(StatusCode::FORBIDDEN), Some(ErrorCode::OrgRefused))
+        );
+    }
+    // A ghost device: a DeviceAdded that no invite or admin signed.
+    let ghost = OrgBody::DeviceAdded {
+        user: user("alice"),
+        device: 2,
+        identity: *IdentityKeyPair::generate(&mut os_rng()).public(),
+    };
+    let e = post(OrgEntry::after(&head, ghost, alice.identity.signing(), now))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::InvalidInput), "devices register");
+    // A bad signature, a stale head, a clock far off.
+    let admin = org.admin.identity.signing();
+    let mut bytes = OrgEntry::after(&head, dave.clone(), admin, now).to_bytes();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let e = alice
+        .relay
+        .append(&AppendRequest { entry: B64(bytes) })
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::InvalidInput));
+    let stale = parley_proto::org::LogHead {
+        len: head.len - 1,
+        hash: head.hash,
+    };
+    let e = post(OrgEntry::after(&stale, dave.clone(), admin, now))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.status(), code(&e)),
+        (Some(StatusCode::CONFLICT), Some(ErrorCode::LogConflict))
+    );
+    let e = post(OrgEntry::after(&head, dave.clone(), admin, now - 3600))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::InvalidInput));
+    // Unauthenticated appends are refused before anything else.
+    let e = server
+        .relay()
+        .append(&AppendRequest {
+            entry: B64(OrgEntry::after(&head, dave.clone(), admin, now).to_bytes()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::UNAUTHORIZED));
+    // Nothing of it reached the log; the admin's entry does.
+    assert_eq!(server.relay().org_log(0).await.unwrap().len, head.len);
+    post(OrgEntry::after(&head, dave, admin, now))
+        .await
+        .unwrap();
+    let log = server.relay().org_log(0).await.unwrap();
+    let state = OrgState::verify(&log.entries, &org.genesis.hash()).unwrap();
+    assert!(state.user(&user("dave")).is_some());
+    finish(storage, server).await;
+}
+
+async fn revocation_and_dismissal_cut_devices_off(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = common::create_org(server.relay()).await;
+    let alice = org.join("alice").await.unwrap();
+    let bob = org.join("bob").await.unwrap();
+    let bob2 = org.link(&bob).await.unwrap();
+    // Something waits in bob2's queue, and bob2 listens.
+    send(&alice, &[&bob, &bob2], b"before").await.unwrap();
+    let mut ws = bob2.relay.connect().await.unwrap();
+
+    // The log announces itself when the socket opens.
+    let first = ws.next().await.unwrap();
+    let first = first.map_err(|e| format!("{e:?}")).unwrap();
+    assert!(
+        matches!(first, ServerFrame::LogAdvanced { len } if len == server.relay().org_log(0).await.unwrap().len),
+        "{first:?}"
+    );
+    let admin = org.admin.identity.signing();
+    org.append(
+        OrgBody::DeviceRevoked {
+            user: bob.user.clone(),
+            device: bob2.device,
+            reason: RevokeReason::Lost,
+        },
+        admin,
+    )
+    .await
+    .unwrap();
+
+    // Its socket is closed with the reason, its credentials refused, its queue and prekeys
+    // gone, and senders are told it no longer exists.
+    let mut closed = None;
+    while let Some(frame) = tokio::time::timeout(Duration::from_secs(10), ws.next())
+        .await
+        .unwrap()
+    {
+        if let Ok(ServerFrame::Closing { reason }) = frame {
+            closed = Some(reason);
+        }
+    }
+    assert_eq!(closed.as_deref(), Some("this device was revoked"));
+    let e = bob2.relay.prekey_count().await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::UNAUTHORIZED));
+    assert!(bob2.relay.connect().await.is_err());
+    let listed = alice.relay.devices(&bob.user).await.unwrap();
+    assert_eq!(
+        listed.devices.iter().map(|d| d.device).collect::<Vec<_>>(),
+        vec![bob.device]
+    );
+    let e = send(&alice, &[&bob, &bob2], b"after").await.unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::MismatchedDevices));
+    let queued: i64 = parley_server::on_db!(&server.state.db, read, pool => {
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM envelopes e JOIN devices d ON d.pk = e.device_pk
+             WHERE d.user_id = $1 AND d.device_id = $2",
+        )
+        .bind(bob2.user.as_str()).bind(i64::from(bob2.device))
+        .fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(queued, 0, "the revoked device's queue is deleted");
+
+    // Dismissal: every device of the user, at once.
+    org.append(
+        OrgBody::UserDismissed {
+            user: bob.user.clone(),
+        },
+        admin,
+    )
+    .await
+    .unwrap();
+    let e = bob.relay.prekey_count().await.unwrap_err();
+    assert_eq!(e.status(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        code(&alice.relay.devices(&bob.user).await.unwrap_err()),
         Some(ErrorCode::NotFound)
     );
     finish(storage, server).await;

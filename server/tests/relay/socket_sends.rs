@@ -23,7 +23,7 @@ async fn answers(ws: &mut Delivery, n: usize) -> std::collections::BTreeMap<u64,
             ServerFrame::Sent { request, .. } | ServerFrame::SendFailed { request, .. } => {
                 assert!(out.insert(request, frame).is_none(), "answered twice");
             }
-            ServerFrame::QueueEmpty => {}
+            ServerFrame::QueueEmpty | ServerFrame::LogAdvanced { .. } => {}
             other => panic!("unexpected frame {other:?}"),
         }
     }
@@ -302,7 +302,7 @@ async fn a_send_over_the_socket_is_stored_if_and_only_if_answered(backend: Backe
                 sent.push(request);
             }
             ServerFrame::Closing { .. } => closing = true,
-            ServerFrame::QueueEmpty => {}
+            ServerFrame::QueueEmpty | ServerFrame::LogAdvanced { .. } => {}
             other => panic!("unexpected frame {other:?}"),
         }
     }

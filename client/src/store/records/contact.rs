@@ -94,8 +94,10 @@ impl Contact {
         for _ in 0..n {
             let device = r.u32()?;
             let registration_id = r.u32()?;
-            let identity = PublicIdentity::from_bytes(r.take(PUBLIC_IDENTITY_LEN)?)
-                .map_err(|_| DecodeError::InvalidKey)?;
+            // Verified when it came from the org log; sealed since.
+            let mut ir = Reader::new(r.take(PUBLIC_IDENTITY_LEN)?);
+            let identity = PublicIdentity::read_verified_before(&mut ir)?;
+            ir.finish()?;
             devices.push(ContactDevice {
                 device,
                 registration_id,

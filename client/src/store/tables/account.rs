@@ -1,9 +1,10 @@
-//! The `singletons` table: the account, the identity key pair, the org root key and the
-//! prekey store, one sealed record each under a fixed name.
+//! The `singletons` table: the account, the identity key pair, the org root key, the
+//! verified org log and the prekey store, one sealed record each under a fixed name.
 
 use parley_crypto::identity::IdentityKeyPair;
 use parley_crypto::keys::SigningKeyPair;
 use parley_crypto::prekeys::PreKeyStore;
+use parley_proto::org::OrgState;
 use zeroize::Zeroizing;
 
 use error::StoreResult;
@@ -53,6 +54,19 @@ impl StoreTx<'_> {
     /// Stores the org root key.
     pub async fn set_org_root(&mut self, root: &SigningKeyPair) -> StoreResult<()> {
         self.put_singleton("org_root", &root.seed()[..]).await
+    }
+
+    /// The org log as this device verified it (docs/architecture.md §2).
+    pub async fn org_state(&mut self) -> StoreResult<Option<OrgState>> {
+        self.get_singleton_text("org_state")
+            .await?
+            .map(|b| OrgState::from_bytes(&b).map_err(malformed(T_SINGLETONS)))
+            .transpose()
+    }
+
+    /// Stores the verified org log.
+    pub async fn set_org_state(&mut self, state: &OrgState) -> StoreResult<()> {
+        self.put_singleton("org_state", &state.to_bytes()).await
     }
 
     /// This device's prekey store.

@@ -86,6 +86,8 @@ pub(super) struct Socket {
     caught_up: bool,
     /// `QueueEmpty` has been sent (once per socket).
     announced_empty: bool,
+    /// The org log length last announced (`LogAdvanced`; once at the start, then on growth).
+    announced_log: u64,
     /// The ack write waiting for its commit (at most one), and the ids acked meanwhile,
     /// written together as the next one: however many ack frames a device sends, a socket
     /// costs the writer one operation per commit.
@@ -129,6 +131,7 @@ impl Socket {
             rescan: false,
             caught_up: false,
             announced_empty: false,
+            announced_log: 0,
             acks: FuturesUnordered::new(),
             next_acks: Vec::new(),
             sends: FuturesUnordered::new(),
@@ -142,6 +145,7 @@ impl Socket {
     /// One turn of the socket's loop; `Break` ends it.
     pub(super) async fn turn(&mut self) -> ControlFlow<()> {
         self.write_acks().await?;
+        self.announce_log().await?;
         self.deliver().await?;
         let event = self.next_event().await;
         self.handle(event).await
@@ -164,6 +168,21 @@ impl Socket {
                 Break(())
             }
         }
+    }
+
+    /// Tells the device when the org log grew (and, once, its length when the socket opens).
+    async fn announce_log(&mut self) -> ControlFlow<()> {
+        let len = self.state.hub.log_len();
+        if len <= self.announced_log {
+            return Continue(());
+        }
+        self.announced_log = len;
+        if let Some(msg) = text(&ServerFrame::LogAdvanced { len })
+            && self.sink.send(msg).await.is_err()
+        {
+            return Break(());
+        }
+        Continue(())
     }
 
     /// Pushes what is waiting: the mailbox if the socket has caught up with its queue and
