@@ -142,6 +142,9 @@ pub enum Command {
     /// Group conversations.
     #[command(subcommand, after_help = commands::group::AFTER_HELP)]
     Group(commands::group::GroupCommand),
+    /// Administer the org: invite, revoke, dismiss, policy, audit (admins' devices).
+    #[command(subcommand, after_help = commands::admin::AFTER_HELP)]
+    Admin(commands::admin::AdminCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(commands::completions::Args),
 }
@@ -202,6 +205,7 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<Outcome, CliError> {
         Command::Delete(args) => delete::run(&ctx, args).await,
         Command::React(args) => react::run(&ctx, args).await,
         Command::Group(command) => group::run(&ctx, command).await,
+        Command::Admin(command) => admin::run(&ctx, command).await,
         Command::Completions(args) => completions::run(args, Cli::command()),
     }
 }

@@ -439,3 +439,159 @@ async fn temporary_failures_exit_75_and_stay_queued() {
     assert_eq!(texts, expected);
     relay.shut_down().await;
 }
+
+/// `parley admin …`: each action's `--json` object, what it does to the other devices, and
+/// its exit codes (1 refused, 75 relay down).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_commands() {
+    let relay = relay().await;
+    let (tmp, alice, bob, keys) = alice_and_bob(&relay).await;
+    let bob2 = tmp.path().join("bob2");
+    let link = json(&bob, &keys, &["link-device"], 0).await;
+    json(&bob2, &keys, &["join", link["invite"].as_str().unwrap()], 0).await;
+
+    // A colleague with a directory entry, invited by the admin.
+    let v = json(
+        &alice,
+        &keys,
+        &[
+            "admin",
+            "invite",
+            "carol",
+            "--name",
+            "Carol Q",
+            "--title",
+            "Accountant",
+            "--department",
+            "Finance",
+        ],
+        0,
+    )
+    .await;
+    assert_eq!(
+        (&v["user"], &v["role"]),
+        (&"carol".into(), &"member".into())
+    );
+
+    let v = json(&alice, &keys, &["admin", "devices", "bob"], 0).await;
+    let devices = v["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 2, "{v}");
+    assert!(devices.iter().all(|d| d["revoked"].is_null()), "{v}");
+    assert!(is_hex(devices[1]["signing_key"].as_str().unwrap(), 64));
+
+    // Destructive actions want a confirmation; without a terminal, --yes.
+    let code = json_error(&alice, &keys, &["admin", "revoke", "bob", "2"], 1).await;
+    assert_eq!(code, "confirmation_needed");
+    // Only admins administer.
+    let code = json_error(&bob, &keys, &["admin", "revoke", "alice", "1", "--yes"], 1).await;
+    assert_eq!(code, "not_admin");
+    let code = json_error(&bob, &keys, &["admin", "appoint", "bob"], 1).await;
+    assert_eq!(code, "no_root_key");
+
+    let v = json(
+        &alice,
+        &keys,
+        &["admin", "revoke", "bob", "2", "--reason", "lost", "--yes"],
+        0,
+    )
+    .await;
+    assert_eq!(v["appended"]["kind"], "device-revoked");
+    let revoked_at = v["appended"]["seq"].as_u64().unwrap();
+    let v = json(&alice, &keys, &["admin", "devices", "bob"], 0).await;
+    assert_eq!(v["devices"][1]["revoked"]["reason"], "lost", "{v}");
+    assert_eq!(v["devices"][1]["revoked"]["seq"], revoked_at);
+
+    // Bob's other device hears of it; the revoked one is told, and refused.
+    let out = parley(&bob, &keys, &["--json", "listen", "--drain"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).lines().any(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["event"] == "devices_changed" && v["revoked"] == serde_json::json!([2])
+        }),
+        "{}",
+        stdout(&out)
+    );
+    let code = json_error(&bob2, &keys, &["send", "alice", "still here?"], 1).await;
+    assert_eq!(code, "device_revoked");
+    let out = parley(&bob2, &keys, &["listen"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("signed out by your administrator (lost)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Policy.
+    let v = json(
+        &alice,
+        &keys,
+        &[
+            "admin",
+            "policy",
+            "set",
+            "--offline-lock",
+            "3600",
+            "--remote-secret",
+            "on",
+        ],
+        0,
+    )
+    .await;
+    assert_eq!(v["appended"]["kind"], "policy-set");
+    let v = json(&bob, &keys, &["admin", "policy", "show"], 0).await;
+    assert_eq!(
+        (&v["offline_lock_secs"], &v["remote_secret"], &v["presence"]),
+        (&3600.into(), &true.into(), &true.into())
+    );
+
+    // Dismissal: bob's last device is refused too.
+    let v = json(&alice, &keys, &["admin", "dismiss", "bob", "--yes"], 0).await;
+    assert_eq!(v["appended"]["kind"], "user-dismissed");
+    let code = json_error(&bob, &keys, &["send", "alice", "hello?"], 1).await;
+    assert_eq!(code, "device_revoked");
+    let code = json_error(&alice, &keys, &["send", "bob", "are you there?"], 1).await;
+    assert_eq!(code, "no_such_user");
+
+    // The audit trail: every entry, verified, with its signer.
+    let v = json(&bob2, &keys, &["admin", "audit"], 0).await;
+    let entries = v["entries"].as_array().unwrap();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[0], "org-created");
+    assert_eq!(kinds.last(), Some(&"user-dismissed"));
+    assert!(kinds.contains(&"device-revoked") && kinds.contains(&"policy-set"));
+    let revoke = &entries[revoked_at as usize];
+    assert_eq!(
+        (
+            &revoke["signer_user"],
+            &revoke["signer_device"],
+            &revoke["user"],
+            &revoke["device"]
+        ),
+        (&"alice".into(), &1.into(), &"bob".into(), &2.into())
+    );
+    assert!(
+        entries
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e["seq"].as_u64() == Some(i as u64))
+    );
+
+    // With the relay down, they wait (75).
+    let _dir = relay.shut_down().await;
+    for args in [
+        &["admin", "devices", "bob"][..],
+        &["admin", "audit"],
+        &["admin", "policy", "show"],
+        &["admin", "revoke", "carol", "1", "--yes"],
+    ] {
+        assert_eq!(
+            json_error(&alice, &keys, args, 75).await,
+            "relay_unreachable",
+            "{args:?}"
+        );
+    }
+}

@@ -141,6 +141,40 @@ impl Messenger {
         Ok(changes(&new))
     }
 
+    /// Explains a refusal of this device's credentials: if the verified org log (fetched
+    /// without credentials) revoked this device, [`Error::DeviceRevoked`] with the reason;
+    /// any other error is returned as it is.
+    pub async fn explain(&self, e: Error) -> Error {
+        if !e.relay_error().is_some_and(|r| r.is_unauthorized()) {
+            return e;
+        }
+        if self.sync_org().await.is_err() {
+            return e;
+        }
+        let Ok(user) = UserId::new(self.user()) else {
+            return e;
+        };
+        let mut tx = match self.store().begin().await {
+            Ok(tx) => tx,
+            Err(_) => return e,
+        };
+        let state = self.stored_log(&mut tx).await;
+        let _ = tx.commit().await;
+        match state
+            .ok()
+            .and_then(|s| s.device(&user, self.account.device).copied())
+        {
+            Some(d) => match d.revoked {
+                Some(r) => {
+                    tracing::warn!(reason = r.reason.as_str(), "this device was revoked");
+                    Error::DeviceRevoked(r.reason)
+                }
+                None => e,
+            },
+            None => e,
+        }
+    }
+
     /// The devices of `user`, from the cache unless there is none or `refresh` is set (then
     /// the log is brought up to date, the relay's list read, and the cache updated).
     pub(crate) async fn devices_of(

@@ -95,6 +95,10 @@ pub enum Error {
     /// expired, or its user dismissed.
     #[error("the invite is unknown, used or expired")]
     InviteUnusable,
+    /// The org log revoked this device (lost, signed out, replaced, or its user dismissed):
+    /// the relay no longer accepts it. It can come back only as a new device.
+    #[error("this device was signed out by your administrator ({})", .0.as_str())]
+    DeviceRevoked(parley_proto::org::RevokeReason),
     /// Only an admin's device may do this.
     #[error("only an administrator's device may do this")]
     NotAdmin,
@@ -167,6 +171,7 @@ impl Error {
             Self::Crypto(_) => "crypto_failed",
             Self::Invite(_) => "invite_invalid",
             Self::InviteUnusable => "invite_invalid",
+            Self::DeviceRevoked(_) => "device_revoked",
             Self::NotAdmin => "not_admin",
             Self::NoRootKey => "no_root_key",
             Self::OrgLog(parley_proto::org::OrgError::UnknownKind(_)) => "update_required",
@@ -234,6 +239,10 @@ impl Error {
 
 impl From<RelayError> for Error {
     fn from(e: RelayError) -> Self {
+        // Refused credentials are not a network failure, whatever carried the answer.
+        if e.is_unauthorized() {
+            return Self::Refused(Box::new(e));
+        }
         match &e {
             RelayError::Http(_) | RelayError::WebSocket(_) => Self::Unreachable(Box::new(e)),
             RelayError::Insecure(_) | RelayError::Tls(_) => Self::InsecureRelay(Box::new(e)),

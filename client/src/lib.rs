@@ -11,6 +11,7 @@
 //!   sender keys; [`files`]: attachments.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod directory;
 pub mod enrol;
 pub mod error;

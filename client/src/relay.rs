@@ -107,8 +107,17 @@ impl RelayError {
     pub fn status(&self) -> Option<StatusCode> {
         match self {
             Self::Api { status, .. } | Self::Unexpected { status } => Some(*status),
+            Self::WebSocket(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                StatusCode::from_u16(response.status().as_u16()).ok()
+            }
             _ => None,
         }
+    }
+
+    /// Whether the relay refused this device's credentials (401): revoked, signed out, or a
+    /// wrong secret.
+    pub fn is_unauthorized(&self) -> bool {
+        self.status() == Some(StatusCode::UNAUTHORIZED)
     }
 }
 

@@ -1,10 +1,10 @@
-//! `parley devices`: a user's devices, as the relay lists them.
+//! `parley devices`: a user's active devices, as the verified org log lists them.
 
-use parley_client::enrol;
 use parley_proto::UserId;
+use parley_proto::org::DeviceRecord;
 use serde::Serialize;
 
-use super::{account, hex};
+use super::{hex, with_messenger};
 use crate::{CliError, Context, Outcome};
 
 /// `devices`' arguments.
@@ -32,35 +32,38 @@ struct Device {
 
 /// Lists the devices.
 pub async fn run(ctx: &Context, args: &Args) -> Result<Outcome, CliError> {
-    let account = account(ctx).await?;
-    let user = match &args.user {
-        Some(u) => u.clone(),
-        None => UserId::new(account.user.clone()).map_err(parley_client::Error::from)?,
-    };
-    let list = enrol::relay_for(&account)?
-        .devices(&user)
-        .await
-        .map_err(parley_client::Error::from)?;
-    let mut human = String::new();
-    for d in &list.devices {
-        human.push_str(&format!(
-            "{user}.{}  registered {}  identity {}…\n",
-            d.device,
-            d.created_at,
-            hex(d.identity.as_bytes().get(1..9).unwrap_or_default())
-        ));
-    }
-    let json = Devices {
-        user: user.to_string(),
-        devices: list
-            .devices
-            .iter()
-            .map(|d| Device {
-                device: d.device,
-                registered_at: d.created_at,
-                identity: hex(d.identity.as_bytes()),
-            })
-            .collect(),
-    };
-    Outcome::new(&json, human)
+    with_messenger(ctx, async |m| {
+        let user = match &args.user {
+            Some(u) => u.clone(),
+            None => UserId::new(m.user()).map_err(parley_client::Error::from)?,
+        };
+        let devices: Vec<(u32, DeviceRecord)> = m
+            .org_devices(&user)
+            .await?
+            .into_iter()
+            .filter(|(_, d)| d.is_active())
+            .collect();
+        let mut human = String::new();
+        for (n, d) in &devices {
+            let identity = d.identity.to_bytes();
+            human.push_str(&format!(
+                "{user}.{n}  added {}  identity {}…\n",
+                d.added_at,
+                hex(identity.get(1..9).unwrap_or_default())
+            ));
+        }
+        let json = Devices {
+            user: user.to_string(),
+            devices: devices
+                .iter()
+                .map(|(n, d)| Device {
+                    device: *n,
+                    registered_at: d.added_at,
+                    identity: hex(&d.identity.to_bytes()),
+                })
+                .collect(),
+        };
+        Outcome::new(&json, human)
+    })
+    .await
 }

@@ -62,6 +62,13 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<Outcome, CliError> {
     let store = Store::open(&ctx.home()?, ctx.keys()?, None)
         .await
         .map_err(parley_client::Error::from)?;
+    let outcome = invite(&store, args).await;
+    store.close().await;
+    outcome
+}
+
+/// Creates the invite with the account in `store`.
+pub async fn invite(store: &Store, args: &Args) -> Result<Outcome, CliError> {
     let profile = (!args.device).then(|| Profile {
         display_name: args.name.clone().unwrap_or_else(|| args.user.to_string()),
         email: args.email.clone().unwrap_or_default(),
@@ -70,9 +77,7 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<Outcome, CliError> {
         phone: args.phone.clone().unwrap_or_default(),
     });
     let admin = args.role == Role::Admin;
-    let text = enrol::invite(&store, &args.user, profile, admin).await;
-    store.close().await;
-    let text = text?;
+    let text = enrol::invite(store, &args.user, profile, admin).await?;
     let json = Invite {
         invite: text.clone(),
         user: args.user.to_string(),

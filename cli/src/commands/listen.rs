@@ -232,6 +232,48 @@ async fn session(
                     ));
                 }
             }
+            Event::DevicesChanged {
+                user,
+                added,
+                revoked,
+            } => {
+                let list = |v: &[u32]| {
+                    v.iter()
+                        .map(|d| format!("{user}.{d}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let mut words = Vec::new();
+                if !added.is_empty() {
+                    words.push(format!("added {}", list(&added)));
+                }
+                if !revoked.is_empty() {
+                    words.push(format!("revoked {}", list(&revoked)));
+                }
+                if words.is_empty() {
+                    words.push("all devices removed".to_owned());
+                }
+                let human = format!("* {user}'s devices changed: {}", words.join("; "));
+                let json = serde_json::json!({
+                    "event": "devices_changed",
+                    "user": user.as_str(),
+                    "added": added,
+                    "revoked": revoked,
+                });
+                out.event(&human, &json)?;
+            }
+            Event::TrustAlarm { error } => {
+                if out.is_json() {
+                    let json = serde_json::json!({ "event": "trust_alarm", "error": &error });
+                    out.event("", &json)?;
+                } else {
+                    out.warn(format_args!(
+                        "SECURITY WARNING: {} ({}). Nothing from it was used; tell your \
+                         security team.",
+                        error.message, error.code
+                    ));
+                }
+            }
             Event::CaughtUp => {
                 *lost = None;
                 // Prekeys are refilled once what was queued has been read: a refill may

@@ -1,6 +1,7 @@
 //! One module per command; each has an `Args` (clap) and a `run` giving an
 //! [`Outcome`](crate::Outcome). What they share is here.
 
+pub mod admin;
 pub mod completions;
 pub mod delete;
 pub mod devices;
@@ -28,6 +29,16 @@ use crate::{CliError, Context};
 /// Lowercase hex.
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `text` without control characters (terminal escapes, bidi overrides, line breaks), as
+/// text someone else wrote is printed: what they chose must not rewrite the terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| {
+            !c.is_control() && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
 }
 
 /// A conversation as typed: a user id, or `#` and a group's name or id.
@@ -108,7 +119,14 @@ pub async fn with_messenger<T>(
         Ok(m) => m,
         Err(e) => return Err(e.into()),
     };
-    let result = f(&m).await;
+    let result = match f(&m).await {
+        // Refused credentials: say why, if the org log revoked this device.
+        Err(CliError::Engine { error, queued }) => Err(CliError::Engine {
+            error: m.explain(error).await,
+            queued,
+        }),
+        other => other,
+    };
     m.close().await;
     result
 }

@@ -54,7 +54,10 @@ impl Messenger {
     /// Connects to the relay and returns the stream of [`Event`]s for this device: each
     /// envelope is decrypted and stored, then acknowledged, then reported.
     pub async fn events(&self) -> Result<Events<'_>> {
-        let ws = self.relay.connect().await?;
+        let ws = match self.relay.connect().await {
+            Ok(ws) => ws,
+            Err(e) => return Err(self.explain(e.into()).await),
+        };
         tracing::info!("delivery socket connected");
         Ok(Events {
             messenger: self,

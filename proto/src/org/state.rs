@@ -99,6 +99,8 @@ pub struct DeviceRecord {
     pub identity: PublicIdentity,
     /// The entry that added it.
     pub added_seq: u64,
+    /// When (the entry's timestamp).
+    pub added_at: u64,
     /// Set once revoked.
     pub revoked: Option<Revocation>,
 }
@@ -509,6 +511,7 @@ impl OrgState {
                         DeviceRecord {
                             identity: *identity,
                             added_seq: entry.seq,
+                            added_at: entry.timestamp,
                             revoked: None,
                         },
                     );
@@ -573,6 +576,7 @@ impl OrgState {
                 out.put_u32(*n);
                 d.identity.write(&mut out);
                 out.put_u64(d.added_seq);
+                out.put_u64(d.added_at);
                 match &d.revoked {
                     None => out.put_u8(0),
                     Some(r) => {
@@ -630,6 +634,7 @@ impl OrgState {
                 let n = r.u32()?;
                 let identity = PublicIdentity::read_verified_before(&mut r)?;
                 let added_seq = r.u64()?;
+                let added_at = r.u64()?;
                 let revoked = match r.u8()? {
                     0 => None,
                     code => Some(Revocation {
@@ -644,6 +649,7 @@ impl OrgState {
                     DeviceRecord {
                         identity,
                         added_seq,
+                        added_at,
                         revoked,
                     },
                 );

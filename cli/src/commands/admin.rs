@@ -1,0 +1,392 @@
+//! `parley admin …`: the org's administration, every action a signed org log entry
+//! (docs/architecture.md §2, §5). Destructive actions name the user and device; scripts pass
+//! `--yes`, people at a terminal confirm by typing the user id.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+
+use clap::Subcommand;
+use parley_client::admin::{AuditEntry, Signer};
+use parley_proto::org::{DeviceRecord, OrgBody, Policy, RevokeReason};
+use parley_proto::{DeviceId, UserId};
+use serde::Serialize;
+
+use super::{hex, printable, with_messenger};
+use crate::{CliError, Context, Outcome};
+
+/// Examples in `parley admin --help`.
+pub const AFTER_HELP: &str = "\
+Examples:
+  parley admin invite bob --name 'Bob Stone' --title Accountant --department Finance
+  parley admin devices bob
+  parley admin revoke bob 2 --reason lost    # asks you to type 'bob' to confirm
+  parley admin dismiss bob --yes
+  parley admin policy set --offline-lock 86400 --offline-wipe 604800 --remote-secret on
+  parley --json admin audit                  # the whole log, verified, one object";
+
+/// The admin commands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Add a colleague to the directory and print their invite.
+    Invite(super::invite::Args),
+    /// List a user's devices as the verified org log has them (revoked ones too).
+    Devices {
+        /// The user.
+        user: UserId,
+    },
+    /// Revoke a device: it can no longer fetch or send, and nobody encrypts to it.
+    Revoke {
+        /// The user.
+        user: UserId,
+        /// The device number (`parley admin devices USER`).
+        device: DeviceId,
+        /// Why.
+        #[arg(long, value_enum, default_value_t = Reason::Lost)]
+        reason: Reason,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Sign a device out: revoked with the reason "logout".
+    Logout {
+        /// The user.
+        user: UserId,
+        /// The device number.
+        device: DeviceId,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Dismiss a user: every device revoked, out of the directory, in one step.
+    Dismiss {
+        /// The user.
+        user: UserId,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Make a user an admin (only on the device that holds the org root key).
+    Appoint {
+        /// The user.
+        user: UserId,
+    },
+    /// The org's policy.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// The whole org log, verified again from the genesis, with who signed each entry.
+    Audit,
+}
+
+/// `parley admin policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Show the policy in force.
+    Show,
+    /// Replace the policy (options not given are off).
+    Set {
+        /// Seconds without reaching the relay after which a device locks (0: never).
+        #[arg(long, default_value_t = 0)]
+        offline_lock: u64,
+        /// Seconds without reaching the relay after which a device wipes itself (0: never).
+        #[arg(long, default_value_t = 0)]
+        offline_wipe: u64,
+        /// Whether store keys need the per-device remote secret the relay holds.
+        #[arg(long, value_enum, default_value_t = Switch::Off)]
+        remote_secret: Switch,
+        /// Longest disappearing-message timer, seconds (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        max_disappearing: u64,
+        /// Whether presence, last seen and typing are shared.
+        #[arg(long, value_enum, default_value_t = Switch::On)]
+        presence: Switch,
+    },
+}
+
+/// Why a device is revoked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Reason {
+    /// Lost or stolen.
+    Lost,
+    /// Replaced by another device.
+    Replaced,
+    /// Signed out.
+    Logout,
+}
+
+/// On or off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
+}
+
+/// A device as the log lists it.
+#[derive(Debug, Serialize)]
+struct Device {
+    device: DeviceId,
+    /// The device's Ed25519 signing key, hex.
+    signing_key: String,
+    /// The entry that added it.
+    added_seq: u64,
+    /// `null` while active.
+    revoked: Option<Revoked>,
+}
+
+#[derive(Debug, Serialize)]
+struct Revoked {
+    reason: &'static str,
+    seq: u64,
+    at: u64,
+}
+
+impl Device {
+    fn new(device: DeviceId, d: &DeviceRecord) -> Self {
+        Self {
+            device,
+            signing_key: hex(d.identity.signing_key().as_bytes()),
+            added_seq: d.added_seq,
+            revoked: d.revoked.map(|r| Revoked {
+                reason: r.reason.as_str(),
+                seq: r.seq,
+                at: r.timestamp,
+            }),
+        }
+    }
+}
+
+/// An entry appended: `{"appended": {"seq": 12, "kind": "device-revoked"}}`.
+#[derive(Debug, Serialize)]
+struct Appended {
+    appended: AppendedEntry,
+}
+
+#[derive(Debug, Serialize)]
+struct AppendedEntry {
+    seq: u64,
+    kind: &'static str,
+}
+
+/// Runs an admin command.
+pub async fn run(ctx: &Context, command: &AdminCommand) -> Result<Outcome, CliError> {
+    with_messenger(ctx, async |m| match command {
+        AdminCommand::Invite(args) => super::invite::invite(m.store(), args).await,
+        AdminCommand::Devices { user } => {
+            let devices = m.org_devices(user).await?;
+            let mut human = String::new();
+            for (n, d) in &devices {
+                let state = match &d.revoked {
+                    None => "active".to_owned(),
+                    Some(r) => format!(
+                        "revoked ({}) {} by entry {}",
+                        r.reason.as_str(),
+                        utc(r.timestamp),
+                        r.seq
+                    ),
+                };
+                let key = hex(d.identity.signing_key().as_bytes());
+                human.push_str(&format!(
+                    "{user}.{n}  {state}  key {}…\n",
+                    key.get(..16).unwrap_or_default()
+                ));
+            }
+            let json = serde_json::json!({
+                "user": user.as_str(),
+                "devices": devices.iter().map(|(n, d)| Device::new(*n, d)).collect::<Vec<_>>(),
+            });
+            Outcome::new(&json, human)
+        }
+        AdminCommand::Revoke {
+            user,
+            device,
+            reason,
+            yes,
+        } => {
+            let reason = match reason {
+                Reason::Lost => RevokeReason::Lost,
+                Reason::Replaced => RevokeReason::Replaced,
+                Reason::Logout => RevokeReason::Logout,
+            };
+            confirm(*yes, &format!("revoke device {user}.{device}"), user)?;
+            appended(m.revoke_device(user, *device, reason).await?)
+        }
+        AdminCommand::Logout { user, device, yes } => {
+            confirm(*yes, &format!("sign out device {user}.{device}"), user)?;
+            appended(m.revoke_device(user, *device, RevokeReason::Logout).await?)
+        }
+        AdminCommand::Dismiss { user, yes } => {
+            confirm(
+                *yes,
+                &format!("dismiss {user} and revoke all their devices"),
+                user,
+            )?;
+            appended(m.dismiss_user(user).await?)
+        }
+        AdminCommand::Appoint { user } => appended(m.appoint_admin(user).await?),
+        AdminCommand::Policy(PolicyCommand::Show) => {
+            let org = m.org().await?;
+            policy_outcome(org.policy())
+        }
+        AdminCommand::Policy(PolicyCommand::Set {
+            offline_lock,
+            offline_wipe,
+            remote_secret,
+            max_disappearing,
+            presence,
+        }) => {
+            let policy = Policy {
+                offline_lock_secs: *offline_lock,
+                offline_wipe_secs: *offline_wipe,
+                remote_secret: *remote_secret == Switch::On,
+                max_disappearing_secs: *max_disappearing,
+                presence: *presence == Switch::On,
+            };
+            appended(m.set_policy(policy).await?)
+        }
+        AdminCommand::Audit => {
+            let entries = m.audit().await?;
+            let human: String = entries
+                .iter()
+                .map(|e| format!("{}\n", describe(e)))
+                .collect();
+            let json = serde_json::json!({
+                "entries": entries.iter().map(audit_json).collect::<Vec<_>>(),
+            });
+            Outcome::new(&json, human)
+        }
+    })
+    .await
+}
+
+fn appended(entry: parley_proto::org::OrgEntry) -> Result<Outcome, CliError> {
+    let kind = entry.body.kind_name();
+    let json = Appended {
+        appended: AppendedEntry {
+            seq: entry.seq,
+            kind,
+        },
+    };
+    Outcome::new(
+        &json,
+        format!("done: {kind} is entry {} of the org log", entry.seq),
+    )
+}
+
+fn policy_outcome(p: &Policy) -> Result<Outcome, CliError> {
+    let secs = |s: u64| match s {
+        0 => "off".to_owned(),
+        s => format!("{s} s"),
+    };
+    let human = format!(
+        "offline lock: {}\noffline wipe: {}\nremote secret: {}\nmax disappearing: {}\npresence: {}",
+        secs(p.offline_lock_secs),
+        secs(p.offline_wipe_secs),
+        if p.remote_secret { "on" } else { "off" },
+        secs(p.max_disappearing_secs),
+        if p.presence { "on" } else { "off" },
+    );
+    let json = serde_json::json!({
+        "offline_lock_secs": p.offline_lock_secs,
+        "offline_wipe_secs": p.offline_wipe_secs,
+        "remote_secret": p.remote_secret,
+        "max_disappearing_secs": p.max_disappearing_secs,
+        "presence": p.presence,
+    });
+    Outcome::new(&json, human)
+}
+
+/// Asks at a terminal for the user id to be typed back; refuses without a terminal unless
+/// `--yes`.
+fn confirm(yes: bool, action: &str, user: &UserId) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::local(
+            "confirmation_needed",
+            format!("this would {action}: pass --yes to confirm"),
+        ));
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "This will {action}. Type the user id ({user}) to confirm: "
+    );
+    let _ = err.flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    if line.trim() == user.as_str() {
+        Ok(())
+    } else {
+        Err(CliError::local(
+            "not_confirmed",
+            "not confirmed: nothing was done",
+        ))
+    }
+}
+
+/// Seconds since the Unix epoch as `2026-12-04T23:50:00Z`.
+fn utc(secs: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// An audit entry in words.
+fn describe(e: &AuditEntry) -> String {
+    let what = match &e.body {
+        OrgBody::OrgCreated { name, .. } => format!("org \"{}\" created", printable(name)),
+        OrgBody::AdminAdded { user } => format!("{user} made an admin"),
+        OrgBody::AdminRemoved { user } => format!("{user} is no longer an admin"),
+        OrgBody::UserAdded { user, profile } => {
+            format!("{user} added ({})", printable(&profile.display_name))
+        }
+        OrgBody::UserUpdated { user, .. } => format!("{user}'s directory entry updated"),
+        OrgBody::InviteIssued {
+            user, expires_at, ..
+        } => format!("invite issued for {user}, valid until {}", utc(*expires_at)),
+        OrgBody::DeviceAdded { user, device, .. } => format!("device {user}.{device} added"),
+        OrgBody::DeviceRevoked {
+            user,
+            device,
+            reason,
+        } => format!("device {user}.{device} revoked ({})", reason.as_str()),
+        OrgBody::UserDismissed { user } => format!("{user} dismissed"),
+        OrgBody::WipeOrdered { user, device } => format!("wipe of {user}.{device} ordered"),
+        OrgBody::PolicySet { .. } => "policy set".to_owned(),
+    };
+    format!(
+        "#{:<4} {}  {what}  (signed by {})",
+        e.seq,
+        utc(e.timestamp),
+        e.signer
+    )
+}
+
+fn audit_json(e: &AuditEntry) -> serde_json::Value {
+    let (signer_user, signer_device) = match &e.signer {
+        Signer::Device { user, device } => (Some(user.to_string()), Some(*device)),
+        Signer::Root | Signer::InviteKey => (None, None),
+    };
+    let signer = match &e.signer {
+        Signer::Root => "root",
+        Signer::Device { .. } => "device",
+        Signer::InviteKey => "invite_key",
+    };
+    let device = match &e.body {
+        OrgBody::DeviceAdded { device, .. }
+        | OrgBody::DeviceRevoked { device, .. }
+        | OrgBody::WipeOrdered { device, .. } => Some(*device),
+        _ => None,
+    };
+    serde_json::json!({
+        "seq": e.seq,
+        "timestamp": e.timestamp,
+        "kind": e.body.kind_name(),
+        "user": e.body.user().map(UserId::as_str),
+        "device": device,
+        "signer": signer,
+        "signer_user": signer_user,
+        "signer_device": signer_device,
+        "summary": describe(e),
+    })
+}

@@ -1,0 +1,228 @@
+//! Admin controls (docs/architecture.md §2, §5): each is an org log entry signed by this
+//! device (or, to appoint or remove admins, by the org root key this device holds), checked
+//! against the verified log before it is sent, and applied by every client when the log
+//! reaches it. The CLI's `parley admin …` and the app's admin console call these.
+//!
+//! Also the views an admin (or anyone) reads from the verified log: a user's devices and the
+//! audit trail, which is the whole log fetched again and verified from the genesis.
+
+use parley_crypto::keys::SigningKeyPair;
+use parley_proto::org::{
+    DeviceRecord, OrgBody, OrgEntry, OrgState, Policy, Profile, RevokeReason, UserRecord,
+};
+use parley_proto::{DeviceId, UserId};
+
+use crate::enrol::save_log;
+use crate::error::{Error, Missing, Result, TrustFailure};
+use crate::messaging::Messenger;
+use crate::orglog::VerifiedLog;
+
+/// One entry of the audit trail, with who signed it as the log knew them then.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Position in the log.
+    pub seq: u64,
+    /// When it was signed, seconds since the Unix epoch (the signer's clock, checked by the
+    /// relay to within 10 minutes of its own).
+    pub timestamp: u64,
+    /// What it says.
+    pub body: OrgBody,
+    /// Who signed it.
+    pub signer: Signer,
+}
+
+/// Who signed an entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Signer {
+    /// The org root key.
+    Root,
+    /// A device of a user.
+    Device {
+        /// The user.
+        user: UserId,
+        /// The device.
+        device: DeviceId,
+    },
+    /// A one-time invite or link key (the device it added signed with it).
+    InviteKey,
+}
+
+impl std::fmt::Display for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Root => f.write_str("the org root key"),
+            Self::Device { user, device } => write!(f, "{user}.{device}"),
+            Self::InviteKey => f.write_str("an invite key"),
+        }
+    }
+}
+
+impl Messenger {
+    /// Appends `body`, signed by this device's key or, for `AdminAdded`/`AdminRemoved`, by the
+    /// org root key (which only the device that created the org holds). Refused here, before
+    /// anything is sent, if the verified log says this device may not sign it.
+    pub async fn admin_append(&self, body: OrgBody) -> Result<OrgEntry> {
+        let mut tx = self.store().begin().await?;
+        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
+        let root = tx.org_root().await?;
+        let state = self.stored_log(&mut tx).await?;
+        tx.commit().await?;
+        let needs_root = matches!(
+            body,
+            OrgBody::AdminAdded { .. } | OrgBody::AdminRemoved { .. }
+        );
+        let key: SigningKeyPair = match (needs_root, root) {
+            (true, Some(root)) => root,
+            (true, None) => return Err(Error::NoRootKey),
+            (false, _) => identity.signing().clone(),
+        };
+        let mut log = VerifiedLog::from_state(state);
+        log.sync(self.relay()).await?;
+        let own = matches!(
+            &body,
+            OrgBody::DeviceRevoked { user, .. } | OrgBody::InviteIssued { user, .. }
+                if user.as_str() == self.user()
+        );
+        if !needs_root && !own && !log.state().is_admin_key(&key.public()) {
+            return Err(Error::NotAdmin);
+        }
+        let appended = log
+            .append(self.relay(), |s, now| {
+                OrgEntry::after(&s.head(), body.clone(), &key, now)
+            })
+            .await;
+        save_log(self.store(), &log).await?;
+        let entry = appended?;
+        // The contacts of the user it names follow at once.
+        self.sync_org().await?;
+        tracing::info!(
+            kind = entry.body.kind_name(),
+            seq = entry.seq,
+            "org log entry appended"
+        );
+        Ok(entry)
+    }
+
+    /// Revokes `user`'s `device`: the relay drops its credentials, queue and prekeys and
+    /// closes its sockets; every client stops encrypting to it and rotates its group keys.
+    /// An admin may revoke any device; a user may revoke their own other devices.
+    pub async fn revoke_device(
+        &self,
+        user: &UserId,
+        device: DeviceId,
+        reason: RevokeReason,
+    ) -> Result<OrgEntry> {
+        self.admin_append(OrgBody::DeviceRevoked {
+            user: user.clone(),
+            device,
+            reason,
+        })
+        .await
+    }
+
+    /// Dismisses `user`: every device revoked and the user out of the directory, in one
+    /// signed entry.
+    pub async fn dismiss_user(&self, user: &UserId) -> Result<OrgEntry> {
+        self.admin_append(OrgBody::UserDismissed { user: user.clone() })
+            .await
+    }
+
+    /// Replaces `user`'s directory entry.
+    pub async fn update_user(&self, user: &UserId, profile: Profile) -> Result<OrgEntry> {
+        self.admin_append(OrgBody::UserUpdated {
+            user: user.clone(),
+            profile,
+        })
+        .await
+    }
+
+    /// Sets the org's policy.
+    pub async fn set_policy(&self, policy: Policy) -> Result<OrgEntry> {
+        self.admin_append(OrgBody::PolicySet { policy }).await
+    }
+
+    /// Makes `user` an admin (needs the org root key).
+    pub async fn appoint_admin(&self, user: &UserId) -> Result<OrgEntry> {
+        self.admin_append(OrgBody::AdminAdded { user: user.clone() })
+            .await
+    }
+
+    /// The verified log, brought up to date.
+    pub async fn org(&self) -> Result<OrgState> {
+        self.sync_org().await?;
+        let mut tx = self.store().begin().await?;
+        let state = self.stored_log(&mut tx).await?;
+        tx.commit().await?;
+        Ok(state)
+    }
+
+    /// `user`'s entry in the verified log (brought up to date): directory entry, role, and
+    /// every device it ever had.
+    pub async fn org_user(&self, user: &UserId) -> Result<UserRecord> {
+        self.org()
+            .await?
+            .user(user)
+            .cloned()
+            .ok_or(Error::NoSuchUser)
+    }
+
+    /// `user`'s devices as the verified log lists them (revoked ones included, marked).
+    pub async fn org_devices(&self, user: &UserId) -> Result<Vec<(DeviceId, DeviceRecord)>> {
+        Ok(self.org_user(user).await?.devices.into_iter().collect())
+    }
+
+    /// The audit trail: the whole log fetched from the relay and verified again from the
+    /// genesis this account pinned, each entry with its signer. A log that does not extend the
+    /// one this device verified before is a [`TrustFailure`].
+    pub async fn audit(&self) -> Result<Vec<AuditEntry>> {
+        let mut tx = self.store().begin().await?;
+        let known = self.stored_log(&mut tx).await?.head();
+        tx.commit().await?;
+        let pinned = self.account.org_genesis_hash;
+        let mut entries = Vec::new();
+        let mut state: Option<OrgState> = None;
+        let mut since = 0;
+        loop {
+            let page = self.relay().org_log(since).await?;
+            if page.len < known.len {
+                return Err(TrustFailure::LogRollback.into());
+            }
+            if page.entries.is_empty() {
+                break;
+            }
+            for bytes in &page.entries {
+                let entry = OrgEntry::from_bytes(bytes.as_bytes())?;
+                // The entry this device verified last must be the very same one.
+                if entry.seq.saturating_add(1) == known.len && entry.hash() != known.hash {
+                    return Err(TrustFailure::LogRewritten.into());
+                }
+                let signer = match &state {
+                    None => Signer::Root,
+                    Some(s) if entry.signer == *s.root_key() => Signer::Root,
+                    Some(s) => match s.device_by_key(&entry.signer) {
+                        Some((user, device)) => Signer::Device {
+                            user: user.clone(),
+                            device,
+                        },
+                        None => Signer::InviteKey,
+                    },
+                };
+                match &mut state {
+                    None => state = Some(OrgState::new(&entry, &pinned)?),
+                    Some(s) => s.apply(&entry)?,
+                }
+                entries.push(AuditEntry {
+                    seq: entry.seq,
+                    timestamp: entry.timestamp,
+                    body: entry.body,
+                    signer,
+                });
+            }
+            since = entries.len() as u64;
+        }
+        if (entries.len() as u64) < known.len {
+            return Err(TrustFailure::LogRollback.into());
+        }
+        Ok(entries)
+    }
+}
