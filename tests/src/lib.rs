@@ -111,7 +111,13 @@ impl Server {
             ),
         };
         let data = tempfile::tempdir().unwrap();
-        let (url, child, pin) = spawn(data.path(), pg.as_ref().map(TestDb::url), &[]).await;
+        let (url, child, pin) = spawn(
+            data.path(),
+            pg.as_ref().map(TestDb::url),
+            "127.0.0.1:0",
+            &[],
+        )
+        .await;
         Self {
             url,
             child,
@@ -136,7 +142,7 @@ impl Server {
             "--tls-key".to_owned(),
             key_path.display().to_string(),
         ];
-        let (url, child, pin) = spawn(data.path(), None, &extra).await;
+        let (url, child, pin) = spawn(data.path(), None, "127.0.0.1:0", &extra).await;
         assert_eq!(
             pin,
             Some(parley_client::tls::fingerprint(cert.cert.der())),
@@ -158,11 +164,61 @@ impl Server {
         let (url, child, _) = spawn(
             self.data.path(),
             self.pg.as_ref().map(TestDb::url),
+            "127.0.0.1:0",
             &self.extra,
         )
         .await;
         self.url = url;
         self.child = child;
+    }
+
+    /// Kills the relay (SIGKILL) and starts it again on the same data and the same address,
+    /// so that the accounts enrolled with its URL reach it again. What it kept in memory (the
+    /// cached device lists and credentials) starts empty: the next request reads the database.
+    pub async fn restart_in_place(&mut self) {
+        self.child.kill().await.unwrap();
+        let addr = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, rest)| rest)
+            .to_owned();
+        let (url, child, _) = spawn(
+            self.data.path(),
+            self.pg.as_ref().map(TestDb::url),
+            &addr,
+            &self.extra,
+        )
+        .await;
+        assert_eq!(url, self.url, "the relay came back at the same address");
+        self.child = child;
+    }
+
+    /// A connection to the relay's database (the SQLite file in its data directory, or its
+    /// PostgreSQL database) beside the running relay: what an attacker with write access to
+    /// the database has, for tests that tamper with it. SQLite's WAL mode lets it write while
+    /// the relay runs (a write waits up to 10 s for the relay's).
+    pub async fn database(&self) -> Database {
+        match &self.pg {
+            Some(pg) => Database::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(pg.url())
+                    .await
+                    .unwrap(),
+            ),
+            None => {
+                let opts = sqlx::sqlite::SqliteConnectOptions::new()
+                    .filename(self.data.path().join("parley.db"))
+                    .busy_timeout(Duration::from_secs(10));
+                Database::Sqlite(
+                    sqlx::sqlite::SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .connect_with(opts)
+                        .await
+                        .unwrap(),
+                )
+            }
+        }
     }
 
     /// The relay's resident set size now and its peak, in KiB (`VmRSS`, `VmHWM`).
@@ -195,6 +251,97 @@ impl Server {
             }
         }
         out
+    }
+}
+
+/// A relay's database, opened beside the relay by [`Server::database`]. Statements are plain
+/// SQL with `$1`, `$2` … parameters, which both backends take.
+#[derive(Debug)]
+pub enum Database {
+    /// The SQLite file.
+    Sqlite(sqlx::SqlitePool),
+    /// The PostgreSQL database.
+    Postgres(sqlx::PgPool),
+}
+
+/// A parameter of a [`Database`] statement.
+#[derive(Clone, Copy, Debug)]
+pub enum Arg<'a> {
+    /// An integer (`INTEGER` / `BIGINT`).
+    Int(i64),
+    /// Bytes (`BLOB` / `BYTEA`).
+    Bytes(&'a [u8]),
+    /// Text.
+    Text(&'a str),
+}
+
+/// `query` with `args` bound in order.
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match *arg {
+                Arg::Int(v) => q.bind(v),
+                Arg::Bytes(v) => q.bind(v),
+                Arg::Text(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+impl Database {
+    /// Runs a statement; returns how many rows it changed.
+    pub async fn execute(&self, sql: &str, args: &[Arg<'_>]) -> u64 {
+        match self {
+            Self::Sqlite(pool) => bind_all!(sqlx::query(sql), args)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected(),
+            Self::Postgres(pool) => bind_all!(sqlx::query(sql), args)
+                .execute(pool)
+                .await
+                .unwrap()
+                .rows_affected(),
+        }
+    }
+
+    /// The integer a statement returns (one row, one column: a `COUNT(*)`, an `INSERT …
+    /// RETURNING pk`).
+    pub async fn int(&self, sql: &str, args: &[Arg<'_>]) -> i64 {
+        match self {
+            Self::Sqlite(pool) => bind_all!(sqlx::query_scalar(sql), args)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Self::Postgres(pool) => bind_all!(sqlx::query_scalar(sql), args)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// The bytes a statement returns (one row, one column).
+    pub async fn bytes(&self, sql: &str, args: &[Arg<'_>]) -> Vec<u8> {
+        match self {
+            Self::Sqlite(pool) => bind_all!(sqlx::query_scalar(sql), args)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+            Self::Postgres(pool) => bind_all!(sqlx::query_scalar(sql), args)
+                .fetch_one(pool)
+                .await
+                .unwrap(),
+        }
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
     }
 }
 
@@ -241,13 +388,14 @@ pub fn memory_kib(pid: u32) -> Option<(u64, u64)> {
 async fn spawn(
     data: &Path,
     database_url: Option<&str>,
+    listen: &str,
     extra: &[String],
 ) -> (String, tokio::process::Child, Option<[u8; 32]>) {
     let mut cmd = tokio::process::Command::new(&binaries().0);
     cmd.arg("--data-dir")
         .arg(data)
         .arg("--listen")
-        .arg("127.0.0.1:0")
+        .arg(listen)
         .env_remove("PARLEY_DATABASE_URL")
         .env("PARLEY_SETUP_TOKEN", SETUP_TOKEN)
         .env("PARLEY_LOG", "warn")
