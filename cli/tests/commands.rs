@@ -255,7 +255,7 @@ async fn refused_failures_exit_1() {
     );
     assert_eq!(
         json_error(&bob, &keys, &["devices", "zed"], 1).await,
-        "not_found"
+        "no_such_user"
     );
     assert_eq!(
         json_error(&alice, &keys, &["send", "zed", "hi"], 1).await,
