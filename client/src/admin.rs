@@ -136,6 +136,16 @@ impl Messenger {
         .await
     }
 
+    /// Orders `user`'s `device` to wipe itself (docs/architecture.md §5.2): it obeys when it
+    /// next reads the log and signs a receipt (`WipeDone`) that every client can verify.
+    pub async fn order_wipe(&self, user: &UserId, device: DeviceId) -> Result<OrgEntry> {
+        self.admin_append(OrgBody::WipeOrdered {
+            user: user.clone(),
+            device,
+        })
+        .await
+    }
+
     /// Sets the org's policy.
     pub async fn set_policy(&self, policy: Policy) -> Result<OrgEntry> {
         self.admin_append(OrgBody::PolicySet { policy }).await
@@ -199,7 +209,7 @@ impl Messenger {
                 let signer = match &state {
                     None => Signer::Root,
                     Some(s) if entry.signer == *s.root_key() => Signer::Root,
-                    Some(s) => match s.device_by_key(&entry.signer) {
+                    Some(s) => match s.key_owner(&entry.signer) {
                         Some((user, device)) => Signer::Device {
                             user: user.clone(),
                             device,

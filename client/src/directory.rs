@@ -125,9 +125,12 @@ impl Messenger {
         let mut log = VerifiedLog::from_state(state);
         let new = log.sync(self.relay()).await?;
         if new.is_empty() {
+            // An order read before and not yet obeyed (the device stopped midway) still is.
+            self.obey_wipe(log.state()).await?;
             return Ok(Vec::new());
         }
         save_log(self.store(), &log).await?;
+        self.obey_wipe(log.state()).await?;
         let users: BTreeSet<&UserId> = new.iter().filter_map(|e| e.body.user()).collect();
         let mut tx = self.store().begin().await?;
         for user in users {
@@ -148,8 +151,10 @@ impl Messenger {
         if !e.relay_error().is_some_and(|r| r.is_unauthorized()) {
             return e;
         }
-        if self.sync_org().await.is_err() {
-            return e;
+        match self.sync_org().await {
+            Ok(_) => {}
+            Err(wiped @ Error::Wiped { .. }) => return wiped,
+            Err(_) => return e,
         }
         let Ok(user) = UserId::new(self.user()) else {
             return e;

@@ -99,6 +99,14 @@ pub enum Error {
     /// the relay no longer accepts it. It can come back only as a new device.
     #[error("this device was signed out by your administrator ({})", .0.as_str())]
     DeviceRevoked(parley_proto::org::RevokeReason),
+    /// An administrator ordered this device wiped, and it was: the store key is destroyed and
+    /// Parley's files in the account directory deleted. `receipt` says whether the signed
+    /// receipt reached the relay.
+    #[error("this device was wiped by your administrator; nothing of the account is left here")]
+    Wiped {
+        /// Whether the receipt was delivered.
+        receipt: bool,
+    },
     /// Only an admin's device may do this.
     #[error("only an administrator's device may do this")]
     NotAdmin,
@@ -172,6 +180,7 @@ impl Error {
             Self::Invite(_) => "invite_invalid",
             Self::InviteUnusable => "invite_invalid",
             Self::DeviceRevoked(_) => "device_revoked",
+            Self::Wiped { .. } => "device_wiped",
             Self::NotAdmin => "not_admin",
             Self::NoRootKey => "no_root_key",
             Self::OrgLog(parley_proto::org::OrgError::UnknownKind(_)) => "update_required",
@@ -409,6 +418,9 @@ pub enum FileOp {
     /// The background encryption or decryption task ended abnormally.
     #[error("the file task failed")]
     Task,
+    /// Deleting files in a wipe.
+    #[error("cannot delete a file of the account")]
+    Delete,
 }
 
 impl From<Rejection> for Error {

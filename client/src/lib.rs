@@ -22,5 +22,6 @@ pub mod orglog;
 pub mod relay;
 pub mod store;
 pub mod tls;
+pub mod wipe;
 
 pub use error::{Error, ErrorInfo, Result};

@@ -118,6 +118,24 @@ impl VerifiedLog {
         .await
     }
 
+    /// Appends a wipe receipt (`WipeDone`) that `sign` makes, through the endpoint that needs
+    /// no credentials (the device may be revoked already).
+    pub async fn receipt(
+        &mut self,
+        relay: &Relay,
+        sign: impl Fn(&OrgState, u64) -> OrgEntry,
+    ) -> Result<OrgEntry> {
+        self.submit(relay, sign, |entry| async move {
+            relay
+                .post_receipt(&AppendRequest {
+                    entry: B64(entry.to_bytes()),
+                })
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
     /// Registers a device: `sign` makes its `DeviceAdded` entry for the state it is given.
     pub async fn register(
         &mut self,

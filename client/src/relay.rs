@@ -296,6 +296,11 @@ impl Relay {
             .await
     }
 
+    /// `POST /v1/org/receipts`: appends a device's wipe receipt (no credentials needed).
+    pub async fn post_receipt(&self, req: &AppendRequest) -> RelayResult<Appended> {
+        self.call(Method::POST, "/v1/org/receipts", Some(req)).await
+    }
+
     /// `POST /v1/org/log`: appends a signed entry.
     pub async fn append(&self, req: &AppendRequest) -> RelayResult<Appended> {
         self.call(Method::POST, "/v1/org/log", Some(req)).await

@@ -9,7 +9,7 @@
 //!
 //! The effects of an entry are written in the transaction that appends it: `UserAdded`
 //! inserts the user, `DeviceAdded` the device (with the secret it registered with),
-//! `DeviceRevoked` and `UserDismissed` mark devices revoked and delete their queues and
+//! `DeviceRevoked`, `UserDismissed` and `WipeDone` mark devices revoked and delete their queues and
 //! prekeys. After the commit this node drops the devices' cached credentials and device
 //! lists, closes their sockets and tells every socket that the log advanced; on PostgreSQL
 //! the same `NOTIFY`s, sent in the transaction, make every other node do the same.
@@ -275,7 +275,8 @@ async fn commit(
                     effects.users.push(user.clone());
                     effects.registered = Some((user.clone(), *number));
                 }
-                OrgBody::DeviceRevoked { user, device: number, .. } => {
+                OrgBody::DeviceRevoked { user, device: number, .. }
+                | OrgBody::WipeDone { user, device: number, .. } => {
                     effects.revoke(user, Some(*number));
                 }
                 OrgBody::UserDismissed { user } => effects.revoke(user, None),

@@ -19,6 +19,7 @@ Examples:
   parley admin invite bob --name 'Bob Stone' --title Accountant --department Finance
   parley admin devices bob
   parley admin revoke bob 2 --reason lost    # asks you to type 'bob' to confirm
+  parley admin wipe bob 2 --yes             # bob.2 wipes itself, then signs a receipt
   parley admin dismiss bob --yes
   parley admin policy set --offline-lock 86400 --offline-wipe 604800 --remote-secret on
   parley --json admin audit                  # the whole log, verified, one object";
@@ -48,6 +49,17 @@ pub enum AdminCommand {
     },
     /// Sign a device out: revoked with the reason "logout".
     Logout {
+        /// The user.
+        user: UserId,
+        /// The device number.
+        device: DeviceId,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Order a device to wipe itself: it destroys its store key and files when it next reads
+    /// the org log, and signs a receipt first (shown by `audit` and `devices`).
+    Wipe {
         /// The user.
         user: UserId,
         /// The device number.
@@ -131,6 +143,19 @@ struct Device {
     added_seq: u64,
     /// `null` while active.
     revoked: Option<Revoked>,
+    /// The last wipe ordered for it, `null` if none.
+    wipe: Option<Wipe>,
+}
+
+/// A wipe order and its receipt.
+#[derive(Debug, Serialize)]
+struct Wipe {
+    /// The `WipeOrdered` entry.
+    ordered_seq: u64,
+    /// The device's signed receipt (`WipeDone`), `null` until it arrives.
+    receipt_seq: Option<u64>,
+    /// When the device wiped itself (the receipt's time).
+    wiped_at: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -141,8 +166,9 @@ struct Revoked {
 }
 
 impl Device {
-    fn new(device: DeviceId, d: &DeviceRecord) -> Self {
+    fn new(device: DeviceId, d: &DeviceRecord, wipe: Option<Wipe>) -> Self {
         Self {
+            wipe,
             device,
             signing_key: hex(d.identity.signing_key().as_bytes()),
             added_seq: d.added_seq,
@@ -172,7 +198,25 @@ pub async fn run(ctx: &Context, command: &AdminCommand) -> Result<Outcome, CliEr
     with_messenger(ctx, async |m| match command {
         AdminCommand::Invite(args) => super::invite::invite(m.store(), args).await,
         AdminCommand::Devices { user } => {
-            let devices = m.org_devices(user).await?;
+            let org = m.org().await?;
+            let devices: Vec<(DeviceId, DeviceRecord)> = org
+                .user(user)
+                .ok_or(parley_client::Error::NoSuchUser)?
+                .devices
+                .iter()
+                .map(|(n, d)| (*n, *d))
+                .collect();
+            let wipe_of = |n: DeviceId| {
+                org.wipe_orders()
+                    .iter()
+                    .rev()
+                    .find(|w| &w.user == user && w.device == n)
+                    .map(|w| Wipe {
+                        ordered_seq: w.seq,
+                        receipt_seq: w.done.map(|d| d.0),
+                        wiped_at: w.done.map(|d| d.1),
+                    })
+            };
             let mut human = String::new();
             for (n, d) in &devices {
                 let state = match &d.revoked {
@@ -185,14 +229,26 @@ pub async fn run(ctx: &Context, command: &AdminCommand) -> Result<Outcome, CliEr
                     ),
                 };
                 let key = hex(d.identity.signing_key().as_bytes());
+                let wipe = match wipe_of(*n) {
+                    None => String::new(),
+                    Some(Wipe {
+                        receipt_seq: Some(r),
+                        wiped_at: Some(at),
+                        ..
+                    }) => format!("  wiped {} (signed receipt, entry {r})", utc(at)),
+                    Some(w) => format!("  wipe ordered (entry {}), no receipt yet", w.ordered_seq),
+                };
                 human.push_str(&format!(
-                    "{user}.{n}  {state}  key {}…\n",
+                    "{user}.{n}  {state}  key {}…{wipe}\n",
                     key.get(..16).unwrap_or_default()
                 ));
             }
             let json = serde_json::json!({
                 "user": user.as_str(),
-                "devices": devices.iter().map(|(n, d)| Device::new(*n, d)).collect::<Vec<_>>(),
+                "devices": devices
+                    .iter()
+                    .map(|(n, d)| Device::new(*n, d, wipe_of(*n)))
+                    .collect::<Vec<_>>(),
             });
             Outcome::new(&json, human)
         }
@@ -213,6 +269,10 @@ pub async fn run(ctx: &Context, command: &AdminCommand) -> Result<Outcome, CliEr
         AdminCommand::Logout { user, device, yes } => {
             confirm(*yes, &format!("sign out device {user}.{device}"), user)?;
             appended(m.revoke_device(user, *device, RevokeReason::Logout).await?)
+        }
+        AdminCommand::Wipe { user, device, yes } => {
+            confirm(*yes, &format!("wipe device {user}.{device}"), user)?;
+            appended(m.order_wipe(user, *device).await?)
         }
         AdminCommand::Dismiss { user, yes } => {
             confirm(
@@ -352,6 +412,11 @@ fn describe(e: &AuditEntry) -> String {
         } => format!("device {user}.{device} revoked ({})", reason.as_str()),
         OrgBody::UserDismissed { user } => format!("{user} dismissed"),
         OrgBody::WipeOrdered { user, device } => format!("wipe of {user}.{device} ordered"),
+        OrgBody::WipeDone {
+            user,
+            device,
+            order,
+        } => format!("{user}.{device} wiped itself on order #{order} (its signed receipt)"),
         OrgBody::PolicySet { .. } => "policy set".to_owned(),
     };
     format!(
@@ -375,7 +440,8 @@ fn audit_json(e: &AuditEntry) -> serde_json::Value {
     let device = match &e.body {
         OrgBody::DeviceAdded { device, .. }
         | OrgBody::DeviceRevoked { device, .. }
-        | OrgBody::WipeOrdered { device, .. } => Some(*device),
+        | OrgBody::WipeOrdered { device, .. }
+        | OrgBody::WipeDone { device, .. } => Some(*device),
         _ => None,
     };
     serde_json::json!({

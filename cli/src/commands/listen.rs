@@ -72,7 +72,7 @@ struct DroppedLine<'a> {
 pub async fn run(ctx: &Context, out: &Output, args: &Args) -> Result<Outcome, CliError> {
     let downloads = match &args.download_dir {
         Some(dir) => dir.clone(),
-        None => ctx.home()?.join("downloads"),
+        None => ctx.home()?.join(parley_client::wipe::DOWNLOADS_DIR),
     };
     with_messenger(ctx, async |m| {
         tokio::select! {

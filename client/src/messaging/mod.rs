@@ -142,6 +142,11 @@ impl Messenger {
         &self.account.user
     }
 
+    /// This device's number.
+    pub fn device(&self) -> DeviceId {
+        self.account.device
+    }
+
     /// Closes the store.
     pub async fn close(self) {
         self.store.close().await;

@@ -336,6 +336,22 @@ impl Store {
         destroyed.and(removed)
     }
 
+    /// Wipes the store while others may still hold it (a remote wipe, from inside the
+    /// engine): destroys the local key first, closes the pool (every later use fails), then
+    /// deletes the database files. The sealer's copy of the key goes when the store is
+    /// dropped.
+    pub async fn wipe_open(&self) -> StoreResult<()> {
+        let destroyed = self.key_source.destroy(&self.store_id).await;
+        self.pool.close().await;
+        let removed = delete_database_files(&self.home);
+        destroyed.and(removed)
+    }
+
+    /// The account directory.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
     /// Wipes the store in `home` without opening it (for a device whose remote secret is
     /// already gone, or whose key no longer opens the store): reads the store id, destroys
     /// the local key, deletes the database files.

@@ -67,6 +67,8 @@ pub enum RevokeReason {
     Replaced,
     /// Its user was dismissed.
     Dismissed,
+    /// It wiped itself on an admin's order (its receipt is in the log).
+    Wiped,
 }
 
 impl RevokeReason {
@@ -76,6 +78,7 @@ impl RevokeReason {
             Self::Logout => 2,
             Self::Replaced => 3,
             Self::Dismissed => 4,
+            Self::Wiped => 5,
         }
     }
 
@@ -85,6 +88,7 @@ impl RevokeReason {
             2 => Self::Logout,
             3 => Self::Replaced,
             4 => Self::Dismissed,
+            5 => Self::Wiped,
             _ => return Err(DecodeError::InvalidValue),
         })
     }
@@ -100,6 +104,7 @@ impl RevokeReason {
             Self::Logout => "logout",
             Self::Replaced => "replaced",
             Self::Dismissed => "dismissed",
+            Self::Wiped => "wiped",
         }
     }
 }
@@ -214,6 +219,17 @@ pub enum OrgBody {
         /// The device.
         device: DeviceId,
     },
+    /// The device's receipt for a wipe order, signed by the device itself just before it
+    /// destroyed its store key and files: the order is done and the device revoked. A revoked
+    /// device may still sign it (it can read the log without credentials).
+    WipeDone {
+        /// The user.
+        user: UserId,
+        /// The device.
+        device: DeviceId,
+        /// The `WipeOrdered` entry it obeys.
+        order: u64,
+    },
     /// The org's policy (admin); replaces the previous one.
     PolicySet {
         /// The policy.
@@ -233,6 +249,7 @@ mod kind {
     pub const USER_DISMISSED: u8 = 9;
     pub const WIPE_ORDERED: u8 = 10;
     pub const POLICY_SET: u8 = 11;
+    pub const WIPE_DONE: u8 = 12;
 }
 
 impl OrgBody {
@@ -249,6 +266,7 @@ impl OrgBody {
             Self::DeviceRevoked { .. } => "device-revoked",
             Self::UserDismissed { .. } => "user-dismissed",
             Self::WipeOrdered { .. } => "wipe-ordered",
+            Self::WipeDone { .. } => "wipe-done",
             Self::PolicySet { .. } => "policy-set",
         }
     }
@@ -265,7 +283,8 @@ impl OrgBody {
             | Self::DeviceAdded { user, .. }
             | Self::DeviceRevoked { user, .. }
             | Self::UserDismissed { user }
-            | Self::WipeOrdered { user, .. } => Some(user),
+            | Self::WipeOrdered { user, .. }
+            | Self::WipeDone { user, .. } => Some(user),
         }
     }
 
@@ -333,6 +352,16 @@ impl OrgBody {
                 put_user(out, user);
                 out.put_u32(*device);
             }
+            Self::WipeDone {
+                user,
+                device,
+                order,
+            } => {
+                out.put_u8(kind::WIPE_DONE);
+                put_user(out, user);
+                out.put_u32(*device);
+                out.put_u64(*order);
+            }
             Self::PolicySet { policy } => {
                 out.put_u8(kind::POLICY_SET);
                 policy.write(out);
@@ -381,6 +410,11 @@ impl OrgBody {
             kind::WIPE_ORDERED => Self::WipeOrdered {
                 user: read_user(r)?,
                 device: r.u32()?,
+            },
+            kind::WIPE_DONE => Self::WipeDone {
+                user: read_user(r)?,
+                device: r.u32()?,
+                order: r.u64()?,
             },
             kind::POLICY_SET => Self::PolicySet {
                 policy: Policy::read(r)?,

@@ -10,6 +10,7 @@
 //! | `InviteIssued` | an admin (an invite), or an active device of the same user (a link) |
 //! | `DeviceAdded` | an admin, or the unused, unexpired invite key issued for that user |
 //! | `DeviceRevoked` | an admin, or an active device of the same user |
+//! | `WipeDone` | the wiped device itself (even if revoked), for an order without a receipt |
 //!
 //! An admin is the root key, or the signing key of an active device of a user the log made an
 //! admin and did not dismiss. Device numbers are never reused (each new one is one more than
@@ -67,6 +68,12 @@ pub enum Rule {
     /// An invite valid for longer than allowed, or already expired.
     #[error("an invite must expire within 30 days")]
     BadExpiry,
+    /// A wipe is already ordered for that device and not yet done.
+    #[error("a wipe of that device is already ordered")]
+    WipePending,
+    /// `WipeDone` for an order that does not exist or is done.
+    #[error("no such pending wipe order")]
+    NoWipeOrder,
     /// An entry dated before its predecessor.
     #[error("the entry is dated before the one it follows")]
     TimeWentBack,
@@ -144,6 +151,8 @@ pub struct WipeOrder {
     pub device: DeviceId,
     /// The ordering entry (what the device's receipt names).
     pub seq: u64,
+    /// The device's receipt (`WipeDone`), once in the log: its position and time.
+    pub done: Option<(u64, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -279,6 +288,13 @@ impl OrgState {
             .map(|_| (user, *device))
     }
 
+    /// The device, active or revoked, whose signing key is `key`.
+    pub fn key_owner(&self, key: &SigningPublicKey) -> Option<(&UserId, DeviceId)> {
+        self.device_keys
+            .get(key.as_bytes())
+            .map(|(user, device)| (user, *device))
+    }
+
     /// Whether `key` may sign admin entries.
     pub fn is_admin_key(&self, key: &SigningPublicKey) -> bool {
         self.signer(key).is_admin()
@@ -302,6 +318,13 @@ impl OrgState {
     /// The wipes the log ordered, oldest first.
     pub fn wipe_orders(&self) -> &[WipeOrder] {
         &self.wipes
+    }
+
+    /// The order to wipe `user`'s `device` that has no receipt yet, if any.
+    pub fn pending_wipe(&self, user: &UserId, device: DeviceId) -> Option<&WipeOrder> {
+        self.wipes
+            .iter()
+            .find(|w| &w.user == user && w.device == device && w.done.is_none())
     }
 
     fn signer(&self, key: &SigningPublicKey) -> Signer<'_> {
@@ -369,6 +392,10 @@ impl OrgState {
             OrgBody::DeviceAdded { user, .. } => {
                 admin || matches!(signer, Signer::Invite(i) if &i.user == user)
             }
+            // The device's own key, revoked or not.
+            OrgBody::WipeDone { user, device, .. } => {
+                self.device_keys.get(entry.signer.as_bytes()) == Some(&(user.clone(), *device))
+            }
         };
         if !allowed {
             return Err(OrgError::Unauthorized);
@@ -434,12 +461,26 @@ impl OrgState {
                 }
                 self.fresh_key(identity.signing_key())
             }
-            OrgBody::DeviceRevoked { user, device, .. } | OrgBody::WipeOrdered { user, device } => {
+            OrgBody::DeviceRevoked { user, device, .. } => {
                 match self.live_user(user)?.devices.get(device) {
                     Some(d) if d.is_active() => Ok(()),
                     _ => Err(Rule::UnknownDevice),
                 }
             }
+            // A lost device may be revoked first and wiped when it next reads the log.
+            OrgBody::WipeOrdered { user, device } => match self.device(user, *device) {
+                Some(_) if self.pending_wipe(user, *device).is_none() => Ok(()),
+                Some(_) => Err(Rule::WipePending),
+                None => Err(Rule::UnknownDevice),
+            },
+            OrgBody::WipeDone {
+                user,
+                device,
+                order,
+            } => match self.pending_wipe(user, *device) {
+                Some(w) if w.seq == *order => Ok(()),
+                _ => Err(Rule::NoWipeOrder),
+            },
         }
     }
 
@@ -546,7 +587,25 @@ impl OrgState {
                 user: user.clone(),
                 device: *device,
                 seq: entry.seq,
+                done: None,
             }),
+            OrgBody::WipeDone {
+                user,
+                device,
+                order,
+            } => {
+                if let Some(w) = self.wipes.iter_mut().find(|w| w.seq == *order) {
+                    w.done = Some((entry.seq, entry.timestamp));
+                }
+                if let Some(d) = self
+                    .users
+                    .get_mut(user)
+                    .and_then(|u| u.devices.get_mut(device))
+                    && d.revoked.is_none()
+                {
+                    d.revoked = Some(revocation(RevokeReason::Wiped));
+                }
+            }
             OrgBody::PolicySet { policy } => self.policy = *policy,
         }
     }
@@ -599,6 +658,14 @@ impl OrgState {
             out.put_bytes(w.user.as_str().as_bytes());
             out.put_u32(w.device);
             out.put_u64(w.seq);
+            match w.done {
+                None => out.put_u8(0),
+                Some((seq, at)) => {
+                    out.put_u8(1);
+                    out.put_u64(seq);
+                    out.put_u64(at);
+                }
+            }
         }
         out
     }
@@ -678,6 +745,10 @@ impl OrgState {
                 user: read_user(&mut r)?,
                 device: r.u32()?,
                 seq: r.u64()?,
+                done: match r.bool()? {
+                    false => None,
+                    true => Some((r.u64()?, r.u64()?)),
+                },
             });
         }
         r.finish()?;

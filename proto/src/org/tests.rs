@@ -491,3 +491,73 @@ fn every_changed_byte_is_refused_and_unknown_kinds_say_update() {
         Err(OrgError::Decode(DecodeError::UnknownVersion(1)))
     );
 }
+
+#[test]
+fn a_wipe_order_is_done_by_the_device_s_own_receipt_even_after_revocation() {
+    let mut f = Fixture::new();
+    let bob = f.join("bob");
+    let other = f.join("carol");
+    let order = |f: &mut Fixture| {
+        f.append_by_admin(OrgBody::WipeOrdered {
+            user: user("bob"),
+            device: 1,
+        })
+    };
+    order(&mut f).unwrap();
+    let order_seq = f.state.head().len - 1;
+    assert_eq!(order(&mut f), Err(Rule::WipePending.into()));
+    // Lost: revoked before it could answer; it still reads the log and signs its receipt.
+    f.append_by_admin(OrgBody::DeviceRevoked {
+        user: user("bob"),
+        device: 1,
+        reason: RevokeReason::Lost,
+    })
+    .unwrap();
+    let receipt = |order| OrgBody::WipeDone {
+        user: user("bob"),
+        device: 1,
+        order,
+    };
+    assert_eq!(
+        f.append(receipt(order_seq), &other.signing().clone()),
+        Err(OrgError::Unauthorized)
+    );
+    assert_eq!(
+        f.append(receipt(order_seq + 1), &bob.signing().clone()),
+        Err(Rule::NoWipeOrder.into())
+    );
+    f.append(receipt(order_seq), &bob.signing().clone())
+        .unwrap();
+    let w = &f.state.wipe_orders()[0];
+    assert_eq!(
+        (w.seq, w.done.map(|d| d.0)),
+        (order_seq, Some(f.state.head().len - 1))
+    );
+    assert_eq!(f.state.pending_wipe(&user("bob"), 1), None);
+    assert_eq!(
+        f.append(receipt(order_seq), &bob.signing().clone()),
+        Err(Rule::NoWipeOrder.into())
+    );
+    // A receipt without a revocation revokes the device.
+    f.append_by_admin(OrgBody::WipeOrdered {
+        user: user("carol"),
+        device: 1,
+    })
+    .unwrap();
+    let carol_order = f.state.head().len - 1;
+    f.append(
+        OrgBody::WipeDone {
+            user: user("carol"),
+            device: 1,
+            order: carol_order,
+        },
+        &other.signing().clone(),
+    )
+    .unwrap();
+    let d = f.state.device(&user("carol"), 1).unwrap();
+    assert_eq!(d.revoked.map(|r| r.reason), Some(RevokeReason::Wiped));
+    assert_eq!(
+        OrgState::from_bytes(&f.state.to_bytes()),
+        Ok(f.state.clone())
+    );
+}

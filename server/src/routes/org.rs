@@ -23,6 +23,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/org", post(create_org).get(org_log))
         .route("/v1/org/log", post(append))
+        .route("/v1/org/receipts", post(receipt))
 }
 
 /// Stores the hash of the setup token while the org does not exist. Returns a freshly
@@ -153,5 +154,24 @@ pub async fn append(
         seq = entry.seq,
         "org log entry appended"
     );
+    Ok((StatusCode::CREATED, Json(Appended { seq: entry.seq })))
+}
+
+/// Appends a device's wipe receipt (`WipeDone`, signed by the wiped device itself). It needs
+/// no credentials: a lost device may have been revoked before it read its wipe order, and
+/// its receipt is still worth having. The entry's signature is the authentication.
+#[utoipa::path(post, path = "/v1/org/receipts", tag = "org", request_body = AppendRequest,
+    responses((status = 201, body = Appended), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn receipt(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<AppendRequest>,
+) -> ApiResult<(StatusCode, Json<Appended>)> {
+    let entry = orglog::decode(req.entry.as_bytes())?;
+    if !matches!(entry.body, parley_proto::org::OrgBody::WipeDone { .. }) {
+        return Err(ApiError::invalid("only wipe receipts go here"));
+    }
+    orglog::append(&state, &entry, None).await?;
+    tracing::info!(seq = entry.seq, "wipe receipt appended");
     Ok((StatusCode::CREATED, Json(Appended { seq: entry.seq })))
 }

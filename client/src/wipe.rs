@@ -1,0 +1,73 @@
+//! Remote wipe (docs/architecture.md §5.2): an admin's `WipeOrdered` entry for this device,
+//! obeyed as soon as the device reads it in the verified log.
+//!
+//! The order is in the org log, signed by an admin and verified like every entry, so the
+//! relay can neither forge one nor replay one (each order is done once, by its receipt). The
+//! device reads the log whenever the relay says it grew (on every connection, so an order
+//! made while it was offline is read at its next connection) and when a request is refused.
+//!
+//! Obeying, in this order: the device signs a receipt (`WipeDone`, naming the order) with its
+//! own device key and hands it to the relay, which needs no credentials for it (a lost device
+//! may have been revoked first); then it destroys the store key (crypto-shredding: any copy of
+//! the database is unreadable from then on); then it deletes the database files and the
+//! account directory's download folder ([`DOWNLOADS_DIR`]). If the receipt cannot be
+//! delivered the device wipes all the same: the order matters more than the receipt. Files a
+//! user exported elsewhere (`parley listen --download-dir`) are theirs and stay.
+
+use parley_proto::UserId;
+use parley_proto::org::{OrgBody, OrgEntry, OrgState};
+
+use crate::error::{Error, Missing, Result};
+use crate::messaging::Messenger;
+use crate::orglog::VerifiedLog;
+
+/// The folder inside the account directory where received files are saved unless the user
+/// chooses another (a wipe deletes it).
+pub const DOWNLOADS_DIR: &str = "downloads";
+
+impl Messenger {
+    /// Obeys a pending wipe order for this device in `state`, if there is one: returns
+    /// [`Error::Wiped`] once done. `Ok` when there is none.
+    pub(crate) async fn obey_wipe(&self, state: &OrgState) -> Result<()> {
+        let me = UserId::new(self.user())?;
+        let device = self.account.device;
+        let Some(order) = state.pending_wipe(&me, device).map(|w| w.seq) else {
+            return Ok(());
+        };
+        tracing::warn!(order, "wipe ordered for this device: obeying");
+        let mut tx = self.store().begin().await?;
+        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
+        tx.commit().await?;
+        let body = OrgBody::WipeDone {
+            user: me,
+            device,
+            order,
+        };
+        let mut log = VerifiedLog::from_state(state.clone());
+        let receipt = log
+            .receipt(self.relay(), |s, now| {
+                OrgEntry::after(&s.head(), body.clone(), identity.signing(), now)
+            })
+            .await;
+        drop(identity);
+        if let Err(e) = &receipt {
+            tracing::warn!(code = e.code(), "the wipe receipt could not be delivered");
+        }
+        // The key first: from here on nothing of the store can be read.
+        let wiped = self.store().wipe_open().await;
+        let home = self.store().home().to_path_buf();
+        let downloads = std::fs::remove_dir_all(home.join(DOWNLOADS_DIR));
+        // The account directory itself, if nothing else is in it.
+        let _ = std::fs::remove_dir(&home);
+        wiped?;
+        match downloads {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::file(crate::error::FileOp::Delete)(e)),
+        }
+        tracing::warn!("this device is wiped");
+        Err(Error::Wiped {
+            receipt: receipt.is_ok(),
+        })
+    }
+}
