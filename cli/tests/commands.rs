@@ -522,6 +522,23 @@ async fn admin_commands() {
         stderr(&out)
     );
 
+    // Forced logout: the device's keys and sessions are destroyed when it next hears of it;
+    // from then on every command says so, even without the relay.
+    let bob3 = tmp.path().join("bob3");
+    let link = json(&bob, &keys, &["link-device"], 0).await;
+    json(&bob3, &keys, &["join", link["invite"].as_str().unwrap()], 0).await;
+    let v = json(&alice, &keys, &["admin", "logout", "bob", "3", "--yes"], 0).await;
+    assert_eq!(v["appended"]["kind"], "device-revoked");
+    let code = json_error(&bob3, &keys, &["send", "alice", "hi"], 1).await;
+    assert_eq!(code, "device_revoked");
+    let out = parley(&bob3, &keys, &["history", "alice"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("signed out by your administrator (logout)"),
+        "{}",
+        stderr(&out)
+    );
+
     // Policy.
     let v = json(
         &alice,

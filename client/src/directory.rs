@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use parley_crypto::identity::PublicIdentity;
-use parley_proto::org::{OrgBody, OrgEntry, OrgState};
+use parley_proto::org::{OrgBody, OrgEntry, OrgState, RevokeReason};
 use parley_proto::{DeviceId, UserId};
 
 use crate::enrol::save_log;
@@ -172,12 +172,28 @@ impl Messenger {
             Some(d) => match d.revoked {
                 Some(r) => {
                     tracing::warn!(reason = r.reason.as_str(), "this device was revoked");
+                    if r.reason == RevokeReason::Logout
+                        && let Err(e) = self.sign_out().await
+                    {
+                        return e;
+                    }
                     Error::DeviceRevoked(r.reason)
                 }
                 None => e,
             },
             None => e,
         }
+    }
+
+    /// Forced logout, on this device (docs/architecture.md §5.4): its keys and sessions are
+    /// destroyed in one transaction, its history stays (sealed). It can come back only as a
+    /// new device.
+    pub(crate) async fn sign_out(&self) -> Result<()> {
+        let mut tx = self.store().begin().await?;
+        tx.sign_out().await?;
+        tx.commit().await?;
+        tracing::warn!("signed out by an administrator: keys and sessions destroyed");
+        Ok(())
     }
 
     /// The devices of `user`, from the cache unless there is none or `refresh` is set (then

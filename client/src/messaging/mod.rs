@@ -104,7 +104,13 @@ impl Messenger {
     pub async fn new(store: Store) -> Result<Self> {
         let mut tx = store.begin().await?;
         let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
+        let signed_out = tx.signed_out().await?;
         tx.commit().await?;
+        if signed_out {
+            return Err(Error::DeviceRevoked(
+                parley_proto::org::RevokeReason::Logout,
+            ));
+        }
         let relay = relay_for(&account)?;
         Ok(Self {
             store,

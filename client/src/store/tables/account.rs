@@ -69,6 +69,28 @@ impl StoreTx<'_> {
         self.put_singleton("org_state", &state.to_bytes()).await
     }
 
+    /// Forced logout (docs/architecture.md §5.4): destroys this device's identity key pair,
+    /// prekeys, org root key, and every pairwise session and sender key (its own and its
+    /// peers'), and marks the account signed out. The message history stays, sealed under
+    /// the store key.
+    pub async fn sign_out(&mut self) -> StoreResult<()> {
+        for sql in [
+            "DELETE FROM singletons WHERE name IN ('identity', 'prekeys', 'org_root')",
+            "DELETE FROM sessions",
+            "DELETE FROM sender_keys",
+            "DELETE FROM own_sender_keys",
+            "DELETE FROM outbox",
+        ] {
+            sqlx::query(sql).execute(&mut *self.tx).await?;
+        }
+        self.put_singleton("signed_out", b"1").await
+    }
+
+    /// Whether this device was signed out ([`StoreTx::sign_out`]).
+    pub async fn signed_out(&mut self) -> StoreResult<bool> {
+        Ok(self.get_singleton_text("signed_out").await?.is_some())
+    }
+
     /// This device's prekey store.
     pub async fn prekeys(&mut self) -> StoreResult<Option<PreKeyStore>> {
         self.get_singleton_text("prekeys")

@@ -213,3 +213,39 @@ async fn wipe_at_works_without_the_remote_secret() {
     assert!(!key_file.exists());
     assert!(!Store::database_path(&d.home).exists());
 }
+
+#[tokio::test]
+async fn signing_out_destroys_the_device_keys_and_sessions_and_keeps_the_history() {
+    use parley_crypto::identity::IdentityKeyPair;
+    use parley_crypto::keys::os_rng;
+    use parley_crypto::prekeys::PreKeyStore;
+    use parley_crypto::session_record::SessionRecord;
+
+    let d = dirs();
+    let store = d.create().await;
+    let identity = IdentityKeyPair::generate(&mut os_rng());
+    let peer = parley_crypto::DeviceAddress::new("bob", 1).unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.set_account(&account()).await.unwrap();
+    tx.set_identity(&identity).await.unwrap();
+    tx.set_prekeys(&PreKeyStore::new(&identity, 1, &mut os_rng()))
+        .await
+        .unwrap();
+    tx.set_session(&peer, &SessionRecord::default())
+        .await
+        .unwrap();
+    assert!(!tx.signed_out().await.unwrap());
+    tx.sign_out().await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.signed_out().await.unwrap());
+    assert!(tx.identity().await.unwrap().is_none());
+    assert!(tx.prekeys().await.unwrap().is_none());
+    assert!(tx.session(&peer).await.unwrap().is_none());
+    assert_eq!(
+        tx.account().await.unwrap().unwrap(),
+        account(),
+        "the account stays"
+    );
+}
