@@ -77,7 +77,7 @@ impl Messenger {
             (false, _) => identity.signing().clone(),
         };
         let mut log = VerifiedLog::from_state(state);
-        log.sync(self.relay()).await?;
+        let mut new = log.sync(self.relay()).await?;
         let own = matches!(
             &body,
             OrgBody::DeviceRevoked { user, .. } | OrgBody::InviteIssued { user, .. }
@@ -93,8 +93,9 @@ impl Messenger {
             .await;
         save_log(self.store(), &log).await?;
         let entry = appended?;
-        // The contacts of the user it names follow at once.
-        self.sync_org().await?;
+        // The contacts of the users it (and what came before it) names follow at once.
+        new.push(entry.clone());
+        self.follow_log(log.state(), &new).await?;
         tracing::info!(
             kind = entry.body.kind_name(),
             seq = entry.seq,

@@ -131,17 +131,23 @@ impl Messenger {
         }
         save_log(self.store(), &log).await?;
         self.obey_wipe(log.state()).await?;
-        let users: BTreeSet<&UserId> = new.iter().filter_map(|e| e.body.user()).collect();
+        self.follow_log(log.state(), &new).await?;
+        tracing::debug!(entries = new.len(), "org log advanced");
+        Ok(changes(&new))
+    }
+
+    /// Updates the contacts of every user `entries` name from `state` (which has them).
+    pub(crate) async fn follow_log(&self, state: &OrgState, entries: &[OrgEntry]) -> Result<()> {
+        let users: BTreeSet<&UserId> = entries.iter().filter_map(|e| e.body.user()).collect();
         let mut tx = self.store().begin().await?;
         for user in users {
             let cached = tx.contact(user.as_str()).await?;
-            if let Some(contact) = contact_from_log(log.state(), user, cached) {
+            if let Some(contact) = contact_from_log(state, user, cached) {
                 tx.set_contact(&contact).await?;
             }
         }
         tx.commit().await?;
-        tracing::debug!(entries = new.len(), "org log advanced");
-        Ok(changes(&new))
+        Ok(())
     }
 
     /// Explains a refusal of this device's credentials: if the verified org log (fetched

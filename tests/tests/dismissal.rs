@@ -1,0 +1,103 @@
+//! Dismissal through real relays and real engines, on SQLite and PostgreSQL: after
+//! `UserDismissed`, the dismissed user's devices can neither fetch nor send, and a copy of a
+//! dismissed device's state kept from before decrypts nothing sent afterwards, in 1:1 and in
+//! groups (every remaining member rotates its sender key before its next group message).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use parley_client::Error;
+use parley_client::messaging::Target;
+use parley_e2e::{Backend, Org, Server, receive, texts};
+use parley_proto::UserId;
+use parley_proto::ws::ServerFrame;
+
+/// The next envelope queued for `m`'s device, taken off the relay without acking it.
+async fn take_envelope(m: &parley_client::messaging::Messenger) -> parley_proto::ws::Envelope {
+    let mut ws = m.relay().connect().await.unwrap();
+    let env = loop {
+        match ws.next().await.unwrap().unwrap() {
+            ServerFrame::Envelope(env) => break env,
+            ServerFrame::QueueEmpty | ServerFrame::LogAdvanced { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    ws.close().await;
+    env
+}
+
+async fn dismissal(backend: Backend) {
+    let server = Server::start(backend).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let carol = org.invite(&alice, "carol").await;
+    let carol_id = UserId::new(carol.m.user()).unwrap();
+    let group = alice
+        .m
+        .create_group("Board", &[UserId::new("bob").unwrap(), carol_id.clone()])
+        .await
+        .unwrap();
+    let to_group = Target::Group(group);
+    let to_carol = Target::User(carol_id.clone());
+    alice.m.send_text(&to_group, "before").await.unwrap();
+    alice.m.send_text(&to_carol, "1:1 before").await.unwrap();
+    receive(&bob.m, 2).await; // the group, and alice's message
+    bob.m.send_text(&to_group, "bob before").await.unwrap();
+    receive(&alice.m, 1).await;
+    // The group, alice's two messages and bob's: carol holds both sender keys.
+    assert_eq!(
+        texts(&receive(&carol.m, 4).await),
+        ["before", "1:1 before", "bob before"]
+    );
+
+    alice.m.dismiss_user(&carol_id).await.unwrap();
+
+    // Carol's device can neither fetch nor send.
+    let e = carol.m.events().await.unwrap_err();
+    assert!(matches!(e, Error::DeviceRevoked(_)), "{e:?}");
+    let e = carol
+        .m
+        .send_text(&Target::User(UserId::new("alice").unwrap()), "hello?")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::DeviceRevoked(_) | Error::Refused(_)),
+        "{e:?}"
+    );
+
+    // Nobody encrypts to her any more: a 1:1 message cannot be sent.
+    let e = alice.m.send_text(&to_carol, "after").await.unwrap_err();
+    assert_eq!(e.code(), "no_such_user", "{e:?}");
+
+    // The group goes on; what is sent after comes under new sender keys, which carol's
+    // kept state (her engine, with everything it had) cannot open.
+    alice.m.send_text(&to_group, "after, alice").await.unwrap();
+    bob.m.send_text(&to_group, "after, bob").await.unwrap();
+    let env = take_envelope(&bob.m).await;
+    let e = carol.m.receive(&env).await.unwrap_err();
+    assert!(
+        matches!(e, Error::Rejected(_)),
+        "a dismissed member's state reads nothing sent afterwards: {e:?}"
+    );
+    assert_eq!(
+        texts(&receive(&bob.m, 1).await),
+        ["after, alice"],
+        "bob reads it"
+    );
+    let env = take_envelope(&alice.m).await;
+    assert!(carol.m.receive(&env).await.is_err());
+    assert_eq!(texts(&receive(&alice.m, 1).await), ["after, bob"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dismissal_sqlite() {
+    dismissal(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dismissal_postgres() {
+    dismissal(Backend::Postgres).await;
+}
