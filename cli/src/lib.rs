@@ -142,6 +142,9 @@ pub enum Command {
     /// Group conversations.
     #[command(subcommand, after_help = commands::group::AFTER_HELP)]
     Group(commands::group::GroupCommand),
+    /// Show the safety number between you and a colleague (changes when either adds or
+    /// loses a device).
+    SafetyNumber(commands::safety_number::Args),
     /// Administer the org: invite, revoke, dismiss, policy, audit (admins' devices).
     #[command(subcommand, after_help = commands::admin::AFTER_HELP)]
     Admin(commands::admin::AdminCommand),
@@ -206,6 +209,7 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<Outcome, CliError> {
         Command::React(args) => react::run(&ctx, args).await,
         Command::Group(command) => group::run(&ctx, command).await,
         Command::Admin(command) => admin::run(&ctx, command).await,
+        Command::SafetyNumber(args) => safety_number::run(&ctx, args).await,
         Command::Completions(args) => completions::run(args, Cli::command()),
     }
 }

@@ -479,6 +479,14 @@ async fn admin_commands() {
     assert!(devices.iter().all(|d| d["revoked"].is_null()), "{v}");
     assert!(is_hex(devices[1]["signing_key"].as_str().unwrap(), 64));
 
+    // Both sides see the same safety number; it changes when a device goes.
+    let a = json(&alice, &keys, &["safety-number", "bob"], 0).await;
+    let b = json(&bob, &keys, &["safety-number", "alice"], 0).await;
+    let number = a["safety_number"].as_str().unwrap().to_owned();
+    assert_eq!(number.len(), 60, "{a}");
+    assert!(number.bytes().all(|c| c.is_ascii_digit()));
+    assert_eq!(b["safety_number"], number.as_str());
+
     // Destructive actions want a confirmation; without a terminal, --yes.
     let code = json_error(&alice, &keys, &["admin", "revoke", "bob", "2"], 1).await;
     assert_eq!(code, "confirmation_needed");
@@ -499,6 +507,8 @@ async fn admin_commands() {
     let revoked_at = v["appended"]["seq"].as_u64().unwrap();
     let v = json(&alice, &keys, &["admin", "devices", "bob"], 0).await;
     assert_eq!(v["devices"][1]["revoked"]["reason"], "lost", "{v}");
+    let a = json(&alice, &keys, &["safety-number", "bob"], 0).await;
+    assert_ne!(a["safety_number"], number.as_str(), "bob lost a device");
     assert_eq!(v["devices"][1]["revoked"]["seq"], revoked_at);
 
     // Bob's other device hears of it; the revoked one is told, and refused.

@@ -6,6 +6,7 @@
 //! Also the views an admin (or anyone) reads from the verified log: a user's devices and the
 //! audit trail, which is the whole log fetched again and verified from the genesis.
 
+use parley_crypto::fingerprint::SafetyNumber;
 use parley_crypto::keys::SigningKeyPair;
 use parley_proto::org::{
     DeviceRecord, OrgBody, OrgEntry, OrgState, Policy, Profile, RevokeReason, UserRecord,
@@ -156,6 +157,32 @@ impl Messenger {
     pub async fn appoint_admin(&self, user: &UserId) -> Result<OrgEntry> {
         self.admin_append(OrgBody::AdminAdded { user: user.clone() })
             .await
+    }
+
+    /// The safety number between this user and `user` (docs/architecture.md §3): computed
+    /// from both users' active device keys as the verified log lists them, so it changes
+    /// whenever either adds or loses a device. Colleagues need not compare it (the log
+    /// certifies their keys); it is there for those who want to check by hand.
+    pub async fn safety_number(&self, user: &UserId) -> Result<SafetyNumber> {
+        let org = self.org().await?;
+        let keys = |u: &UserId| -> Result<Vec<_>> {
+            let record = org
+                .user(u)
+                .filter(|r| !r.dismissed)
+                .ok_or(Error::NoSuchUser)?;
+            Ok(record
+                .active_devices()
+                .map(|(_, d)| *d.identity.signing_key())
+                .collect())
+        };
+        let me = UserId::new(self.user())?;
+        SafetyNumber::new(
+            me.as_str().as_bytes(),
+            &keys(&me)?,
+            user.as_str().as_bytes(),
+            &keys(user)?,
+        )
+        .map_err(|_| Error::NoSuchUser)
     }
 
     /// The verified log, brought up to date.

@@ -14,6 +14,7 @@ pub mod join;
 pub mod link_device;
 pub mod listen;
 pub mod react;
+pub mod safety_number;
 pub mod send;
 pub mod send_file;
 pub mod whoami;
