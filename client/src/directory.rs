@@ -124,6 +124,10 @@ impl Messenger {
         tx.commit().await?;
         let mut log = VerifiedLog::from_state(state);
         let new = log.sync(self.relay()).await?;
+        // In touch with the relay: the offline limits count from now.
+        let mut tx = self.store().begin().await?;
+        tx.set_last_contact(crate::orglog::now_secs()).await?;
+        tx.commit().await?;
         if new.is_empty() {
             // An order read before and not yet obeyed (the device stopped midway) still is.
             self.obey_wipe(log.state()).await?;

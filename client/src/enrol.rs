@@ -133,6 +133,7 @@ async fn save(
     tx.set_identity(&keys.device.identity).await?;
     tx.set_prekeys(&keys.prekeys).await?;
     tx.set_org_state(log.state()).await?;
+    tx.set_last_contact(now_secs()).await?;
     if let Some(root) = root {
         tx.set_org_root(root).await?;
     }

@@ -107,6 +107,18 @@ pub enum Error {
         /// Whether the receipt was delivered.
         receipt: bool,
     },
+    /// The org's policy limits how long a device may go without reaching the relay; this one
+    /// went longer and is locked until it reaches the relay again. Temporary.
+    #[error(
+        "this device has been out of touch with the relay for too long and is locked until it reaches it again"
+    )]
+    OfflineLocked,
+    /// This device went longer without reaching the relay than the org's policy allows
+    /// before a wipe, and wiped itself: its store key is destroyed and its files deleted.
+    #[error(
+        "this device was out of touch with the relay for longer than your organisation allows and has wiped itself"
+    )]
+    OfflineWiped,
     /// Only an admin's device may do this.
     #[error("only an administrator's device may do this")]
     NotAdmin,
@@ -181,6 +193,8 @@ impl Error {
             Self::InviteUnusable => "invite_invalid",
             Self::DeviceRevoked(_) => "device_revoked",
             Self::Wiped { .. } => "device_wiped",
+            Self::OfflineLocked => "offline_locked",
+            Self::OfflineWiped => "offline_wiped",
             Self::NotAdmin => "not_admin",
             Self::NoRootKey => "no_root_key",
             Self::OrgLog(parley_proto::org::OrgError::UnknownKind(_)) => "update_required",
@@ -199,7 +213,10 @@ impl Error {
     pub fn is_temporary(&self) -> bool {
         matches!(
             self,
-            Self::Unreachable(_) | Self::ConnectionClosed | Self::DevicesChanging
+            Self::Unreachable(_)
+                | Self::ConnectionClosed
+                | Self::DevicesChanging
+                | Self::OfflineLocked
         )
     }
 

@@ -55,19 +55,31 @@ impl Messenger {
         }
         // The key first: from here on nothing of the store can be read.
         let wiped = self.store().wipe_open().await;
-        let home = self.store().home().to_path_buf();
-        let downloads = std::fs::remove_dir_all(home.join(DOWNLOADS_DIR));
-        // The account directory itself, if nothing else is in it.
-        let _ = std::fs::remove_dir(&home);
-        wiped?;
-        match downloads {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::file(crate::error::FileOp::Delete)(e)),
-        }
+        remove_files(self.store().home(), wiped.map_err(Error::from))?;
         tracing::warn!("this device is wiped");
         Err(Error::Wiped {
             receipt: receipt.is_ok(),
         })
+    }
+}
+
+/// Wipes a store that is not in use (the offline limit, before the engine starts): the key
+/// first, then the files.
+pub(crate) async fn wipe_store(store: crate::store::Store) -> Result<()> {
+    let home = store.home().to_path_buf();
+    let wiped = store.wipe().await;
+    remove_files(&home, wiped.map_err(Error::from))
+}
+
+/// After the store's key and database are gone (`wiped` says how that went): deletes the
+/// download folder and the account directory if nothing else is in it.
+fn remove_files(home: &std::path::Path, wiped: Result<()>) -> Result<()> {
+    let downloads = std::fs::remove_dir_all(home.join(DOWNLOADS_DIR));
+    let _ = std::fs::remove_dir(home);
+    wiped?;
+    match downloads {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::file(crate::error::FileOp::Delete)(e)),
     }
 }

@@ -100,24 +100,58 @@ pub struct Messenger {
 }
 
 impl Messenger {
-    /// Opens the messenger of the account in `store`.
+    /// Opens the messenger of the account in `store`, applying the org's offline limits
+    /// (see [`Messenger::open_at`]) with the system clock.
     pub async fn new(store: Store) -> Result<Self> {
+        Self::open_at(store, crate::orglog::now_secs()).await
+    }
+
+    /// Opens the messenger as if the time were `now` (seconds since the Unix epoch).
+    ///
+    /// The org's policy (docs/architecture.md §5.3) may limit how long a device goes without
+    /// reaching the relay. Past the lock limit the device must reach the relay before
+    /// anything is read (a failure closes the store: [`Error::OfflineLocked`]); past the wipe
+    /// limit it wipes itself at once, with no word from the relay ([`Error::OfflineWiped`]).
+    /// The limits are counted from the last time it read the org log, kept in its store.
+    pub async fn open_at(store: Store, now: u64) -> Result<Self> {
         let mut tx = store.begin().await?;
         let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
         let signed_out = tx.signed_out().await?;
+        let policy = tx.org_state().await?.map(|s| *s.policy());
+        let last = tx.last_contact().await?;
         tx.commit().await?;
         if signed_out {
+            store.close().await;
             return Err(Error::DeviceRevoked(
                 parley_proto::org::RevokeReason::Logout,
             ));
         }
+        let away = last.map_or(0, |l| now.saturating_sub(l));
+        let policy = policy.unwrap_or_default();
+        if policy.offline_wipe_secs > 0 && away > policy.offline_wipe_secs {
+            tracing::warn!(away, "offline for longer than the policy allows: wiping");
+            crate::wipe::wipe_store(store).await?;
+            return Err(Error::OfflineWiped);
+        }
         let relay = relay_for(&account)?;
-        Ok(Self {
+        let m = Self {
             store,
             account,
             relay,
             last_stamp: std::sync::atomic::AtomicU64::new(0),
-        })
+        };
+        if policy.offline_lock_secs > 0 && away > policy.offline_lock_secs {
+            tracing::warn!(away, "offline for longer than the policy allows: locked");
+            if let Err(e) = m.sync_org().await {
+                m.close().await;
+                return Err(if e.is_temporary() {
+                    Error::OfflineLocked
+                } else {
+                    e
+                });
+            }
+        }
+        Ok(m)
     }
 
     /// A local timestamp (ms) later than every one given before by this messenger.

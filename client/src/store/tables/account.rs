@@ -91,6 +91,24 @@ impl StoreTx<'_> {
         Ok(self.get_singleton_text("signed_out").await?.is_some())
     }
 
+    /// When this device last reached the relay (seconds since the Unix epoch), for the
+    /// policy's offline limits.
+    pub async fn last_contact(&mut self) -> StoreResult<Option<u64>> {
+        self.get_singleton_text("last_contact")
+            .await?
+            .map(|b| {
+                let bytes: [u8; 8] = b.as_slice().try_into().map_err(malformed(T_SINGLETONS))?;
+                Ok(u64::from_be_bytes(bytes))
+            })
+            .transpose()
+    }
+
+    /// Records that this device reached the relay at `secs`.
+    pub async fn set_last_contact(&mut self, secs: u64) -> StoreResult<()> {
+        self.put_singleton("last_contact", &secs.to_be_bytes())
+            .await
+    }
+
     /// This device's prekey store.
     pub async fn prekeys(&mut self) -> StoreResult<Option<PreKeyStore>> {
         self.get_singleton_text("prekeys")
