@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use parley_crypto::identity::PublicIdentity;
-use parley_proto::org::{OrgBody, OrgEntry, OrgState, RevokeReason};
+use parley_proto::org::{LogHead, OrgBody, OrgEntry, OrgState, RevokeReason};
 use parley_proto::{DeviceId, UserId};
 
 use crate::enrol::save_log;
@@ -193,6 +193,88 @@ impl Messenger {
             },
             None => e,
         }
+    }
+
+    /// Fork detection (docs/architecture.md §2): compares the log head a message's author had
+    /// verified (`theirs`) with this device's. The same length with another hash, or an
+    /// older head whose entry is not in this device's log, is [`TrustFailure::LogForked`];
+    /// a longer log the relay does not serve here (after a sync) is
+    /// [`TrustFailure::LogWithheld`]. An older head is looked up in the relay's log, which
+    /// must chain to this device's verified head (else [`TrustFailure::LogRewritten`]);
+    /// each such head is fetched once.
+    pub async fn check_org_head(&self, theirs: &LogHead) -> Result<()> {
+        let mut ours = self.verified_head().await?;
+        if theirs.len > ours.len {
+            self.sync_org().await?;
+            ours = self.verified_head().await?;
+            if theirs.len > ours.len {
+                return Err(TrustFailure::LogWithheld.into());
+            }
+        }
+        let expected = if theirs.len == ours.len {
+            ours.hash
+        } else {
+            self.past_head(theirs.len, &ours).await?
+        };
+        if expected == theirs.hash {
+            Ok(())
+        } else {
+            Err(TrustFailure::LogForked.into())
+        }
+    }
+
+    async fn verified_head(&self) -> Result<LogHead> {
+        let mut tx = self.store().begin().await?;
+        let head = tx.org_head().await?.ok_or(Missing::OrgLog)?;
+        tx.commit().await?;
+        Ok(head)
+    }
+
+    /// The hash of the last entry of this device's log when it had `len` entries (`len` less
+    /// than `ours.len`), from the relay's entries `len - 1 ..`, which must chain to `ours`.
+    async fn past_head(&self, len: u64, ours: &LogHead) -> Result<[u8; 32]> {
+        if let Some(hash) = self
+            .past_heads
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&len).copied())
+        {
+            return Ok(hash);
+        }
+        let first = len.checked_sub(1).ok_or(TrustFailure::LogForked)?;
+        let mut hashes = Vec::new();
+        let mut prev: Option<[u8; 32]> = None;
+        let mut next = first;
+        while next < ours.len {
+            let page = self.relay().org_log(next).await?;
+            if page.entries.is_empty() {
+                return Err(TrustFailure::LogRewritten.into());
+            }
+            for bytes in &page.entries {
+                if next >= ours.len {
+                    break;
+                }
+                let entry = OrgEntry::from_bytes(bytes.as_bytes())?;
+                if entry.seq != next || prev.is_some_and(|p| p != entry.prev_hash) {
+                    return Err(TrustFailure::LogRewritten.into());
+                }
+                let hash = entry.hash();
+                hashes.push(hash);
+                prev = Some(hash);
+                next += 1;
+            }
+        }
+        if prev != Some(ours.hash) {
+            return Err(TrustFailure::LogRewritten.into());
+        }
+        let hash = *hashes.first().ok_or(TrustFailure::LogRewritten)?;
+        if let Ok(mut m) = self.past_heads.lock() {
+            if m.len() > 1024 {
+                m.clear();
+            }
+            m.insert(len, hash);
+        }
+        Ok(hash)
     }
 
     /// Forced logout, on this device (docs/architecture.md §5.4): its keys and sessions are

@@ -350,6 +350,16 @@ pub enum TrustFailure {
     /// or another org).
     #[error("the relay rewrote the org log")]
     LogRewritten,
+    /// A message's author had verified an org log that is not this device's (same length,
+    /// another last entry, or an entry this device's log does not have): the relay is showing
+    /// people different logs.
+    #[error(
+        "another member has seen a different org log: the relay is showing people different logs"
+    )]
+    LogForked,
+    /// A message's author had verified org log entries the relay does not serve this device.
+    #[error("another member has seen org log entries the relay withholds from this device")]
+    LogWithheld,
     /// A prekey bundle's identity is not the one listed for its device.
     #[error("a prekey bundle's identity is not its device's")]
     BundleIdentityMismatch,

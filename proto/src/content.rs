@@ -191,6 +191,9 @@ pub struct Content {
     /// Hash of the newest org-log entry the author had seen (fork detection, docs/architecture.md §2).
     #[serde(default)]
     pub org_head: Option<B64>,
+    /// How many entries the author's log had (`org_head` is the hash of the last one).
+    #[serde(default)]
+    pub org_len: Option<u64>,
     /// What it says.
     pub body: Body,
 }
@@ -222,6 +225,7 @@ impl Content {
             group: None,
             sync_to: None,
             org_head: None,
+            org_len: None,
             body,
         }
     }
@@ -276,6 +280,7 @@ impl Content {
             .org_head
             .as_ref()
             .is_some_and(|h| h.as_bytes().len() != 32)
+            || self.org_head.is_some() != self.org_len.is_some()
         {
             return Err(ContentError::OverLimit("org_head"));
         }

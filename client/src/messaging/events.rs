@@ -109,7 +109,21 @@ impl Events<'_> {
                 ServerFrame::Sent { .. } | ServerFrame::SendFailed { .. } => continue,
             };
             let event = match self.messenger.receive(&env).await {
-                Ok(Some(msg)) => Some(Event::Message(Box::new(msg))),
+                Ok(Some(msg)) => {
+                    if let Some(head) = &msg.org_head {
+                        match self.messenger.check_org_head(head).await {
+                            Ok(()) => {}
+                            Err(e @ (Error::Trust(_) | Error::OrgLog(_))) => {
+                                tracing::warn!(code = e.code(), "org log fork suspected");
+                                self.pending
+                                    .push_back(Event::TrustAlarm { error: e.info() });
+                            }
+                            // The relay could not be asked now: the next message asks again.
+                            Err(e) => tracing::debug!(code = e.code(), "org head not checked"),
+                        }
+                    }
+                    Some(Event::Message(Box::new(msg)))
+                }
                 Ok(None) => None,
                 // Not the envelope's fault (the store, or the relay when asked for the sender's
                 // devices): not acked, so it comes again.

@@ -97,6 +97,9 @@ pub struct Messenger {
     /// The last local timestamp given to a message (they increase strictly, so a
     /// conversation's order is the order in which this device stored its messages).
     last_stamp: std::sync::atomic::AtomicU64,
+    /// Hashes of entries of this device's verified log that an older head named (log length
+    /// → hash of its last entry), checked once against the relay (fork detection).
+    pub(crate) past_heads: std::sync::Mutex<std::collections::HashMap<u64, [u8; 32]>>,
 }
 
 impl Messenger {
@@ -139,6 +142,7 @@ impl Messenger {
             account,
             relay,
             last_stamp: std::sync::atomic::AtomicU64::new(0),
+            past_heads: std::sync::Mutex::default(),
         };
         if policy.offline_lock_secs > 0 && away > policy.offline_lock_secs {
             tracing::warn!(away, "offline for longer than the policy allows: locked");

@@ -34,6 +34,9 @@ pub struct Received {
     pub id: ContentId,
     /// Author's send time, ms.
     pub sent_at: u64,
+    /// The org log head its author had verified when it wrote it (see
+    /// [`Messenger::check_org_head`]).
+    pub org_head: Option<parley_proto::org::LogHead>,
     /// What it says.
     pub body: Body,
 }
@@ -165,6 +168,12 @@ impl Messenger {
             group: content.group,
             id: content.id,
             sent_at: content.sent_at,
+            org_head: match (content.org_len, &content.org_head) {
+                (Some(len), Some(hash)) => <[u8; 32]>::try_from(hash.as_bytes())
+                    .ok()
+                    .map(|hash| parley_proto::org::LogHead { len, hash }),
+                _ => None,
+            },
             body: content.body,
         }))
     }

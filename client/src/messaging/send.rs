@@ -146,6 +146,11 @@ impl Messenger {
         if let Target::Group(group) = to {
             content.group = Some(*group);
         }
+        // The log head this device has verified, for receivers to compare (fork detection).
+        if let Some(head) = tx.org_head().await? {
+            content.org_len = Some(head.len);
+            content.org_head = Some(parley_proto::B64(head.hash.to_vec()));
+        }
         content.validate().map_err(|_| Error::TooLarge)?;
         let (conversation, members) = match to {
             Target::User(user) => {

@@ -4,7 +4,7 @@
 use parley_crypto::identity::IdentityKeyPair;
 use parley_crypto::keys::SigningKeyPair;
 use parley_crypto::prekeys::PreKeyStore;
-use parley_proto::org::OrgState;
+use parley_proto::org::{LogHead, OrgState};
 use zeroize::Zeroizing;
 
 use error::StoreResult;
@@ -64,9 +64,30 @@ impl StoreTx<'_> {
             .transpose()
     }
 
-    /// Stores the verified org log.
+    /// Stores the verified org log (and its head apart, for [`StoreTx::org_head`]).
     pub async fn set_org_state(&mut self, state: &OrgState) -> StoreResult<()> {
+        let head = state.head();
+        let mut bytes = head.len.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&head.hash);
+        self.put_singleton("org_head", &bytes).await?;
         self.put_singleton("org_state", &state.to_bytes()).await
+    }
+
+    /// The head of the verified org log, without decoding the whole log (every send carries
+    /// it, every receive compares it).
+    pub async fn org_head(&mut self) -> StoreResult<Option<LogHead>> {
+        self.get_singleton_text("org_head")
+            .await?
+            .map(|b| {
+                let (len, hash) = b.split_at_checked(8).ok_or(StoreError::Malformed {
+                    table: T_SINGLETONS,
+                })?;
+                Ok(LogHead {
+                    len: u64::from_be_bytes(len.try_into().map_err(malformed(T_SINGLETONS))?),
+                    hash: hash.try_into().map_err(malformed(T_SINGLETONS))?,
+                })
+            })
+            .transpose()
     }
 
     /// Forced logout (docs/architecture.md §5.4): destroys this device's identity key pair,
