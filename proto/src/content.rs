@@ -400,6 +400,9 @@ mod tests {
             let mut c = Content::new(MessageId([5; 16]), 1_700_000_000_000, body);
             c.group = Some(GroupId([4; 32]));
             c.org_head = Some(B64(vec![0; 32]));
+            // A head without its length (or the reverse) is refused.
+            assert!(Content::from_bytes(&c.to_bytes()).is_err());
+            c.org_len = Some(9);
             assert_eq!(Content::from_bytes(&c.to_bytes()), Ok(c));
         }
     }

@@ -22,11 +22,10 @@
 //! victim's user's other device among them. The admin is the 51st client and is not one of
 //! the samples: it learns of the entry through its own `revoke_device` call, a different path,
 //! which is reported on its own (whether its cache still lists the device when the call
-//! returned, and once every listener had the event). At the time of writing `revoke_device`
-//! stores the appended entry in the admin's log before its own `sync_org`, which then finds
-//! nothing new and leaves the admin's contact as it was: the admin's cache lets go of the
-//! device only if its own event stream happened to sync before that (a race), otherwise at its
-//! next send to that user (the relay's 409). The table shows which happened.
+//! returned, and once every listener had the event). Since `admin_append` updates the admin's
+//! contacts from the entry it appended (`follow_log`), the admin's cache should have let go
+//! when the call returns; the table shows it. (When this bench was first run, at `7423188`,
+//! it did so only when its own event stream won a race, which is how the bug was found.)
 //!
 //! Also per round: the CPU time this process (the 51 clients) and the relay used from the start
 //! until every listener had the event (`/proc/<pid>/stat`, 10 ms ticks), to tell waiting from
