@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt as _;
 use parley_proto::ErrorBody;
 use parley_proto::api::AttachmentCreated;
+use parley_proto::content::is_attachment_id;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::auth::AuthDevice;
@@ -32,13 +33,6 @@ pub(crate) fn router() -> Router<AppState> {
             post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/v1/attachments/{id}", get(download))
-}
-
-fn valid_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -136,7 +130,7 @@ pub async fn download(
     _dev: AuthDevice,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    if !valid_id(&id) {
+    if !is_attachment_id(&id) {
         return Err(ApiError::not_found("attachment"));
     }
     let now = now_ms();
@@ -173,7 +167,7 @@ pub async fn expire(state: &AppState, now: i64) -> anyhow::Result<()> {
         sqlx::query_scalar("DELETE FROM attachments WHERE expires_at <= $1 RETURNING id")
             .bind(now).fetch_all(pool).await?
     });
-    for id in ids.iter().filter(|id| valid_id(id)) {
+    for id in ids.iter().filter(|id| is_attachment_id(id)) {
         match tokio::fs::remove_file(state.attachments_dir.join(id)).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

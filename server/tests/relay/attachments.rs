@@ -18,7 +18,11 @@ async fn attachments_round_trip(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(created.size, data.len() as u64);
-    assert_eq!(created.id.len(), 32);
+    assert!(
+        parley_proto::content::is_attachment_id(&created.id),
+        "clients check received ids against this form: {}",
+        created.id
+    );
     let resp = bob.relay.download_attachment(&created.id).await.unwrap();
     assert_eq!(resp.content_length(), Some(data.len() as u64));
     assert!(resp.bytes().await.unwrap() == data);
