@@ -61,6 +61,10 @@ pub struct Cli {
     /// Largest attachment, bytes [default: 104857600].
     #[arg(long, env = "PARLEY_MAX_ATTACHMENT_BYTES")]
     pub max_attachment_bytes: Option<u64>,
+    /// Most bytes of attachments one device may have stored (not yet expired); at least
+    /// --max-attachment-bytes [default: 2147483648].
+    #[arg(long, env = "PARLEY_ATTACHMENT_QUOTA_BYTES")]
+    pub attachment_quota_bytes: Option<u64>,
     /// Requests per second each device may make, sustained [default: 50].
     #[arg(long, env = "PARLEY_RATE_PER_SEC")]
     pub rate_per_sec: Option<f64>,
@@ -103,6 +107,7 @@ struct FileConfig {
     max_envelope_bytes: Option<usize>,
     max_queue: Option<u64>,
     max_attachment_bytes: Option<u64>,
+    attachment_quota_bytes: Option<u64>,
     rate_per_sec: Option<f64>,
     rate_burst: Option<f64>,
     log_format: Option<LogFormat>,
@@ -120,6 +125,8 @@ pub struct Limits {
     pub max_queue: u64,
     /// Largest attachment.
     pub max_attachment_bytes: u64,
+    /// Most bytes of unexpired attachments one device may have stored.
+    pub attachment_quota_bytes: u64,
     /// Token bucket refill per second, per device.
     pub rate_per_sec: f64,
     /// Token bucket size, per device.
@@ -133,6 +140,7 @@ impl Default for Limits {
             max_envelope_bytes: 512 * 1024,
             max_queue: 10_000,
             max_attachment_bytes: 100 * 1024 * 1024,
+            attachment_quota_bytes: 2 * 1024 * 1024 * 1024,
             rate_per_sec: 50.0,
             rate_burst: 500.0,
         }
@@ -284,6 +292,10 @@ impl Config {
                     .max_attachment_bytes
                     .or(file.max_attachment_bytes)
                     .unwrap_or(d.max_attachment_bytes),
+                attachment_quota_bytes: cli
+                    .attachment_quota_bytes
+                    .or(file.attachment_quota_bytes)
+                    .unwrap_or(d.attachment_quota_bytes),
                 rate_per_sec: cli
                     .rate_per_sec
                     .or(file.rate_per_sec)
@@ -314,6 +326,9 @@ impl Config {
         }
         if l.max_queue == 0 || l.max_attachment_bytes == 0 {
             bail!("max_queue and max_attachment_bytes must be > 0");
+        }
+        if l.attachment_quota_bytes < l.max_attachment_bytes {
+            bail!("attachment_quota_bytes must be at least max_attachment_bytes");
         }
         if self.message_ttl.is_zero() || self.attachment_ttl.is_zero() {
             bail!("TTLs must be at least one day");
@@ -364,6 +379,21 @@ mod tests {
         let err = Config::load(cli(&["--config", path])).unwrap_err();
         assert!(format!("{err:#}").contains("no_such_option"), "{err:#}");
         assert!(Config::load(cli(&["--rate-per-sec", "0"])).is_err());
+        let c = Config::load(cli(&["--attachment-quota-bytes", "200000000"])).unwrap();
+        assert_eq!(c.limits.attachment_quota_bytes, 200_000_000);
+        assert_eq!(
+            Config::load(cli(&[]))
+                .unwrap()
+                .limits
+                .attachment_quota_bytes,
+            2 << 30,
+            "default: 2 GiB"
+        );
+        let err = Config::load(cli(&["--attachment-quota-bytes", "1000"])).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("attachment_quota_bytes"),
+            "{err:#}"
+        );
         assert!(
             Cli::try_parse_from(["parley-server", "--tls-cert", "c.pem"]).is_err(),
             "needs --tls-key"
