@@ -71,6 +71,14 @@ pub struct Cli {
     /// Requests each device may make in a burst [default: 500].
     #[arg(long, env = "PARLEY_RATE_BURST")]
     pub rate_burst: Option<f64>,
+    /// Requests per second each client address (IPv4 address or IPv6 /64) may make, sustained,
+    /// to the endpoints that take no device credentials (reading the org log, registering,
+    /// creating the org) [default: 5].
+    #[arg(long, env = "PARLEY_IP_RATE_PER_SEC")]
+    pub ip_rate_per_sec: Option<f64>,
+    /// Requests each client address may make in a burst to those endpoints [default: 100].
+    #[arg(long, env = "PARLEY_IP_RATE_BURST")]
+    pub ip_rate_burst: Option<f64>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "PARLEY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -110,6 +118,8 @@ struct FileConfig {
     attachment_quota_bytes: Option<u64>,
     rate_per_sec: Option<f64>,
     rate_burst: Option<f64>,
+    ip_rate_per_sec: Option<f64>,
+    ip_rate_burst: Option<f64>,
     log_format: Option<LogFormat>,
     pg_vacuum_rows: Option<u64>,
 }
@@ -131,6 +141,11 @@ pub struct Limits {
     pub rate_per_sec: f64,
     /// Token bucket size, per device.
     pub rate_burst: f64,
+    /// Token bucket refill per second, per client address, for requests without device
+    /// credentials.
+    pub ip_rate_per_sec: f64,
+    /// Token bucket size, per client address, for requests without device credentials.
+    pub ip_rate_burst: f64,
 }
 
 impl Default for Limits {
@@ -143,6 +158,8 @@ impl Default for Limits {
             attachment_quota_bytes: 2 * 1024 * 1024 * 1024,
             rate_per_sec: 50.0,
             rate_burst: 500.0,
+            ip_rate_per_sec: 5.0,
+            ip_rate_burst: 100.0,
         }
     }
 }
@@ -301,6 +318,14 @@ impl Config {
                     .or(file.rate_per_sec)
                     .unwrap_or(d.rate_per_sec),
                 rate_burst: cli.rate_burst.or(file.rate_burst).unwrap_or(d.rate_burst),
+                ip_rate_per_sec: cli
+                    .ip_rate_per_sec
+                    .or(file.ip_rate_per_sec)
+                    .unwrap_or(d.ip_rate_per_sec),
+                ip_rate_burst: cli
+                    .ip_rate_burst
+                    .or(file.ip_rate_burst)
+                    .unwrap_or(d.ip_rate_burst),
             },
             log_format: cli
                 .log_format
@@ -320,6 +345,9 @@ impl Config {
         let l = &self.limits;
         if !(l.rate_per_sec > 0.0 && l.rate_burst >= 1.0) {
             bail!("rate_per_sec must be > 0 and rate_burst >= 1");
+        }
+        if !(l.ip_rate_per_sec > 0.0 && l.ip_rate_burst >= 1.0) {
+            bail!("ip_rate_per_sec must be > 0 and ip_rate_burst >= 1");
         }
         if l.max_envelope_bytes == 0 || l.max_body_bytes < l.max_envelope_bytes {
             bail!("max_body_bytes must be at least max_envelope_bytes (> 0)");
@@ -379,6 +407,12 @@ mod tests {
         let err = Config::load(cli(&["--config", path])).unwrap_err();
         assert!(format!("{err:#}").contains("no_such_option"), "{err:#}");
         assert!(Config::load(cli(&["--rate-per-sec", "0"])).is_err());
+        assert!(Config::load(cli(&["--ip-rate-burst", "0.5"])).is_err());
+        let c = Config::load(cli(&["--ip-rate-per-sec", "0.5"])).unwrap();
+        assert_eq!(
+            (c.limits.ip_rate_per_sec, c.limits.ip_rate_burst),
+            (0.5, 100.0)
+        );
         let c = Config::load(cli(&["--attachment-quota-bytes", "200000000"])).unwrap();
         assert_eq!(c.limits.attachment_quota_bytes, 200_000_000);
         assert_eq!(
