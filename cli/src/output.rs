@@ -7,12 +7,18 @@
 //! - Warnings (`warning: …`) go to stderr in both modes.
 //! - Progress bars (`indicatif`) go to stderr, only when it is a terminal and never under
 //!   `--json`.
+//!
+//! Errors, warnings and notes for people pass through [`printable`]: they can hold text the
+//! relay chose (its refusal message), which must not rewrite the terminal
+//! (docs/threat-model.md). Each command does the same for the peer text in its own lines;
+//! JSON is escaped by serde and stays exact.
 
 use std::io::{IsTerminal as _, Write as _};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::commands::printable;
 use crate::error::CliError;
 
 /// What a command gives back for printing: its lines for people and its JSON object.
@@ -105,14 +111,14 @@ impl Output {
         }
     }
 
-    /// A warning for people, on stderr (both modes).
+    /// A warning for people, on stderr (both modes), without control characters.
     pub fn warn(&self, text: impl std::fmt::Display) {
-        write_stderr(&format!("warning: {text}\n"));
+        write_stderr(&format!("warning: {}\n", printable(&text.to_string())));
     }
 
-    /// A note for people (`reconnected`), on stderr (both modes).
+    /// A note for people (`reconnected`), on stderr (both modes), without control characters.
     pub fn note(&self, text: impl std::fmt::Display) {
-        write_stderr(&format!("{text}\n"));
+        write_stderr(&format!("{}\n", printable(&text.to_string())));
     }
 
     /// Reports a failed command: `{"error": {…}}` on stdout under `--json`, else
@@ -124,7 +130,7 @@ impl Output {
                 return;
             }
         }
-        write_stderr(&format!("error: {e}\n"));
+        write_stderr(&error_line(e));
     }
 
     /// A progress bar labelled `label` (e.g. `upload`), hidden unless bars are drawn.
@@ -203,6 +209,12 @@ pub fn usage_error(e: &clap::Error, json: bool) -> u8 {
     // Only fails if stdout or stderr is closed, when there is no one to tell.
     let _ = e.print();
     code
+}
+
+/// `error: <sentence>` for people: without control characters, as the sentence can hold the
+/// relay's refusal message.
+fn error_line(e: &CliError) -> String {
+    format!("error: {}\n", printable(&e.to_string()))
 }
 
 fn write_stdout(text: &str) -> Result<(), CliError> {
@@ -292,6 +304,30 @@ mod tests {
             assert!(Output::new(false).progress("x").is_hidden());
         }
         assert!(Output::new(true).progress("x").is_hidden());
+    }
+
+    /// The relay chooses its refusal message: people see it without terminal escapes or
+    /// bidi overrides; `--json` keeps it exact.
+    #[test]
+    fn a_relay_refusal_is_printed_without_control_characters() {
+        let refusal = parley_client::relay::RelayError::refused(
+            403,
+            parley_proto::ErrorBody::new(
+                parley_proto::ErrorCode::Forbidden,
+                "no\x1b[2J\u{202e}way\r\n",
+            ),
+        );
+        let e = CliError::from(parley_client::Error::from(refusal));
+        let line = error_line(&e);
+        assert!(line.starts_with("error: "), "{line:?}");
+        assert!(line.contains("no[2Jway"), "{line:?}");
+        assert!(
+            !line
+                .trim_end_matches('\n')
+                .contains(|c: char| c.is_control() || c == '\u{202e}'),
+            "{line:?}"
+        );
+        assert!(e.info().message.contains("no\x1b[2J\u{202e}way"));
     }
 
     #[test]

@@ -143,6 +143,10 @@ pub enum Error {
     /// A received file's pointer is malformed (its key or digest has the wrong length).
     #[error("the file's key or digest is malformed")]
     FileCorrupt,
+    /// A received file's attachment id is not of the form the relay gives (32 lowercase hex
+    /// digits): its sender chose it, and it is not put into a request to the relay.
+    #[error("the file's attachment id is malformed; it was not downloaded")]
+    InvalidAttachmentId,
     /// A file could not be encrypted, or a received one failed its integrity check (altered,
     /// truncated, or the wrong key); the cause is kept.
     #[error("file encryption: {0}")]
@@ -202,6 +206,7 @@ impl Error {
             Self::InvalidUserId(_) => "invalid_user_id",
             Self::File { .. } => "file_error",
             Self::FileCorrupt => "file_corrupt",
+            Self::InvalidAttachmentId => "invalid_attachment_id",
             Self::Attachment(parley_crypto::attachment::AttachmentError::Io(_)) => "file_error",
             Self::Attachment(_) => "file_corrupt",
         }

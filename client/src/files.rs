@@ -12,7 +12,7 @@ use futures_util::StreamExt as _;
 use parley_crypto::attachment::{self, AttachmentKey};
 use parley_crypto::keys::os_rng;
 use parley_proto::B64;
-use parley_proto::content::AttachmentPointer;
+use parley_proto::content::{AttachmentPointer, is_attachment_id};
 use tokio::io::AsyncWriteExt as _;
 
 use crate::error::{Error, FileOp, Misbehaviour, Result};
@@ -82,12 +82,19 @@ pub async fn upload(
 /// Downloads, verifies and decrypts a file into `dir` (named after the sender's file name,
 /// made safe, never overwriting); returns its path. Nothing is left in `dir` unless the
 /// whole file authenticated and its digest matched.
+///
+/// The attachment id was chosen by the sender and goes into the request's path, so anything
+/// that is not an id as the relay makes them fails with [`Error::InvalidAttachmentId`] before
+/// any request is made or anything is written.
 pub async fn download(
     relay: &Relay,
     pointer: &AttachmentPointer,
     dir: &Path,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
 ) -> Result<PathBuf> {
+    if !is_attachment_id(&pointer.id) {
+        return Err(Error::InvalidAttachmentId);
+    }
     let key: [u8; 32] = pointer
         .key
         .as_bytes()
@@ -167,6 +174,68 @@ fn safe_name(name: &str) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use parley_proto::B64;
+    use parley_proto::content::AttachmentPointer;
+
+    use crate::error::Error;
+    use crate::relay::Relay;
+
+    fn pointer(id: &str) -> AttachmentPointer {
+        AttachmentPointer {
+            id: id.into(),
+            key: B64(vec![1; 32]),
+            digest: B64(vec![2; 32]),
+            size: 5,
+            content_type: "application/octet-stream".into(),
+            file_name: Some("a.txt".into()),
+        }
+    }
+
+    /// A peer-chosen id that is not the relay's form is refused before any connection is made;
+    /// a well-formed one does reach the relay (here a listener that hangs up at once).
+    #[tokio::test]
+    async fn a_malformed_attachment_id_makes_no_request() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let connections = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = connections.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                drop(socket);
+            }
+        });
+        let relay = Relay::new(base);
+        let dir = tempfile::tempdir().unwrap();
+        let downloads = dir.path().join("downloads");
+        for bad in [
+            String::new(),
+            "../../v1/org".into(),
+            format!("{}/../../v1/org", "0".repeat(32)),
+            "0".repeat(31),
+            "0".repeat(33),
+            "ABCDEF".repeat(6).chars().take(32).collect(),
+            format!("{}?x=1", "0".repeat(28)),
+            format!("{}%2f", "0".repeat(29)),
+        ] {
+            let e = super::download(&relay, &pointer(&bad), &downloads, |_, _| {})
+                .await
+                .unwrap_err();
+            assert!(matches!(e, Error::InvalidAttachmentId), "{bad:?}: {e}");
+            assert_eq!(e.code(), "invalid_attachment_id");
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 0);
+        assert!(!downloads.exists());
+        let e = super::download(&relay, &pointer(&"0a".repeat(16)), &downloads, |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(!matches!(e, Error::InvalidAttachmentId), "{e}");
+        assert!(connections.load(Ordering::SeqCst) > 0);
+        server.abort();
+    }
+
     #[test]
     fn names_are_made_safe() {
         assert_eq!(super::safe_name("../../etc/passwd"), "passwd");

@@ -64,6 +64,8 @@ impl RelayProcess {
             // The rate limiter is not what is measured.
             .env("PARLEY_RATE_PER_SEC", "1000000000")
             .env("PARLEY_RATE_BURST", "1000000000")
+            .env("PARLEY_IP_RATE_PER_SEC", "1000000000")
+            .env("PARLEY_IP_RATE_BURST", "1000000000")
             .env("PARLEY_LOG", "warn");
         if let Some(url) = s.database_url {
             cmd.arg("--database-url").arg(url);

@@ -60,6 +60,20 @@ pub struct AttachmentPointer {
     pub file_name: Option<String>,
 }
 
+/// Length of an attachment id: the relay names each blob by 16 random bytes in lowercase hex
+/// (docs/architecture.md §3, attachments).
+pub const ATTACHMENT_ID_LEN: usize = 32;
+
+/// Whether `id` is an attachment id as the relay makes them: exactly [`ATTACHMENT_ID_LEN`]
+/// lowercase hex digits. The id of a received [`AttachmentPointer`] is chosen by its sender
+/// and goes into a URL path, so a client checks it with this before making any request.
+pub fn is_attachment_id(id: &str) -> bool {
+    id.len() == ATTACHMENT_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Receipt kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -443,6 +457,24 @@ mod tests {
         let mut c = Content::new(MessageId([0; 16]), 0, Body::Typing { started: false });
         c.org_head = Some(B64(vec![0; 5]));
         assert!(Content::from_bytes(&c.to_bytes()).is_err());
+    }
+
+    #[test]
+    fn attachment_ids_are_exactly_the_relays_form() {
+        assert!(is_attachment_id(&"0123456789abcdef".repeat(2)));
+        for bad in [
+            String::new(),
+            "0".repeat(31),
+            "0".repeat(33),
+            "A".repeat(32),
+            "g".repeat(32),
+            format!("{}/../x", "0".repeat(26)),
+            "../../../../../../v1/org/log?x".into(),
+            format!("{}%2f", "0".repeat(29)),
+            format!("{}\u{e9}", "0".repeat(30)),
+        ] {
+            assert!(!is_attachment_id(&bad), "{bad:?}");
+        }
     }
 
     proptest! {

@@ -3,13 +3,16 @@
 //! 256-bit random value needs no slow hash), compares in constant time, and caches
 //! verified credentials in memory until the device is revoked.
 //!
-//! The extractor also applies the per-device rate limit.
+//! The extractor also applies the per-device rate limit. Endpoints that take no device
+//! credentials (reading the org log, registering, creating the org) use [`Unauthenticated`]
+//! instead, which applies the per-address one.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use parley_proto::api::SECRET_LEN;
@@ -152,5 +155,38 @@ impl FromRequestParts<AppState> for AuthDevice {
             .check(device.pk, Instant::now())
             .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
         Ok(device)
+    }
+}
+
+/// A request to an endpoint that takes no device credentials, admitted by a rate limit: that
+/// of its client's address ([`crate::ratelimit::ip_key`]), or, when it carries valid device
+/// credentials, that of its device, so that the enrolled devices behind one address (an
+/// office's NAT) do not share one bucket when they all read the org log at once. Without a
+/// known address (the router served without `ConnectInfo`) all such requests share one
+/// bucket. The address is never logged.
+#[derive(Clone, Copy, Debug)]
+pub struct Unauthenticated;
+
+impl FromRequestParts<AppState> for Unauthenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let now = Instant::now();
+        let limited = |retry_after_secs| ApiError::RateLimited { retry_after_secs };
+        if parts.headers.contains_key(AUTHORIZATION)
+            && let Ok(device) = authenticate(state, parts).await
+        {
+            state.limiter.check(device.pk, now).map_err(limited)?;
+            return Ok(Self);
+        }
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+        state
+            .ip_limiter
+            .check(crate::ratelimit::ip_key(ip), now)
+            .map_err(limited)?;
+        Ok(Self)
     }
 }

@@ -61,12 +61,24 @@ pub struct Cli {
     /// Largest attachment, bytes [default: 104857600].
     #[arg(long, env = "PARLEY_MAX_ATTACHMENT_BYTES")]
     pub max_attachment_bytes: Option<u64>,
+    /// Most bytes of attachments one device may have stored (not yet expired); at least
+    /// --max-attachment-bytes [default: 2147483648].
+    #[arg(long, env = "PARLEY_ATTACHMENT_QUOTA_BYTES")]
+    pub attachment_quota_bytes: Option<u64>,
     /// Requests per second each device may make, sustained [default: 50].
     #[arg(long, env = "PARLEY_RATE_PER_SEC")]
     pub rate_per_sec: Option<f64>,
     /// Requests each device may make in a burst [default: 500].
     #[arg(long, env = "PARLEY_RATE_BURST")]
     pub rate_burst: Option<f64>,
+    /// Requests per second each client address (IPv4 address or IPv6 /64) may make, sustained,
+    /// to the endpoints that take no device credentials (reading the org log, registering,
+    /// creating the org) [default: 5].
+    #[arg(long, env = "PARLEY_IP_RATE_PER_SEC")]
+    pub ip_rate_per_sec: Option<f64>,
+    /// Requests each client address may make in a burst to those endpoints [default: 100].
+    #[arg(long, env = "PARLEY_IP_RATE_BURST")]
+    pub ip_rate_burst: Option<f64>,
     /// Log format: text or json [default: text].
     #[arg(long, env = "PARLEY_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -103,8 +115,11 @@ struct FileConfig {
     max_envelope_bytes: Option<usize>,
     max_queue: Option<u64>,
     max_attachment_bytes: Option<u64>,
+    attachment_quota_bytes: Option<u64>,
     rate_per_sec: Option<f64>,
     rate_burst: Option<f64>,
+    ip_rate_per_sec: Option<f64>,
+    ip_rate_burst: Option<f64>,
     log_format: Option<LogFormat>,
     pg_vacuum_rows: Option<u64>,
 }
@@ -120,10 +135,17 @@ pub struct Limits {
     pub max_queue: u64,
     /// Largest attachment.
     pub max_attachment_bytes: u64,
+    /// Most bytes of unexpired attachments one device may have stored.
+    pub attachment_quota_bytes: u64,
     /// Token bucket refill per second, per device.
     pub rate_per_sec: f64,
     /// Token bucket size, per device.
     pub rate_burst: f64,
+    /// Token bucket refill per second, per client address, for requests without device
+    /// credentials.
+    pub ip_rate_per_sec: f64,
+    /// Token bucket size, per client address, for requests without device credentials.
+    pub ip_rate_burst: f64,
 }
 
 impl Default for Limits {
@@ -133,8 +155,11 @@ impl Default for Limits {
             max_envelope_bytes: 512 * 1024,
             max_queue: 10_000,
             max_attachment_bytes: 100 * 1024 * 1024,
+            attachment_quota_bytes: 2 * 1024 * 1024 * 1024,
             rate_per_sec: 50.0,
             rate_burst: 500.0,
+            ip_rate_per_sec: 5.0,
+            ip_rate_burst: 100.0,
         }
     }
 }
@@ -284,11 +309,23 @@ impl Config {
                     .max_attachment_bytes
                     .or(file.max_attachment_bytes)
                     .unwrap_or(d.max_attachment_bytes),
+                attachment_quota_bytes: cli
+                    .attachment_quota_bytes
+                    .or(file.attachment_quota_bytes)
+                    .unwrap_or(d.attachment_quota_bytes),
                 rate_per_sec: cli
                     .rate_per_sec
                     .or(file.rate_per_sec)
                     .unwrap_or(d.rate_per_sec),
                 rate_burst: cli.rate_burst.or(file.rate_burst).unwrap_or(d.rate_burst),
+                ip_rate_per_sec: cli
+                    .ip_rate_per_sec
+                    .or(file.ip_rate_per_sec)
+                    .unwrap_or(d.ip_rate_per_sec),
+                ip_rate_burst: cli
+                    .ip_rate_burst
+                    .or(file.ip_rate_burst)
+                    .unwrap_or(d.ip_rate_burst),
             },
             log_format: cli
                 .log_format
@@ -309,11 +346,17 @@ impl Config {
         if !(l.rate_per_sec > 0.0 && l.rate_burst >= 1.0) {
             bail!("rate_per_sec must be > 0 and rate_burst >= 1");
         }
+        if !(l.ip_rate_per_sec > 0.0 && l.ip_rate_burst >= 1.0) {
+            bail!("ip_rate_per_sec must be > 0 and ip_rate_burst >= 1");
+        }
         if l.max_envelope_bytes == 0 || l.max_body_bytes < l.max_envelope_bytes {
             bail!("max_body_bytes must be at least max_envelope_bytes (> 0)");
         }
         if l.max_queue == 0 || l.max_attachment_bytes == 0 {
             bail!("max_queue and max_attachment_bytes must be > 0");
+        }
+        if l.attachment_quota_bytes < l.max_attachment_bytes {
+            bail!("attachment_quota_bytes must be at least max_attachment_bytes");
         }
         if self.message_ttl.is_zero() || self.attachment_ttl.is_zero() {
             bail!("TTLs must be at least one day");
@@ -364,6 +407,27 @@ mod tests {
         let err = Config::load(cli(&["--config", path])).unwrap_err();
         assert!(format!("{err:#}").contains("no_such_option"), "{err:#}");
         assert!(Config::load(cli(&["--rate-per-sec", "0"])).is_err());
+        assert!(Config::load(cli(&["--ip-rate-burst", "0.5"])).is_err());
+        let c = Config::load(cli(&["--ip-rate-per-sec", "0.5"])).unwrap();
+        assert_eq!(
+            (c.limits.ip_rate_per_sec, c.limits.ip_rate_burst),
+            (0.5, 100.0)
+        );
+        let c = Config::load(cli(&["--attachment-quota-bytes", "200000000"])).unwrap();
+        assert_eq!(c.limits.attachment_quota_bytes, 200_000_000);
+        assert_eq!(
+            Config::load(cli(&[]))
+                .unwrap()
+                .limits
+                .attachment_quota_bytes,
+            2 << 30,
+            "default: 2 GiB"
+        );
+        let err = Config::load(cli(&["--attachment-quota-bytes", "1000"])).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("attachment_quota_bytes"),
+            "{err:#}"
+        );
         assert!(
             Cli::try_parse_from(["parley-server", "--tls-cert", "c.pem"]).is_err(),
             "needs --tls-key"

@@ -24,6 +24,7 @@ pub mod routes;
 pub mod writer;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::ops::Deref;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub struct Inner {
     pub writer: Writer,
     /// Per-device rate limits.
     pub limiter: RateLimiter,
+    /// Per-client-address rate limits of the endpoints without device credentials.
+    pub ip_limiter: RateLimiter<std::net::IpAddr>,
     /// Cancelled at shutdown.
     pub shutdown: CancellationToken,
     /// Attachment folder.
@@ -143,12 +146,15 @@ impl Relay {
         );
         let shutdown = CancellationToken::new();
         let limiter = RateLimiter::new(config.limits.rate_per_sec, config.limits.rate_burst);
+        let ip_limiter =
+            RateLimiter::new(config.limits.ip_rate_per_sec, config.limits.ip_rate_burst);
         let state = AppState(Arc::new(Inner {
             db: db.clone(),
             config,
             hub: hub.clone(),
             writer,
             limiter,
+            ip_limiter,
             shutdown: shutdown.clone(),
             attachments_dir,
             auth_cache: auth::AuthCache::default(),
@@ -188,7 +194,9 @@ impl Relay {
             ..
         } = self;
         listener.set_nonblocking(true)?;
-        let router = app(state.clone());
+        // The client's address reaches the handlers (`ConnectInfo`) for the per-address rate
+        // limit (`auth::Unauthenticated`); it is never logged.
+        let service = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let stop = state.shutdown.clone();
         let hub = state.hub.clone();
         let on_shutdown = {
@@ -211,7 +219,7 @@ impl Relay {
                         tracing::debug!(error = %e, "TCP_NODELAY not set");
                     }
                 });
-                axum::serve(listener, router)
+                axum::serve(listener, service)
                     .with_graceful_shutdown(on_shutdown)
                     .await?;
             }
@@ -228,7 +236,7 @@ impl Relay {
                 });
                 axum_server::from_tcp_rustls(listener, tls)
                     .handle(handle)
-                    .serve(router.into_make_service())
+                    .serve(service)
                     .await?;
             }
         }

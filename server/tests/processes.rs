@@ -419,8 +419,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// The relay's own log, at debug level, over a whole scenario: no device secret, setup token,
-/// invite code, envelope bytes, user id or client address appears in it.
+/// The relay's own log, at debug level, over a whole scenario (rate-limited requests without
+/// credentials included): no device secret, setup token, invite code, envelope bytes, user id
+/// or client address appears in it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_hold_no_secrets_bytes_names_or_addresses() {
     let storage = Storage::new(Backend::Sqlite).await;
@@ -453,6 +454,20 @@ async fn logs_hold_no_secrets_bytes_names_or_addresses() {
             .is_err()
     );
     assert!(send(&alice, &bob, &[]).await.is_err());
+    // Requests without credentials beyond the per-address limit (default burst: 100): the
+    // refusals are logged without the address they were counted against.
+    let anonymous = server.relay();
+    let mut refused = None;
+    for _ in 0..500 {
+        if let Err(e) = anonymous.org_log(0).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    assert_eq!(
+        refused.and_then(|e| e.status()),
+        Some(reqwest::StatusCode::TOO_MANY_REQUESTS)
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill9().await;
 

@@ -401,6 +401,8 @@ async fn spawn(
         .env("PARLEY_LOG", "warn")
         .env("PARLEY_RATE_PER_SEC", "100000")
         .env("PARLEY_RATE_BURST", "100000")
+        .env("PARLEY_IP_RATE_PER_SEC", "100000")
+        .env("PARLEY_IP_RATE_BURST", "100000")
         .args(extra);
     if let Some(url) = database_url {
         cmd.arg("--database-url").arg(url);

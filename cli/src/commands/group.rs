@@ -1,10 +1,11 @@
-//! `parley group …`: group conversations.
+//! `parley group …`: group conversations. A group's name was chosen by a peer: people see it
+//! through [`printable`] (docs/threat-model.md), `--json` exact.
 
 use clap::Subcommand;
 use parley_proto::UserId;
 use serde::Serialize;
 
-use super::{hex, with_messenger};
+use super::{hex, printable, with_messenger};
 use crate::{CliError, Context, Outcome};
 
 /// Examples in `parley group --help`.
@@ -132,7 +133,14 @@ pub async fn run(ctx: &Context, command: &GroupCommand) -> Result<Outcome, CliEr
             let groups: Vec<Group> = m.groups().await?.into_iter().map(Group::from).collect();
             let human: String = groups
                 .iter()
-                .map(|g| format!("{}  {}  ({})\n", g.id, g.name, g.members.join(", ")))
+                .map(|g| {
+                    format!(
+                        "{}  {}  ({})\n",
+                        g.id,
+                        printable(&g.name),
+                        printable(&g.members.join(", "))
+                    )
+                })
                 .collect();
             Outcome::new(&Groups { groups }, human)
         }

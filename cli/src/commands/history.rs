@@ -1,10 +1,11 @@
-//! `parley history`: a conversation, oldest first.
+//! `parley history`: a conversation, oldest first. Peers wrote the texts: people see them
+//! through [`printable`] (docs/threat-model.md), `--json` exact.
 
 use parley_client::messaging::Target;
 use parley_client::store::MessageStatus;
 use serde::Serialize;
 
-use super::{Conversation, To, hex, target, with_messenger};
+use super::{Conversation, To, hex, printable, target, with_messenger};
 use crate::{CliError, Context, Outcome};
 
 /// `history`'s arguments.
@@ -67,10 +68,11 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<Outcome, CliError> {
                 human.push(' ');
             }
             human.push_str(if e.outgoing { ">" } else { "<" });
+            let text = printable(&e.text);
             if group && !e.outgoing {
-                human.push_str(&format!(" {}: {}\n", e.author, e.text));
+                human.push_str(&format!(" {}: {text}\n", printable(&e.author)));
             } else {
-                human.push_str(&format!(" {}\n", e.text));
+                human.push_str(&format!(" {text}\n"));
             }
         }
         let json = History {

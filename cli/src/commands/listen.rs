@@ -3,6 +3,10 @@
 //! jittered exponential backoff ([`crate::backoff`]) and flushes the outbox again; it gives
 //! up (exit 75) when no working connection could be had for `--give-up-after` seconds.
 //! A bare close of the WebSocket is a dropped connection, not the end.
+//!
+//! A message's line for people is passed through [`printable`]: its text, caption, file
+//! name, reaction and group name were chosen by peers and must not rewrite the terminal
+//! (docs/threat-model.md); the `--json` line keeps them exact.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -11,7 +15,7 @@ use parley_client::messaging::{Event, Messenger, Received};
 use parley_proto::content::Body;
 use serde::Serialize;
 
-use super::{hex, with_messenger};
+use super::{hex, printable, with_messenger};
 use crate::backoff::Backoff;
 use crate::{CliError, Context, Outcome, Output};
 
@@ -337,13 +341,13 @@ async fn message(
         Some(g) => m.group(&g).await.ok().map(|g| g.name),
         None => None,
     };
-    let human = if let Some(g) = &group {
+    let human = printable(&if let Some(g) = &group {
         format!("#{g} {}: {text}", msg.from)
     } else if let Some(to) = &msg.sync_to {
         format!("(you, to {to}) {text}")
     } else {
         format!("{}: {text}", msg.from)
-    };
+    });
     let line = MessageLine {
         event: "message",
         from: msg.from.to_string(),

@@ -3,6 +3,13 @@
 //! and deleted after the attachment TTL. The relay only ever sees ciphertext: the key and the
 //! digest travel inside the end-to-end encrypted message.
 //!
+//! Each attachment records the device that uploaded it, and a device's unexpired attachments
+//! may hold at most `attachment_quota_bytes` (docs/architecture.md §10): an upload that would
+//! go over is refused with 413 `too_large` before its body is read when it declares its
+//! length, as soon as it goes over while streaming otherwise, and in any case when it is
+//! recorded — in one statement on SQLite's single write connection, under a lock on the
+//! device's row on PostgreSQL — so concurrent uploads cannot together pass the quota.
+//!
 //! With several relay nodes the attachment folder must be shared storage.
 
 use std::path::PathBuf;
@@ -18,6 +25,7 @@ use axum::{Json, Router};
 use futures_util::StreamExt as _;
 use parley_proto::ErrorBody;
 use parley_proto::api::AttachmentCreated;
+use parley_proto::content::is_attachment_id;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::auth::AuthDevice;
@@ -32,13 +40,6 @@ pub(crate) fn router() -> Router<AppState> {
             post(upload).layer(DefaultBodyLimit::disable()),
         )
         .route("/v1/attachments/{id}", get(download))
-}
-
-fn valid_id(id: &str) -> bool {
-    id.len() == 32
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -62,13 +63,15 @@ impl Drop for PartFile {
 /// Uploads an encrypted blob (any content type; the body is stored as is).
 #[utoipa::path(post, path = "/v1/attachments", tag = "attachments", security(("device" = [])),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = AttachmentCreated), (status = 413, body = ErrorBody)))]
+    responses((status = 201, body = AttachmentCreated),
+        (status = 413, body = ErrorBody, description = "over the size limit, or over the device's attachment quota")))]
 pub async fn upload(
     State(state): State<AppState>,
-    _dev: AuthDevice,
+    dev: AuthDevice,
     req: Request,
 ) -> ApiResult<Response> {
     let max = state.config.limits.max_attachment_bytes;
+    let quota = state.config.limits.attachment_quota_bytes;
     let too_large = || ApiError::too_large(format!("an attachment may be at most {max} bytes"));
     let declared = req
         .headers()
@@ -77,6 +80,11 @@ pub async fn upload(
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max) {
         return Err(too_large());
+    }
+    // What this device may still store; checked again when the upload is recorded.
+    let room = quota.saturating_sub(stored_bytes(&state, dev.pk, now_ms()).await?);
+    if declared.is_some_and(|n| n > room) {
+        return Err(over_quota(quota));
     }
     let id = hex(&random_bytes::<16>()?);
     let part = PartFile {
@@ -97,6 +105,9 @@ pub async fn upload(
         if size > max {
             return Err(too_large());
         }
+        if size > room {
+            return Err(over_quota(quota));
+        }
         file.write_all(&chunk)
             .await
             .context("writing an attachment")?;
@@ -116,15 +127,61 @@ pub async fn upload(
     let expires = now
         .saturating_add(i64::try_from(state.config.attachment_ttl.as_millis()).unwrap_or(i64::MAX));
     let size_i = i64::try_from(size).unwrap_or(i64::MAX);
-    let stored = on_db!(&state.db, write, pool => {
-        sqlx::query("INSERT INTO attachments (id, size, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(&id).bind(size_i).bind(now).bind(expires).execute(pool).await.map(|_| ())
+    let quota_i = i64::try_from(quota).unwrap_or(i64::MAX);
+    let is_postgres = state.db.is_postgres();
+    let stored: Result<bool, sqlx::Error> = on_db!(&state.db, write, pool => {
+        async {
+            let mut tx = pool.begin().await?;
+            if is_postgres {
+                // Serialises this device's uploads across connections and relay nodes.
+                sqlx::query("SELECT pk FROM devices WHERE pk = $1 FOR UPDATE")
+                    .bind(dev.pk).execute(&mut *tx).await?;
+            }
+            let inserted = sqlx::query(
+                "INSERT INTO attachments (id, size, created_at, expires_at, device_pk)
+                 SELECT $1, $2, $3, $4, $5
+                 WHERE (SELECT COALESCE(SUM(size), 0) FROM attachments
+                        WHERE device_pk = $5 AND expires_at > $3) + $2 <= $6",
+            )
+            .bind(&id).bind(size_i).bind(now).bind(expires).bind(dev.pk).bind(quota_i)
+            .execute(&mut *tx).await?
+            .rows_affected();
+            tx.commit().await?;
+            Ok(inserted == 1)
+        }
+        .await
     });
-    if let Err(e) = stored {
-        let _ = tokio::fs::remove_file(&final_path).await;
-        return Err(e.into());
+    match stored {
+        Ok(true) => Ok((StatusCode::CREATED, Json(AttachmentCreated { id, size })).into_response()),
+        Ok(false) => {
+            let _ = tokio::fs::remove_file(&final_path).await;
+            Err(over_quota(quota))
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&final_path).await;
+            Err(e.into())
+        }
     }
-    Ok((StatusCode::CREATED, Json(AttachmentCreated { id, size })).into_response())
+}
+
+/// 413 for an upload that would take the device's stored attachments over `quota` bytes.
+fn over_quota(quota: u64) -> ApiError {
+    ApiError::too_large(format!(
+        "this device's stored attachments would exceed its quota of {quota} bytes; \
+         they are deleted as they expire"
+    ))
+}
+
+/// Bytes of the unexpired attachments that device `pk` uploaded.
+async fn stored_bytes(state: &AppState, pk: i64, now: i64) -> ApiResult<u64> {
+    let used: i64 = on_db!(&state.db, read, pool => {
+        sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments
+             WHERE device_pk = $1 AND expires_at > $2",
+        )
+        .bind(pk).bind(now).fetch_one(pool).await?
+    });
+    Ok(u64::try_from(used).unwrap_or(0))
 }
 
 /// Downloads an encrypted blob.
@@ -136,7 +193,7 @@ pub async fn download(
     _dev: AuthDevice,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    if !valid_id(&id) {
+    if !is_attachment_id(&id) {
         return Err(ApiError::not_found("attachment"));
     }
     let now = now_ms();
@@ -173,7 +230,7 @@ pub async fn expire(state: &AppState, now: i64) -> anyhow::Result<()> {
         sqlx::query_scalar("DELETE FROM attachments WHERE expires_at <= $1 RETURNING id")
             .bind(now).fetch_all(pool).await?
     });
-    for id in ids.iter().filter(|id| valid_id(id)) {
+    for id in ids.iter().filter(|id| is_attachment_id(id)) {
         match tokio::fs::remove_file(state.attachments_dir.join(id)).await {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

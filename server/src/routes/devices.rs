@@ -1,5 +1,5 @@
-//! Device registration (a `DeviceAdded` entry signed by an invite or link key) and device
-//! lists.
+//! Device registration (a `DeviceAdded` entry signed by an invite or link key; no device
+//! credentials, so rate-limited per client address, [`Unauthenticated`]) and device lists.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use parley_proto::api::{DeviceInfo, DeviceList, RegisterRequest, Registered};
 use parley_proto::{B64, DeviceId, ErrorBody, UserId};
 
-use crate::auth::AuthDevice;
+use crate::auth::{AuthDevice, Unauthenticated};
 use crate::db::on_db;
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::{AppState, orglog};
@@ -23,9 +23,11 @@ pub(crate) fn router() -> Router<AppState> {
 /// for its user (checked against the log, like every entry).
 #[utoipa::path(post, path = "/v1/devices", tag = "devices", request_body = RegisterRequest,
     responses((status = 201, body = Registered), (status = 400, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
+    _limit: Unauthenticated,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
     let entry = orglog::decode(req.entry.as_bytes())?;

@@ -1,6 +1,7 @@
 //! Org bootstrap (`POST /v1/org`, once, with the setup token), the org log (`GET /v1/org`)
 //! and appending to it (`POST /v1/org/log`). docs/architecture.md §2 and §4; the checks and
-//! effects of an entry are in [`crate::orglog`].
+//! effects of an entry are in [`crate::orglog`]. The first two take no device credentials and
+//! are rate-limited per client address ([`Unauthenticated`]).
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use parley_proto::{B64, ErrorBody, ErrorCode};
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 
-use crate::auth::AuthDevice;
+use crate::auth::{AuthDevice, Unauthenticated};
 use crate::db::{Db, on_db};
 use crate::error::{ApiError, ApiJson, ApiResult};
 use crate::{AppState, orglog, random_bytes};
@@ -61,9 +62,11 @@ pub async fn prepare_setup_token(
 /// Creates the org and its first admin device.
 #[utoipa::path(post, path = "/v1/org", tag = "org", request_body = CreateOrgRequest,
     responses((status = 201, body = Registered), (status = 400, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 pub async fn create_org(
     State(state): State<AppState>,
+    _limit: Unauthenticated,
     ApiJson(req): ApiJson<CreateOrgRequest>,
 ) -> ApiResult<(StatusCode, Json<Registered>)> {
     if req.entries.len() > MAX_CREATE_ENTRIES {
@@ -101,9 +104,11 @@ pub struct Since {
 
 /// The org log from entry `since` on (at most [`MAX_LOG_PAGE`] entries), for clients to verify.
 #[utoipa::path(get, path = "/v1/org", tag = "org", params(Since),
-    responses((status = 200, body = OrgLog), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = OrgLog), (status = 404, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 pub async fn org_log(
     State(state): State<AppState>,
+    _limit: Unauthenticated,
     Query(q): Query<Since>,
 ) -> ApiResult<Json<OrgLog>> {
     let genesis_hash: Option<Vec<u8>> = on_db!(&state.db, read, pool => {

@@ -51,6 +51,8 @@ impl Storage {
         // Tests send fast; the rate limit has its own test.
         c.limits.rate_per_sec = 1e9;
         c.limits.rate_burst = 1e9;
+        c.limits.ip_rate_per_sec = 1e9;
+        c.limits.ip_rate_burst = 1e9;
         c
     }
 

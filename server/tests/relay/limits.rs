@@ -2,7 +2,7 @@
 
 use super::*;
 
-both!(limits_and_bad_input);
+both!(limits_and_bad_input, anonymous_rate_limit);
 
 async fn limits_and_bad_input(backend: Backend) {
     let storage = Storage::new(backend).await;
@@ -206,5 +206,72 @@ async fn limits_and_bad_input(backend: Backend) {
     assert_eq!(code(&e), Some(ErrorCode::MismatchedDevices));
     let e = bob_relay.prekey_count().await.unwrap_err();
     assert_eq!(code(&e), Some(ErrorCode::RateLimited));
+    finish(storage, server).await;
+}
+
+/// The endpoints without device credentials (reading the org log, registering, creating the
+/// org) share a token bucket per client address: a burst beyond it gets 429 `rate_limited`
+/// with `retry_after_secs`, before the body is looked at. Valid device credentials are
+/// charged to their device instead; wrong ones are not.
+async fn anonymous_rate_limit(backend: Backend) {
+    let storage = Storage::new(backend).await;
+    let server = TestServer::start(storage.config()).await;
+    let org = common::create_org(server.relay()).await;
+    let auth = creds_of(&org.join("alice").await.unwrap());
+    server.stop().await.unwrap();
+
+    let mut config = storage.config();
+    config.limits.ip_rate_per_sec = 0.01;
+    config.limits.ip_rate_burst = 3.0;
+    let server = TestServer::start(config).await;
+    let anonymous = server.relay();
+    let alice = server.relay().with_credentials(auth.clone());
+    let limited = |e: &RelayError| {
+        assert_eq!(
+            (e.status(), code(e)),
+            (
+                Some(StatusCode::TOO_MANY_REQUESTS),
+                Some(ErrorCode::RateLimited)
+            ),
+            "{e}"
+        );
+        assert!(e.body().unwrap().retry_after_secs.unwrap() >= 1, "{e}");
+    };
+    for _ in 0..3 {
+        anonymous.org_log(0).await.unwrap();
+    }
+    limited(&anonymous.org_log(0).await.unwrap_err());
+    // Registration and org creation draw on the same bucket, whatever their body.
+    let http = reqwest::Client::new();
+    for path in ["/v1/devices", "/v1/org"] {
+        let r = http
+            .post(format!("{}{path}", server.url))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert!(r.headers().contains_key("retry-after"), "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["code"], "rate_limited", "{path}: {body}");
+        assert!(body["retry_after_secs"].as_u64().unwrap() >= 1, "{body}");
+    }
+    // A device reading the log is charged to its own bucket.
+    for _ in 0..5 {
+        alice.org_log(0).await.unwrap();
+    }
+    // Credentials that do not verify do not escape the address's bucket.
+    let mut wrong = auth;
+    wrong.secret = vec![0; 32];
+    let e = server
+        .relay()
+        .with_credentials(wrong)
+        .org_log(0)
+        .await
+        .unwrap_err();
+    limited(&e);
+    // Authenticated endpoints keep their per-device limit only.
+    alice.prekey_count().await.unwrap();
     finish(storage, server).await;
 }
