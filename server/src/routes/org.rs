@@ -167,9 +167,11 @@ pub async fn append(
 /// its receipt is still worth having. The entry's signature is the authentication.
 #[utoipa::path(post, path = "/v1/org/receipts", tag = "org", request_body = AppendRequest,
     responses((status = 201, body = Appended), (status = 400, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 429, body = ErrorBody)))]
 pub async fn receipt(
     State(state): State<AppState>,
+    _limit: Unauthenticated,
     ApiJson(req): ApiJson<AppendRequest>,
 ) -> ApiResult<(StatusCode, Json<Appended>)> {
     let entry = orglog::decode(req.entry.as_bytes())?;
