@@ -99,23 +99,14 @@ impl VerifiedLog {
     }
 
     /// Appends the entry `sign` makes for the state it is given (at its head, with the
-    /// current time),
-    /// bringing the log up to date and signing again when another entry got there first.
-    /// Returns the appended entry, applied.
+    /// current time), bringing the log up to date and signing again when another entry got
+    /// there first. Returns the appended entry, applied.
     pub async fn append(
         &mut self,
         relay: &Relay,
         sign: impl Fn(&OrgState, u64) -> OrgEntry,
     ) -> Result<OrgEntry> {
-        self.submit(relay, sign, |entry| async move {
-            relay
-                .append(&AppendRequest {
-                    entry: B64(entry.to_bytes()),
-                })
-                .await
-                .map(|_| ())
-        })
-        .await
+        self.post(relay, sign, false).await
     }
 
     /// Appends a wipe receipt (`WipeDone`) that `sign` makes, through the endpoint that needs
@@ -125,13 +116,23 @@ impl VerifiedLog {
         relay: &Relay,
         sign: impl Fn(&OrgState, u64) -> OrgEntry,
     ) -> Result<OrgEntry> {
+        self.post(relay, sign, true).await
+    }
+
+    async fn post(
+        &mut self,
+        relay: &Relay,
+        sign: impl Fn(&OrgState, u64) -> OrgEntry,
+        receipt: bool,
+    ) -> Result<OrgEntry> {
         self.submit(relay, sign, |entry| async move {
-            relay
-                .post_receipt(&AppendRequest {
-                    entry: B64(entry.to_bytes()),
-                })
-                .await
-                .map(|_| ())
+            let req = AppendRequest {
+                entry: B64(entry.to_bytes()),
+            };
+            match receipt {
+                true => relay.post_receipt(&req).await,
+                false => relay.append(&req).await,
+            }
         })
         .await
     }

@@ -11,23 +11,8 @@
 
 use parley_client::Error;
 use parley_client::messaging::Target;
-use parley_e2e::{Backend, Org, Server, receive, texts};
+use parley_e2e::{Backend, Org, Server, receive, take_envelope, texts};
 use parley_proto::UserId;
-use parley_proto::ws::ServerFrame;
-
-/// The next envelope queued for `m`'s device, taken off the relay without acking it.
-async fn take_envelope(m: &parley_client::messaging::Messenger) -> parley_proto::ws::Envelope {
-    let mut ws = m.relay().connect().await.unwrap();
-    let env = loop {
-        match ws.next().await.unwrap().unwrap() {
-            ServerFrame::Envelope(env) => break env,
-            ServerFrame::QueueEmpty | ServerFrame::LogAdvanced { .. } => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    };
-    ws.close().await;
-    env
-}
 
 async fn dismissal(backend: Backend) {
     let server = Server::start(backend).await;

@@ -14,11 +14,10 @@ use std::path::Path;
 use parley_client::Error;
 use parley_client::enrol;
 use parley_client::error::TrustFailure;
-use parley_client::messaging::{Messenger, Target};
-use parley_e2e::{Backend, Org, Server, drain};
+use parley_client::messaging::Target;
+use parley_e2e::{Backend, Org, Server, drain, take_envelope};
 use parley_proto::UserId;
 use parley_proto::org::Policy;
-use parley_proto::ws::{Envelope, ServerFrame};
 
 /// The relay's database files.
 const DB_FILES: [&str; 3] = ["parley.db", "parley.db-wal", "parley.db-shm"];
@@ -31,21 +30,6 @@ fn copy_db(from: &Path, to: &Path) {
             std::fs::copy(from.join(f), to.join(f)).unwrap();
         }
     }
-}
-
-/// The next envelope queued for `m`'s device, taken off the relay without acking it (and
-/// without the engine reading the log).
-async fn take_envelope(m: &Messenger) -> Envelope {
-    let mut ws = m.relay().connect().await.unwrap();
-    let env = loop {
-        match ws.next().await.unwrap().unwrap() {
-            ServerFrame::Envelope(env) => break env,
-            ServerFrame::QueueEmpty | ServerFrame::LogAdvanced { .. } => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    };
-    ws.close().await;
-    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@
 )]
 
 use parley_client::messaging::Target;
-use parley_e2e::{Backend, Device, Org, Server, contains, drain, receive, texts};
+use parley_e2e::{Backend, Device, Org, Server, contains, drain, receive, take_envelope, texts};
 use parley_proto::content::{Body, GroupChange};
 use parley_proto::ws::ServerFrame;
 
@@ -117,15 +117,7 @@ async fn five_users(backend: Backend) {
         .await
         .unwrap();
     // Take carol's copy off the relay (without acking it) and feed it to erin's engine.
-    let mut ws = carol.m.relay().connect().await.unwrap();
-    let env = loop {
-        match ws.next().await.unwrap().unwrap() {
-            ServerFrame::Envelope(env) => break env,
-            ServerFrame::QueueEmpty | ServerFrame::LogAdvanced { .. } => {}
-            other => panic!("unexpected {other:?}"),
-        }
-    };
-    ws.close().await;
+    let env = take_envelope(&carol.m).await;
     assert!(
         erin.m.receive(&env).await.is_err(),
         "a removed member cannot read what follows"
