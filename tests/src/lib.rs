@@ -27,6 +27,24 @@ use parley_proto::UserId;
 use parley_testkit::pg::{TestDb, pg_admin_url};
 use tokio::io::AsyncBufReadExt as _;
 
+/// Runs each scenario `async fn name(backend: Backend)` once on SQLite and once on a fresh
+/// PostgreSQL database, as the tests `name::sqlite` and `name::postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
 /// The setup token every test relay is started with.
 pub const SETUP_TOKEN: &str = "e2e-setup-token";
 

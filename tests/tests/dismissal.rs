@@ -77,12 +77,4 @@ async fn dismissal(backend: Backend) {
     assert_eq!(texts(&receive(&alice.m, 1).await), ["after, bob"]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dismissal_sqlite() {
-    dismissal(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dismissal_postgres() {
-    dismissal(Backend::Postgres).await;
-}
+parley_e2e::on_both_backends!(dismissal);

@@ -452,52 +452,10 @@ async fn rolled_back_log(backend: Backend) {
     drop(org);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ghost_device_of_a_colleague_sqlite() {
-    ghost_device_of_a_colleague(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ghost_device_of_a_colleague_postgres() {
-    ghost_device_of_a_colleague(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ghost_device_of_ones_own_user_sqlite() {
-    ghost_device_of_ones_own_user(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ghost_device_of_ones_own_user_postgres() {
-    ghost_device_of_ones_own_user(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identity_swap_sqlite() {
-    identity_swap(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn identity_swap_postgres() {
-    identity_swap(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_log_entry_sqlite() {
-    forged_log_entry(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_log_entry_postgres() {
-    forged_log_entry(Backend::Postgres).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rolled_back_log_sqlite() {
-    rolled_back_log(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rolled_back_log_postgres() {
-    rolled_back_log(Backend::Postgres).await;
-}
+parley_e2e::on_both_backends!(
+    ghost_device_of_a_colleague,
+    ghost_device_of_ones_own_user,
+    identity_swap,
+    forged_log_entry,
+    rolled_back_log
+);

@@ -164,12 +164,4 @@ async fn wipes(backend: Backend) {
     assert_eq!(receive(&bob.m, 2).await.len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wipes_sqlite() {
-    wipes(Backend::Sqlite).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wipes_postgres() {
-    wipes(Backend::Postgres).await;
-}
+parley_e2e::on_both_backends!(wipes);
