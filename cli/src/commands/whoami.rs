@@ -1,5 +1,5 @@
 //! `parley whoami`: this account. The relay URL came with the invite, so people see it
-//! through [`printable`](super::printable) (docs/threat-model.md).
+//! through [`printable`] (docs/threat-model.md).
 
 use super::{AccountJson, account, printable};
 use crate::{CliError, Context, Outcome};
