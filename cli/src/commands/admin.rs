@@ -19,7 +19,7 @@ Examples:
   parley admin invite bob --name 'Bob Stone' --title Accountant --department Finance
   parley admin devices bob
   parley admin revoke bob 2 --reason lost    # asks you to type 'bob' to confirm
-  parley admin wipe bob 2 --yes             # bob.2 wipes itself, then signs a receipt
+  parley admin wipe bob 2 --yes             # bob.2 signs a receipt, then wipes itself
   parley admin dismiss bob --yes
   parley admin policy set --offline-lock 86400 --offline-wipe 604800 --remote-secret on
   parley --json admin audit                  # the whole log, verified, one object";
