@@ -95,6 +95,10 @@ impl VerifiedLog {
                     Err(e) => return Err(e.into()),
                 }
             }
+            // Caught up with what the relay said it has: no need to ask again.
+            if self.state.head().len >= page.len {
+                return Ok(new);
+            }
         }
     }
 

@@ -100,6 +100,9 @@ pub struct Messenger {
     /// Hashes of entries of this device's verified log that an older head named (log length
     /// → hash of its last entry), checked once against the relay (fork detection).
     pub(crate) past_heads: std::sync::Mutex<std::collections::HashMap<u64, [u8; 32]>>,
+    /// The verified log head as this messenger last read it from the store: a received
+    /// message whose head equals it needs no store read (fork detection's common case).
+    pub(crate) own_head: std::sync::Mutex<Option<parley_proto::org::LogHead>>,
 }
 
 impl Messenger {
@@ -143,6 +146,7 @@ impl Messenger {
             relay,
             last_stamp: std::sync::atomic::AtomicU64::new(0),
             past_heads: std::sync::Mutex::default(),
+            own_head: std::sync::Mutex::default(),
         };
         if policy.offline_lock_secs > 0 && away > policy.offline_lock_secs {
             tracing::warn!(away, "offline for longer than the policy allows: locked");
