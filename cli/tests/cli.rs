@@ -212,14 +212,14 @@ async fn queued_while_the_relay_is_down() {
 /// When a device's one-time prekeys run low on the relay, its next `listen` refills them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prekeys_are_refilled_when_low() {
-    use parley_client::store::{KeySource, Store};
+    use parley_client::store::KeySource;
     let relay = relay().await;
     let (_tmp, alice, bob, keys) = alice_and_bob(&relay).await;
 
     let client = |home: std::path::PathBuf| {
         let keys = keys.clone();
         async move {
-            let store = Store::open(&home, KeySource::key_file_in(keys), None)
+            let store = parley_client::unlock::open_store(&home, KeySource::key_file_in(keys))
                 .await
                 .unwrap();
             let mut tx = store.begin().await.unwrap();

@@ -9,6 +9,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{
     TOKEN, alice_and_bob, invite_and_join, is_hex, json, json_error, parley, relay, relay_at,
     stderr, stdout,
@@ -572,11 +574,12 @@ async fn admin_commands() {
         (&3600.into(), &true.into(), &true.into())
     );
 
-    // Dismissal: bob's last device is refused too.
+    // Dismissal: bob's last device is refused too. It read the policy, so its store needs
+    // the remote secret, which the relay deleted: what it stored no longer opens.
     let v = json(&alice, &keys, &["admin", "dismiss", "bob", "--yes"], 0).await;
     assert_eq!(v["appended"]["kind"], "user-dismissed");
     let code = json_error(&bob, &keys, &["send", "alice", "hello?"], 1).await;
-    assert_eq!(code, "device_revoked");
+    assert_eq!(code, "remote_secret_gone");
     let code = json_error(&alice, &keys, &["send", "bob", "are you there?"], 1).await;
     assert_eq!(code, "no_such_user");
 
@@ -607,7 +610,7 @@ async fn admin_commands() {
             .all(|(i, e)| e["seq"].as_u64() == Some(i as u64))
     );
 
-    // With the relay down, they wait (75).
+    // With the relay down, they wait (75): the policy needs the relay to open the store.
     let _dir = relay.shut_down().await;
     for args in [
         &["admin", "devices", "bob"][..],
@@ -617,8 +620,131 @@ async fn admin_commands() {
     ] {
         assert_eq!(
             json_error(&alice, &keys, args, 75).await,
-            "relay_unreachable",
+            "relay_required",
             "{args:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_root_key_leaves_the_device() {
+    let relay = relay().await;
+    let (tmp, alice, bob, keys) = alice_and_bob(&relay).await;
+    let file = tmp.path().join("root.key");
+    let (pass, wrong, short) = (
+        tmp.path().join("pass"),
+        tmp.path().join("wrong"),
+        tmp.path().join("short"),
+    );
+    std::fs::write(&pass, "a long and secret passphrase\n").unwrap();
+    std::fs::write(&wrong, "a long and secret passphrasE\n").unwrap();
+    std::fs::write(&short, "too short\n").unwrap();
+    let file_arg = file.to_str().unwrap();
+    let with = |p: &Path| {
+        [
+            "--passphrase-file".to_owned(),
+            p.to_str().unwrap().to_owned(),
+        ]
+    };
+    let args = |head: &[&str], p: &Path| -> Vec<String> {
+        head.iter()
+            .map(|s| (*s).to_owned())
+            .chain(with(p))
+            .collect()
+    };
+    let run = async |home: &Path, a: Vec<String>, code: i32| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        json(home, &keys, &a, code).await
+    };
+
+    // Only the device that holds the key can export it; a short passphrase is refused.
+    let v = run(
+        &bob,
+        args(&["admin", "export-root-key", file_arg], &pass),
+        1,
+    )
+    .await;
+    assert_eq!(v["error"]["code"], "no_root_key", "{v}");
+    let v = run(
+        &alice,
+        args(&["admin", "export-root-key", file_arg], &short),
+        1,
+    )
+    .await;
+    assert_eq!(v["error"]["code"], "weak_passphrase", "{v}");
+    assert!(!file.exists());
+
+    // Exported and removed: the file is the owner's only, and the device no longer appoints.
+    let v = run(
+        &alice,
+        args(&["admin", "export-root-key", file_arg, "--remove"], &pass),
+        0,
+    )
+    .await;
+    assert_eq!(v["removed"], true, "{v}");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN PARLEY ORG ROOT KEY-----"),
+        "{text}"
+    );
+    let code = json_error(&alice, &keys, &["admin", "appoint", "bob"], 1).await;
+    assert_eq!(code, "no_root_key");
+
+    // With the file: a wrong passphrase opens nothing; the right one appoints a second admin.
+    let appoint = ["admin", "appoint", "bob", "--root-key", file_arg];
+    let v = run(&alice, args(&appoint, &wrong), 1).await;
+    assert_eq!(v["error"]["code"], "wrong_passphrase", "{v}");
+    let v = run(&alice, args(&appoint, &pass), 0).await;
+    assert_eq!(v["appended"]["kind"], "admin-added", "{v}");
+
+    // The second admin invites a third as admin with the file, then holds the key itself.
+    let v = run(
+        &bob,
+        args(
+            &[
+                "admin",
+                "invite",
+                "carol",
+                "--role",
+                "admin",
+                "--root-key",
+                file_arg,
+            ],
+            &pass,
+        ),
+        0,
+    )
+    .await;
+    assert_eq!(v["role"], "admin", "{v}");
+    let v = run(
+        &bob,
+        args(&["admin", "import-root-key", file_arg], &pass),
+        0,
+    )
+    .await;
+    assert_eq!(v["imported"], true, "{v}");
+    // An existing file is never replaced.
+    let v = run(
+        &bob,
+        args(&["admin", "export-root-key", file_arg], &pass),
+        1,
+    )
+    .await;
+    assert_eq!(v["error"]["code"], "root_key_file", "{v}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    let v = json(&bob, &keys, &["admin", "remove-admin", "carol", "--yes"], 0).await;
+    assert_eq!(v["appended"]["kind"], "admin-removed", "{v}");
+    let v = json(&alice, &keys, &["admin", "audit"], 0).await;
+    let by_root: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "admin-added" || e["kind"] == "admin-removed")
+        .map(|e| e["signer"].as_str().unwrap_or("?"))
+        .collect();
+    // alice (at creation), bob, carol; carol removed: all by the root key.
+    assert_eq!(by_root, ["root"; 4], "{v}");
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 
 use common::{alice_and_bob, json, parley, relay, stderr, stdout};
 use parley_client::messaging::{Messenger, Target};
-use parley_client::store::{KeySource, Store};
+use parley_client::store::KeySource;
 use parley_proto::B64;
 use parley_proto::UserId;
 use parley_proto::content::{AttachmentPointer, Body};
@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 /// Sends `body` from the account at `home` to `to` through the engine, as a modified client
 /// could.
 async fn send_body(home: &Path, keys: &Path, to: &str, body: Body) {
-    let store = Store::open(home, KeySource::key_file_in(keys.to_path_buf()), None)
+    let store = parley_client::unlock::open_store(home, KeySource::key_file_in(keys.to_path_buf()))
         .await
         .unwrap();
     let m = Messenger::new(store).await.unwrap();

@@ -7,7 +7,8 @@
 //! audit trail, which is the whole log fetched again and verified from the genesis.
 
 use parley_crypto::fingerprint::SafetyNumber;
-use parley_crypto::keys::SigningKeyPair;
+use parley_crypto::keys::{SigningKeyPair, os_rng};
+use parley_crypto::recovery::RootKeyFile;
 use parley_proto::org::{
     DeviceRecord, OrgBody, OrgEntry, OrgState, Policy, Profile, RevokeReason, UserRecord,
 };
@@ -60,19 +61,33 @@ impl std::fmt::Display for Signer {
 
 impl Messenger {
     /// Appends `body`, signed by this device's key or, for `AdminAdded`/`AdminRemoved`, by the
-    /// org root key (which only the device that created the org holds). Refused here, before
-    /// anything is sent, if the verified log says this device may not sign it.
+    /// org root key (which only the device that created the org holds, unless it was exported
+    /// and removed). Refused here, before anything is sent, if the verified log says this
+    /// device may not sign it.
     pub async fn admin_append(&self, body: OrgBody) -> Result<OrgEntry> {
+        self.append_signed(body, None).await
+    }
+
+    /// [`Messenger::admin_append`] with the root key given (`root`, opened from its recovery
+    /// file) rather than read from the store.
+    async fn append_signed(
+        &self,
+        body: OrgBody,
+        root: Option<&SigningKeyPair>,
+    ) -> Result<OrgEntry> {
         let mut tx = self.store().begin().await?;
         let identity = tx.identity().await?.ok_or(Missing::Identity)?;
-        let root = tx.org_root().await?;
+        let stored_root = match root {
+            Some(_) => None,
+            None => tx.org_root().await?,
+        };
         let state = self.stored_log(&mut tx).await?;
         tx.commit().await?;
         let needs_root = matches!(
             body,
             OrgBody::AdminAdded { .. } | OrgBody::AdminRemoved { .. }
         );
-        let key: SigningKeyPair = match (needs_root, root) {
+        let key: SigningKeyPair = match (needs_root, root.cloned().or(stored_root)) {
             (true, Some(root)) => root,
             (true, None) => return Err(Error::NoRootKey),
             (false, _) => identity.signing().clone(),
@@ -153,10 +168,102 @@ impl Messenger {
         self.admin_append(OrgBody::PolicySet { policy }).await
     }
 
-    /// Makes `user` an admin (needs the org root key).
-    pub async fn appoint_admin(&self, user: &UserId) -> Result<OrgEntry> {
-        self.admin_append(OrgBody::AdminAdded { user: user.clone() })
+    /// Makes `user` an admin, signed by the org root key: `root` (opened from its recovery
+    /// file, [`Messenger::open_root_key`]) or else the one in this device's store.
+    pub async fn appoint_admin(
+        &self,
+        user: &UserId,
+        root: Option<&SigningKeyPair>,
+    ) -> Result<OrgEntry> {
+        self.append_signed(OrgBody::AdminAdded { user: user.clone() }, root)
             .await
+    }
+
+    /// Takes `user`'s admin rights away, signed by the org root key (as for
+    /// [`Messenger::appoint_admin`]).
+    pub async fn remove_admin(
+        &self,
+        user: &UserId,
+        root: Option<&SigningKeyPair>,
+    ) -> Result<OrgEntry> {
+        self.append_signed(OrgBody::AdminRemoved { user: user.clone() }, root)
+            .await
+    }
+
+    /// Seals the org root key this device holds into a recovery file under `passphrase`
+    /// (Argon2id and AES-256-GCM, docs/architecture.md §2.1). The key stays in the store
+    /// until [`Messenger::remove_root_key`].
+    pub async fn export_root_key(&self, passphrase: &str) -> Result<RootKeyFile> {
+        let mut tx = self.store().begin().await?;
+        let root = tx.org_root().await?.ok_or(Error::NoRootKey)?;
+        tx.commit().await?;
+        let genesis = self.account.org_genesis_hash;
+        let file = tokio::task::spawn_blocking({
+            let passphrase = zeroize::Zeroizing::new(passphrase.to_owned());
+            move || RootKeyFile::seal(&root.seed(), &genesis, &passphrase, &mut os_rng())
+        })
+        .await
+        .map_err(|_| Error::Missing(Missing::OrgLog))??;
+        Ok(file)
+    }
+
+    /// Opens a root key recovery file with `passphrase`, and checks that the key is this
+    /// org's root key (the one the verified log's genesis names).
+    pub async fn open_root_key(
+        &self,
+        file: &RootKeyFile,
+        passphrase: &str,
+    ) -> Result<SigningKeyPair> {
+        if file.genesis_hash() != self.account.org_genesis_hash {
+            return Err(Error::ForeignRootKey);
+        }
+        let seed = tokio::task::spawn_blocking({
+            let file = file.clone();
+            let passphrase = zeroize::Zeroizing::new(passphrase.to_owned());
+            move || file.open(&passphrase)
+        })
+        .await
+        .map_err(|_| Error::Missing(Missing::OrgLog))??;
+        let root = SigningKeyPair::from_seed(&seed);
+        if root.public() != *self.org().await?.root_key() {
+            return Err(Error::ForeignRootKey);
+        }
+        Ok(root)
+    }
+
+    /// Puts the root key from a recovery file into this device's store (the device becomes
+    /// one that can appoint admins without the file).
+    pub async fn import_root_key(&self, file: &RootKeyFile, passphrase: &str) -> Result<()> {
+        let root = self.open_root_key(file, passphrase).await?;
+        let mut tx = self.store().begin().await?;
+        tx.set_org_root(&root).await?;
+        tx.commit().await?;
+        tracing::info!("org root key imported");
+        Ok(())
+    }
+
+    /// Deletes the org root key from this device's store, once it is kept elsewhere (a
+    /// recovery file checked with `file` and `passphrase`, which must open to the same key):
+    /// from then on appointing admins needs the file.
+    pub async fn remove_root_key(&self, file: &RootKeyFile, passphrase: &str) -> Result<()> {
+        let from_file = self.open_root_key(file, passphrase).await?;
+        let mut tx = self.store().begin().await?;
+        let stored = tx.org_root().await?.ok_or(Error::NoRootKey)?;
+        if stored.public() != from_file.public() {
+            return Err(Error::ForeignRootKey);
+        }
+        tx.delete_org_root().await?;
+        tx.commit().await?;
+        tracing::info!("org root key removed from this device");
+        Ok(())
+    }
+
+    /// Whether this device's store holds the org root key.
+    pub async fn holds_root_key(&self) -> Result<bool> {
+        let mut tx = self.store().begin().await?;
+        let root = tx.org_root().await?;
+        tx.commit().await?;
+        Ok(root.is_some())
     }
 
     /// The safety number between this user and `user` (docs/architecture.md §3): computed

@@ -140,8 +140,15 @@ impl Messenger {
         Ok(changes(&new))
     }
 
-    /// Updates the contacts of every user `entries` name from `state` (which has them).
+    /// Updates the contacts of every user `entries` name from `state` (which has them), and
+    /// keeps or drops the store's copy of its remote secret as a new policy says.
     pub(crate) async fn follow_log(&self, state: &OrgState, entries: &[OrgEntry]) -> Result<()> {
+        if entries
+            .iter()
+            .any(|e| matches!(e.body, parley_proto::org::OrgBody::PolicySet { .. }))
+        {
+            crate::unlock::follow_policy(self.store(), &self.account, state).await?;
+        }
         let users: BTreeSet<&UserId> = entries.iter().filter_map(|e| e.body.user()).collect();
         let mut tx = self.store().begin().await?;
         for user in users {

@@ -17,7 +17,7 @@ use parley_crypto::keys::{SigningKeyPair, os_rng};
 use parley_crypto::prekeys::PreKeyStore;
 use parley_proto::api::{CreateOrgRequest, NewDevice, PreKeyUpload};
 use parley_proto::invite::Invite;
-use parley_proto::org::{OrgBody, OrgEntry, Profile};
+use parley_proto::org::{OrgBody, OrgEntry, Profile, sha256};
 use parley_proto::{B64, UserId};
 use rand_core::Rng as _;
 use zeroize::Zeroizing;
@@ -42,7 +42,7 @@ fn random<const N: usize>() -> [u8; N] {
 }
 
 /// A new device's keys for registering with the relay: its identity, the secret it
-/// authenticates with and its registration id (no prekeys).
+/// authenticates with, its registration id and its store's remote secret (no prekeys).
 pub struct DeviceKeys {
     /// The device identity.
     pub identity: IdentityKeyPair,
@@ -50,6 +50,8 @@ pub struct DeviceKeys {
     pub secret: Zeroizing<Vec<u8>>,
     /// The random 14-bit registration id.
     pub registration_id: u32,
+    /// The remote secret, half of the store key, which the relay keeps until revocation.
+    pub remote_secret: Zeroizing<[u8; 32]>,
 }
 
 impl DeviceKeys {
@@ -59,15 +61,25 @@ impl DeviceKeys {
             identity: IdentityKeyPair::generate(&mut os_rng()),
             secret: Zeroizing::new(random::<32>().to_vec()),
             registration_id: u32::from_be_bytes(random::<4>()) & 0x3fff,
+            remote_secret: Zeroizing::new(random::<32>()),
         }
     }
 
-    /// The device's secrets as a registration request carries them.
-    pub fn new_device(&self) -> NewDevice {
+    /// The device's secrets as a registration request carries them, with the token that will
+    /// fetch the remote secret (its store's [`Store::unlock_token`]).
+    pub fn new_device(&self, unlock_token: &[u8; 32]) -> NewDevice {
         NewDevice {
             secret: B64(self.secret.to_vec()),
             registration_id: self.registration_id,
+            unlock_hash: B64(sha256(unlock_token).to_vec()),
+            remote_secret: B64(self.remote_secret.to_vec()),
         }
+    }
+
+    /// The registration of a device that keeps no store (a load generator's, a test's): a
+    /// random unlock token nobody keeps.
+    pub fn storeless_device(&self) -> NewDevice {
+        self.new_device(&random::<32>())
     }
 }
 
@@ -128,6 +140,7 @@ async fn save(
     log: &VerifiedLog,
     root: Option<&SigningKeyPair>,
 ) -> Result<()> {
+    crate::unlock::follow_policy(store, account, log.state()).await?;
     let mut tx = store.begin().await?;
     tx.set_account(account).await?;
     tx.set_identity(&keys.device.identity).await?;
@@ -203,12 +216,12 @@ pub async fn create_org(
         now_secs(),
     );
     let genesis_hash = entries.first().map(OrgEntry::hash).unwrap_or_default();
-    let store = Store::create(home, key_source, None).await?;
+    let store = Store::create(home, key_source, Some(&keys.device.remote_secret)).await?;
     let result = async {
         let req = CreateOrgRequest {
             setup_token: setup_token.to_owned(),
             entries: entries.iter().map(|e| B64(e.to_bytes())).collect(),
-            device: keys.device.new_device(),
+            device: keys.device.new_device(store.unlock_token()),
         };
         let reg = relay.create_org(&req).await?;
         let account = Account {
@@ -392,19 +405,23 @@ pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Resu
         return Err(Error::InviteUnusable);
     }
     let mut keys = NewKeys::generate();
-    let store = Store::create(home, key_source, None).await?;
+    let store = Store::create(home, key_source, Some(&keys.device.remote_secret)).await?;
     let result = async {
         let identity = *keys.device.identity.public();
         let user = invite.user.clone();
         let reg = log
-            .register(&relay, &keys.device.new_device(), |s, now| {
-                let body = OrgBody::DeviceAdded {
-                    user: user.clone(),
-                    device: s.next_device(&user),
-                    identity,
-                };
-                OrgEntry::after(&s.head(), body, &key, now)
-            })
+            .register(
+                &relay,
+                &keys.device.new_device(store.unlock_token()),
+                |s, now| {
+                    let body = OrgBody::DeviceAdded {
+                        user: user.clone(),
+                        device: s.next_device(&user),
+                        identity,
+                    };
+                    OrgEntry::after(&s.head(), body, &key, now)
+                },
+            )
             .await?;
         let account = Account {
             user: invite.user.to_string(),

@@ -119,6 +119,18 @@ pub enum Error {
         "this device was out of touch with the relay for longer than your organisation allows and has wiped itself"
     )]
     OfflineWiped,
+    /// The org's policy makes this device fetch its remote secret from the relay before its
+    /// store opens, and the relay cannot be reached now. Temporary.
+    #[error(
+        "your organisation requires this device to reach the relay before the account opens, and the relay cannot be reached now"
+    )]
+    RelayRequired,
+    /// The relay no longer holds this device's remote secret: the device was revoked, and
+    /// what it stored can no longer be opened.
+    #[error(
+        "this device was signed out by your administrator and its stored data can no longer be opened"
+    )]
+    RemoteSecretGone,
     /// Only an admin's device may do this.
     #[error("only an administrator's device may do this")]
     NotAdmin,
@@ -126,6 +138,14 @@ pub enum Error {
     /// hold it.
     #[error("this needs the org root key, which this device does not hold")]
     NoRootKey,
+    /// A root key recovery file that does not open (see [`RecoveryError`]).
+    ///
+    /// [`RecoveryError`]: parley_crypto::recovery::RecoveryError
+    #[error("{0}")]
+    RootKeyFile(#[from] parley_crypto::recovery::RecoveryError),
+    /// The root key file holds another org's root key.
+    #[error("this root key file belongs to another organisation")]
+    ForeignRootKey,
     /// The relay's org log does not verify against the genesis hash the account trusts.
     #[error("the relay's org log does not verify: {0}")]
     OrgLog(#[from] parley_proto::org::OrgError),
@@ -199,8 +219,18 @@ impl Error {
             Self::Wiped { .. } => "device_wiped",
             Self::OfflineLocked => "offline_locked",
             Self::OfflineWiped => "offline_wiped",
+            Self::RelayRequired => "relay_required",
+            Self::RemoteSecretGone => "remote_secret_gone",
             Self::NotAdmin => "not_admin",
             Self::NoRootKey => "no_root_key",
+            Self::RootKeyFile(parley_crypto::recovery::RecoveryError::WrongPassphrase) => {
+                "wrong_passphrase"
+            }
+            Self::RootKeyFile(parley_crypto::recovery::RecoveryError::WeakPassphrase) => {
+                "weak_passphrase"
+            }
+            Self::RootKeyFile(_) => "bad_root_key_file",
+            Self::ForeignRootKey => "foreign_root_key",
             Self::OrgLog(parley_proto::org::OrgError::UnknownKind(_)) => "update_required",
             Self::OrgLog(_) => "org_log_invalid",
             Self::InvalidUserId(_) => "invalid_user_id",
@@ -222,6 +252,7 @@ impl Error {
                 | Self::ConnectionClosed
                 | Self::DevicesChanging
                 | Self::OfflineLocked
+                | Self::RelayRequired
         )
     }
 
@@ -429,6 +460,9 @@ pub enum Rejection {
     /// An edit or delete of a message the sender did not write.
     #[error("an edit or delete of someone else's message")]
     NotTheAuthor,
+    /// An edit, delete, reaction or receipt of a message of another conversation.
+    #[error("an edit, delete, reaction or receipt sent in another conversation than its message")]
+    WrongConversation,
 }
 
 /// A file operation, for [`Error::File`].

@@ -22,6 +22,7 @@ pub mod orglog;
 pub mod relay;
 pub mod store;
 pub mod tls;
+pub mod unlock;
 pub mod wipe;
 
 pub use error::{Error, ErrorInfo, Result};

@@ -5,7 +5,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use parley_proto::api::{
     AppendRequest, Appended, AttachmentCreated, CreateOrgRequest, DeviceList, Health,
     MultiSendRequest, OrgLog, PreKeyBundles, PreKeyCount, PreKeyUpload, RegisterRequest,
-    Registered, SendRequest, SendResponse,
+    Registered, SendRequest, SendResponse, UnlockRequest, Unlocked,
 };
 use parley_proto::ws::{ClientFrame, ServerFrame};
 use parley_proto::{B64, DeviceId, ErrorBody, UserId};
@@ -309,6 +309,12 @@ impl Relay {
     /// `POST /v1/devices`.
     pub async fn register(&self, req: &RegisterRequest) -> RelayResult<Registered> {
         self.call(Method::POST, "/v1/devices", Some(req)).await
+    }
+
+    /// `POST /v1/devices/unlock`: this device's remote secret (no credentials needed).
+    pub async fn unlock(&self, req: &UnlockRequest) -> RelayResult<Unlocked> {
+        self.call(Method::POST, "/v1/devices/unlock", Some(req))
+            .await
     }
 
     /// `GET /v1/users/{user}/devices`.

@@ -34,6 +34,7 @@ pub mod keys;
 pub mod message;
 pub mod pqxdh;
 pub mod prekeys;
+pub mod recovery;
 pub mod root_key;
 pub mod sender_key;
 pub mod session;

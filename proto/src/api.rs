@@ -34,6 +34,12 @@ pub struct NewDevice {
     /// Random id the device picks at registration; senders echo it so that the relay can tell
     /// them when a device was re-registered (410).
     pub registration_id: u32,
+    /// SHA-256 of the device's 32-byte unlock token ([`UnlockRequest`]), which the device
+    /// derives from its local key.
+    pub unlock_hash: B64,
+    /// The device's 32-byte remote secret, half of its store key: the relay hands it out
+    /// (`POST /v1/devices/unlock`) until the device is revoked, then deletes it.
+    pub remote_secret: B64,
 }
 
 impl core::fmt::Debug for NewDevice {
@@ -106,6 +112,34 @@ pub struct RegisterRequest {
     pub entry: B64,
     /// The device's secrets.
     pub device: NewDevice,
+}
+
+/// `POST /v1/devices/unlock`: a device asks for its remote secret to open its store. Needs no
+/// credentials (they are inside the store it cannot open yet): the token is the proof.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockRequest {
+    /// The 32-byte unlock token, whose SHA-256 the device registered.
+    pub token: B64,
+}
+
+impl core::fmt::Debug for UnlockRequest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("UnlockRequest").finish_non_exhaustive()
+    }
+}
+
+/// The remote secret of a device that is not revoked.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct Unlocked {
+    /// The 32-byte remote secret.
+    pub remote_secret: B64,
+}
+
+impl core::fmt::Debug for Unlocked {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Unlocked").finish_non_exhaustive()
+    }
 }
 
 /// A device the relay now knows.

@@ -138,12 +138,18 @@ pub enum Body {
         #[serde(default)]
         reply_to: Option<MessageRef>,
     },
-    /// Replaces the text of one's own earlier message.
+    /// Replaces the text of one's own earlier message. Of several edits the one with the
+    /// highest `revision` wins, whatever order they arrive in (equal revisions: the greater
+    /// text); an edit that arrives before its message is applied when the message does.
     Edit {
         /// The message.
         target: MessageRef,
         /// New text.
         text: String,
+        /// Greater than every earlier edit's: the editor's last revision of the message plus
+        /// one, or its clock in milliseconds if that is more.
+        #[serde(default)]
+        revision: u64,
     },
     /// Deletes one's own earlier message for everyone.
     Delete {
@@ -208,6 +214,10 @@ pub struct Content {
     /// How many entries the author's log had (`org_head` is the hash of the last one).
     #[serde(default)]
     pub org_len: Option<u64>,
+    /// The revision of the last edit applied to a stored message (its text is the edit's).
+    /// Kept only in the local store: a receiver clears what the wire says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<u64>,
     /// What it says.
     pub body: Body,
 }
@@ -240,6 +250,7 @@ impl Content {
             sync_to: None,
             org_head: None,
             org_len: None,
+            edited: None,
             body,
         }
     }
@@ -380,6 +391,7 @@ mod tests {
             Body::Edit {
                 target: target.clone(),
                 text: "fixed".into(),
+                revision: 1,
             },
             Body::Delete {
                 target: target.clone(),

@@ -11,7 +11,7 @@ use crate::routes::{attachments, devices, keys, messages, ops, org, ws};
     info(title = "Parley relay API", description = "The blind relay of Parley, an end-to-end encrypted messenger."),
     paths(
         org::create_org, org::org_log, org::append, org::receipt,
-        devices::register, devices::list_devices,
+        devices::register, devices::unlock, devices::list_devices,
         keys::upload, keys::count, keys::claim,
         messages::send, messages::send_multi, ws::upgrade,
         attachments::upload, attachments::download,

@@ -154,6 +154,11 @@ pub fn check_secret(device: &NewDevice) -> ApiResult<()> {
     if device.secret.as_bytes().len() != SECRET_LEN {
         return Err(ApiError::invalid("secret must be 32 bytes"));
     }
+    if device.unlock_hash.as_bytes().len() != 32 || device.remote_secret.as_bytes().len() != 32 {
+        return Err(ApiError::invalid(
+            "unlock_hash and remote_secret must be 32 bytes",
+        ));
+    }
     Ok(())
 }
 
@@ -265,12 +270,14 @@ async fn commit(
                         return Err(ApiError::invalid("one device at a time"));
                     }
                     sqlx::query(
-                        "INSERT INTO devices (user_id, device_id, identity, signing_key, secret_hash, registration_id, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        "INSERT INTO devices (user_id, device_id, identity, signing_key, secret_hash, registration_id, created_at,
+                                              unlock_hash, remote_secret)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
                     .bind(user.as_str()).bind(i64::from(*number))
                     .bind(identity.to_bytes().to_vec()).bind(identity.signing_key().to_bytes().to_vec())
                     .bind(sha256(d.secret.as_bytes()).to_vec()).bind(i64::from(d.registration_id)).bind(now)
+                    .bind(d.unlock_hash.as_bytes().to_vec()).bind(d.remote_secret.as_bytes().to_vec())
                     .execute(&mut *tx).await?;
                     effects.users.push(user.clone());
                     effects.registered = Some((user.clone(), *number));
@@ -283,10 +290,10 @@ async fn commit(
                 _ => {}
             }
         }
-        // Revocations: mark the rows, delete queues and prekeys.
+        // Revocations: mark the rows, delete remote secrets, queues and prekeys.
         for (user, number) in std::mem::take(&mut effects.to_revoke) {
             let rows: Vec<(i64, i64)> = sqlx::query_as(
-                "UPDATE devices SET revoked_at = $1
+                "UPDATE devices SET revoked_at = $1, unlock_hash = NULL, remote_secret = NULL
                  WHERE user_id = $2 AND revoked_at IS NULL AND ($3 < 0 OR device_id = $3)
                  RETURNING pk, device_id",
             )

@@ -106,7 +106,7 @@ impl Org {
         let req = CreateOrgRequest {
             setup_token: setup_token.to_owned(),
             entries: entries.iter().map(|e| B64(e.to_bytes())).collect(),
-            device: keys.new_device(),
+            device: keys.storeless_device(),
         };
         let reg = relay.create_org(&req).await.context("creating the org")?;
         let admin = Device::registered(&relay, &user, reg.device, keys);
@@ -187,7 +187,7 @@ impl Org {
         let entry = OrgEntry::after(&log.state().head(), body, &key, now_secs());
         let req = RegisterRequest {
             entry: B64(entry.to_bytes()),
-            device: keys.new_device(),
+            device: keys.storeless_device(),
         };
         let reg = self.relay.register(&req).await?;
         let _ = log.sync(&self.relay).await;

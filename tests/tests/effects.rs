@@ -62,6 +62,7 @@ async fn edits_deletes_reactions_and_receipts() {
             id: first,
         },
         text: "forged".into(),
+        revision: 1,
     };
     let err = bob.m.send_body(&to_alice, forged).await.unwrap_err();
     assert!(err.to_string().contains("someone else's message"), "{err}");
@@ -126,5 +127,84 @@ async fn edits_deletes_reactions_and_receipts() {
         .await
         .unwrap();
     assert_eq!(texts(&receive(&bob.m, 1).await), ["table for two"]);
+    drop(org);
+}
+
+/// Receives the next `n` envelopes of `d` in reverse order of their arrival, acking each.
+async fn receive_reversed(d: &Device, n: usize) {
+    let mut ws = d.m.relay().connect().await.unwrap();
+    let mut envelopes = Vec::new();
+    while envelopes.len() < n {
+        if let ServerFrame::Envelope(env) = ws.next().await.unwrap().unwrap() {
+            envelopes.push(env);
+        }
+    }
+    for env in envelopes.iter().rev() {
+        d.m.receive(env).await.unwrap();
+        ws.ack(vec![env.id]).await.unwrap();
+    }
+    ws.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_latest_edit_wins_whatever_the_order_and_stays_in_its_conversation() {
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let to_bob = Target::User(bob.user());
+    let to_alice = Target::User(alice.user());
+    let edited = async |d: &Device, with: &Target| {
+        d.m.history(with, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.text, e.edited))
+            .collect::<Vec<_>>()
+    };
+
+    // Two edits delivered newest first: the newer one stays.
+    let first = alice.m.send_text(&to_bob, "v0").await.unwrap();
+    receive(&bob.m, 1).await;
+    alice.m.edit(&to_bob, first, "v1").await.unwrap();
+    alice.m.edit(&to_bob, first, "v2").await.unwrap();
+    receive_reversed(&bob, 2).await;
+    assert_eq!(edited(&bob, &to_alice).await, [("v2".to_owned(), true)]);
+    assert_eq!(edited(&alice, &to_bob).await, [("v2".to_owned(), true)]);
+
+    // An edit delivered before its message: the message shows edited.
+    let second = alice.m.send_text(&to_bob, "w0").await.unwrap();
+    alice.m.edit(&to_bob, second, "w1").await.unwrap();
+    receive_reversed(&bob, 2).await;
+    assert_eq!(
+        edited(&bob, &to_alice).await,
+        [("v2".to_owned(), true), ("w1".to_owned(), true)]
+    );
+
+    // An edit or delete of a 1:1 message sent in a group is refused (on the author's own
+    // device already, by the same check that guards receiving).
+    let group = alice.m.create_group("Pair", &[bob.user()]).await.unwrap();
+    receive(&bob.m, 1).await;
+    let target = MessageRef {
+        author: alice.user(),
+        id: first,
+    };
+    for body in [
+        Body::Edit {
+            target: target.clone(),
+            text: "moved".into(),
+            revision: u64::MAX,
+        },
+        Body::Delete {
+            target: target.clone(),
+        },
+    ] {
+        let err = alice
+            .m
+            .send_body(&Target::Group(group), body)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("another conversation"), "{err}");
+    }
+    assert_eq!(edited(&alice, &to_bob).await[0], ("v2".to_owned(), true));
     drop(org);
 }

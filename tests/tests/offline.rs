@@ -12,7 +12,7 @@
 use parley_client::Error;
 use parley_client::messaging::Messenger;
 use parley_client::orglog::now_secs;
-use parley_client::store::{DATABASE_FILE, Store};
+use parley_client::store::DATABASE_FILE;
 use parley_e2e::{Backend, Org, Server};
 use parley_proto::org::Policy;
 
@@ -37,7 +37,7 @@ async fn offline_limits_lock_then_wipe() {
     let home = bob.home.clone();
     bob.m.close().await;
     let open_at = async |secs: u64| {
-        let store = Store::open(&home, org.keys(), None).await?;
+        let store = parley_client::unlock::open_store(&home, org.keys()).await?;
         Messenger::open_at(store, now_secs() + secs).await
     };
 
@@ -61,9 +61,8 @@ async fn offline_limits_lock_then_wipe() {
     let e = open_at(25 * HOUR).await.err().unwrap();
     assert!(matches!(e, Error::OfflineWiped), "{e:?}");
     assert!(!home.join(DATABASE_FILE).exists());
-    let e = Store::open(&copy, org.keys(), None).await.unwrap_err();
-    assert!(
-        Error::from(e).is_store_locked(),
-        "the copy cannot be opened"
-    );
+    let e = parley_client::unlock::open_store(&copy, org.keys())
+        .await
+        .unwrap_err();
+    assert!(e.is_store_locked(), "the copy cannot be opened: {e:?}");
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use parley_client::Error;
 use parley_client::admin::Signer;
 use parley_client::messaging::{Event, Target};
-use parley_client::store::{DATABASE_FILE, Store};
+use parley_client::store::DATABASE_FILE;
 use parley_client::wipe::DOWNLOADS_DIR;
 use parley_e2e::{Backend, Device, Org, Server, receive};
 use parley_proto::UserId;
@@ -61,8 +61,10 @@ async fn expect_wiped(d: &Device) {
 async fn expect_nothing_left(org: &Org, d: &Device, copy: &Path) {
     assert!(!d.home.join(DATABASE_FILE).exists(), "{}", d.home.display());
     assert!(!d.home.join(DOWNLOADS_DIR).exists());
-    let e = Store::open(copy, org.keys(), None).await.unwrap_err();
-    assert!(Error::from(e).is_store_locked());
+    let e = parley_client::unlock::open_store(copy, org.keys())
+        .await
+        .unwrap_err();
+    assert!(e.is_store_locked(), "{e:?}");
 }
 
 /// The admin's client verifies the receipt: the order is done by the device's own signature

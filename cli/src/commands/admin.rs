@@ -3,6 +3,7 @@
 //! `--yes`, people at a terminal confirm by typing the user id.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
 
 use clap::Subcommand;
 use parley_client::admin::{AuditEntry, Signer};
@@ -10,6 +11,7 @@ use parley_proto::org::{DeviceRecord, OrgBody, Policy, RevokeReason};
 use parley_proto::{DeviceId, UserId};
 use serde::Serialize;
 
+use super::root_key::{self, Passphrase};
 use super::{hex, printable, with_messenger};
 use crate::{CliError, Context, Outcome};
 
@@ -22,6 +24,8 @@ Examples:
   parley admin wipe bob 2 --yes             # bob.2 signs a receipt, then wipes itself
   parley admin dismiss bob --yes
   parley admin policy set --offline-lock 86400 --offline-wipe 604800 --remote-secret on
+  parley admin export-root-key /media/usb/acme-root.key --remove   # then keep it offline
+  parley admin appoint carol --root-key /media/usb/acme-root.key
   parley --json admin audit                  # the whole log, verified, one object";
 
 /// The admin commands.
@@ -76,10 +80,49 @@ pub enum AdminCommand {
         #[arg(long)]
         yes: bool,
     },
-    /// Make a user an admin (only on the device that holds the org root key).
+    /// Make a user an admin, signed by the org root key (this device's, or `--root-key`).
     Appoint {
         /// The user.
         user: UserId,
+        /// The root key's recovery file (`export-root-key`), when this device does not hold it.
+        #[arg(long, value_name = "FILE")]
+        root_key: Option<PathBuf>,
+        /// Where the passphrase comes from.
+        #[command(flatten)]
+        passphrase: Passphrase,
+    },
+    /// Take a user's admin rights away, signed by the org root key.
+    RemoveAdmin {
+        /// The user.
+        user: UserId,
+        /// The root key's recovery file, when this device does not hold it.
+        #[arg(long, value_name = "FILE")]
+        root_key: Option<PathBuf>,
+        /// Where the passphrase comes from.
+        #[command(flatten)]
+        passphrase: Passphrase,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Write the org root key to a passphrase-protected recovery file (Argon2id, AES-256-GCM).
+    ExportRootKey {
+        /// The file to create (never replaced).
+        file: PathBuf,
+        /// Then delete the root key from this device: appointing admins will need the file.
+        #[arg(long)]
+        remove: bool,
+        /// Where the passphrase comes from.
+        #[command(flatten)]
+        passphrase: Passphrase,
+    },
+    /// Put the org root key from a recovery file into this device.
+    ImportRootKey {
+        /// The recovery file.
+        file: PathBuf,
+        /// Where the passphrase comes from.
+        #[command(flatten)]
+        passphrase: Passphrase,
     },
     /// The org's policy.
     #[command(subcommand)]
@@ -196,7 +239,7 @@ struct AppendedEntry {
 /// Runs an admin command.
 pub async fn run(ctx: &Context, command: &AdminCommand) -> Result<Outcome, CliError> {
     with_messenger(ctx, async |m| match command {
-        AdminCommand::Invite(args) => super::invite::invite(m.store(), args).await,
+        AdminCommand::Invite(args) => super::invite::invite(m, args).await,
         AdminCommand::Devices { user } => {
             let org = m.org().await?;
             let devices: Vec<(DeviceId, DeviceRecord)> = org
@@ -282,7 +325,32 @@ pub async fn run(ctx: &Context, command: &AdminCommand) -> Result<Outcome, CliEr
             )?;
             appended(m.dismiss_user(user).await?)
         }
-        AdminCommand::Appoint { user } => appended(m.appoint_admin(user).await?),
+        AdminCommand::Appoint {
+            user,
+            root_key,
+            passphrase,
+        } => {
+            let root = root_key::from_file(m, root_key.as_deref(), passphrase).await?;
+            appended(m.appoint_admin(user, root.as_ref()).await?)
+        }
+        AdminCommand::RemoveAdmin {
+            user,
+            root_key,
+            passphrase,
+            yes,
+        } => {
+            confirm(*yes, &format!("take {user}'s admin rights away"), user)?;
+            let root = root_key::from_file(m, root_key.as_deref(), passphrase).await?;
+            appended(m.remove_admin(user, root.as_ref()).await?)
+        }
+        AdminCommand::ExportRootKey {
+            file,
+            remove,
+            passphrase,
+        } => root_key::export(m, file, *remove, passphrase).await,
+        AdminCommand::ImportRootKey { file, passphrase } => {
+            root_key::import(m, file, passphrase).await
+        }
         AdminCommand::Policy(PolicyCommand::Show) => {
             let org = m.org().await?;
             policy_outcome(org.policy())

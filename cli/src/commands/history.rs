@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 /// `{"user", "group", "messages": [{"id", "author", "outgoing", "sent_at", "text",
-/// "status"}]}`.
+/// "status", "edited"}]}`.
 #[derive(Debug, Serialize)]
 struct History {
     #[serde(flatten)]
@@ -40,6 +40,8 @@ struct Entry {
     sent_at: u64,
     text: String,
     status: &'static str,
+    /// Whether its author edited it (`text` is the latest edit).
+    edited: bool,
 }
 
 fn status(s: MessageStatus) -> &'static str {
@@ -68,7 +70,10 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<Outcome, CliError> {
                 human.push(' ');
             }
             human.push_str(if e.outgoing { ">" } else { "<" });
-            let text = printable(&e.text);
+            let mut text = printable(&e.text);
+            if e.edited {
+                text.push_str(" (edited)");
+            }
             if group && !e.outgoing {
                 human.push_str(&format!(" {}: {text}\n", printable(&e.author)));
             } else {
@@ -86,6 +91,7 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<Outcome, CliError> {
                     sent_at: e.sent_at,
                     text: e.text.clone(),
                     status: status(e.status),
+                    edited: e.edited,
                 })
                 .collect(),
         };

@@ -2,12 +2,16 @@
 //! and invites them (or a further device of an existing colleague). It writes `UserAdded`
 //! (and `AdminAdded` for `--role admin`) and `InviteIssued` to the org log.
 
+use std::path::PathBuf;
+
 use parley_client::enrol;
-use parley_client::store::Store;
+use parley_client::messaging::Messenger;
 use parley_proto::UserId;
 use parley_proto::org::Profile;
 use serde::Serialize;
 
+use super::root_key::{self, Passphrase};
+use super::with_messenger;
 use crate::{CliError, Context, Outcome};
 
 /// The role a new colleague gets.
@@ -16,7 +20,7 @@ pub enum Role {
     /// A member.
     #[default]
     Member,
-    /// An administrator (needs the org root key, on the device that created the org).
+    /// An administrator (needs the org root key: on this device, or `--root-key FILE`).
     Admin,
 }
 
@@ -46,6 +50,12 @@ pub struct Args {
     /// Phone number or extension.
     #[arg(long)]
     pub phone: Option<String>,
+    /// For `--role admin`: the root key's recovery file, when this device does not hold it.
+    #[arg(long, value_name = "FILE", requires = "role")]
+    pub root_key: Option<PathBuf>,
+    /// Where the passphrase comes from.
+    #[command(flatten)]
+    pub passphrase: Passphrase,
 }
 
 /// `{"invite": "parley-invite:…", "user": "bob", "new_user": true, "role": "member"}`.
@@ -59,16 +69,11 @@ struct Invite {
 
 /// Creates the invite.
 pub async fn run(ctx: &Context, args: &Args) -> Result<Outcome, CliError> {
-    let store = Store::open(&ctx.home()?, ctx.keys()?, None)
-        .await
-        .map_err(parley_client::Error::from)?;
-    let outcome = invite(&store, args).await;
-    store.close().await;
-    outcome
+    with_messenger(ctx, async |m| invite(m, args).await).await
 }
 
-/// Creates the invite with the account in `store`.
-pub async fn invite(store: &Store, args: &Args) -> Result<Outcome, CliError> {
+/// Creates the invite with the account of `m`.
+pub async fn invite(m: &Messenger, args: &Args) -> Result<Outcome, CliError> {
     let profile = (!args.device).then(|| Profile {
         display_name: args.name.clone().unwrap_or_else(|| args.user.to_string()),
         email: args.email.clone().unwrap_or_default(),
@@ -77,7 +82,15 @@ pub async fn invite(store: &Store, args: &Args) -> Result<Outcome, CliError> {
         phone: args.phone.clone().unwrap_or_default(),
     });
     let admin = args.role == Role::Admin;
-    let text = enrol::invite(store, &args.user, profile, admin).await?;
+    // With the root key from its file, the invite is a member's, then the key appoints.
+    let root = match admin {
+        true => root_key::from_file(m, args.root_key.as_deref(), &args.passphrase).await?,
+        false => None,
+    };
+    let text = enrol::invite(m.store(), &args.user, profile, admin && root.is_none()).await?;
+    if let Some(root) = &root {
+        m.appoint_admin(&args.user, Some(root)).await?;
+    }
     let json = Invite {
         invite: text.clone(),
         user: args.user.to_string(),

@@ -1,7 +1,6 @@
 //! `parley link-device`: a one-time code to add another device of this user.
 
 use parley_client::enrol;
-use parley_client::store::Store;
 use serde::Serialize;
 
 use crate::{CliError, Context, Outcome};
@@ -14,9 +13,7 @@ struct Link {
 
 /// Creates the code.
 pub async fn run(ctx: &Context) -> Result<Outcome, CliError> {
-    let store = Store::open(&ctx.home()?, ctx.keys()?, None)
-        .await
-        .map_err(parley_client::Error::from)?;
+    let store = parley_client::unlock::open_store(&ctx.home()?, ctx.keys()?).await?;
     let text = enrol::link(&store).await;
     store.close().await;
     let text = text?;

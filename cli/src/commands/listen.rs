@@ -308,7 +308,7 @@ async fn message(
 ) -> Result<(), CliError> {
     let mut text = match &msg.body {
         Body::Text { .. } | Body::File { .. } => msg.text().unwrap_or_default().to_owned(),
-        Body::Edit { target, text } => format!("[edited {}] {text}", hex(&target.id.0)),
+        Body::Edit { target, text, .. } => format!("[edited {}] {text}", hex(&target.id.0)),
         Body::Delete { target } => format!("[deleted {}]", hex(&target.id.0)),
         Body::Receipt { receipt, targets } => {
             format!("[{receipt:?} receipt for {} message(s)]", targets.len())

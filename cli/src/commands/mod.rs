@@ -14,6 +14,7 @@ pub mod join;
 pub mod link_device;
 pub mod listen;
 pub mod react;
+pub mod root_key;
 pub mod safety_number;
 pub mod send;
 pub mod send_file;
@@ -113,9 +114,7 @@ pub async fn with_messenger<T>(
     ctx: &Context,
     f: impl AsyncFnOnce(&Messenger) -> Result<T, CliError>,
 ) -> Result<T, CliError> {
-    let store = Store::open(&ctx.home()?, ctx.keys()?, None)
-        .await
-        .map_err(parley_client::Error::from)?;
+    let store = parley_client::unlock::open_store(&ctx.home()?, ctx.keys()?).await?;
     let m = match Messenger::new(store).await {
         Ok(m) => m,
         Err(e) => return Err(e.into()),
@@ -142,9 +141,7 @@ pub async fn account_of(store: &Store) -> Result<Account, CliError> {
 
 /// The account at `ctx`'s home, read and closed.
 pub async fn account(ctx: &Context) -> Result<Account, CliError> {
-    let store = Store::open(&ctx.home()?, ctx.keys()?, None)
-        .await
-        .map_err(parley_client::Error::from)?;
+    let store = parley_client::unlock::open_store(&ctx.home()?, ctx.keys()?).await?;
     let account = account_of(&store).await;
     store.close().await;
     account

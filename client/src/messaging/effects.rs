@@ -42,28 +42,50 @@ impl Messenger {
                     // Receipts for this user's messages (from others), or this user's own
                     // receipts for others' messages synced from another device: ignored.
                     let row = self.store.message_row_id(&self.account.user, &t.0);
-                    if let Some(m) = tx.message(&row).await?
-                        && m.outgoing
-                        && !own
-                        && rank(m.status) < rank(status)
-                    {
-                        tx.set_message_status(&row, status).await?;
+                    if let Some(m) = tx.message(&row).await? {
+                        if m.conversation != conversation {
+                            return Err(Rejection::WrongConversation.into());
+                        }
+                        if m.outgoing && !own && rank(m.status) < rank(status) {
+                            tx.set_message_status(&row, status).await?;
+                        }
                     }
                 }
                 return Ok(Some(()));
             }
-            Body::Edit { target, text } => {
+            Body::Edit {
+                target,
+                text,
+                revision,
+            } => {
                 if target.author != *author {
                     return Err(Rejection::NotTheAuthor.into());
                 }
                 let row = self.store.message_row_id(author.as_str(), &target.id.0);
-                if let Some(mut m) = tx.message(&row).await?
-                    && let Ok(mut old) = Content::from_bytes(&m.body)
-                    && let Body::Text { text: t, .. } = &mut old.body
-                {
-                    t.clone_from(text);
-                    m.body = old.to_bytes();
-                    tx.put_message(&m).await?;
+                match tx.message(&row).await? {
+                    Some(m) if m.conversation != conversation => {
+                        return Err(Rejection::WrongConversation.into());
+                    }
+                    Some(mut m) => {
+                        if let Ok(mut old) = Content::from_bytes(&m.body)
+                            && apply_edit(&mut old, text, *revision)
+                        {
+                            m.body = old.to_bytes();
+                            tx.put_message(&m).await?;
+                        }
+                    }
+                    // Before its message: kept in the message's row until the message comes
+                    // (`receive_content` merges them), the latest edit only.
+                    None => {
+                        tx.put_message(&self.row(
+                            row,
+                            conversation,
+                            from,
+                            content,
+                            MessageStatus::Seen,
+                        ))
+                        .await?;
+                    }
                 }
                 return Ok(Some(()));
             }
@@ -75,16 +97,31 @@ impl Messenger {
                 // copy of the message that arrives later — reordered by the relay, or resent by
                 // the author's outbox — is taken for a repeat and ignored.
                 let row = self.store.message_row_id(author.as_str(), &target.id.0);
+                if let Some(m) = tx.message(&row).await?
+                    && m.conversation != conversation
+                {
+                    return Err(Rejection::WrongConversation.into());
+                }
                 tx.delete_message(&row).await?;
                 tx.put_message(&self.row(row, conversation, from, content, MessageStatus::Seen))
                     .await?;
                 return Ok(Some(()));
             }
+            Body::Reaction { target, .. } => {
+                let row = self
+                    .store
+                    .message_row_id(target.author.as_str(), &target.id.0);
+                if let Some(m) = tx.message(&row).await?
+                    && m.conversation != conversation
+                {
+                    return Err(Rejection::WrongConversation.into());
+                }
+            }
             Body::Group(change) => {
                 let group = content.group.ok_or(Rejection::NotAGroup)?;
                 self.apply_group_change(tx, &group, author, change).await?;
             }
-            Body::Text { .. } | Body::File { .. } | Body::Reaction { .. } | Body::Unknown => {}
+            Body::Text { .. } | Body::File { .. } | Body::Unknown => {}
         }
         if stored_as_row(&content.body) {
             let status = if own && from.device() == self.account.device {
@@ -121,6 +158,24 @@ impl Messenger {
             status,
         }
     }
+}
+
+/// Applies an edit to a stored message's content if it is later than the last one applied
+/// (a higher revision, or the same with a greater text, so every device picks the same).
+/// Returns whether it changed anything.
+pub(crate) fn apply_edit(message: &mut Content, text: &str, revision: u64) -> bool {
+    let Body::Text { text: current, .. } = &mut message.body else {
+        return false;
+    };
+    let newer = match message.edited {
+        None => true,
+        Some(r) => (revision, text) > (r, current.as_str()),
+    };
+    if newer {
+        text.clone_into(current);
+        message.edited = Some(revision);
+    }
+    newer
 }
 
 /// Whether a body is kept as a row of its conversation.

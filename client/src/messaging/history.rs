@@ -23,6 +23,8 @@ pub struct HistoryEntry {
     pub text: String,
     /// Delivery state.
     pub status: MessageStatus,
+    /// Whether its author edited it (`text` is the latest edit).
+    pub edited: bool,
 }
 
 impl Messenger {
@@ -47,6 +49,7 @@ impl Messenger {
                     sent_at: content.sent_at,
                     text: describe(&content.body)?,
                     status: m.status,
+                    edited: content.edited.is_some(),
                 })
             })
             .collect())

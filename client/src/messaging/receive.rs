@@ -150,9 +150,24 @@ impl Messenger {
             self.check_group_sender(tx, group, author, &content.body)
                 .await?;
         }
+        let mut content = content;
+        content.edited = None; // the store's, never the wire's
         let row = self.store.message_row_id(author.as_str(), &content.id.0);
-        if tx.message(&row).await?.is_some() {
-            return Ok(None);
+        if let Some(existing) = tx.message(&row).await? {
+            // An edit that came before its message is applied to it now; anything else in
+            // the row (the message itself, or its delete) makes this a repeat.
+            let Ok(Content {
+                body: Body::Edit { text, revision, .. },
+                ..
+            }) = Content::from_bytes(&existing.body)
+            else {
+                return Ok(None);
+            };
+            if existing.conversation != conversation {
+                return Err(Rejection::WrongConversation.into());
+            }
+            super::effects::apply_edit(&mut content, &text, revision);
+            tx.delete_message(&row).await?;
         }
         if self
             .apply(tx, from, &content, conversation)

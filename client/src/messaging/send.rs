@@ -46,7 +46,26 @@ impl Messenger {
             id,
         };
         let text = text.to_owned();
-        self.send_body(to, Body::Edit { target, text }).await
+        // Later than every edit this device knows of, and than its own clock.
+        let row = self.store.message_row_id(&self.account.user, &id.0);
+        let mut tx = self.store.begin().await?;
+        let last = tx
+            .message(&row)
+            .await?
+            .and_then(|m| Content::from_bytes(&m.body).ok())
+            .and_then(|c| c.edited)
+            .unwrap_or(0);
+        tx.commit().await?;
+        let revision = now_ms().max(last.saturating_add(1));
+        self.send_body(
+            to,
+            Body::Edit {
+                target,
+                text,
+                revision,
+            },
+        )
+        .await
     }
 
     /// Deletes one of this user's earlier messages in `to`, for everyone.

@@ -73,6 +73,9 @@ pub enum StoreError {
         /// The table holding the record.
         table: &'static str,
     },
+    /// The store was opened without a remote secret, so it has none to keep or hand out.
+    #[error("this store has no remote secret")]
+    NoRemoteSecret,
     /// A number does not fit the database's signed 64-bit integers.
     #[error("value out of range for the database")]
     OutOfRange,

@@ -335,6 +335,21 @@ impl fmt::Debug for StoreId {
     }
 }
 
+/// Derives the key that seals the unlock record (`meta.unlock`) from the local key alone.
+pub(crate) fn unlock_key(local: &[u8; KEY_LEN], store_id: &StoreId) -> Zeroizing<[u8; KEY_LEN]> {
+    let mut info = b"Parley_Unlock_Key_v1".to_vec();
+    info.extend_from_slice(&store_id.0);
+    hkdf::<KEY_LEN>(&[], local, &info)
+}
+
+/// Derives the token that fetches the remote secret from the relay, from the local key alone:
+/// whoever holds the local key can ask for the secret until the device is revoked.
+pub(crate) fn unlock_token(local: &[u8; KEY_LEN], store_id: &StoreId) -> Zeroizing<[u8; KEY_LEN]> {
+    let mut info = b"Parley_Unlock_Token_v1".to_vec();
+    info.extend_from_slice(&store_id.0);
+    hkdf::<KEY_LEN>(&[], local, &info)
+}
+
 /// Derives the store key from the local key and the optional remote secret.
 pub(crate) fn store_key(
     local: &[u8; KEY_LEN],

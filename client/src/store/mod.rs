@@ -76,12 +76,14 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Sqlite, Transaction};
+use zeroize::Zeroizing;
 
 pub use error::{StoreError, StoreResult};
 pub use key::{KeySource, Keystore, MemoryKeystore, StoreId, default_key_dir};
 pub use records::{
     Account, Attachment, AttachmentId, Contact, ContactDevice, Conversation, ConversationId,
     ConversationKind, Message, MessageId, MessageStatus, OutboxId, OutboxItem, SenderKeyShare,
+    Unlock,
 };
 
 use seal::Sealer;
@@ -112,6 +114,101 @@ pub struct Store {
     store_id: StoreId,
     key_source: KeySource,
     sealer: Sealer,
+    /// What the local key alone opens: the unlock record's sealer and the unlock token.
+    local: LocalKeys,
+    /// The remote secret the store key was derived with, if any.
+    remote_secret: Option<Zeroizing<[u8; 32]>>,
+}
+
+/// The keys derived from the local key alone.
+struct LocalKeys {
+    unlock: Sealer,
+    token: Zeroizing<[u8; key::KEY_LEN]>,
+}
+
+impl LocalKeys {
+    fn new(local: &[u8; key::KEY_LEN], store_id: &StoreId) -> Self {
+        Self {
+            unlock: Sealer::new(&key::unlock_key(local, store_id)),
+            token: key::unlock_token(local, store_id),
+        }
+    }
+}
+
+/// A store whose local key is loaded but whose store key is not known yet: it tells where the
+/// remote secret is ([`LockedStore::unlock`]) and opens with it ([`LockedStore::open`]).
+pub struct LockedStore {
+    pool: SqlitePool,
+    home: PathBuf,
+    store_id: StoreId,
+    key_source: KeySource,
+    local_key: Zeroizing<[u8; key::KEY_LEN]>,
+    local: LocalKeys,
+    check: Vec<u8>,
+    unlock: Option<Unlock>,
+}
+
+impl fmt::Debug for LockedStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LockedStore")
+            .field("store_id", &self.store_id)
+            .field("unlock", &self.unlock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LockedStore {
+    /// The unlock record, if the store has one (a store made by [`Store::create`] alone has
+    /// none, and needs no remote secret unless it was made with one).
+    pub fn unlock(&self) -> Option<&Unlock> {
+        self.unlock.as_ref()
+    }
+
+    /// The token that fetches the remote secret from the relay.
+    pub fn unlock_token(&self) -> &[u8; key::KEY_LEN] {
+        &self.local.token
+    }
+
+    /// Opens the store with `remote_secret` (`None` if it was created without one). A wrong
+    /// secret is [`StoreError::WrongKey`].
+    pub async fn open(self, remote_secret: Option<&[u8; 32]>) -> StoreResult<Store> {
+        let Self {
+            pool,
+            home,
+            store_id,
+            key_source,
+            local_key,
+            local,
+            check,
+            unlock: _,
+        } = self;
+        let sealer = Sealer::new(&key::store_key(
+            &local_key,
+            remote_secret.map(|s| &s[..]),
+            &store_id,
+        ));
+        match sealer.open(T_META, b"key_check", &[], &check) {
+            Ok(v) if v.as_slice() == KEY_CHECK => {}
+            _ => {
+                pool.close().await;
+                return Err(StoreError::WrongKey);
+            }
+        }
+        Ok(Store {
+            pool,
+            home,
+            store_id,
+            key_source,
+            sealer,
+            local,
+            remote_secret: remote_secret.map(|s| Zeroizing::new(*s)),
+        })
+    }
+
+    /// Closes the database.
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
 }
 
 impl fmt::Debug for Store {
@@ -178,7 +275,7 @@ impl Store {
     pub async fn create(
         home: &Path,
         key_source: KeySource,
-        remote_secret: Option<&[u8]>,
+        remote_secret: Option<&[u8; 32]>,
     ) -> StoreResult<Self> {
         create_home(home)?;
         let [db, ..] = database_files(home);
@@ -186,8 +283,13 @@ impl Store {
             return Err(StoreError::AlreadyExists);
         }
         let store_id = StoreId::generate();
-        let local = key_source.create(home, &store_id).await?;
-        let sealer = Sealer::new(&key::store_key(&local, remote_secret, &store_id));
+        let local_key = key_source.create(home, &store_id).await?;
+        let sealer = Sealer::new(&key::store_key(
+            &local_key,
+            remote_secret.map(|s| &s[..]),
+            &store_id,
+        ));
+        let local = LocalKeys::new(&local_key, &store_id);
         let created = async {
             let pool = connect(home, true).await?;
             restrict_file(&db)?;
@@ -208,6 +310,8 @@ impl Store {
                 store_id,
                 key_source,
                 sealer,
+                local,
+                remote_secret: remote_secret.map(|s| Zeroizing::new(*s)),
             }),
             Err(e) => {
                 // Leave nothing half-made behind: no orphan key, no database without a key.
@@ -224,30 +328,97 @@ impl Store {
     pub async fn open(
         home: &Path,
         key_source: KeySource,
-        remote_secret: Option<&[u8]>,
+        remote_secret: Option<&[u8; 32]>,
     ) -> StoreResult<Self> {
+        Self::locked(home, key_source)
+            .await?
+            .open(remote_secret)
+            .await
+    }
+
+    /// Loads the local key of the store in `home` and reads its unlock record, without the
+    /// store key: the first half of [`Store::open`], for a caller that must fetch the remote
+    /// secret first.
+    pub async fn locked(home: &Path, key_source: KeySource) -> StoreResult<LockedStore> {
         let [db, ..] = database_files(home);
         if !exists(&db)? {
             return Err(StoreError::NotFound);
         }
         let pool = connect(home, false).await?;
-        let (store_id, check) = read_meta(&pool).await?;
-        let local = key_source.load(home, &store_id).await?;
-        let sealer = Sealer::new(&key::store_key(&local, remote_secret, &store_id));
-        match sealer.open(T_META, b"key_check", &[], &check) {
-            Ok(v) if v.as_slice() == KEY_CHECK => {}
-            _ => {
+        let result = async {
+            let (store_id, check) = read_meta(&pool).await?;
+            let local_key = key_source.load(home, &store_id).await?;
+            let local = LocalKeys::new(&local_key, &store_id);
+            let sealed: Option<Vec<u8>> =
+                sqlx::query_scalar("SELECT unlock FROM meta WHERE id = 1")
+                    .fetch_one(&pool)
+                    .await?;
+            let unlock = match sealed {
+                Some(sealed) => {
+                    let bytes = local
+                        .unlock
+                        .open(T_META, b"unlock", &[], &sealed)
+                        .map_err(|_| StoreError::WrongKey)?;
+                    Some(
+                        Unlock::decode(&bytes)
+                            .map_err(|_| StoreError::Malformed { table: T_META })?,
+                    )
+                }
+                None => None,
+            };
+            Ok::<_, StoreError>((store_id, check, local_key, local, unlock))
+        }
+        .await;
+        match result {
+            Ok((store_id, check, local_key, local, unlock)) => Ok(LockedStore {
+                pool,
+                home: home.to_path_buf(),
+                store_id,
+                key_source,
+                local_key,
+                local,
+                check,
+                unlock,
+            }),
+            Err(e) => {
                 pool.close().await;
-                return Err(StoreError::WrongKey);
+                Err(e)
             }
         }
-        Ok(Self {
-            pool,
-            home: home.to_path_buf(),
-            store_id,
-            key_source,
-            sealer,
-        })
+    }
+
+    /// Writes the unlock record: where the remote secret is kept, and whether this store keeps
+    /// a copy of it (`keep_secret`, when the org's policy allows opening offline). Needs a
+    /// store opened with a remote secret.
+    pub async fn set_unlock(
+        &self,
+        relay_url: &str,
+        relay_cert_fingerprint: Option<[u8; 32]>,
+        keep_secret: bool,
+    ) -> StoreResult<()> {
+        let secret = self
+            .remote_secret
+            .as_ref()
+            .ok_or(StoreError::NoRemoteSecret)?;
+        let unlock = Unlock {
+            relay_url: relay_url.to_owned(),
+            relay_cert_fingerprint,
+            remote_secret: keep_secret.then(|| secret.clone()),
+        };
+        let sealed = self
+            .local
+            .unlock
+            .seal(T_META, b"unlock", &[], &unlock.encode());
+        sqlx::query("UPDATE meta SET unlock = ? WHERE id = 1")
+            .bind(sealed)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The token that fetches the remote secret from the relay (the relay keeps its SHA-256).
+    pub fn unlock_token(&self) -> &[u8; key::KEY_LEN] {
+        &self.local.token
     }
 
     /// The store's random id (names its key file or keystore entry).
@@ -328,8 +499,10 @@ impl Store {
             store_id,
             key_source,
             sealer,
+            local,
+            remote_secret,
         } = self;
-        drop(sealer);
+        drop((sealer, local, remote_secret));
         let destroyed = key_source.destroy(&store_id).await;
         pool.close().await;
         let removed = delete_database_files(&home);

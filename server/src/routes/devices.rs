@@ -1,11 +1,16 @@
-//! Device registration (a `DeviceAdded` entry signed by an invite or link key; no device
-//! credentials, so rate-limited per client address, [`Unauthenticated`]) and device lists.
+//! Device registration (a `DeviceAdded` entry signed by an invite or link key), the remote
+//! secret a device needs to open its store (docs/architecture.md §5.3), and device lists.
+//! The first two take no device credentials, so they are rate-limited per client address
+//! ([`Unauthenticated`]).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use parley_proto::api::{DeviceInfo, DeviceList, RegisterRequest, Registered};
+use parley_proto::api::{
+    DeviceInfo, DeviceList, RegisterRequest, Registered, UnlockRequest, Unlocked,
+};
+use parley_proto::org::sha256;
 use parley_proto::{B64, DeviceId, ErrorBody, UserId};
 
 use crate::auth::{AuthDevice, Unauthenticated};
@@ -16,6 +21,7 @@ use crate::{AppState, orglog};
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/devices", post(register))
+        .route("/v1/devices/unlock", post(unlock))
         .route("/v1/users/{user}/devices", get(list_devices))
 }
 
@@ -37,6 +43,34 @@ pub async fn register(
         .ok_or_else(|| ApiError::invalid("not a DeviceAdded entry"))?;
     tracing::info!(device, "device registered");
     Ok((StatusCode::CREATED, Json(Registered { user, device })))
+}
+
+/// Hands a device its remote secret, to whoever shows the token whose hash the device
+/// registered. A revoked device's secret is deleted: 404, and the store it kept stays closed.
+#[utoipa::path(post, path = "/v1/devices/unlock", tag = "devices", request_body = UnlockRequest,
+    responses((status = 200, body = Unlocked), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn unlock(
+    State(state): State<AppState>,
+    _limit: Unauthenticated,
+    ApiJson(req): ApiJson<UnlockRequest>,
+) -> ApiResult<Json<Unlocked>> {
+    if req.token.as_bytes().len() != 32 {
+        return Err(ApiError::invalid("token must be 32 bytes"));
+    }
+    let hash = sha256(req.token.as_bytes()).to_vec();
+    let secret: Option<Option<Vec<u8>>> = on_db!(&state.db, read, pool => {
+        sqlx::query_scalar(
+            "SELECT remote_secret FROM devices WHERE unlock_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash).fetch_optional(pool).await?
+    });
+    let secret = secret
+        .flatten()
+        .ok_or_else(|| ApiError::not_found("remote secret (the device is revoked or unknown)"))?;
+    Ok(Json(Unlocked {
+        remote_secret: B64(secret),
+    }))
 }
 
 /// Lists a user's active devices.

@@ -24,6 +24,8 @@ fn new_device() -> NewDevice {
     NewDevice {
         secret: B64(vec![7; 32]),
         registration_id: 1,
+        unlock_hash: B64(vec![8; 32]),
+        remote_secret: B64(vec![9; 32]),
     }
 }
 

@@ -20,6 +20,7 @@ mod conversation;
 mod message;
 mod outbox;
 mod sender_key;
+mod unlock;
 
 pub use account::Account;
 pub use attachment::Attachment;
@@ -29,6 +30,7 @@ pub use message::{Message, MessageStatus};
 pub use outbox::OutboxItem;
 pub use sender_key::SenderKeyShare;
 pub(crate) use sender_key::{decode_shares, encode_shares};
+pub use unlock::Unlock;
 
 /// Version byte of every record encoding in this file.
 pub const RECORD_FORMAT: u8 = 1;

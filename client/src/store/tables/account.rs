@@ -39,8 +39,8 @@ impl StoreTx<'_> {
         self.put_singleton("identity", &identity.to_bytes()).await
     }
 
-    /// The org root key, on the device that created the org (docs/architecture.md §1: it never leaves
-    /// that device).
+    /// The org root key, on the device that created the org until it is exported to a
+    /// recovery file and removed (docs/architecture.md §2.1), or on a device it was imported to.
     pub async fn org_root(&mut self) -> StoreResult<Option<SigningKeyPair>> {
         self.get_singleton_text("org_root")
             .await?
@@ -54,6 +54,14 @@ impl StoreTx<'_> {
     /// Stores the org root key.
     pub async fn set_org_root(&mut self, root: &SigningKeyPair) -> StoreResult<()> {
         self.put_singleton("org_root", &root.seed()[..]).await
+    }
+
+    /// Deletes the org root key (SQLite's `secure_delete` zeroes the freed row).
+    pub async fn delete_org_root(&mut self) -> StoreResult<()> {
+        sqlx::query("DELETE FROM singletons WHERE name = 'org_root'")
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     /// The org log as this device verified it (docs/architecture.md §2).
