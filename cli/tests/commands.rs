@@ -198,10 +198,24 @@ async fn every_command_prints_one_json_object() {
     );
     let v = json(&alice, &keys, &["group", "remove", "Ops", "carol"], 0).await;
     assert_eq!(v["removed"], serde_json::json!(["carol"]));
+    // Only the group's admins change it.
+    let out = parley(&bob, &keys, &["--json", "listen", "--drain"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let code = json_error(&bob, &keys, &["group", "rename", "Ops", "Bob's"], 1).await;
+    assert_eq!(code, "not_group_admin");
+    let v = json(&alice, &keys, &["group", "promote", "Ops", "bob"], 0).await;
+    assert_eq!(v["promoted"], serde_json::json!(["bob"]));
+    let v = json(&alice, &keys, &["group", "rename", "Ops", "Ops2"], 0).await;
+    assert_eq!(v["renamed"], "Ops2");
+    let v = json(&alice, &keys, &["group", "demote", "Ops2", "bob"], 0).await;
+    assert_eq!(v["demoted"], serde_json::json!(["bob"]));
+    let v = json(&alice, &keys, &["group", "rename", "Ops2", "Ops"], 0).await;
+    assert_eq!(v["renamed"], "Ops");
     let v = json(&alice, &keys, &["group", "list"], 0).await;
     assert_eq!(
         v,
-        serde_json::json!({"groups": [{"id": group, "name": "Ops", "members": ["alice", "bob"]}]})
+        serde_json::json!({"groups": [{"id": group, "name": "Ops", "members": ["alice", "bob"],
+            "admins": ["alice"], "epoch": 6}]})
     );
     let out = parley(&bob, &keys, &["--json", "listen", "--drain"]).await;
     let last: serde_json::Value =

@@ -79,6 +79,9 @@ pub enum Error {
     /// This user is not a member of the group.
     #[error("you are not a member of this group")]
     NotAMember,
+    /// Only an admin of the group may change it (anyone may leave).
+    #[error("only an admin of the group may change it")]
+    NotGroupAdmin,
     /// The message is over a size limit.
     #[error("the message is over a size limit")]
     TooLarge,
@@ -210,6 +213,7 @@ impl Error {
             Self::NoSuchGroup => "no_such_group",
             Self::AmbiguousGroup => "ambiguous_group",
             Self::NotAMember => "not_a_member",
+            Self::NotGroupAdmin => "not_group_admin",
             Self::TooLarge => "too_large",
             Self::Rejected(_) => "rejected",
             Self::Crypto(_) => "crypto_failed",
@@ -460,6 +464,13 @@ pub enum Rejection {
     /// An edit or delete of a message the sender did not write.
     #[error("an edit or delete of someone else's message")]
     NotTheAuthor,
+    /// A group change whose signature does not verify against the org log, or a group with
+    /// more changes than a device keeps.
+    #[error("a group change that does not verify")]
+    BadGroupChange,
+    /// A group change from a member who is not an admin of the group.
+    #[error("a group change from a member who is not an admin of the group")]
+    NotGroupAdmin,
     /// An edit, delete, reaction or receipt of a message of another conversation.
     #[error("an edit, delete, reaction or receipt sent in another conversation than its message")]
     WrongConversation,

@@ -3,11 +3,15 @@
 //! A group is kept by its members' clients, as Signal's first group design was: the relay
 //! sees only pairwise envelopes and identical group envelopes, never a member list.
 //!
-//! - **Changes** (create, add, remove, rename) travel pairwise to every member as the group was
-//!   before the change (so a removed member learns of it), the author's own other devices
-//!   included. A new member gets the whole group instead (`Create` with name and members). A
-//!   change is accepted only from a current member; a `Create` for an unknown group only from
-//!   someone it lists. Any member may add or remove members (no group admins yet).
+//! - **Changes** (create, add, remove, rename, promote, demote) are signed by their author's
+//!   device and chained: each names the group's epoch and the hash of the change before
+//!   (`parley_proto::group`). Only the group's admins (the creator first) may make them; any
+//!   member may leave. Every device keeps every well-signed change it received (the
+//!   `group_logs` table) and resolves the group from them the same way, so concurrent changes
+//!   end the same on every device whatever their arrival order. A change travels pairwise to
+//!   every member as the group was before it (so a removed member learns of it), the author's
+//!   own other devices included; a new member gets every change instead, and resolves the
+//!   group itself.
 //! - **Messages** (text, files, edits, deletes, reactions, receipts) are encrypted once with
 //!   this device's [`OwnSenderKey`] and the same ciphertext goes to every member device, all
 //!   in one request (`POST /v1/messages`; a very large group's in a few). The
@@ -24,7 +28,9 @@
 //!
 //! Limits: a member's message can arrive before the group's `Create` reaches this device when
 //! they come from different members (the relay orders only per sender); it is then dropped as
-//! "unknown group". Group changes are not yet ordered or signed by group admins.
+//! "unknown group". A change that lost to a concurrent one is not applied anywhere; its author
+//! makes it again if it still wants it. A member's device linked after it joined does not know
+//! the group until a change reaches it.
 
 use std::collections::BTreeSet;
 
@@ -36,8 +42,11 @@ use parley_crypto::sender_key::{OwnSenderKey, SenderKeyDistributionMessage, Send
 use parley_proto::api::{
     MAX_ENVELOPES_PER_SEND, MultiSendRequest, OutgoingEnvelope, RecipientEnvelopes,
 };
-use parley_proto::content::{Body, Content, GroupChange, GroupId, MessageId as ContentId};
+use parley_proto::content::{
+    Body, Content, GroupChange, GroupId, GroupUpdate, MessageId as ContentId,
+};
 use parley_proto::envelope::EnvelopeBody;
+use parley_proto::group::{MAX_GROUP_CHANGES, SignedGroupChange, resolve};
 use parley_proto::ws::Envelope;
 use parley_proto::{B64, UserId};
 
@@ -59,6 +68,10 @@ pub struct GroupInfo {
     pub name: String,
     /// Its members (user ids, sorted).
     pub members: Vec<String>,
+    /// Its admins (user ids, sorted).
+    pub admins: Vec<String>,
+    /// The epoch of its last change.
+    pub epoch: u64,
 }
 
 /// Pairwise sends in flight at once (sender-key distributions, one request per member).
@@ -76,30 +89,30 @@ struct Delivered {
     changed: bool,
 }
 
-impl GroupInfo {
-    /// The group a conversation is, if it is one.
-    fn of(conversation: Conversation) -> Option<Self> {
-        match conversation.kind {
-            ConversationKind::Group { group, members } => Some(Self {
-                id: GroupId(group.0),
-                name: conversation.title,
-                members,
-            }),
-            ConversationKind::Direct { .. } => None,
-        }
-    }
-}
-
-/// The group `group` as `tx` sees it.
+/// The group `group` as `tx` sees it: its conversation and its resolved changes.
 async fn group_info(
     tx: &mut StoreTx<'_>,
     store: &crate::store::Store,
     group: &GroupId,
 ) -> Result<GroupInfo> {
-    tx.conversation(&store.group_conversation_id(&crypto_group(group)))
+    let conversation = tx
+        .conversation(&store.group_conversation_id(&crypto_group(group)))
         .await?
-        .and_then(GroupInfo::of)
-        .ok_or(Error::NoSuchGroup)
+        .ok_or(Error::NoSuchGroup)?;
+    let ConversationKind::Group { members, .. } = conversation.kind else {
+        return Err(Error::NoSuchGroup);
+    };
+    let state = resolve(group, &tx.group_log(&crypto_group(group)).await?);
+    Ok(GroupInfo {
+        id: *group,
+        name: conversation.title,
+        members,
+        admins: state
+            .as_ref()
+            .map(|s| s.admins.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+        epoch: state.map_or(0, |s| s.epoch),
+    })
 }
 
 fn share(user: &str, device: &ContactDevice) -> SenderKeyShare {
@@ -111,12 +124,22 @@ fn share(user: &str, device: &ContactDevice) -> SenderKeyShare {
 }
 
 impl Messenger {
-    /// Creates a group named `name` with `members` (this user is added) and tells them.
+    /// Creates a group named `name` with `members` (this user is added, as its first admin)
+    /// and tells them.
     pub async fn create_group(&self, name: &str, members: &[UserId]) -> Result<GroupId> {
         let group = GroupId(parley_crypto::sender_key::GroupId::generate(&mut os_rng()).0);
         let mut list: BTreeSet<UserId> = members.iter().cloned().collect();
         list.insert(UserId::new(self.user())?);
+        let change = GroupChange::Create {
+            name: name.to_owned(),
+            members: list.iter().cloned().collect(),
+        };
         let mut tx = self.store().begin().await?;
+        let create = self
+            .sign_change(&mut tx, &group, 0, [0; 32], change)
+            .await?;
+        tx.set_group_log(&crypto_group(&group), std::slice::from_ref(&create))
+            .await?;
         tx.set_conversation(&Conversation {
             id: self.store().group_conversation_id(&crypto_group(&group)),
             kind: ConversationKind::Group {
@@ -129,70 +152,131 @@ impl Messenger {
         })
         .await?;
         tx.commit().await?;
-        let change = GroupChange::Create {
-            name: name.to_owned(),
-            members: list.into_iter().collect(),
+        let update = GroupUpdate {
+            changes: vec![create],
         };
-        self.send_body(&Target::Group(group), Body::Group(change))
+        self.send_body(&Target::Group(group), Body::Group(update))
             .await?;
         Ok(group)
     }
 
-    /// Adds `members` to `group`: the members are told, and the new ones get the whole group
-    /// (both queued in one transaction, so neither goes without the other).
-    pub async fn add_members(&self, group: &GroupId, members: &[UserId]) -> Result<()> {
+    /// Signs `change` of `group` as this device.
+    async fn sign_change(
+        &self,
+        tx: &mut StoreTx<'_>,
+        group: &GroupId,
+        epoch: u64,
+        prev: [u8; 32],
+        change: GroupChange,
+    ) -> Result<SignedGroupChange> {
+        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
+        Ok(SignedGroupChange::sign(
+            group,
+            epoch,
+            prev,
+            UserId::new(self.user())?,
+            self.device(),
+            change,
+            identity.signing(),
+        ))
+    }
+
+    /// Makes `change` on the group's latest state, if this user may ([`Error::NotGroupAdmin`]
+    /// otherwise): signs it, applies it here and sends it to the members as they were before
+    /// it; members it adds get every change of the group instead (both queued in one
+    /// transaction, so neither goes without the other).
+    pub async fn change_group(&self, group: &GroupId, change: GroupChange) -> Result<()> {
         let target = Target::Group(*group);
-        let change = GroupChange::Add {
-            members: members.to_vec(),
-        };
+        let g = crypto_group(group);
+        let me = UserId::new(self.user())?;
         let mut tx = self.store().begin().await?;
-        let (_, added) = self
-            .queue(&mut tx, &target, Body::Group(change), None)
+        let state = resolve(group, &tx.group_log(&g).await?).ok_or(Error::NoSuchGroup)?;
+        if !state.members.contains(&me) {
+            return Err(Error::NotAMember);
+        }
+        if !state.allows(&me, &change) {
+            return Err(Error::NotGroupAdmin);
+        }
+        let signed = self
+            .sign_change(
+                &mut tx,
+                group,
+                state.epoch.saturating_add(1),
+                state.head,
+                change,
+            )
             .await?;
-        let info = group_info(&mut tx, self.store(), group).await?;
-        let create = GroupChange::Create {
-            name: info.name,
-            members: info
-                .members
-                .into_iter()
-                .map(UserId::new)
-                .collect::<Result<_, _>>()?,
+        let update = GroupUpdate {
+            changes: vec![signed.clone()],
         };
-        let newcomers = members.iter().map(ToString::to_string).collect();
-        let (_, whole) = self
-            .queue(&mut tx, &target, Body::Group(create), Some(newcomers))
+        let (_, item) = self
+            .queue(&mut tx, &target, Body::Group(update), None)
             .await?;
+        let mut items = vec![item];
+        if let GroupChange::Add { members } = &signed.change {
+            let newcomers: Vec<String> = members
+                .iter()
+                .filter(|m| !state.members.contains(*m))
+                .map(ToString::to_string)
+                .collect();
+            if !newcomers.is_empty() {
+                let whole = GroupUpdate {
+                    changes: tx.group_log(&g).await?,
+                };
+                let (_, item) = self
+                    .queue(&mut tx, &target, Body::Group(whole), Some(newcomers))
+                    .await?;
+                items.push(item);
+            }
+        }
         tx.commit().await?;
-        self.flush_outbox_for(&[added, whole]).await
+        self.flush_outbox_for(&items).await
     }
 
-    /// Removes `members` from `group` (this user's own id leaves it). Every remaining member
-    /// rotates its sender key before its next group message.
+    /// Adds `members` to `group` (an admin's device only).
+    pub async fn add_members(&self, group: &GroupId, members: &[UserId]) -> Result<()> {
+        let members = members.to_vec();
+        self.change_group(group, GroupChange::Add { members }).await
+    }
+
+    /// Removes `members` from `group` (an admin's device; anyone may remove only their own id,
+    /// leaving). Every remaining member rotates its sender key before its next group message.
     pub async fn remove_members(&self, group: &GroupId, members: &[UserId]) -> Result<()> {
-        let change = GroupChange::Remove {
-            members: members.to_vec(),
-        };
-        self.send_body(&Target::Group(*group), Body::Group(change))
+        let members = members.to_vec();
+        self.change_group(group, GroupChange::Remove { members })
             .await
-            .map(|_| ())
     }
 
-    /// Renames `group`.
+    /// Renames `group` (an admin's device only).
     pub async fn rename_group(&self, group: &GroupId, name: &str) -> Result<()> {
-        let change = GroupChange::Rename {
-            name: name.to_owned(),
-        };
-        self.send_body(&Target::Group(*group), Body::Group(change))
+        let name = name.to_owned();
+        self.change_group(group, GroupChange::Rename { name }).await
+    }
+
+    /// Makes `members` admins of `group` (an admin's device only).
+    pub async fn promote(&self, group: &GroupId, members: &[UserId]) -> Result<()> {
+        let members = members.to_vec();
+        self.change_group(group, GroupChange::Promote { members })
             .await
-            .map(|_| ())
+    }
+
+    /// Makes admins of `group` plain members (an admin's device; the last admin stays).
+    pub async fn demote(&self, group: &GroupId, members: &[UserId]) -> Result<()> {
+        let members = members.to_vec();
+        self.change_group(group, GroupChange::Demote { members })
+            .await
     }
 
     /// The groups this device knows, by name.
     pub async fn groups(&self) -> Result<Vec<GroupInfo>> {
         let mut tx = self.store().begin().await?;
-        let all = tx.conversations().await?;
+        let mut out = Vec::new();
+        for c in tx.conversations().await? {
+            if let ConversationKind::Group { group, .. } = c.kind {
+                out.push(group_info(&mut tx, self.store(), &GroupId(group.0)).await?);
+            }
+        }
         tx.commit().await?;
-        let mut out: Vec<GroupInfo> = all.into_iter().filter_map(GroupInfo::of).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
         Ok(out)
     }
@@ -249,82 +333,89 @@ impl Messenger {
         Ok(())
     }
 
-    /// Applies a group change from `author`, if `author` may make it.
+    /// Applies group changes that `author` sent: each must verify against the org log; they
+    /// join the changes this device holds, and the group is resolved from them all. A change
+    /// that extends the group's latest state must be one its author may make, and a group this
+    /// device does not know is taken only with this user and `author` among its members.
     pub(crate) async fn apply_group_change(
         &self,
         tx: &mut StoreTx<'_>,
         group: &GroupId,
         author: &UserId,
-        change: &GroupChange,
+        update: &GroupUpdate,
     ) -> Result<()> {
         let g = crypto_group(group);
         let id = self.store().group_conversation_id(&g);
         let existing = tx.conversation(&id).await?;
-        let (mut members, mut title, created_at) = match existing {
+        let created_at = match &existing {
             Some(Conversation {
-                kind: ConversationKind::Group { members, .. },
-                title,
+                kind: ConversationKind::Group { .. },
                 created_at,
                 ..
-            }) => (members, title, created_at),
+            }) => *created_at,
             Some(_) => return Err(Rejection::NotAGroup.into()),
-            None => (Vec::new(), String::new(), now_ms()),
+            None => now_ms(),
         };
-        let is_member = members.iter().any(|m| m == author.as_str());
-        let refuse = Err(Error::from(Rejection::FromNonMember));
-        match change {
-            GroupChange::Create {
-                name,
-                members: list,
-            } => {
-                let allowed = if members.is_empty() {
-                    list.contains(author)
-                } else {
-                    is_member
-                };
-                if !allowed {
-                    return refuse;
-                }
-                members = list.iter().map(ToString::to_string).collect();
-                title.clone_from(name);
+        let org = self.stored_log(tx).await?;
+        for c in &update.changes {
+            c.verify(group, &org)
+                .map_err(|_| Rejection::BadGroupChange)?;
+        }
+        let mut log = tx.group_log(&g).await?;
+        let before = resolve(group, &log);
+        if let (Some(state), [one]) = (&before, update.changes.as_slice())
+            && one.epoch == state.epoch.saturating_add(1)
+            && one.prev.as_bytes() == state.head
+            && !state.allows(&one.author, &one.change)
+        {
+            return Err(Rejection::NotGroupAdmin.into());
+        }
+        let known: BTreeSet<[u8; 32]> = log.iter().map(|c| c.hash(group)).collect();
+        for c in &update.changes {
+            if !known.contains(&c.hash(group)) {
+                log.push(c.clone());
             }
-            GroupChange::Add { members: new } => {
-                if !is_member {
-                    return refuse;
-                }
-                members.extend(new.iter().map(ToString::to_string));
+        }
+        if log.len() > MAX_GROUP_CHANGES {
+            return Err(Rejection::BadGroupChange.into());
+        }
+        let after = resolve(group, &log).ok_or(Rejection::UnknownGroup)?;
+        let me = UserId::new(self.user())?;
+        match &before {
+            None if !(after.members.contains(&me) && after.members.contains(author)) => {
+                return Err(Rejection::FromNonMember.into());
             }
-            GroupChange::Remove { members: gone } => {
-                if !is_member {
-                    return refuse;
-                }
-                members.retain(|m| !gone.iter().any(|g| g.as_str() == m));
-                // Every remaining member rotates: this device's key is dropped now, and the
-                // next group message starts a fresh chain for the devices that remain.
-                tx.delete_own_sender_key(&g).await?;
-                tx.set_sender_key_shares(&g, &[]).await?;
-                for user in gone {
-                    if let Some(contact) = tx.contact(user.as_str()).await? {
-                        for d in &contact.devices {
-                            tx.delete_sender_key(&g, &address(user.as_str(), d.device)?)
-                                .await?;
-                        }
+            Some(b) if !b.members.contains(author) && !after.members.contains(author) => {
+                return Err(Rejection::FromNonMember.into());
+            }
+            _ => {}
+        }
+        tx.set_group_log(&g, &log).await?;
+        let removed: Vec<&UserId> = before
+            .as_ref()
+            .map(|b| b.members.difference(&after.members).collect())
+            .unwrap_or_default();
+        if !removed.is_empty() {
+            // Every remaining member rotates: this device's key is dropped now, and the next
+            // group message starts a fresh chain for the devices that remain.
+            tx.delete_own_sender_key(&g).await?;
+            tx.set_sender_key_shares(&g, &[]).await?;
+            for user in removed {
+                if let Some(contact) = tx.contact(user.as_str()).await? {
+                    for d in &contact.devices {
+                        tx.delete_sender_key(&g, &address(user.as_str(), d.device)?)
+                            .await?;
                     }
                 }
             }
-            GroupChange::Rename { name } => {
-                if !is_member {
-                    return refuse;
-                }
-                title.clone_from(name);
-            }
         }
-        members.sort();
-        members.dedup();
         tx.set_conversation(&Conversation {
             id,
-            kind: ConversationKind::Group { group: g, members },
-            title,
+            kind: ConversationKind::Group {
+                group: g,
+                members: after.members.iter().map(ToString::to_string).collect(),
+            },
+            title: after.name,
             created_at,
             last_read: 0,
         })

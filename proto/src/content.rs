@@ -84,11 +84,11 @@ pub enum ReceiptKind {
     Read,
 }
 
-/// A change to a group, sent by the member who makes it.
+/// A change to a group, signed by the member who makes it (see [`crate::group`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case")]
 pub enum GroupChange {
-    /// The group exists, with these members (the creator included).
+    /// The group exists, with these members (the creator included, its first admin).
     Create {
         /// Display name.
         name: String,
@@ -110,6 +110,31 @@ pub enum GroupChange {
         /// New name.
         name: String,
     },
+    /// Members became admins of the group.
+    Promote {
+        /// The new admins.
+        members: Vec<UserId>,
+    },
+    /// Admins became plain members.
+    Demote {
+        /// The former admins.
+        members: Vec<UserId>,
+    },
+}
+
+/// Group changes, as a group message carries them: one new change for the members, or the
+/// whole chain for a newcomer (see [`crate::group`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupUpdate {
+    /// The changes, oldest first.
+    pub changes: Vec<crate::group::SignedGroupChange>,
+}
+
+impl GroupUpdate {
+    /// The newest change.
+    pub fn last(&self) -> Option<&GroupChange> {
+        self.changes.last().map(|c| &c.change)
+    }
 }
 
 /// What a message says.
@@ -178,8 +203,8 @@ pub enum Body {
         /// True when typing started.
         started: bool,
     },
-    /// A group change.
-    Group(GroupChange),
+    /// Group changes.
+    Group(GroupUpdate),
     /// A sender-key distribution message for `group` (sent pairwise, never to the group).
     SenderKey {
         /// The group.
@@ -335,14 +360,28 @@ impl Content {
             Body::Edit { text: t, .. } => text(t),
             Body::Reaction { emoji, .. } => short(emoji, "emoji"),
             Body::Receipt { targets, .. } => items(targets.len(), "receipt targets"),
-            Body::Group(GroupChange::Create { name, members }) => {
-                short(name, "group name")?;
-                items(members.len(), "members")
+            Body::Group(update) => {
+                if update.changes.is_empty() {
+                    return Err(ContentError::OverLimit("group changes"));
+                }
+                if update.changes.len() > crate::group::MAX_GROUP_CHANGES {
+                    return Err(ContentError::OverLimit("group changes"));
+                }
+                for c in &update.changes {
+                    match &c.change {
+                        GroupChange::Create { name, members } => {
+                            short(name, "group name")?;
+                            items(members.len(), "members")?;
+                        }
+                        GroupChange::Add { members }
+                        | GroupChange::Remove { members }
+                        | GroupChange::Promote { members }
+                        | GroupChange::Demote { members } => items(members.len(), "members")?,
+                        GroupChange::Rename { name } => short(name, "group name")?,
+                    }
+                }
+                Ok(())
             }
-            Body::Group(GroupChange::Add { members } | GroupChange::Remove { members }) => {
-                items(members.len(), "members")
-            }
-            Body::Group(GroupChange::Rename { name }) => short(name, "group name"),
             Body::SenderKey { distribution, .. } => {
                 if distribution.as_bytes().len() > 4096 {
                     Err(ContentError::OverLimit("distribution"))
@@ -406,12 +445,18 @@ mod tests {
                 targets: vec![MessageId([1; 16])],
             },
             Body::Typing { started: true },
-            Body::Group(GroupChange::Create {
-                name: "ops".into(),
-                members: vec![user("alice"), user("bob")],
-            }),
-            Body::Group(GroupChange::Remove {
-                members: vec![user("bob")],
+            Body::Group(GroupUpdate {
+                changes: vec![crate::group::SignedGroupChange {
+                    epoch: 0,
+                    prev: B64(vec![0; 32]),
+                    author: user("alice"),
+                    device: 1,
+                    change: GroupChange::Create {
+                        name: "ops".into(),
+                        members: vec![user("alice"), user("bob")],
+                    },
+                    signature: B64(vec![7; 64]),
+                }],
             }),
             Body::SenderKey {
                 group: GroupId([3; 32]),

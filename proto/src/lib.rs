@@ -14,6 +14,7 @@ pub mod b64;
 pub mod content;
 pub mod envelope;
 pub mod error;
+pub mod group;
 pub mod hex;
 pub mod ids;
 pub mod invite;

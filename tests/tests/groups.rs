@@ -1,6 +1,7 @@
 //! A group of five users through a real `parley-server`: create, send, add a member, remove a
 //! member. The removed member keeps its state and is fed an envelope sent after its removal:
-//! it cannot decrypt it. Messages also reach the members' other devices.
+//! it cannot decrypt it. Messages also reach the members' other devices. Only the group's
+//! admins change it, and concurrent changes resolve the same everywhere.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,7 +11,8 @@
 
 use parley_client::messaging::Target;
 use parley_e2e::{Backend, Device, Org, Server, contains, drain, receive, take_envelope, texts};
-use parley_proto::content::{Body, GroupChange};
+use parley_proto::content::{Body, GroupChange, GroupUpdate};
+use parley_proto::group::SignedGroupChange;
 use parley_proto::ws::ServerFrame;
 
 const SECRET: &str = "group-secret-";
@@ -40,8 +42,8 @@ async fn five_users(backend: Backend) {
     for d in [&bob, &bob2, &carol, &dave, &erin] {
         let got = receive(&d.m, 1).await;
         assert!(
-            matches!(&got[0].body, Body::Group(GroupChange::Create { name, members })
-                if name == "Board" && members.len() == 5),
+            matches!(&got[0].body, Body::Group(u) if matches!(u.last(),
+                Some(GroupChange::Create { name, members }) if name == "Board" && members.len() == 5)),
             "{}: {got:?}",
             d.name
         );
@@ -69,11 +71,16 @@ async fn five_users(backend: Backend) {
     alice.m.add_members(&group, &[frank.user()]).await.unwrap();
     let got = receive(&frank.m, 1).await;
     assert!(
-        matches!(&got[0].body, Body::Group(GroupChange::Create { members, .. }) if members.len() == 6)
+        matches!(&got[0].body, Body::Group(u) if u.changes.len() == 2
+            && matches!(u.last(), Some(GroupChange::Add { .. }))),
+        "frank gets every change: {got:?}"
     );
+    assert_eq!(frank.m.group(&group).await.unwrap().members.len(), 6);
     for d in [&bob, &bob2, &carol, &dave, &erin] {
         let got = receive(&d.m, 1).await;
-        assert!(matches!(&got[0].body, Body::Group(GroupChange::Add { .. })));
+        assert!(
+            matches!(&got[0].body, Body::Group(u) if matches!(u.last(), Some(GroupChange::Add { .. })))
+        );
     }
     frank
         .m
@@ -96,7 +103,7 @@ async fn five_users(backend: Backend) {
     for d in [&bob, &bob2, &carol, &dave, &erin, &frank] {
         let got = receive(&d.m, 1).await;
         assert!(
-            matches!(&got[0].body, Body::Group(GroupChange::Remove { .. })),
+            matches!(&got[0].body, Body::Group(u) if matches!(u.last(), Some(GroupChange::Remove { .. }))),
             "{}",
             d.name
         );
@@ -199,4 +206,107 @@ async fn five_users_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_users_postgres() {
     five_users(Backend::Postgres).await;
+}
+
+/// Group authority: only the group's admins change it, a hand-signed change from a member is
+/// refused by the check that guards receiving, and two admins' concurrent changes end the same
+/// on every device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_admins_and_concurrent_changes() {
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let carol = org.invite(&alice, "carol").await;
+    let dave = org.invite(&alice, "dave").await;
+    let group = alice
+        .m
+        .create_group("Desk", &[bob.user(), carol.user()])
+        .await
+        .unwrap();
+    let target = Target::Group(group);
+    for d in [&bob, &carol] {
+        receive(&d.m, 1).await;
+        assert_eq!(d.m.group(&group).await.unwrap().admins, ["alice"]);
+    }
+
+    // Bob is a member, not an admin.
+    let e = bob.m.add_members(&group, &[dave.user()]).await.unwrap_err();
+    assert_eq!(e.code(), "not_group_admin");
+    let e = bob.m.rename_group(&group, "Bob's").await.unwrap_err();
+    assert_eq!(e.code(), "not_group_admin");
+    // A change carol signs by hand, on the latest state: refused by the same check that
+    // guards receiving, on her own device already.
+    let info = carol.m.group(&group).await.unwrap();
+    let mut tx = carol.m.store().begin().await.unwrap();
+    let identity = tx.identity().await.unwrap().unwrap();
+    let log = tx
+        .group_log(&parley_crypto::sender_key::GroupId(group.0))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let state = parley_proto::group::resolve(&group, &log).unwrap();
+    assert_eq!(state.epoch, info.epoch);
+    let forged = SignedGroupChange::sign(
+        &group,
+        state.epoch + 1,
+        state.head,
+        carol.user(),
+        carol.m.device(),
+        GroupChange::Remove {
+            members: vec![alice.user()],
+        },
+        identity.signing(),
+    );
+    let e = carol
+        .m
+        .send_body(
+            &target,
+            Body::Group(GroupUpdate {
+                changes: vec![forged],
+            }),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not an admin"), "{e}");
+    assert_eq!(carol.m.group(&group).await.unwrap().members.len(), 3);
+
+    // Alice makes bob an admin; he adds dave, who gets every change and resolves the group.
+    alice.m.promote(&group, &[bob.user()]).await.unwrap();
+    for d in [&bob, &carol] {
+        receive(&d.m, 1).await;
+    }
+    bob.m.add_members(&group, &[dave.user()]).await.unwrap();
+    for d in [&alice, &carol, &dave] {
+        receive(&d.m, 1).await;
+    }
+    let info = dave.m.group(&group).await.unwrap();
+    assert_eq!(info.members, ["alice", "bob", "carol", "dave"]);
+    assert_eq!(info.admins, ["alice", "bob"]);
+
+    // Alice and bob rename the group at once, each before hearing of the other's change.
+    alice.m.rename_group(&group, "From alice").await.unwrap();
+    bob.m.rename_group(&group, "From bob").await.unwrap();
+    for d in [&alice, &bob] {
+        receive(&d.m, 1).await;
+    }
+    for d in [&carol, &dave] {
+        receive(&d.m, 2).await;
+    }
+    let want = alice.m.group(&group).await.unwrap();
+    assert!(want.name == "From alice" || want.name == "From bob");
+    for d in [&bob, &carol, &dave] {
+        let got = d.m.group(&group).await.unwrap();
+        assert_eq!(
+            (&got.name, got.epoch),
+            (&want.name, want.epoch),
+            "{}",
+            d.name
+        );
+    }
+    // Messages still flow under the group as resolved.
+    dave.m.send_text(&target, "settled").await.unwrap();
+    for d in [&alice, &bob, &carol] {
+        assert_eq!(texts(&receive(&d.m, 1).await), ["settled"]);
+    }
+    drop(org);
 }

@@ -304,7 +304,7 @@ async fn groups_from_the_command_line() {
     let out = parley(&alice, &keys, &["group", "list"]).await;
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        format!("{id}  Ops  (alice, bob)\n")
+        format!("{id}  Ops  (alice, bob; admins alice)\n")
     );
     let out = parley(&bob, &keys, &["history", "#Ops"]).await;
     assert_eq!(

@@ -44,16 +44,42 @@ pub enum GroupCommand {
         #[arg(required = true)]
         members: Vec<UserId>,
     },
+    /// Rename a group (its admins only).
+    Rename {
+        /// The group's name or id.
+        group: String,
+        /// The new name.
+        name: String,
+    },
+    /// Make members admins of the group (its admins only).
+    Promote {
+        /// The group's name or id.
+        group: String,
+        /// The members.
+        #[arg(required = true)]
+        members: Vec<UserId>,
+    },
+    /// Take admin rights in the group away (its admins only; the last admin stays).
+    Demote {
+        /// The group's name or id.
+        group: String,
+        /// The admins.
+        #[arg(required = true)]
+        members: Vec<UserId>,
+    },
     /// List your groups.
     List,
 }
 
-/// A group in JSON: `{"id": "<hex>", "name": "Ops", "members": ["alice", "bob"]}`.
+/// A group in JSON: `{"id": "<hex>", "name": "Ops", "members": ["alice", "bob"],
+/// "admins": ["alice"], "epoch": 3}`.
 #[derive(Debug, Serialize)]
 struct Group {
     id: String,
     name: String,
     members: Vec<String>,
+    admins: Vec<String>,
+    epoch: u64,
 }
 
 impl From<parley_client::groups::GroupInfo> for Group {
@@ -62,18 +88,27 @@ impl From<parley_client::groups::GroupInfo> for Group {
             id: hex(&g.id.0),
             name: g.name,
             members: g.members,
+            admins: g.admins,
+            epoch: g.epoch,
         }
     }
 }
 
-/// `group add` / `group remove`: `{"group": "<hex>", "added": [...]}` or `"removed"`.
-#[derive(Debug, Serialize)]
+/// `group add` / `remove` / `promote` / `demote` / `rename`: `{"group": "<hex>", "added":
+/// [...]}` (or `"removed"`, `"promoted"`, `"demoted"`, `"renamed"`).
+#[derive(Debug, Default, Serialize)]
 struct Changed {
     group: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     added: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     removed: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    promoted: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    demoted: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    renamed: Option<String>,
 }
 
 /// `group list`: `{"groups": [...]}`.
@@ -100,6 +135,8 @@ pub async fn run(ctx: &Context, command: &GroupCommand) -> Result<Outcome, CliEr
                     id: hex(&id.0),
                     name: name.clone(),
                     members: names(members),
+                    admins: vec![m.user().to_owned()],
+                    epoch: 0,
                 },
             };
             let human = json.id.clone();
@@ -113,7 +150,7 @@ pub async fn run(ctx: &Context, command: &GroupCommand) -> Result<Outcome, CliEr
             let json = Changed {
                 group: hex(&id.0),
                 added: Some(names(members)),
-                removed: None,
+                ..Changed::default()
             };
             Outcome::new(&json, "")
         }
@@ -124,8 +161,38 @@ pub async fn run(ctx: &Context, command: &GroupCommand) -> Result<Outcome, CliEr
                 .map_err(CliError::queued)?;
             let json = Changed {
                 group: hex(&id.0),
-                added: None,
                 removed: Some(names(members)),
+                ..Changed::default()
+            };
+            Outcome::new(&json, "")
+        }
+        GroupCommand::Rename { group, name } => {
+            let id = m.find_group(group).await?;
+            m.rename_group(&id, name).await.map_err(CliError::queued)?;
+            let json = Changed {
+                group: hex(&id.0),
+                renamed: Some(name.clone()),
+                ..Changed::default()
+            };
+            Outcome::new(&json, "")
+        }
+        GroupCommand::Promote { group, members } => {
+            let id = m.find_group(group).await?;
+            m.promote(&id, members).await.map_err(CliError::queued)?;
+            let json = Changed {
+                group: hex(&id.0),
+                promoted: Some(names(members)),
+                ..Changed::default()
+            };
+            Outcome::new(&json, "")
+        }
+        GroupCommand::Demote { group, members } => {
+            let id = m.find_group(group).await?;
+            m.demote(&id, members).await.map_err(CliError::queued)?;
+            let json = Changed {
+                group: hex(&id.0),
+                demoted: Some(names(members)),
+                ..Changed::default()
             };
             Outcome::new(&json, "")
         }
@@ -135,10 +202,11 @@ pub async fn run(ctx: &Context, command: &GroupCommand) -> Result<Outcome, CliEr
                 .iter()
                 .map(|g| {
                     format!(
-                        "{}  {}  ({})\n",
+                        "{}  {}  ({}; admins {})\n",
                         g.id,
                         printable(&g.name),
-                        printable(&g.members.join(", "))
+                        printable(&g.members.join(", ")),
+                        printable(&g.admins.join(", "))
                     )
                 })
                 .collect();

@@ -117,9 +117,9 @@ impl Messenger {
                     return Err(Rejection::WrongConversation.into());
                 }
             }
-            Body::Group(change) => {
+            Body::Group(update) => {
                 let group = content.group.ok_or(Rejection::NotAGroup)?;
-                self.apply_group_change(tx, &group, author, change).await?;
+                self.apply_group_change(tx, &group, author, update).await?;
             }
             Body::Text { .. } | Body::File { .. } | Body::Unknown => {}
         }

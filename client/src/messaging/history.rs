@@ -88,12 +88,18 @@ pub fn describe(body: &Body) -> Option<String> {
             let verb = if *remove { "took back" } else { "reacted" };
             format!("[{verb} {emoji} to a message of {}]", target.author)
         }
-        Body::Group(GroupChange::Create { name, members }) => {
-            format!("[created the group \"{name}\" with {}]", list(members))
-        }
-        Body::Group(GroupChange::Add { members }) => format!("[added {}]", list(members)),
-        Body::Group(GroupChange::Remove { members }) => format!("[removed {}]", list(members)),
-        Body::Group(GroupChange::Rename { name }) => format!("[renamed the group \"{name}\"]"),
+        Body::Group(update) => match update.last()? {
+            GroupChange::Create { name, members } => {
+                format!("[created the group \"{name}\" with {}]", list(members))
+            }
+            GroupChange::Add { members } => format!("[added {}]", list(members)),
+            GroupChange::Remove { members } => format!("[removed {}]", list(members)),
+            GroupChange::Rename { name } => format!("[renamed the group \"{name}\"]"),
+            GroupChange::Promote { members } => format!("[made {} admin]", list(members)),
+            GroupChange::Demote { members } => {
+                format!("[took admin rights from {}]", list(members))
+            }
+        },
         _ => return None,
     })
 }

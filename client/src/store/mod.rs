@@ -17,6 +17,7 @@
 //! | `messages` | `id` (random), `conversation`, `timestamp`, `outgoing` | page a conversation in order without decrypting it all |
 //! | `outbox` | `id` (random), `next_attempt` | select the items that are due |
 //! | `attachments` | `id` (random), `message` | find a message's attachments |
+//! | `group_logs` | `lookup` | a keyed hash of the group id |
 //!
 //! Everything else — the account (user id, device, credentials secret, registration id,
 //! relay URL, genesis hash), the identity key pair, the prekey store, session and sender-key
@@ -104,6 +105,7 @@ const T_CONVERSATIONS: &str = "conversations";
 const T_MESSAGES: &str = "messages";
 const T_OUTBOX: &str = "outbox";
 const T_ATTACHMENTS: &str = "attachments";
+const T_GROUP_LOGS: &str = "group_logs";
 
 const KEY_CHECK: &[u8] = b"Parley local store key check";
 

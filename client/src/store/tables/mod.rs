@@ -4,6 +4,7 @@ mod account;
 mod attachments;
 mod contacts;
 mod conversations;
+mod group_logs;
 mod messages;
 mod outbox;
 mod sender_keys;

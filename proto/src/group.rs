@@ -1,0 +1,657 @@
+//! Group authority (docs/architecture.md §3.4): who may change a group, and how every member's
+//! device arrives at the same group whatever order the changes reach it in.
+//!
+//! A group is a hash chain of **signed changes**. Each names the group's epoch after it (the
+//! `Create` is epoch 0) and the hash of the change before it (`prev`; zero for the `Create`),
+//! and is signed by its author's device key as the org log certifies it:
+//!
+//! ```text
+//! signed = "Parley_GroupChange_v1" || group id (32) || epoch (u64) || prev (32)
+//!          || author (len-prefixed) || device (u32) || change
+//! change = tag (u8) || its fields (len-prefixed strings, u32-counted lists)
+//! hash   = SHA-256(signed || signature)
+//! ```
+//!
+//! **Who may**: the creator is the first admin. Admins add, remove, rename, promote and
+//! demote; any member may remove only themself (leave). The last admin leaving makes the
+//! remaining member with the smallest user id admin, so a group always has one; demoting the
+//! last admin is refused.
+//!
+//! **Resolution** ([`resolve`]): every device keeps every well-signed change it received for
+//! the group. The group's state is the chain that starts at the `Create` with the smallest
+//! hash and, at each epoch, takes of the changes that extend the current head (the right
+//! `prev` and epoch) the one with the smallest hash whose author may make it. That is a
+//! function of the set of changes alone, so devices that received the same changes agree,
+//! whatever the arrival order; a change that lost to a concurrent one is not applied (its
+//! author's device signs it again on the winner, `client/src/groups.rs`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use parley_crypto::codec::Writer as _;
+use parley_crypto::keys::{Signature, SigningKeyPair};
+use serde::{Deserialize, Serialize};
+
+use crate::b64::B64;
+use crate::content::{GroupChange, GroupId, MAX_ITEMS};
+use crate::ids::{DeviceId, UserId};
+use crate::org::{OrgState, sha256};
+
+/// Most changes a device keeps for one group; a change beyond is refused.
+pub const MAX_GROUP_CHANGES: usize = 4_096;
+
+const DOMAIN: &[u8] = b"Parley_GroupChange_v1";
+
+/// One change of a group, signed by its author's device (see the [module docs](self)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedGroupChange {
+    /// The group's epoch after this change.
+    pub epoch: u64,
+    /// Hash of the change before (32 zero bytes for the `Create`).
+    pub prev: B64,
+    /// Who made it.
+    pub author: UserId,
+    /// With which device.
+    pub device: DeviceId,
+    /// What it does.
+    pub change: GroupChange,
+    /// Ed25519 signature of the author's device over [`SignedGroupChange::signed_bytes`].
+    pub signature: B64,
+}
+
+/// Why a change is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GroupError {
+    /// The signature does not verify with the key the org log certifies for the author's
+    /// device, or the device is unknown.
+    #[error("a group change whose signature does not verify")]
+    BadSignature,
+    /// Malformed: a `prev` that is not 32 bytes, a list over its limit, an empty change.
+    #[error("a malformed group change")]
+    Malformed,
+    /// The group has more changes than a device keeps.
+    #[error("the group has too many changes")]
+    TooManyChanges,
+}
+
+/// A group as its chain of changes makes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupState {
+    /// Its name.
+    pub name: String,
+    /// Its members.
+    pub members: BTreeSet<UserId>,
+    /// Its admins (always members).
+    pub admins: BTreeSet<UserId>,
+    /// The epoch of the last change applied.
+    pub epoch: u64,
+    /// The hash of the last change applied: the next change's `prev`.
+    pub head: [u8; 32],
+}
+
+impl GroupState {
+    /// Whether `author` may make `change` in this state.
+    pub fn allows(&self, author: &UserId, change: &GroupChange) -> bool {
+        let admin = self.admins.contains(author);
+        match change {
+            GroupChange::Create { .. } => false,
+            GroupChange::Remove { members } if members.as_slice() == [author.clone()] => {
+                self.members.contains(author)
+            }
+            GroupChange::Demote { members } => {
+                admin && self.admins.iter().any(|a| !members.contains(a))
+            }
+            GroupChange::Add { .. }
+            | GroupChange::Remove { .. }
+            | GroupChange::Rename { .. }
+            | GroupChange::Promote { .. } => admin,
+        }
+    }
+
+    /// Applies `change` (allowed) as the change with hash `head`.
+    fn apply(&mut self, change: &GroupChange, head: [u8; 32]) {
+        match change {
+            GroupChange::Create { .. } => {}
+            GroupChange::Add { members } => self.members.extend(members.iter().cloned()),
+            GroupChange::Remove { members } => {
+                for m in members {
+                    self.members.remove(m);
+                    self.admins.remove(m);
+                }
+                if self.admins.is_empty()
+                    && let Some(first) = self.members.first()
+                {
+                    self.admins.insert(first.clone());
+                }
+            }
+            GroupChange::Rename { name } => name.clone_into(&mut self.name),
+            GroupChange::Promote { members } => self.admins.extend(
+                members
+                    .iter()
+                    .filter(|m| self.members.contains(*m))
+                    .cloned(),
+            ),
+            GroupChange::Demote { members } => {
+                for m in members {
+                    self.admins.remove(m);
+                }
+            }
+        }
+        self.epoch = self.epoch.saturating_add(1);
+        self.head = head;
+    }
+}
+
+fn put_users(out: &mut Vec<u8>, users: &[UserId]) {
+    out.put_len(users.len());
+    for u in users {
+        out.put_bytes(u.as_str().as_bytes());
+    }
+}
+
+fn encode_change(out: &mut Vec<u8>, change: &GroupChange) {
+    match change {
+        GroupChange::Create { name, members } => {
+            out.put_u8(0);
+            out.put_bytes(name.as_bytes());
+            put_users(out, members);
+        }
+        GroupChange::Add { members } => {
+            out.put_u8(1);
+            put_users(out, members);
+        }
+        GroupChange::Remove { members } => {
+            out.put_u8(2);
+            put_users(out, members);
+        }
+        GroupChange::Rename { name } => {
+            out.put_u8(3);
+            out.put_bytes(name.as_bytes());
+        }
+        GroupChange::Promote { members } => {
+            out.put_u8(4);
+            put_users(out, members);
+        }
+        GroupChange::Demote { members } => {
+            out.put_u8(5);
+            put_users(out, members);
+        }
+    }
+}
+
+impl SignedGroupChange {
+    /// Signs `change` for `group` at `epoch` after `prev`, as `author`'s device `device`.
+    pub fn sign(
+        group: &GroupId,
+        epoch: u64,
+        prev: [u8; 32],
+        author: UserId,
+        device: DeviceId,
+        change: GroupChange,
+        key: &SigningKeyPair,
+    ) -> Self {
+        let mut out = Self {
+            epoch,
+            prev: B64(prev.to_vec()),
+            author,
+            device,
+            change,
+            signature: B64(Vec::new()),
+        };
+        let signature = key.sign(&out.signed_bytes(group));
+        out.signature = B64(signature.0.to_vec());
+        out
+    }
+
+    /// The bytes the signature covers.
+    pub fn signed_bytes(&self, group: &GroupId) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        out.put_raw(DOMAIN);
+        out.put_raw(&group.0);
+        out.put_u64(self.epoch);
+        out.put_bytes(self.prev.as_bytes());
+        out.put_bytes(self.author.as_str().as_bytes());
+        out.put_u32(self.device);
+        encode_change(&mut out, &self.change);
+        out
+    }
+
+    /// The change's hash (what the next change names as `prev`).
+    pub fn hash(&self, group: &GroupId) -> [u8; 32] {
+        let mut bytes = self.signed_bytes(group);
+        bytes.extend_from_slice(self.signature.as_bytes());
+        sha256(&bytes)
+    }
+
+    /// The `prev` hash as an array.
+    fn prev(&self) -> Result<[u8; 32], GroupError> {
+        self.prev
+            .as_bytes()
+            .try_into()
+            .map_err(|_| GroupError::Malformed)
+    }
+
+    /// Checks the form and the signature against the key `org` certifies for the author's
+    /// device (revoked devices' earlier changes still verify: they were made before).
+    pub fn verify(&self, group: &GroupId, org: &OrgState) -> Result<(), GroupError> {
+        self.prev()?;
+        let lists = match &self.change {
+            GroupChange::Create { members, .. }
+            | GroupChange::Add { members }
+            | GroupChange::Remove { members }
+            | GroupChange::Promote { members }
+            | GroupChange::Demote { members } => members.len(),
+            GroupChange::Rename { .. } => 1,
+        };
+        if lists == 0 || lists > MAX_ITEMS {
+            return Err(GroupError::Malformed);
+        }
+        let signature: [u8; 64] = self
+            .signature
+            .as_bytes()
+            .try_into()
+            .map_err(|_| GroupError::BadSignature)?;
+        let device = org
+            .device(&self.author, self.device)
+            .ok_or(GroupError::BadSignature)?;
+        device
+            .identity
+            .signing_key()
+            .verify(&self.signed_bytes(group), &Signature(signature))
+            .map_err(|_| GroupError::BadSignature)
+    }
+}
+
+/// A change and its hash.
+type Hashed<'a> = ([u8; 32], &'a SignedGroupChange);
+
+/// The group `changes` make (see the [module docs](self)): `None` if there is no valid
+/// `Create` among them. `changes` must all have been verified ([`SignedGroupChange::verify`]).
+pub fn resolve(group: &GroupId, changes: &[SignedGroupChange]) -> Option<GroupState> {
+    // Children by (prev, epoch), each list ordered by hash.
+    let mut children: BTreeMap<([u8; 32], u64), Vec<Hashed<'_>>> = BTreeMap::new();
+    for c in changes {
+        let Ok(prev) = c.prev() else { continue };
+        children
+            .entry((prev, c.epoch))
+            .or_default()
+            .push((c.hash(group), c));
+    }
+    for list in children.values_mut() {
+        list.sort_by_key(|c| c.0);
+        list.dedup_by(|a, b| a.0 == b.0);
+    }
+    let mut state = children
+        .get(&([0; 32], 0))?
+        .iter()
+        .find_map(|(hash, c)| match &c.change {
+            GroupChange::Create { name, members } if members.contains(&c.author) => {
+                Some(GroupState {
+                    name: name.clone(),
+                    members: members.iter().cloned().collect(),
+                    admins: BTreeSet::from([c.author.clone()]),
+                    epoch: 0,
+                    head: *hash,
+                })
+            }
+            _ => None,
+        })?;
+    loop {
+        let next = children
+            .get(&(state.head, state.epoch.saturating_add(1)))
+            .and_then(|list| {
+                list.iter()
+                    .find(|(_, c)| state.allows(&c.author, &c.change))
+            });
+        match next {
+            Some((hash, c)) => {
+                let change = c.change.clone();
+                state.apply(&change, *hash);
+            }
+            None => return Some(state),
+        }
+    }
+}
+
+/// Whether the change with `hash` is on the chain `changes` make (applied), for a device to
+/// tell whether its own change lost to a concurrent one.
+pub fn on_chain(group: &GroupId, changes: &[SignedGroupChange], hash: &[u8; 32]) -> bool {
+    let Some(state) = resolve(group, changes) else {
+        return false;
+    };
+    // Walk back from the head along `prev`.
+    let by_hash: BTreeMap<[u8; 32], &SignedGroupChange> =
+        changes.iter().map(|c| (c.hash(group), c)).collect();
+    let mut at = state.head;
+    loop {
+        if &at == hash {
+            return true;
+        }
+        match by_hash.get(&at).and_then(|c| c.prev().ok()) {
+            Some(prev) if prev != [0; 32] => at = prev,
+            _ => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+mod tests {
+    use parley_crypto::identity::IdentityKeyPair;
+    use parley_crypto::keys::os_rng;
+
+    use super::*;
+    use crate::org::{OrgBody, OrgEntry, Profile};
+
+    fn user(s: &str) -> UserId {
+        UserId::new(s).unwrap()
+    }
+
+    /// An org whose root key added `names` as users with device 1 each; their identities.
+    fn org(names: &[&str]) -> (OrgState, Vec<IdentityKeyPair>) {
+        let root = SigningKeyPair::generate(&mut os_rng());
+        let genesis = OrgEntry::genesis(&root, "Acme", 100);
+        let mut state = OrgState::new(&genesis, &genesis.hash()).unwrap();
+        let mut ids = Vec::new();
+        let mut now = 100;
+        for n in names {
+            let identity = IdentityKeyPair::generate(&mut os_rng());
+            for body in [
+                OrgBody::UserAdded {
+                    user: user(n),
+                    profile: Profile::default(),
+                },
+                OrgBody::DeviceAdded {
+                    user: user(n),
+                    device: 1,
+                    identity: *identity.public(),
+                },
+            ] {
+                now += 1;
+                state
+                    .apply(&OrgEntry::after(&state.head(), body, &root, now))
+                    .unwrap();
+            }
+            ids.push(identity);
+        }
+        (state, ids)
+    }
+
+    struct Group {
+        id: GroupId,
+        org: OrgState,
+        keys: Vec<IdentityKeyPair>,
+        names: Vec<&'static str>,
+        changes: Vec<SignedGroupChange>,
+    }
+
+    impl Group {
+        fn new() -> Self {
+            let names = vec!["alice", "bob", "carol", "dave"];
+            let (org, keys) = org(&names);
+            let mut g = Self {
+                id: GroupId([7; 32]),
+                org,
+                keys,
+                names,
+                changes: Vec::new(),
+            };
+            let create = GroupChange::Create {
+                name: "Ops".into(),
+                members: vec![user("alice"), user("bob"), user("carol")],
+            };
+            let c = g.signed(0, 0, [0; 32], create);
+            g.changes.push(c);
+            g
+        }
+
+        /// `by` (an index into the names) signs `change` at `epoch` after `prev`.
+        fn signed(
+            &self,
+            by: usize,
+            epoch: u64,
+            prev: [u8; 32],
+            change: GroupChange,
+        ) -> SignedGroupChange {
+            let c = SignedGroupChange::sign(
+                &self.id,
+                epoch,
+                prev,
+                user(self.names[by]),
+                1,
+                change,
+                self.keys[by].signing(),
+            );
+            c.verify(&self.id, &self.org).unwrap();
+            c
+        }
+
+        fn state(&self) -> GroupState {
+            resolve(&self.id, &self.changes).unwrap()
+        }
+
+        /// `by` makes `change` on the current head.
+        fn change(&mut self, by: usize, change: GroupChange) -> SignedGroupChange {
+            let s = self.state();
+            let c = self.signed(by, s.epoch + 1, s.head, change);
+            self.changes.push(c.clone());
+            c
+        }
+    }
+
+    fn names(set: &BTreeSet<UserId>) -> Vec<&str> {
+        set.iter().map(UserId::as_str).collect()
+    }
+
+    #[test]
+    fn the_creator_is_admin_and_only_admins_change_the_group() {
+        let mut g = Group::new();
+        let s = g.state();
+        assert_eq!(names(&s.admins), ["alice"]);
+        assert_eq!(names(&s.members), ["alice", "bob", "carol"]);
+
+        // Bob (a member, not an admin) cannot add, remove, rename or promote himself.
+        for change in [
+            GroupChange::Add {
+                members: vec![user("dave")],
+            },
+            GroupChange::Remove {
+                members: vec![user("carol")],
+            },
+            GroupChange::Rename {
+                name: "Bob's".into(),
+            },
+            GroupChange::Promote {
+                members: vec![user("bob")],
+            },
+        ] {
+            g.change(1, change);
+            assert_eq!(g.state(), s, "a non-admin's change is not applied");
+            g.changes.pop();
+        }
+        // Alice promotes bob; now he can add dave.
+        g.change(
+            0,
+            GroupChange::Promote {
+                members: vec![user("bob")],
+            },
+        );
+        g.change(
+            1,
+            GroupChange::Add {
+                members: vec![user("dave")],
+            },
+        );
+        let s = g.state();
+        assert_eq!(names(&s.members), ["alice", "bob", "carol", "dave"]);
+        assert_eq!(names(&s.admins), ["alice", "bob"]);
+        assert_eq!(s.epoch, 2);
+
+        // Anyone may leave; the last admins leaving make the smallest remaining id admin.
+        g.change(
+            2,
+            GroupChange::Remove {
+                members: vec![user("carol")],
+            },
+        );
+        g.change(
+            0,
+            GroupChange::Remove {
+                members: vec![user("alice")],
+            },
+        );
+        g.change(
+            1,
+            GroupChange::Remove {
+                members: vec![user("bob")],
+            },
+        );
+        let s = g.state();
+        assert_eq!(names(&s.members), ["dave"]);
+        assert_eq!(names(&s.admins), ["dave"]);
+        // The last admin cannot be demoted.
+        let before = g.state();
+        g.change(
+            3,
+            GroupChange::Demote {
+                members: vec![user("dave")],
+            },
+        );
+        assert_eq!(g.state(), before);
+    }
+
+    #[test]
+    fn every_arrival_order_gives_the_same_group() {
+        let mut g = Group::new();
+        let base = g.state();
+        // Alice promotes bob; then alice and bob change the group concurrently (same epoch,
+        // same prev), and carol leaves after bob's change.
+        g.change(
+            0,
+            GroupChange::Promote {
+                members: vec![user("bob")],
+            },
+        );
+        let head = g.state();
+        let a = g.signed(
+            0,
+            head.epoch + 1,
+            head.head,
+            GroupChange::Rename { name: "A".into() },
+        );
+        let b = g.signed(
+            1,
+            head.epoch + 1,
+            head.head,
+            GroupChange::Rename { name: "B".into() },
+        );
+        let winner = if a.hash(&g.id) < b.hash(&g.id) {
+            "A"
+        } else {
+            "B"
+        };
+        g.changes.push(a);
+        g.changes.push(b);
+        let s = g.state();
+        assert_eq!(s.name, winner);
+        g.change(
+            2,
+            GroupChange::Remove {
+                members: vec![user("carol")],
+            },
+        );
+        let want = g.state();
+        assert_ne!(want, base);
+
+        // All 120 orders of the five changes.
+        let all = g.changes.clone();
+        let mut order: Vec<usize> = (0..all.len()).collect();
+        let mut seen = 0;
+        permute(&mut order, 0, &mut |o| {
+            let changes: Vec<SignedGroupChange> = o.iter().map(|&i| all[i].clone()).collect();
+            assert_eq!(resolve(&g.id, &changes).unwrap(), want, "{o:?}");
+            seen += 1;
+        });
+        assert_eq!(seen, 120);
+        // And the loser is known as not applied.
+        let loser = all
+            .iter()
+            .find(|c| matches!(&c.change, GroupChange::Rename { name } if name != winner))
+            .unwrap();
+        assert!(!on_chain(&g.id, &all, &loser.hash(&g.id)));
+        assert!(on_chain(&g.id, &all, &all[0].hash(&g.id)));
+    }
+
+    fn permute(v: &mut Vec<usize>, k: usize, f: &mut impl FnMut(&[usize])) {
+        if k == v.len() {
+            f(v);
+            return;
+        }
+        for i in k..v.len() {
+            v.swap(k, i);
+            permute(v, k + 1, f);
+            v.swap(k, i);
+        }
+    }
+
+    #[test]
+    fn forged_or_misplaced_changes_are_refused() {
+        let g = Group::new();
+        let s = g.state();
+        // Signed by another key than the log certifies for the named device.
+        let mut forged = g.signed(1, 1, s.head, GroupChange::Rename { name: "x".into() });
+        forged.author = user("alice");
+        assert_eq!(forged.verify(&g.id, &g.org), Err(GroupError::BadSignature));
+        // Valid for another group only.
+        let other = GroupId([8; 32]);
+        let c = g.signed(0, 1, s.head, GroupChange::Rename { name: "x".into() });
+        assert_eq!(c.verify(&other, &g.org), Err(GroupError::BadSignature));
+        // A device the log does not know.
+        let mut unknown = c.clone();
+        unknown.device = 9;
+        assert_eq!(unknown.verify(&g.id, &g.org), Err(GroupError::BadSignature));
+        // A bad prev, an empty list.
+        let mut bad = c.clone();
+        bad.prev = B64(vec![0; 5]);
+        assert_eq!(bad.verify(&g.id, &g.org), Err(GroupError::Malformed));
+        let empty = g.signed_unchecked(0, 1, s.head, GroupChange::Add { members: vec![] });
+        assert_eq!(empty.verify(&g.id, &g.org), Err(GroupError::Malformed));
+        // A change at the wrong epoch or after an unknown head changes nothing.
+        let mut changes = g.changes.clone();
+        changes.push(g.signed(0, 5, s.head, GroupChange::Rename { name: "y".into() }));
+        changes.push(g.signed(0, 1, [1; 32], GroupChange::Rename { name: "z".into() }));
+        assert_eq!(resolve(&g.id, &changes).unwrap(), s);
+        // Without a Create there is no group; a Create whose author is not in it is none.
+        assert_eq!(resolve(&g.id, &[]), None);
+        let stray = g.signed(
+            3,
+            0,
+            [0; 32],
+            GroupChange::Create {
+                name: "Mine".into(),
+                members: vec![user("alice")],
+            },
+        );
+        assert_eq!(resolve(&g.id, &[stray]), None);
+    }
+
+    impl Group {
+        fn signed_unchecked(
+            &self,
+            by: usize,
+            epoch: u64,
+            prev: [u8; 32],
+            change: GroupChange,
+        ) -> SignedGroupChange {
+            SignedGroupChange::sign(
+                &self.id,
+                epoch,
+                prev,
+                user(self.names[by]),
+                1,
+                change,
+                self.keys[by].signing(),
+            )
+        }
+    }
+}
