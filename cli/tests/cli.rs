@@ -224,9 +224,10 @@ async fn prekeys_are_refilled_when_low() {
                 .unwrap();
             let mut tx = store.begin().await.unwrap();
             let account = tx.account().await.unwrap().unwrap();
+            let identity = tx.identity().await.unwrap().unwrap();
             tx.commit().await.unwrap();
             store.close().await;
-            parley_client::enrol::relay_for(&account).unwrap()
+            parley_client::enrol::relay_for(&account, &identity).unwrap()
         }
     };
     let (as_alice, as_bob) = (client(alice.clone()).await, client(bob.clone()).await);

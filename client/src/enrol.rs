@@ -97,17 +97,18 @@ impl NewKeys {
     }
 }
 
-/// The relay client of an enrolled account.
-pub fn relay_for(account: &Account) -> Result<Relay> {
+/// The relay client of an enrolled account, reading the org log with proofs by its device's
+/// signing key (`identity`).
+pub fn relay_for(account: &Account, identity: &IdentityKeyPair) -> Result<Relay> {
     let user = UserId::new(account.user.clone())?;
     Ok(
-        Relay::pinned(account.relay_url.clone(), account.relay_cert_fingerprint)?.with_credentials(
-            Credentials {
+        Relay::pinned(account.relay_url.clone(), account.relay_cert_fingerprint)?
+            .with_credentials(Credentials {
                 user,
                 device: account.device,
-                secret: account.credentials_secret.to_vec(),
-            },
-        ),
+                secret: account.credentials_secret.clone(),
+            })
+            .with_log_key(identity.signing()),
     )
 }
 
@@ -233,7 +234,7 @@ pub async fn create_org(
             relay_cert_fingerprint: tls_pin,
             org_genesis_hash: genesis_hash,
         };
-        let relay = relay_for(&account)?;
+        let relay = relay_for(&account, &keys.device.identity)?;
         let log = VerifiedLog::fetch(&relay, &genesis_hash).await?;
         publish_prekeys(&relay, &mut keys).await?;
         save(&store, &account, &keys, &log, Some(&root)).await
@@ -300,7 +301,7 @@ pub async fn invite(
     let identity = tx.identity().await?.ok_or(Missing::Identity)?;
     let root = tx.org_root().await?;
     tx.commit().await?;
-    let relay = relay_for(&account)?;
+    let relay = relay_for(&account, &identity)?;
     let mut log = synced_log(store, &relay).await?;
     if !log.state().is_admin_key(&identity.signing().public()) {
         return Err(Error::NotAdmin);
@@ -362,7 +363,7 @@ pub async fn link(store: &Store) -> Result<String> {
     let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
     let identity = tx.identity().await?.ok_or(Missing::Identity)?;
     tx.commit().await?;
-    let relay = relay_for(&account)?;
+    let relay = relay_for(&account, &identity)?;
     let user = UserId::new(account.user.clone())?;
     let mut log = synced_log(store, &relay).await?;
     let (code, key) = invite_key();
@@ -395,9 +396,9 @@ pub async fn link(store: &Store) -> Result<String> {
 /// account in a new store at `home`.
 pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Result<Store> {
     let invite = Invite::from_text(invite_text)?;
-    let relay = Relay::pinned(invite.relay.clone(), invite.tls_pin)?;
-    let mut log = VerifiedLog::fetch(&relay, &invite.genesis_hash).await?;
     let key = SigningKeyPair::from_seed(&invite.code);
+    let relay = Relay::pinned(invite.relay.clone(), invite.tls_pin)?.with_log_key(&key);
+    let mut log = VerifiedLog::fetch(&relay, &invite.genesis_hash).await?;
     if !log
         .state()
         .invite_usable(&key.public(), &invite.user, now_secs())
@@ -432,7 +433,7 @@ pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Resu
             relay_cert_fingerprint: invite.tls_pin,
             org_genesis_hash: invite.genesis_hash,
         };
-        publish_prekeys(&relay_for(&account)?, &mut keys).await?;
+        publish_prekeys(&relay_for(&account, &keys.device.identity)?, &mut keys).await?;
         save(&store, &account, &keys, &log, None).await
     }
     .await;

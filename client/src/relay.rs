@@ -1,7 +1,10 @@
 //! A typed client of the relay API (`parley_proto::api`) and its delivery WebSocket
 //! (`parley_proto::ws`).
 
+use std::fmt;
+
 use futures_util::{SinkExt as _, StreamExt as _};
+use parley_crypto::keys::SigningKeyPair;
 use parley_proto::api::{
     AppendRequest, Appended, AttachmentCreated, CreateOrgRequest, DeviceList, Health,
     MultiSendRequest, OrgLog, PreKeyBundles, PreKeyCount, PreKeyUpload, RegisterRequest,
@@ -132,7 +135,7 @@ pub struct Credentials {
     /// Device number.
     pub device: DeviceId,
     /// The 32-byte device secret.
-    pub secret: Vec<u8>,
+    pub secret: zeroize::Zeroizing<Vec<u8>>,
 }
 
 impl core::fmt::Debug for Credentials {
@@ -159,12 +162,24 @@ impl Credentials {
     }
 }
 
+/// A signing key for log proofs; `Debug` shows nothing of it.
+#[derive(Clone)]
+struct LogKey(std::sync::Arc<SigningKeyPair>);
+
+impl fmt::Debug for LogKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LogKey(..)")
+    }
+}
+
 /// A client of one relay, optionally authenticated as one device.
 #[derive(Clone, Debug)]
 pub struct Relay {
     base: String,
     http: reqwest::Client,
     creds: Option<Credentials>,
+    /// The key whose proof `GET /v1/org` carries (`parley_proto::org::LOG_PROOF_HEADER`).
+    log_key: Option<LogKey>,
     /// The pinned TLS configuration, shared by HTTP and the WebSocket (`None`: Web PKI).
     tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
@@ -177,6 +192,7 @@ impl Relay {
             base: base.into().trim_end_matches('/').to_owned(),
             http: reqwest::Client::new(),
             creds: None,
+            log_key: None,
             tls: None,
         }
     }
@@ -213,6 +229,7 @@ impl Relay {
             base: base.trim_end_matches('/').to_owned(),
             http,
             creds: None,
+            log_key: None,
             tls: Some(tls),
         })
     }
@@ -220,10 +237,17 @@ impl Relay {
     /// The same relay, authenticated as a device.
     pub fn with_credentials(&self, creds: Credentials) -> Self {
         Self {
-            base: self.base.clone(),
-            http: self.http.clone(),
             creds: Some(creds),
-            tls: self.tls.clone(),
+            ..self.clone()
+        }
+    }
+
+    /// The same relay, reading the org log with proofs signed by `key` (a device's signing
+    /// key, or an invite's one-time key before joining).
+    pub fn with_log_key(&self, key: &SigningKeyPair) -> Self {
+        Self {
+            log_key: Some(LogKey(std::sync::Arc::new(key.clone()))),
+            ..self.clone()
         }
     }
 
@@ -290,10 +314,20 @@ impl Relay {
         self.call(Method::POST, "/v1/org", Some(req)).await
     }
 
-    /// `GET /v1/org?since=N`: the org log from entry `since` on.
+    /// `GET /v1/org?since=N`: the org log from entry `since` on, with a proof of the log key
+    /// if this client has one ([`Relay::with_log_key`]).
     pub async fn org_log(&self, since: u64) -> RelayResult<OrgLog> {
-        self.call::<(), _>(Method::GET, &format!("/v1/org?since={since}"), None)
-            .await
+        let mut rb = self.request(Method::GET, &format!("/v1/org?since={since}"));
+        if let Some(LogKey(key)) = &self.log_key {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            rb = rb.header(
+                parley_proto::org::LOG_PROOF_HEADER,
+                parley_proto::org::log_proof(key, now),
+            );
+        }
+        Self::finish(rb).await
     }
 
     /// `POST /v1/org/receipts`: appends a device's wipe receipt (no credentials needed).

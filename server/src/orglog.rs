@@ -104,6 +104,41 @@ impl OrgLog {
     pub async fn read<R>(&self, f: impl FnOnce(Option<&OrgState>) -> R) -> R {
         f(self.state.lock().await.as_ref())
     }
+
+    /// Brings this node's copy up to date with entries other nodes appended, then runs `f`
+    /// on it (for a check that failed on a copy that may be behind).
+    pub async fn read_latest<R>(
+        &self,
+        db: &Db,
+        f: impl FnOnce(Option<&OrgState>) -> R,
+    ) -> anyhow::Result<R> {
+        let mut guard = self.state.lock().await;
+        if guard.is_none() {
+            // The org may have been created on another node.
+            drop(guard);
+            let loaded = Self::load(db).await?;
+            let mut guard = self.state.lock().await;
+            if guard.is_none() {
+                *guard = loaded.state.into_inner();
+            }
+            return Ok(f(guard.as_ref()));
+        }
+        if let Some(current) = guard.as_mut() {
+            let since = i64::try_from(current.head().len).unwrap_or(i64::MAX);
+            let newer: Vec<Vec<u8>> = on_db!(db, read, pool => {
+                sqlx::query_scalar("SELECT entry FROM org_log WHERE seq >= $1 ORDER BY seq")
+                    .bind(since).fetch_all(pool).await?
+            });
+            for bytes in newer {
+                OrgEntry::from_bytes(&bytes)
+                    .and_then(|e| current.apply(&e))
+                    .map_err(|e| {
+                        anyhow::anyhow!("an entry another node appended does not apply: {e}")
+                    })?;
+            }
+        }
+        Ok(f(guard.as_ref()))
+    }
 }
 
 /// Maps a refused entry to the answer the client gets.

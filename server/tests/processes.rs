@@ -361,11 +361,11 @@ async fn blind_relay(backend: Backend) {
         ("marker", marker.as_bytes().to_vec()),
         (
             "alice's device secret",
-            alice.relay.credentials().unwrap().secret.clone(),
+            alice.relay.credentials().unwrap().secret.to_vec(),
         ),
         (
             "bob's device secret",
-            bob.relay.credentials().unwrap().secret.clone(),
+            bob.relay.credentials().unwrap().secret.to_vec(),
         ),
         (
             "alice's signing key",
@@ -456,7 +456,7 @@ async fn logs_hold_no_secrets_bytes_names_or_addresses() {
     assert!(send(&alice, &bob, &[]).await.is_err());
     // Requests without credentials beyond the per-address limit (default burst: 100): the
     // refusals are logged without the address they were counted against.
-    let anonymous = server.relay();
+    let anonymous = org.relay.clone();
     let mut refused = None;
     for _ in 0..500 {
         if let Err(e) = anonymous.org_log(0).await {

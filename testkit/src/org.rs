@@ -48,11 +48,13 @@ impl Device {
         Self {
             user: user.clone(),
             device,
-            relay: relay.with_credentials(Credentials {
-                user: user.clone(),
-                device,
-                secret: keys.secret.to_vec(),
-            }),
+            relay: relay
+                .with_credentials(Credentials {
+                    user: user.clone(),
+                    device,
+                    secret: keys.secret.clone(),
+                })
+                .with_log_key(keys.identity.signing()),
             identity: keys.identity,
             registration_id: keys.registration_id,
         }
@@ -61,7 +63,8 @@ impl Device {
 
 /// An org created on a relay, with its root key and its first admin device.
 pub struct Org {
-    /// An unauthenticated client of the relay.
+    /// A client of the relay without device credentials, reading the log with proofs by the
+    /// root key.
     pub relay: Relay,
     /// The org root key.
     pub root: SigningKeyPair,
@@ -109,6 +112,7 @@ impl Org {
             device: keys.storeless_device(),
         };
         let reg = relay.create_org(&req).await.context("creating the org")?;
+        let relay = relay.with_log_key(&root);
         let admin = Device::registered(&relay, &user, reg.device, keys);
         let log = VerifiedLog::fetch(&relay, &genesis.hash())
             .await

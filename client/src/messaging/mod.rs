@@ -139,7 +139,13 @@ impl Messenger {
             crate::wipe::wipe_store(store).await?;
             return Err(Error::OfflineWiped);
         }
-        let relay = relay_for(&account)?;
+        let mut tx = store.begin().await?;
+        let identity = tx
+            .identity()
+            .await?
+            .ok_or(crate::error::Missing::Identity)?;
+        tx.commit().await?;
+        let relay = relay_for(&account, &identity)?;
         let m = Self {
             store,
             account,

@@ -222,5 +222,88 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
+/// The header that proves a reader of `GET /v1/org` holds a key the log knows
+/// ([`OrgState::may_read`]): `<key>.<time>.<signature>`, the key and the signature in
+/// unpadded URL-safe base64, the time in seconds since the Unix epoch, the signature over
+/// `"Parley_LogRead_v1" || time (u64, big-endian)`.
+pub const LOG_PROOF_HEADER: &str = "parley-log-proof";
+/// How far a proof's time may be from the relay's clock.
+pub const MAX_LOG_PROOF_SKEW_SECS: u64 = 300;
+
+fn log_proof_message(time: u64) -> Vec<u8> {
+    let mut m = b"Parley_LogRead_v1".to_vec();
+    m.extend_from_slice(&time.to_be_bytes());
+    m
+}
+
+/// A [`LOG_PROOF_HEADER`] value signed by `key` at `time`.
+pub fn log_proof(key: &SigningKeyPair, time: u64) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let signature = key.sign(&log_proof_message(time));
+    format!(
+        "{}.{time}.{}",
+        b64.encode(key.public().as_bytes()),
+        b64.encode(signature.0)
+    )
+}
+
+/// Checks a [`LOG_PROOF_HEADER`] value at `now`: the key it proves, if the signature verifies
+/// and its time is within [`MAX_LOG_PROOF_SKEW_SECS`].
+pub fn check_log_proof(value: &str, now: u64) -> Option<SigningPublicKey> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    if value.len() > 256 {
+        return None;
+    }
+    let mut parts = value.split('.');
+    let (key, time, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let key: [u8; 32] = b64.decode(key).ok()?.try_into().ok()?;
+    let key = SigningPublicKey::from_bytes(&key).ok()?;
+    let time: u64 = time.parse().ok()?;
+    if time.abs_diff(now) > MAX_LOG_PROOF_SKEW_SECS {
+        return None;
+    }
+    let sig: [u8; 64] = b64.decode(sig).ok()?.try_into().ok()?;
+    key.verify(&log_proof_message(time), &Signature(sig)).ok()?;
+    Some(key)
+}
+
+#[cfg(test)]
+#[expect(clippy::unwrap_used, reason = "tests")]
+mod proof_tests {
+    use parley_crypto::keys::{SigningKeyPair, os_rng};
+
+    use super::*;
+
+    #[test]
+    fn log_proofs_name_their_key_and_expire() {
+        let key = SigningKeyPair::generate(&mut os_rng());
+        let proof = log_proof(&key, 1_000);
+        assert_eq!(check_log_proof(&proof, 1_100), Some(key.public()));
+        assert_eq!(
+            check_log_proof(&proof, 1_000 + MAX_LOG_PROOF_SKEW_SECS + 1),
+            None
+        );
+        // Another time under the same signature, another key, junk: nothing.
+        let moved = proof.replace(".1000.", ".1001.");
+        assert_eq!(check_log_proof(&moved, 1_000), None);
+        let other = SigningKeyPair::generate(&mut os_rng());
+        let (_, rest) = proof.split_once('.').unwrap();
+        use base64::Engine as _;
+        let swapped = format!(
+            "{}.{rest}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(other.public().as_bytes())
+        );
+        assert_eq!(check_log_proof(&swapped, 1_000), None);
+        for junk in ["", "a.b.c", "..", &"x".repeat(300), &format!("{proof}.x")] {
+            assert_eq!(check_log_proof(junk, 1_000), None, "{junk:.20}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -308,6 +308,18 @@ impl OrgState {
             .map_or(1, |n| n.saturating_add(1))
     }
 
+    /// Whether `key` may read the log (`GET /v1/org`): the root key, a key of any device the
+    /// log ever added (a revoked one must still learn why, and obey a wipe), or an invite or
+    /// link key that has not expired (a newcomer reads the log before it joins).
+    pub fn may_read(&self, key: &SigningPublicKey, now: u64) -> bool {
+        *key == self.root_key
+            || self.device_keys.contains_key(key.as_bytes())
+            || self
+                .invites
+                .get(key.as_bytes())
+                .is_some_and(|i| now < i.expires_at)
+    }
+
     /// Whether `key` is an invite issued for `user` that is unused and not expired at `now`.
     pub fn invite_usable(&self, key: &SigningPublicKey, user: &UserId, now: u64) -> bool {
         self.invites

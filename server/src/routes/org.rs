@@ -4,13 +4,13 @@
 //! are rate-limited per client address ([`Unauthenticated`]).
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use parley_proto::api::{
     AppendRequest, Appended, CreateOrgRequest, MAX_LOG_PAGE, OrgLog, Registered,
 };
-use parley_proto::org::sha256;
+use parley_proto::org::{LOG_PROOF_HEADER, check_log_proof, sha256};
 use parley_proto::{B64, ErrorBody, ErrorCode};
 use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
@@ -103,14 +103,45 @@ pub struct Since {
 }
 
 /// The org log from entry `since` on (at most [`MAX_LOG_PAGE`] entries), for clients to verify.
-#[utoipa::path(get, path = "/v1/org", tag = "org", params(Since),
-    responses((status = 200, body = OrgLog), (status = 404, body = ErrorBody),
-              (status = 429, body = ErrorBody)))]
+/// Only for a holder of a key the log knows, shown by the `parley-log-proof` header
+/// (`parley_proto::org::LOG_PROOF_HEADER`): a device's key (revoked ones too: they must learn
+/// why, and obey a wipe), an unexpired invite or link key, or the root key.
+#[utoipa::path(get, path = "/v1/org", tag = "org", params(Since,
+        ("parley-log-proof" = String, Header, description = "`<key>.<time>.<signature>`")),
+    responses((status = 200, body = OrgLog), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn org_log(
     State(state): State<AppState>,
     _limit: Unauthenticated,
+    headers: HeaderMap,
     Query(q): Query<Since>,
 ) -> ApiResult<Json<OrgLog>> {
+    let now = crate::now_secs();
+    let key = headers
+        .get(LOG_PROOF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| check_log_proof(v, now));
+    let may = |s: Option<&parley_proto::org::OrgState>| match (s, &key) {
+        (None, _) => None,
+        (Some(s), Some(k)) => Some(s.may_read(k, now)),
+        (Some(_), None) => Some(false),
+    };
+    let verdict = match state.org_log.read(may).await {
+        Some(true) => Some(true),
+        // This node's copy may be behind another node's appends.
+        _ => state.org_log.read_latest(&state.db, may).await?,
+    };
+    match verdict {
+        None => return Err(no_org()),
+        Some(false) => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                "reading the org log needs a key it knows (parley-log-proof)",
+            ));
+        }
+        Some(true) => {}
+    }
     let genesis_hash: Option<Vec<u8>> = on_db!(&state.db, read, pool => {
         sqlx::query_scalar("SELECT genesis_hash FROM org WHERE id = 1").fetch_optional(pool).await?
     });

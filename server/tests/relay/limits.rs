@@ -217,15 +217,20 @@ async fn anonymous_rate_limit(backend: Backend) {
     let storage = Storage::new(backend).await;
     let server = TestServer::start(storage.config()).await;
     let org = common::create_org(server.relay()).await;
-    let auth = creds_of(&org.join("alice").await.unwrap());
+    let alice_device = org.join("alice").await.unwrap();
+    let auth = creds_of(&alice_device);
     server.stop().await.unwrap();
 
     let mut config = storage.config();
     config.limits.ip_rate_per_sec = 0.01;
     config.limits.ip_rate_burst = 3.0;
     let server = TestServer::start(config).await;
-    let anonymous = server.relay();
-    let alice = server.relay().with_credentials(auth.clone());
+    // Reading the log needs no credentials, only a key the log knows (here the root key's).
+    let anonymous = server.relay().with_log_key(&org.root);
+    let alice = server
+        .relay()
+        .with_credentials(auth.clone())
+        .with_log_key(alice_device.identity.signing());
     let limited = |e: &RelayError| {
         assert_eq!(
             (e.status(), code(e)),
@@ -263,7 +268,7 @@ async fn anonymous_rate_limit(backend: Backend) {
     }
     // Credentials that do not verify do not escape the address's bucket.
     let mut wrong = auth;
-    wrong.secret = vec![0; 32];
+    wrong.secret = vec![0; 32].into();
     let e = server
         .relay()
         .with_credentials(wrong)

@@ -89,15 +89,47 @@ async fn org_setup_once_with_the_token(backend: Backend) {
 
     let org = common::create_org(relay.clone()).await;
     assert!(relay.health().await.unwrap().org);
+    // Only a key the log knows reads it: not an anonymous client, nor an unknown key, nor a
+    // device's proof from another time.
+    let unauthorized =
+        |e: parley_client::relay::RelayError| e.status() == Some(StatusCode::UNAUTHORIZED);
+    assert!(unauthorized(relay.org_log(0).await.unwrap_err()));
+    let stranger = SigningKeyPair::generate(&mut os_rng());
+    assert!(unauthorized(
+        relay.with_log_key(&stranger).org_log(0).await.unwrap_err()
+    ));
+    let client = reqwest::Client::new();
+    let stale = parley_proto::org::log_proof(
+        org.admin.identity.signing(),
+        common::now_secs() - parley_proto::org::MAX_LOG_PROOF_SKEW_SECS - 5,
+    );
+    let answer = client
+        .get(format!("{}/v1/org", server.url))
+        .header(parley_proto::org::LOG_PROOF_HEADER, stale)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    // A device's key, the root key and an unexpired invite key do.
+    let invite = org.invite(&user("erin"), true).await.unwrap();
+    let invited = relay.with_log_key(&SigningKeyPair::from_seed(&invite));
+    assert_eq!(invited.org_log(0).await.unwrap().len, 6);
+    let relay = org.admin.relay.clone();
     let log = relay.org_log(0).await.unwrap();
+    assert_eq!(org.relay.org_log(0).await.unwrap().entries, log.entries);
+    let log = parley_proto::api::OrgLog {
+        len: 4,
+        entries: log.entries[..4].to_vec(),
+        ..log
+    };
     assert_eq!(log.genesis_hash.0, org.genesis.hash().to_vec());
     assert_eq!((log.len, log.entries.len()), (4, 4));
     let state = OrgState::verify(&log.entries, &org.genesis.hash()).unwrap();
     assert!(state.user(&user("admin")).unwrap().admin);
     // Incrementally.
     let tail = relay.org_log(2).await.unwrap();
-    assert_eq!((tail.len, tail.entries.len()), (4, 2));
-    assert_eq!(tail.entries, log.entries[2..]);
+    assert_eq!((tail.len, tail.entries.len()), (6, 4));
+    assert_eq!(tail.entries[..2], log.entries[2..]);
     assert!(relay.org_log(9).await.unwrap().entries.is_empty());
 
     // Once only, even with the right token.
@@ -169,7 +201,7 @@ async fn only_well_signed_entries_extend_the_log(backend: Backend) {
     let (storage, server) = start(backend).await;
     let org = common::create_org(server.relay()).await;
     let alice = org.join("alice").await.unwrap();
-    let log = server.relay().org_log(0).await.unwrap();
+    let log = org.relay.org_log(0).await.unwrap();
     let state = OrgState::verify(&log.entries, &org.genesis.hash()).unwrap();
     let head = state.head();
     let now = common::now_secs();
@@ -246,11 +278,11 @@ async fn only_well_signed_entries_extend_the_log(backend: Backend) {
         .unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::UNAUTHORIZED));
     // Nothing of it reached the log; the admin's entry does.
-    assert_eq!(server.relay().org_log(0).await.unwrap().len, head.len);
+    assert_eq!(org.relay.org_log(0).await.unwrap().len, head.len);
     post(OrgEntry::after(&head, dave, admin, now))
         .await
         .unwrap();
-    let log = server.relay().org_log(0).await.unwrap();
+    let log = org.relay.org_log(0).await.unwrap();
     let state = OrgState::verify(&log.entries, &org.genesis.hash()).unwrap();
     assert!(state.user(&user("dave")).is_some());
     finish(storage, server).await;
@@ -270,7 +302,7 @@ async fn revocation_and_dismissal_cut_devices_off(backend: Backend) {
     let first = ws.next().await.unwrap();
     let first = first.map_err(|e| format!("{e:?}")).unwrap();
     assert!(
-        matches!(first, ServerFrame::LogAdvanced { len } if len == server.relay().org_log(0).await.unwrap().len),
+        matches!(first, ServerFrame::LogAdvanced { len } if len == org.relay.org_log(0).await.unwrap().len),
         "{first:?}"
     );
     let admin = org.admin.identity.signing();
@@ -300,6 +332,8 @@ async fn revocation_and_dismissal_cut_devices_off(backend: Backend) {
     let e = bob2.relay.prekey_count().await.unwrap_err();
     assert_eq!(e.status(), Some(StatusCode::UNAUTHORIZED));
     assert!(bob2.relay.connect().await.is_err());
+    // It still reads the log, to learn why (and to obey a wipe order).
+    assert!(bob2.relay.org_log(0).await.is_ok());
     let listed = alice.relay.devices(&bob.user).await.unwrap();
     assert_eq!(
         listed.devices.iter().map(|d| d.device).collect::<Vec<_>>(),
