@@ -128,9 +128,12 @@ pub enum Command {
     /// Send a file (end-to-end encrypted; the relay stores only ciphertext).
     SendFile(commands::send_file::Args),
     /// Print incoming messages as they arrive, reconnecting when the connection drops;
-    /// received files are saved to --download-dir.
+    /// received files are kept encrypted (`save-file` saves one) or, with --download-dir,
+    /// saved there.
     #[command(after_help = commands::listen::AFTER_HELP)]
     Listen(commands::listen::Args),
+    /// Save a received file (decrypted) into a folder.
+    SaveFile(commands::save_file::Args),
     /// Show the conversation with a colleague or a group.
     History(commands::history::Args),
     /// Replace the text of one of your messages (everyone's copy).
@@ -203,6 +206,7 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<Outcome, CliError> {
         Command::Send(args) => send::run(&ctx, args).await,
         Command::SendFile(args) => send_file::run(&ctx, out, args).await,
         Command::Listen(args) => listen::run(&ctx, out, args).await,
+        Command::SaveFile(args) => save_file::run(&ctx, out, args).await,
         Command::History(args) => history::run(&ctx, args).await,
         Command::Edit(args) => edit::run(&ctx, args).await,
         Command::Delete(args) => delete::run(&ctx, args).await,

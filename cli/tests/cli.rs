@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{TOKEN, alice_and_bob, parley, relay, relay_at, stderr, stdout};
+use common::{TOKEN, alice_and_bob, json, json_error, parley, relay, relay_at, stderr, stdout};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_invite_join_and_list() {
@@ -346,6 +346,72 @@ async fn files_round_trip() {
         stdout(&out),
         format!("> [file report.bin ({} bytes)] Q3\n", data.len())
     );
+
+    // Without --download-dir a received file stays encrypted in the account directory until
+    // the user saves one.
+    let out = parley(&alice, &keys, &["send-file", "bob", path.to_str().unwrap()]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = parley(&bob, &keys, &["listen", "--drain", "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line: serde_json::Value =
+        serde_json::from_str(stdout(&out).lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (&line["kept"], &line["file"]),
+        (&true.into(), &serde_json::Value::Null),
+        "{line}"
+    );
+    assert!(
+        line["text"]
+            .as_str()
+            .unwrap()
+            .contains("parley save-file alice"),
+        "{line}"
+    );
+    let mut kept = Vec::new();
+    read_tree(&bob, &mut kept);
+    assert!(kept.len() > data.len(), "the ciphertext is kept");
+    assert!(
+        !kept.windows(marker.len()).any(|w| w == marker),
+        "nothing of the file is readable in the account directory"
+    );
+    let id = line["id"].as_str().unwrap();
+    let saved_dir = tmp.path().join("saved");
+    let v = json(
+        &bob,
+        &keys,
+        &["save-file", "alice", id, saved_dir.to_str().unwrap()],
+        0,
+    )
+    .await;
+    let saved = v["saved"].as_str().unwrap();
+    assert!(saved.ends_with("report.bin"), "{v}");
+    assert!(std::fs::read(saved).unwrap() == data, "saved intact");
+    // Saved again: a second copy, never over the first.
+    let v = json(
+        &bob,
+        &keys,
+        &["save-file", "alice", id, saved_dir.to_str().unwrap()],
+        0,
+    )
+    .await;
+    assert!(
+        v["saved"].as_str().unwrap().ends_with("1-report.bin"),
+        "{v}"
+    );
+    let code = json_error(&bob, &keys, &["save-file", "alice", &"0".repeat(32)], 1).await;
+    assert_eq!(code, "no_such_file");
     let _ = relay.stop.send(());
     relay.task.await.unwrap().unwrap();
+}
+
+/// Every file's bytes under `dir`, appended to `out`.
+fn read_tree(dir: &std::path::Path, out: &mut Vec<u8>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            read_tree(&p, out);
+        } else {
+            out.extend(std::fs::read(p).unwrap());
+        }
+    }
 }

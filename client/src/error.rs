@@ -79,6 +79,9 @@ pub enum Error {
     /// This user is not a member of the group.
     #[error("you are not a member of this group")]
     NotAMember,
+    /// No message with that id carries a file.
+    #[error("no such file (no message with that id carries one)")]
+    NoSuchFile,
     /// Only an admin of the group may change it (anyone may leave).
     #[error("only an admin of the group may change it")]
     NotGroupAdmin,
@@ -213,6 +216,7 @@ impl Error {
             Self::NoSuchGroup => "no_such_group",
             Self::AmbiguousGroup => "ambiguous_group",
             Self::NotAMember => "not_a_member",
+            Self::NoSuchFile => "no_such_file",
             Self::NotGroupAdmin => "not_group_admin",
             Self::TooLarge => "too_large",
             Self::Rejected(_) => "rejected",

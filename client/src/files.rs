@@ -1,8 +1,9 @@
 //! Files (docs/architecture.md §3, attachments): a random key per file, streamed chunked AEAD
 //! (`parley_crypto::attachment`), the ciphertext uploaded to the relay, and key + digest sent
 //! inside the end-to-end encrypted message. Both directions stream through a temporary file,
-//! so memory stays constant in the file size; a download is written to its destination only
-//! after every chunk authenticated and the digest matched.
+//! so memory stays constant in the file size. A received file is kept as the relay served it,
+//! encrypted, in the account's [`FILES_DIR`] ([`fetch`]) until it is saved ([`save`]), which
+//! writes it to its destination only after every chunk authenticated and the digest matched.
 
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
@@ -79,40 +80,140 @@ pub async fn upload(
     })
 }
 
-/// Downloads, verifies and decrypts a file into `dir` (named after the sender's file name,
-/// made safe, never overwriting); returns its path. Nothing is left in `dir` unless the
-/// whole file authenticated and its digest matched.
+/// The account directory's folder of received files, kept as the relay served them
+/// (encrypted; the key is only in the message, in the encrypted store) until one is saved
+/// ([`save`]). A wipe deletes it.
+pub const FILES_DIR: &str = "files";
+
+/// Checks a received file's pointer: an id in the relay's form (it goes into a URL path: a
+/// peer chose it), a 32-byte key and digest.
+fn checked(pointer: &AttachmentPointer) -> Result<([u8; 32], [u8; 32])> {
+    if !is_attachment_id(&pointer.id) {
+        return Err(Error::InvalidAttachmentId);
+    }
+    let key = pointer
+        .key
+        .as_bytes()
+        .try_into()
+        .map_err(|_| Error::FileCorrupt)?;
+    let digest = pointer
+        .digest
+        .as_bytes()
+        .try_into()
+        .map_err(|_| Error::FileCorrupt)?;
+    Ok((key, digest))
+}
+
+/// Downloads a received file's ciphertext into `dir` (the account's [`FILES_DIR`]) as
+/// `<attachment id>`, with the digest its message announced checked; returns its path. It
+/// stays encrypted there: a copy of the disk without the store key reveals nothing of it.
+/// A file already kept is not downloaded again. `progress(done, total)` follows the bytes.
 ///
-/// The attachment id was chosen by the sender and goes into the request's path, so anything
-/// that is not an id as the relay makes them fails with [`Error::InvalidAttachmentId`] before
-/// any request is made or anything is written.
+/// The attachment id was chosen by the sender and goes into the request's path and the file
+/// name, so anything that is not an id as the relay makes them fails with
+/// [`Error::InvalidAttachmentId`] before any request is made or anything is written.
+pub async fn fetch(
+    relay: &Relay,
+    pointer: &AttachmentPointer,
+    dir: &Path,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> Result<PathBuf> {
+    let (_, digest) = checked(pointer)?;
+    let target = dir.join(&pointer.id);
+    if target.exists() {
+        return Ok(target);
+    }
+    create_private_dir(dir).await?;
+    let cipher_file =
+        tempfile::NamedTempFile::new_in(dir).map_err(Error::file(FileOp::TempFile))?;
+    download_to(relay, pointer, cipher_file.path(), progress).await?;
+    let source = cipher_file.path().to_path_buf();
+    let got = tokio::task::spawn_blocking(move || {
+        let reader =
+            BufReader::new(std::fs::File::open(&source).map_err(Error::file(FileOp::TempFile))?);
+        attachment::ciphertext_digest(reader).map_err(Error::Attachment)
+    })
+    .await
+    .map_err(|_| Error::File {
+        op: FileOp::Task,
+        kind: std::io::ErrorKind::Other,
+    })??;
+    if got != digest {
+        return Err(Error::FileCorrupt);
+    }
+    match cipher_file.persist_noclobber(&target) {
+        Ok(_) => Ok(target),
+        // Another listener kept it meanwhile.
+        Err(_) if target.exists() => Ok(target),
+        Err(e) => Err(Error::file(FileOp::Save)(e.error)),
+    }
+}
+
+/// Saves a received file: decrypts the ciphertext kept at `kept` ([`fetch`]) into a new file
+/// in `dest` named after the file (never replacing one); returns its path. Every chunk is
+/// authenticated, and the digest checked, before the file appears under its name.
+pub async fn save(pointer: &AttachmentPointer, kept: &Path, dest: &Path) -> Result<PathBuf> {
+    let (key, digest) = checked(pointer)?;
+    tokio::fs::create_dir_all(dest)
+        .await
+        .map_err(Error::file(FileOp::CreateFolder))?;
+    let name = safe_name(pointer.file_name.as_deref().unwrap_or("file"));
+    let plain_file =
+        tempfile::NamedTempFile::new_in(dest).map_err(Error::file(FileOp::TempFile))?;
+    let (source, sink) = (kept.to_path_buf(), plain_file.path().to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let key = AttachmentKey::from_bytes(&key);
+        let reader =
+            BufReader::new(std::fs::File::open(&source).map_err(Error::file(FileOp::TempFile))?);
+        let writer =
+            BufWriter::new(std::fs::File::create(&sink).map_err(Error::file(FileOp::TempFile))?);
+        attachment::decrypt(&key, Some(&digest), reader, writer, |_| {}).map_err(Error::Attachment)
+    })
+    .await
+    .map_err(|_| Error::File {
+        op: FileOp::Task,
+        kind: std::io::ErrorKind::Other,
+    })??;
+    let mut target = dest.join(&name);
+    let mut n = 1;
+    while target.exists() {
+        target = dest.join(format!("{n}-{name}"));
+        n += 1;
+    }
+    plain_file
+        .persist_noclobber(&target)
+        .map_err(|e| Error::file(FileOp::Save)(e.error))?;
+    Ok(target)
+}
+
+/// Downloads and decrypts a received file straight into `dir` (an explicit export, such as
+/// `listen --download-dir`): [`fetch`] into a temporary folder there, then [`save`].
 pub async fn download(
     relay: &Relay,
     pointer: &AttachmentPointer,
     dir: &Path,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
 ) -> Result<PathBuf> {
-    if !is_attachment_id(&pointer.id) {
-        return Err(Error::InvalidAttachmentId);
-    }
-    let key: [u8; 32] = pointer
-        .key
-        .as_bytes()
-        .try_into()
-        .map_err(|_| Error::FileCorrupt)?;
-    let digest: [u8; 32] = pointer
-        .digest
-        .as_bytes()
-        .try_into()
-        .map_err(|_| Error::FileCorrupt)?;
+    checked(pointer)?;
     tokio::fs::create_dir_all(dir)
         .await
         .map_err(Error::file(FileOp::CreateFolder))?;
+    let staging = tempfile::tempdir_in(dir).map_err(Error::file(FileOp::TempFile))?;
+    let kept = fetch(relay, pointer, staging.path(), progress).await?;
+    save(pointer, &kept, dir).await
+}
+
+/// Streams the ciphertext of `pointer` from the relay into `path`, refusing more bytes than
+/// its announced size gives.
+async fn download_to(
+    relay: &Relay,
+    pointer: &AttachmentPointer,
+    path: &Path,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> Result<()> {
     let response = relay.download_attachment(&pointer.id).await?;
     let total = attachment::ciphertext_len(pointer.size);
-    let cipher_file =
-        tempfile::NamedTempFile::new_in(dir).map_err(Error::file(FileOp::TempFile))?;
-    let mut out = tokio::fs::File::create(cipher_file.path())
+    let mut out = tokio::fs::File::create(path)
         .await
         .map_err(Error::file(FileOp::TempFile))?;
     let mut stream = response.bytes_stream();
@@ -129,36 +230,19 @@ pub async fn download(
         progress(got, total);
     }
     out.flush().await.map_err(Error::file(FileOp::TempFile))?;
-    drop(out);
-    let name = safe_name(pointer.file_name.as_deref().unwrap_or("file"));
-    let plain_file = tempfile::NamedTempFile::new_in(dir).map_err(Error::file(FileOp::TempFile))?;
-    let (source, sink) = (
-        cipher_file.path().to_path_buf(),
-        plain_file.path().to_path_buf(),
-    );
-    tokio::task::spawn_blocking(move || {
-        let key = AttachmentKey::from_bytes(&key);
-        let reader =
-            BufReader::new(std::fs::File::open(&source).map_err(Error::file(FileOp::TempFile))?);
-        let writer =
-            BufWriter::new(std::fs::File::create(&sink).map_err(Error::file(FileOp::TempFile))?);
-        attachment::decrypt(&key, Some(&digest), reader, writer, |_| {}).map_err(Error::Attachment)
-    })
-    .await
-    .map_err(|_| Error::File {
-        op: FileOp::Task,
-        kind: std::io::ErrorKind::Other,
-    })??;
-    let mut target = dir.join(&name);
-    let mut n = 1;
-    while target.exists() {
-        target = dir.join(format!("{n}-{name}"));
-        n += 1;
-    }
-    plain_file
-        .persist_noclobber(&target)
-        .map_err(|e| Error::file(FileOp::Save)(e.error))?;
-    Ok(target)
+    Ok(())
+}
+
+/// Creates `dir` readable by its owner only.
+async fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = tokio::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    builder.mode(0o700);
+    builder
+        .create(dir)
+        .await
+        .map_err(Error::file(FileOp::CreateFolder))
 }
 
 /// A file name without directories or control characters.

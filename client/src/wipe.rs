@@ -9,8 +9,9 @@
 //! Obeying, in this order: the device signs a receipt (`WipeDone`, naming the order) with its
 //! own device key and hands it to the relay, which needs no credentials for it (a lost device
 //! may have been revoked first); then it destroys the store key (crypto-shredding: any copy of
-//! the database is unreadable from then on); then it deletes the database files and the
-//! account directory's download folder ([`DOWNLOADS_DIR`]). If the receipt cannot be
+//! the database is unreadable from then on); then it deletes the database files, the
+//! received files kept encrypted ([`crate::files::FILES_DIR`]) and the account directory's
+//! download folder ([`DOWNLOADS_DIR`]). If the receipt cannot be
 //! delivered the device wipes all the same: the order matters more than the receipt. Files a
 //! user exported elsewhere (`parley listen --download-dir`) are theirs and stay.
 
@@ -72,14 +73,17 @@ pub(crate) async fn wipe_store(store: crate::store::Store) -> Result<()> {
 }
 
 /// After the store's key and database are gone (`wiped` says how that went): deletes the
-/// download folder and the account directory if nothing else is in it.
+/// kept files, the download folder and the account directory if nothing else is in it.
 fn remove_files(home: &std::path::Path, wiped: Result<()>) -> Result<()> {
-    let downloads = std::fs::remove_dir_all(home.join(DOWNLOADS_DIR));
+    let mut removed = Ok(());
+    for dir in [crate::files::FILES_DIR, DOWNLOADS_DIR] {
+        match std::fs::remove_dir_all(home.join(dir)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => removed = Err(Error::file(crate::error::FileOp::Delete)(e)),
+        }
+    }
     let _ = std::fs::remove_dir(home);
     wiped?;
-    match downloads {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::file(crate::error::FileOp::Delete)(e)),
-    }
+    removed
 }

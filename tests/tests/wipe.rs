@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use parley_client::Error;
 use parley_client::admin::Signer;
+use parley_client::files::FILES_DIR;
 use parley_client::messaging::{Event, Target};
 use parley_client::store::DATABASE_FILE;
 use parley_client::wipe::DOWNLOADS_DIR;
@@ -61,6 +62,7 @@ async fn expect_wiped(d: &Device) {
 async fn expect_nothing_left(org: &Org, d: &Device, copy: &Path) {
     assert!(!d.home.join(DATABASE_FILE).exists(), "{}", d.home.display());
     assert!(!d.home.join(DOWNLOADS_DIR).exists());
+    assert!(!d.home.join(FILES_DIR).exists());
     let e = parley_client::unlock::open_store(copy, org.keys())
         .await
         .unwrap_err();
@@ -113,6 +115,8 @@ async fn wipes(backend: Backend) {
         assert_eq!(receive(&d.m, 1).await.len(), 1);
         std::fs::create_dir_all(d.home.join(DOWNLOADS_DIR)).unwrap();
         std::fs::write(d.home.join(DOWNLOADS_DIR).join("deck.pdf"), b"slides").unwrap();
+        std::fs::create_dir_all(d.home.join(FILES_DIR)).unwrap();
+        std::fs::write(d.home.join(FILES_DIR).join("0".repeat(32)), b"ciphertext").unwrap();
     }
     let copies = org.dir.path().join("copies");
     for d in [&bob2, &bob3, &bob4] {

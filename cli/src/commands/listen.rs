@@ -39,7 +39,8 @@ pub struct Args {
     /// Exit once everything queued for this device has been received.
     #[arg(long)]
     pub drain: bool,
-    /// Where received files are saved [default: downloads/ in the account directory].
+    /// Save received files (decrypted) into this folder. Without it they are kept encrypted
+    /// in the account directory until `parley save-file` saves one.
     #[arg(long)]
     pub download_dir: Option<PathBuf>,
     /// Give up (exit 75) when no working connection could be had for this many seconds;
@@ -50,7 +51,8 @@ pub struct Args {
 
 /// `{"event": "message", "from", "device", "to", "group", "id", "sent_at", "text", "file"}`:
 /// `to` is the recipient of a copy of one's own 1:1 message from another device, `group`
-/// the group's name, `file` where a received file was saved.
+/// the group's name, `file` where a received file was saved (with `--download-dir`), `kept`
+/// whether it is kept encrypted for `save-file`.
 #[derive(Debug, Serialize)]
 struct MessageLine {
     event: &'static str,
@@ -62,6 +64,8 @@ struct MessageLine {
     sent_at: u64,
     text: String,
     file: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    kept: bool,
 }
 
 /// `{"event": "dropped", "from": "bob", "error": {"code", "message"}}`.
@@ -74,13 +78,10 @@ struct DroppedLine<'a> {
 
 /// Listens.
 pub async fn run(ctx: &Context, out: &Output, args: &Args) -> Result<Outcome, CliError> {
-    let downloads = match &args.download_dir {
-        Some(dir) => dir.clone(),
-        None => ctx.home()?.join(parley_client::wipe::DOWNLOADS_DIR),
-    };
+    let downloads = args.download_dir.as_deref();
     with_messenger(ctx, async |m| {
         tokio::select! {
-            result = listen(m, out, args, &downloads) => result,
+            result = listen(m, out, args, downloads) => result,
             () = interrupted() => {
                 tracing::info!("interrupted");
                 Ok(())
@@ -129,7 +130,7 @@ async fn listen(
     m: &Messenger,
     out: &Output,
     args: &Args,
-    downloads: &Path,
+    downloads: Option<&Path>,
 ) -> Result<(), CliError> {
     let give_up = Duration::from_secs(args.give_up_after);
     let mut backoff = Backoff::new();
@@ -177,7 +178,7 @@ async fn session(
     m: &Messenger,
     out: &Output,
     args: &Args,
-    downloads: &Path,
+    downloads: Option<&Path>,
     lost: &mut Option<(Instant, u32)>,
 ) -> Result<End, CliError> {
     let mut events = match m.events().await {
@@ -303,7 +304,7 @@ async fn session(
 async fn message(
     m: &Messenger,
     out: &Output,
-    downloads: &Path,
+    downloads: Option<&Path>,
     msg: &Received,
 ) -> Result<(), CliError> {
     let mut text = match &msg.body {
@@ -318,24 +319,36 @@ async fn message(
         body => parley_client::messaging::describe(body)
             .unwrap_or_else(|| "[a message this version cannot show]".to_owned()),
     };
-    let mut saved = None;
+    let (mut saved, mut kept) = (None, false);
     if let Some(file) = msg.file() {
         let progress = out.progress("download");
-        let result =
-            parley_client::files::download(m.relay(), file, downloads, progress.callback()).await;
+        let result = match downloads {
+            Some(dir) => parley_client::files::download(m.relay(), file, dir, progress.callback())
+                .await
+                .map(Some),
+            None => m.keep_file(file, progress.callback()).await.map(|_| None),
+        };
         progress.finish(result.is_ok());
-        match result {
-            Ok(path) => {
+        let note = match result {
+            Ok(Some(path)) => {
                 saved = Some(path.display().to_string());
-                let note = format!("[file saved to {}]", path.display());
-                text = if text.is_empty() {
-                    note
-                } else {
-                    format!("{text} {note}")
-                };
+                format!("[file saved to {}]", path.display())
             }
-            Err(e) => text = format!("[a file that could not be downloaded: {e}]"),
-        }
+            Ok(None) => {
+                kept = true;
+                format!(
+                    "[file kept encrypted; save it with: parley save-file {} {} DIR]",
+                    msg.from,
+                    hex(&msg.id.0)
+                )
+            }
+            Err(e) => format!("[a file that could not be downloaded: {e}]"),
+        };
+        text = if text.is_empty() || note.starts_with("[a file that") {
+            note
+        } else {
+            format!("{text} {note}")
+        };
     }
     let group = match msg.group {
         Some(g) => m.group(&g).await.ok().map(|g| g.name),
@@ -358,6 +371,7 @@ async fn message(
         sent_at: msg.sent_at,
         text,
         file: saved,
+        kept,
     };
     out.event(&human, &line)
 }

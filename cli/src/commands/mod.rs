@@ -16,6 +16,7 @@ pub mod listen;
 pub mod react;
 pub mod root_key;
 pub mod safety_number;
+pub mod save_file;
 pub mod send;
 pub mod send_file;
 pub mod whoami;

@@ -1,7 +1,9 @@
 //! A conversation's history as readable lines.
 
 use parley_proto::UserId;
-use parley_proto::content::{Body, Content, GroupChange, MessageId as ContentId};
+use parley_proto::content::{
+    AttachmentPointer, Body, Content, GroupChange, MessageId as ContentId,
+};
 
 use crate::error::Result;
 use crate::store::MessageStatus;
@@ -53,6 +55,49 @@ impl Messenger {
                 })
             })
             .collect())
+    }
+}
+
+impl Messenger {
+    /// The file of the message `id` written by `author`, as its message (in the encrypted
+    /// store) describes it: where it is, its key and digest, its name.
+    pub async fn file_of(&self, author: &UserId, id: &ContentId) -> Result<AttachmentPointer> {
+        let row = self.store.message_row_id(author.as_str(), &id.0);
+        let mut tx = self.store.begin().await?;
+        let message = tx.message(&row).await?;
+        tx.commit().await?;
+        match message.and_then(|m| Content::from_bytes(&m.body).ok()) {
+            Some(Content {
+                body: Body::File { attachment, .. },
+                ..
+            }) => Ok(attachment),
+            _ => Err(crate::Error::NoSuchFile),
+        }
+    }
+
+    /// Keeps a received file in the account's encrypted file folder ([`crate::files::fetch`]),
+    /// downloading it if it is not there yet; returns where.
+    pub async fn keep_file(
+        &self,
+        file: &AttachmentPointer,
+        progress: impl Fn(u64, u64) + Send + Sync + 'static,
+    ) -> Result<std::path::PathBuf> {
+        let dir = self.store.home().join(crate::files::FILES_DIR);
+        crate::files::fetch(&self.relay, file, &dir, progress).await
+    }
+
+    /// Saves the file of the message `id` by `author` into `dest` (decrypted, under its own
+    /// name, never replacing a file), from the encrypted copy kept here or else the relay.
+    pub async fn save_file(
+        &self,
+        author: &UserId,
+        id: &ContentId,
+        dest: &std::path::Path,
+        progress: impl Fn(u64, u64) + Send + Sync + 'static,
+    ) -> Result<std::path::PathBuf> {
+        let file = self.file_of(author, id).await?;
+        let kept = self.keep_file(&file, progress).await?;
+        crate::files::save(&file, &kept, dest).await
     }
 }
 
