@@ -189,7 +189,7 @@ pub fn first_entries(
 
 /// Creates the org on a relay that has none yet, with this device as its first admin, and
 /// the account in a new store at `home`. The org root key is generated here and kept only in
-/// this device's store. With `tls_pin` (the SHA-256 of the relay's certificate, which
+/// this device's store. With `tls_pin` (the SHA-256 of the relay's public key, which
 /// `parley-server` prints), the relay must present that certificate, now and in every
 /// invite this org hands out.
 pub async fn create_org(

@@ -1,11 +1,12 @@
 //! TLS to the relay (docs/architecture.md §4 "TLS"): either the certificate the invite pins, or the
 //! usual Web PKI check against the Mozilla roots (`webpki-roots`).
 //!
-//! A pin is the SHA-256 of the relay's certificate (DER), which `parley-server` prints at
-//! start. With a pin, the relay must present exactly that certificate: no certificate
-//! authority, and no name check (a self-hosted relay is often reached by IP address). The
-//! handshake signature is still verified against the pinned certificate's key, so only the
-//! holder of its private key can complete the handshake. The same configuration serves the
+//! A pin is the SHA-256 of the relay certificate's SubjectPublicKeyInfo (its public key, in
+//! DER), which `parley-server` prints at start. With a pin, the relay must present a
+//! certificate for exactly that key: no certificate authority, and no name check (a
+//! self-hosted relay is often reached by IP address). A certificate renewed with the same key
+//! keeps the pin. The handshake signature is still verified against the certificate's key, so
+//! only the holder of its private key can complete the handshake. The same configuration serves the
 //! HTTP API (reqwest) and the delivery WebSocket (tungstenite).
 
 use std::sync::Arc;
@@ -15,9 +16,14 @@ use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 
-/// The SHA-256 of a certificate (DER): what an invite pins.
-pub fn fingerprint(der: &[u8]) -> [u8; 32] {
-    parley_proto::org::sha256(der)
+/// What an invite pins for a certificate (DER): the SHA-256 of its SubjectPublicKeyInfo.
+/// `None` for bytes that are not a certificate.
+pub fn spki_pin(der: &[u8]) -> Option<[u8; 32]> {
+    let der = CertificateDer::from(der);
+    let cert = webpki::EndEntityCert::try_from(&der).ok()?;
+    Some(parley_proto::org::sha256(
+        cert.subject_public_key_info().as_ref(),
+    ))
 }
 
 /// The client configuration for a relay: pinned when `pin` is given, else Web PKI.
@@ -43,7 +49,7 @@ pub fn client_config(pin: Option<[u8; 32]>) -> Result<Arc<ClientConfig>, rustls:
     Ok(Arc::new(config))
 }
 
-/// Accepts exactly the certificate whose SHA-256 is `pin`.
+/// Accepts a certificate for exactly the key whose SubjectPublicKeyInfo hashes to `pin`.
 #[derive(Debug)]
 struct PinnedCertificate {
     pin: [u8; 32],
@@ -59,7 +65,9 @@ impl ServerCertVerifier for PinnedCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let seen = fingerprint(end_entity.as_ref());
+        let seen = spki_pin(end_entity.as_ref()).ok_or(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::BadEncoding,
+        ))?;
         // Not secret, but compare without an early exit anyway.
         let diff = seen
             .iter()
@@ -97,8 +105,7 @@ impl ServerCertVerifier for PinnedCertificate {
     }
 }
 
-/// Parses a pin given as 64 hex digits (colons allowed, as `openssl x509 -fingerprint`
-/// prints them).
+/// Parses a pin given as 64 hex digits (colons allowed, as `openssl` prints digests).
 pub fn parse_pin(text: &str) -> Option<[u8; 32]> {
     // openssl prints upper case with colons: that spelling is taken on purpose, by removing
     // the colons and lowering the case; anything else must be canonical hex.

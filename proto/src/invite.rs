@@ -25,7 +25,7 @@ const MAX_URL_LEN: usize = 2048;
 pub struct Invite {
     /// Relay base URL (`https://…`, or `http://` on loopback).
     pub relay: String,
-    /// SHA-256 of the relay's TLS certificate (DER), to pin.
+    /// SHA-256 of the relay's TLS public key (DER SubjectPublicKeyInfo), to pin.
     pub tls_pin: Option<[u8; 32]>,
     /// Hash of the org's genesis entry.
     pub genesis_hash: [u8; 32],

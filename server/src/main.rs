@@ -52,14 +52,16 @@ async fn main() -> anyhow::Result<()> {
             .and_then(|mut certs| certs.next())
             .and_then(Result::ok)
             .with_context(|| format!("reading the certificate {}", cert.display()))?;
-        let pin: String = parley_proto::org::sha256(first.as_ref())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        // The SHA-256 of its public key (SubjectPublicKeyInfo): a certificate renewed with
+        // the same key keeps it.
+        let spki = webpki::EndEntityCert::try_from(&first)
+            .map(|c| parley_proto::org::sha256(c.subject_public_key_info().as_ref()))
+            .map_err(|e| anyhow::anyhow!("reading the certificate {}: {e}", cert.display()))?;
+        let pin: String = spki.iter().map(|b| format!("{b:02x}")).collect();
         let mut out = std::io::stdout().lock();
         writeln!(
             out,
-            "TLS certificate SHA-256 (for parley init-org --tls-pin): {pin}"
+            "TLS public key SHA-256 (for parley init-org --tls-pin): {pin}"
         )?;
     }
     {

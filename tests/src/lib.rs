@@ -112,7 +112,7 @@ pub struct Server {
     /// Its PostgreSQL database, on that backend; dropped with the server (after the process,
     /// which `child` kills when dropped: fields drop in order).
     pub pg: Option<TestDb>,
-    /// With TLS: the SHA-256 of its certificate, as it printed it.
+    /// With TLS: the SHA-256 of its certificate's public key, as it printed it.
     pub pin: Option<[u8; 32]>,
     extra: Vec<String>,
 }
@@ -163,8 +163,8 @@ impl Server {
         let (url, child, pin) = spawn(data.path(), None, "127.0.0.1:0", &extra).await;
         assert_eq!(
             pin,
-            Some(parley_client::tls::fingerprint(cert.cert.der())),
-            "the relay prints its certificate's SHA-256"
+            parley_client::tls::spki_pin(cert.cert.der()),
+            "the relay prints its public key's SHA-256"
         );
         Self {
             url,
@@ -174,6 +174,24 @@ impl Server {
             pin,
             extra,
         }
+    }
+
+    /// Replaces a TLS relay's certificate (read at its next start) with a new one for
+    /// `localhost`, for the same key or, with `new_key`, a fresh one.
+    pub fn renew_certificate(&self, new_key: bool) {
+        let key_path = self.data.path().join("key.pem");
+        let key = if new_key {
+            let key = rcgen::KeyPair::generate().unwrap();
+            std::fs::write(&key_path, key.serialize_pem()).unwrap();
+            key
+        } else {
+            rcgen::KeyPair::from_pem(&std::fs::read_to_string(&key_path).unwrap()).unwrap()
+        };
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(self.data.path().join("cert.pem"), cert.pem()).unwrap();
     }
 
     /// Kills the relay (SIGKILL) and starts it again on the same data, at a new port.
@@ -434,7 +452,7 @@ async fn spawn(
     let url = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(rest) =
-                line.strip_prefix("TLS certificate SHA-256 (for parley init-org --tls-pin): ")
+                line.strip_prefix("TLS public key SHA-256 (for parley init-org --tls-pin): ")
             {
                 pin = parley_client::tls::parse_pin(rest.trim());
             }

@@ -1,7 +1,8 @@
 //! A relay serving HTTPS with a self-signed certificate: the org is created with the
 //! certificate's pin, invites carry it, and everything (API, delivery socket, files) goes
-//! through TLS to exactly that certificate. A client whose invite pins another certificate
-//! refuses the relay and keeps nothing.
+//! through TLS to exactly that certificate's key. A client whose invite pins another key
+//! refuses the relay and keeps nothing; a certificate renewed with the same key keeps working,
+//! one with a new key is refused.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,7 +18,7 @@ use parley_proto::invite::Invite;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pinned_tls_end_to_end() {
-    let server = Server::start_tls().await;
+    let mut server = Server::start_tls().await;
     assert!(
         server.url.starts_with("https://127.0.0.1:"),
         "{}",
@@ -68,4 +69,24 @@ async fn pinned_tls_end_to_end() {
     .await
     .unwrap();
     assert_eq!(std::fs::read(saved).unwrap(), b"file over TLS");
+
+    // The certificate is renewed with the same key: the pin still holds.
+    server.renew_certificate(false);
+    server.restart_in_place().await;
+    alice
+        .m
+        .send_text(&Target::User(bob.user()), "after renewal")
+        .await
+        .unwrap();
+    assert_eq!(texts(&receive(&bob.m, 1).await), ["after renewal"]);
+
+    // A certificate for another key: refused, nothing sent.
+    server.renew_certificate(true);
+    server.restart_in_place().await;
+    let err = alice
+        .m
+        .send_text(&Target::User(bob.user()), "to an impostor?")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot reach the relay"), "{err}");
 }

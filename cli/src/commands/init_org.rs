@@ -13,8 +13,9 @@ pub struct Args {
     /// The relay's URL, e.g. http://127.0.0.1:8787.
     #[arg(long)]
     pub relay: String,
-    /// The SHA-256 of the relay's TLS certificate, as parley-server prints it at start:
-    /// the relay must present exactly that certificate, to you and to everyone you invite.
+    /// The SHA-256 of the relay's TLS public key, as parley-server prints it at start: the
+    /// relay must present a certificate for exactly that key, to you and to everyone you
+    /// invite.
     #[arg(long, value_parser = tls_pin)]
     pub tls_pin: Option<TlsPin>,
     /// The setup token the relay printed at its first start.

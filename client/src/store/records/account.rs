@@ -21,7 +21,7 @@ pub struct Account {
     pub registration_id: u32,
     /// The relay's base URL.
     pub relay_url: String,
-    /// SHA-256 of the relay's TLS certificate, when the invite pinned one.
+    /// SHA-256 of the relay's TLS public key (SPKI), when the invite pinned one.
     pub relay_cert_fingerprint: Option<[u8; 32]>,
     /// Hash of the org log's genesis entry, pinned at enrolment.
     pub org_genesis_hash: [u8; 32],

@@ -15,7 +15,7 @@ use super::*;
 pub struct Unlock {
     /// The relay's base URL.
     pub relay_url: String,
-    /// SHA-256 of the relay's TLS certificate, when pinned.
+    /// SHA-256 of the relay's TLS public key, when pinned.
     pub relay_cert_fingerprint: Option<[u8; 32]>,
     /// The remote secret, kept here while the policy allows opening the store offline.
     pub remote_secret: Option<Zeroizing<[u8; 32]>>,
