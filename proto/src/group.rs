@@ -22,8 +22,8 @@
 //! hash and, at each epoch, takes of the changes that extend the current head (the right
 //! `prev` and epoch) the one with the smallest hash whose author may make it. That is a
 //! function of the set of changes alone, so devices that received the same changes agree,
-//! whatever the arrival order; a change that lost to a concurrent one is not applied (its
-//! author's device signs it again on the winner, `client/src/groups.rs`).
+//! whatever the arrival order; a change that lost to a concurrent one is not applied anywhere
+//! (its author makes it again if it still wants it).
 
 use std::collections::{BTreeMap, BTreeSet};
 
