@@ -59,6 +59,14 @@ impl std::fmt::Display for Signer {
     }
 }
 
+/// A blocking task (the Argon2id derivation) that panicked or was cancelled.
+fn task_failed() -> Error {
+    Error::File {
+        op: crate::error::FileOp::Task,
+        kind: std::io::ErrorKind::Other,
+    }
+}
+
 impl Messenger {
     /// Appends `body`, signed by this device's key or, for `AdminAdded`/`AdminRemoved`, by the
     /// org root key (which only the device that created the org holds, unless it was exported
@@ -203,7 +211,7 @@ impl Messenger {
             move || RootKeyFile::seal(&root.seed(), &genesis, &passphrase, &mut os_rng())
         })
         .await
-        .map_err(|_| Error::Missing(Missing::OrgLog))??;
+        .map_err(|_| task_failed())??;
         Ok(file)
     }
 
@@ -223,7 +231,7 @@ impl Messenger {
             move || file.open(&passphrase)
         })
         .await
-        .map_err(|_| Error::Missing(Missing::OrgLog))??;
+        .map_err(|_| task_failed())??;
         let root = SigningKeyPair::from_seed(&seed);
         if root.public() != *self.org().await?.root_key() {
             return Err(Error::ForeignRootKey);

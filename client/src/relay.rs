@@ -319,9 +319,7 @@ impl Relay {
     pub async fn org_log(&self, since: u64) -> RelayResult<OrgLog> {
         let mut rb = self.request(Method::GET, &format!("/v1/org?since={since}"));
         if let Some(LogKey(key)) = &self.log_key {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
+            let now = crate::orglog::now_secs();
             rb = rb.header(
                 parley_proto::org::LOG_PROOF_HEADER,
                 parley_proto::org::log_proof(key, now),

@@ -313,27 +313,6 @@ pub fn resolve(group: &GroupId, changes: &[SignedGroupChange]) -> Option<GroupSt
     }
 }
 
-/// Whether the change with `hash` is on the chain `changes` make (applied), for a device to
-/// tell whether its own change lost to a concurrent one.
-pub fn on_chain(group: &GroupId, changes: &[SignedGroupChange], hash: &[u8; 32]) -> bool {
-    let Some(state) = resolve(group, changes) else {
-        return false;
-    };
-    // Walk back from the head along `prev`.
-    let by_hash: BTreeMap<[u8; 32], &SignedGroupChange> =
-        changes.iter().map(|c| (c.hash(group), c)).collect();
-    let mut at = state.head;
-    loop {
-        if &at == hash {
-            return true;
-        }
-        match by_hash.get(&at).and_then(|c| c.prev().ok()) {
-            Some(prev) if prev != [0; 32] => at = prev,
-            _ => return false,
-        }
-    }
-}
-
 #[cfg(test)]
 #[expect(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
 mod tests {
@@ -573,13 +552,6 @@ mod tests {
             seen += 1;
         });
         assert_eq!(seen, 120);
-        // And the loser is known as not applied.
-        let loser = all
-            .iter()
-            .find(|c| matches!(&c.change, GroupChange::Rename { name } if name != winner))
-            .unwrap();
-        assert!(!on_chain(&g.id, &all, &loser.hash(&g.id)));
-        assert!(on_chain(&g.id, &all, &all[0].hash(&g.id)));
     }
 
     fn permute(v: &mut Vec<usize>, k: usize, f: &mut impl FnMut(&[usize])) {
