@@ -208,3 +208,70 @@ async fn the_latest_edit_wins_whatever_the_order_and_stays_in_its_conversation()
     assert_eq!(edited(&alice, &to_bob).await[0], ("v2".to_owned(), true));
     drop(org);
 }
+
+/// The conversation list and a conversation's structured rows, as the desktop app reads them:
+/// unread counts fall to zero when the conversation is read and the author gets the receipt;
+/// the most recently active conversation comes first; a page before a row's stamp holds the
+/// older rows; an edit shows as the latest text with its revision, a delete as a tombstone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_conversation_list_and_timeline_as_the_app_reads_them() {
+    use parley_client::messaging::UNREAD_SCAN;
+
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let carol = org.invite(&alice, "carol").await;
+    let to_alice = Target::User(alice.user());
+    let to_bob = Target::User(bob.user());
+
+    let first = bob.m.send_text(&to_alice, "one").await.unwrap();
+    let second = bob.m.send_text(&to_alice, "two").await.unwrap();
+    bob.m.edit(&to_alice, first, "one, edited").await.unwrap();
+    bob.m.delete(&to_alice, second).await.unwrap();
+    bob.m.send_text(&to_alice, "three").await.unwrap();
+    receive(&alice.m, 5).await;
+    carol.m.send_text(&to_alice, "from carol").await.unwrap();
+    receive(&alice.m, 1).await;
+
+    let list = alice.m.conversations().await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0].target, Target::User(carol.user()), "latest first");
+    assert_eq!(list[1].target, to_bob);
+    assert_eq!(
+        list[1].unread, 2,
+        "the edited one and the third; not the deleted one"
+    );
+    assert!(
+        matches!(&list[1].last.as_ref().unwrap().body, Body::Text { text, .. } if text == "three")
+    );
+
+    let rows = alice.m.timeline(&to_bob, None, 100).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    assert!(matches!(&rows[0].body, Body::Text { text, .. } if text == "one, edited"));
+    assert!(rows[0].edited.is_some() && rows[2].edited.is_none());
+    assert!(matches!(&rows[1].body, Body::Delete { .. }));
+    let older = alice
+        .m
+        .timeline(&to_bob, Some(rows[2].stamp), 100)
+        .await
+        .unwrap();
+    assert_eq!(older, rows[..2]);
+    assert!(
+        alice
+            .m
+            .timeline(&to_bob, Some(rows[0].stamp), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(alice.m.read_conversation(&to_bob).await.unwrap(), 2);
+    assert_eq!(alice.m.read_conversation(&to_bob).await.unwrap(), 0, "once");
+    let list = alice.m.conversations().await.unwrap();
+    assert_eq!((list[0].unread, list[1].unread), (1, 0));
+    receive(&bob.m, 1).await;
+    let mine = bob.m.timeline(&to_alice, None, 100).await.unwrap();
+    assert_eq!(mine[0].status, MessageStatus::Read);
+    assert_eq!(mine[2].status, MessageStatus::Read);
+    assert!(UNREAD_SCAN >= 100);
+}

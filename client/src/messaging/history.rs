@@ -32,10 +32,7 @@ pub struct HistoryEntry {
 impl Messenger {
     /// The latest `limit` entries of the conversation with `with`, oldest first.
     pub async fn history(&self, with: &Target, limit: u32) -> Result<Vec<HistoryEntry>> {
-        let id = match with {
-            Target::User(peer) => self.store.direct_conversation_id(peer.as_str()),
-            Target::Group(group) => self.store.group_conversation_id(&crypto_group(group)),
-        };
+        let id = self.conversation_id(with);
         let mut tx = self.store.begin().await?;
         let mut messages = tx.messages(&id, None, limit).await?;
         tx.commit().await?;

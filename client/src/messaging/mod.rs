@@ -32,7 +32,8 @@
 //! `pairwise` (a session per device, encrypt, commit, `POST`) or [`crate::groups`] (sender
 //! keys) → the relay → `events` (the delivery socket) → `receive` (decrypt in one store
 //! transaction) → `effects` (what the content does to the store) → [`Event`], then the ack.
-//! `prekeys` keeps this device's prekeys on the relay; `history` reads a conversation back.
+//! `prekeys` keeps this device's prekeys on the relay; `history` reads a conversation back as
+//! lines, `timeline` as structured rows and the conversation list, for the app.
 
 mod effects;
 mod events;
@@ -42,6 +43,7 @@ mod pairwise;
 mod prekeys;
 mod receive;
 mod send;
+mod timeline;
 
 use parley_crypto::DeviceAddress;
 use parley_crypto::keys::os_rng;
@@ -61,6 +63,7 @@ pub(crate) use pairwise::SEND_ATTEMPTS;
 pub use prekeys::{REFILL_BELOW, REFILL_TO, ROTATE_AFTER_SECS};
 pub use receive::Received;
 pub(crate) use receive::finish;
+pub use timeline::{ConversationSummary, TimelineItem, UNREAD_SCAN};
 
 /// Where a message goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
