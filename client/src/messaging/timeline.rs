@@ -92,7 +92,7 @@ impl Messenger {
             });
         }
         tx.commit().await?;
-        out.sort_by(|a, b| b.active_at.cmp(&a.active_at));
+        out.sort_by_key(|c| std::cmp::Reverse(c.active_at));
         Ok(out)
     }
 
