@@ -390,6 +390,49 @@ pub async fn link(store: &Store) -> Result<String> {
     Ok(invite.to_text())
 }
 
+/// What an invite or link code leads to, read from the relay's verified org log before
+/// joining: the app shows it so that the person sees whom they join.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvitePreview {
+    /// The org's name, from its verified log.
+    pub org_name: String,
+    /// The relay's address.
+    pub relay: String,
+    /// Whether the relay's TLS key is pinned by the invite.
+    pub pinned: bool,
+    /// The user the invite enrols.
+    pub user: UserId,
+    /// The user's directory entry (their display name, title, department), as an admin signed it.
+    pub profile: Profile,
+    /// True for a new user's first device; false to link a further device.
+    pub new_user: bool,
+}
+
+/// Reads an invite or link code and the org log it pins, without joining: fails as
+/// [`join`] would if the invite is damaged, the log does not verify, or the invite is no
+/// longer usable.
+pub async fn preview(invite_text: &str) -> Result<InvitePreview> {
+    let invite = Invite::from_text(invite_text)?;
+    let key = SigningKeyPair::from_seed(&invite.code);
+    let relay = Relay::pinned(invite.relay.clone(), invite.tls_pin)?.with_log_key(&key);
+    let log = VerifiedLog::fetch(&relay, &invite.genesis_hash).await?;
+    let state = log.state();
+    if !state.invite_usable(&key.public(), &invite.user, now_secs()) {
+        return Err(Error::InviteUnusable);
+    }
+    Ok(InvitePreview {
+        org_name: state.name().to_owned(),
+        relay: invite.relay,
+        pinned: invite.tls_pin.is_some(),
+        profile: state
+            .user(&invite.user)
+            .map(|u| u.profile.clone())
+            .unwrap_or_default(),
+        user: invite.user,
+        new_user: invite.new_user,
+    })
+}
+
 /// Joins with an invite or link code: verifies the relay's org log from the genesis the
 /// invite pins, checks that the log holds the invite for this user, registers a new device
 /// with a `DeviceAdded` entry signed by the invite key, publishes its prekeys and saves the

@@ -186,6 +186,36 @@ pub async fn save(pointer: &AttachmentPointer, kept: &Path, dest: &Path) -> Resu
     Ok(target)
 }
 
+/// Decrypts a received file kept at `kept` ([`fetch`]) into memory, for an application that
+/// shows it (an image preview) without writing its plaintext to disk. Files announced as
+/// larger than `max` bytes are refused with [`Error::TooLarge`] before anything is read.
+pub async fn open_in_memory(
+    pointer: &AttachmentPointer,
+    kept: &Path,
+    max: u64,
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    if pointer.size > max {
+        return Err(Error::TooLarge);
+    }
+    let (key, digest) = checked(pointer)?;
+    let capacity = usize::try_from(pointer.size).map_err(|_| Error::TooLarge)?;
+    let source = kept.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let key = AttachmentKey::from_bytes(&key);
+        let reader =
+            BufReader::new(std::fs::File::open(&source).map_err(Error::file(FileOp::TempFile))?);
+        let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(capacity));
+        attachment::decrypt(&key, Some(&digest), reader, &mut *plain, |_| {})
+            .map_err(Error::Attachment)?;
+        Ok(plain)
+    })
+    .await
+    .map_err(|_| Error::File {
+        op: FileOp::Task,
+        kind: std::io::ErrorKind::Other,
+    })?
+}
+
 /// Downloads and decrypts a received file straight into `dir` (an explicit export, such as
 /// `listen --download-dir`): [`fetch`] into a temporary folder there, then [`save`].
 pub async fn download(

@@ -64,6 +64,18 @@ impl Messenger {
     }
 }
 
+impl Messenger {
+    /// Erases this account from this device, for an application that was told the device is
+    /// revoked and must leave nothing readable behind: the store key first, then the database
+    /// and the account directory's files, as a remote wipe does (but without a receipt: no one
+    /// ordered it). Every later use of this messenger fails.
+    pub async fn erase_here(&self) -> Result<()> {
+        tracing::warn!("erasing this account from this device");
+        let wiped = self.store().wipe_open().await.map_err(Error::from);
+        remove_files(self.store().home(), wiped)
+    }
+}
+
 /// Wipes a store that is not in use (the offline limit, before the engine starts): the key
 /// first, then the files.
 pub(crate) async fn wipe_store(store: crate::store::Store) -> Result<()> {

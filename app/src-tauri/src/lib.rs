@@ -1,0 +1,90 @@
+//! # parley-app
+//!
+//! The desktop app (docs/architecture.md §10): a Tauri 2 shell whose Rust side is the
+//! engine, `parley-client`, and whose WebView shows a TypeScript UI (`app/src`).
+//!
+//! - The engine runs here, in Rust: the Double Ratchet, the store, the org log, remote
+//!   wipe. The WebView gets names, texts and statuses through [`commands`] and events
+//!   ([`session::EVENT`]); no key ever crosses into it, and it holds nothing at rest.
+//! - Every command must be granted by a capability file (`capabilities/main.json`); the
+//!   content security policy allows no remote content, fonts or scripts.
+//! - The types crossing the boundary are in [`dto`]; their TypeScript declarations are
+//!   generated into `app/src/bindings.ts`.
+//!
+//! The account lives in `$PARLEY_HOME` if set (tests), else the app's data folder; the store
+//! key's local half in `$PARLEY_KEY_DIR` if set, else a `keys` folder beside it.
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod dto;
+pub mod session;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tauri::Manager as _;
+
+/// Starts the app; returns when its last window closes.
+pub fn run() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PARLEY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
+        .setup(|app| {
+            let data = app.path().app_data_dir()?;
+            let home = env_path("PARLEY_HOME").unwrap_or_else(|| data.join("account"));
+            let key_dir = env_path("PARLEY_KEY_DIR").unwrap_or_else(|| data.join("keys"));
+            app.manage(Arc::new(session::Shared::new(home, key_dir)));
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_state,
+            commands::whoami,
+            commands::preview_invite,
+            commands::join,
+            commands::create_org,
+            commands::conversations,
+            commands::timeline,
+            commands::read_chat,
+            commands::send_text,
+            commands::edit_message,
+            commands::delete_message,
+            commands::react,
+            commands::typing,
+            commands::send_file,
+            commands::save_file,
+            commands::image_preview,
+            commands::directory,
+            commands::safety_number,
+            commands::create_group,
+            commands::invite_user,
+            commands::revoke_device,
+            commands::dismiss_user,
+            commands::order_wipe,
+            commands::policy,
+            commands::set_policy,
+            commands::audit,
+        ])
+        .run(tauri::generate_context!());
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the app could not start");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An absolute path from the environment.
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+}

@@ -1,0 +1,230 @@
+//! The open account of the app and its delivery loop.
+//!
+//! The app holds one [`Messenger`] while the account is open. A background task keeps its
+//! delivery connection: every event is stored by the engine first, then told to the UI as a
+//! [`UiEvent`] on [`EVENT`]. When the connection drops it reconnects with a growing delay
+//! (1 s doubling to 60 s, jittered); when the engine says this device was revoked or wiped it
+//! erases what is left of the account here and tells the UI why ([`UiEvent::Gone`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parley_client::messaging::{Event, Messenger, Target};
+use parley_client::store::{KeySource, Store};
+use parley_proto::content::Body;
+use tauri::{AppHandle, Emitter as _};
+use tokio::sync::Mutex;
+
+use crate::dto::{Chat, CommandError, Connection, GoneReason, Item, UiEvent};
+
+/// The name of the Tauri event that carries [`UiEvent`]s.
+pub const EVENT: &str = "parley://event";
+
+/// Where the account lives and the open session, if any.
+pub struct Shared {
+    /// The account directory.
+    pub home: PathBuf,
+    /// Where the store key's local half is kept (a 0600 file in this folder, outside `home`).
+    pub key_dir: PathBuf,
+    session: Mutex<Option<Session>>,
+}
+
+struct Session {
+    messenger: Arc<Messenger>,
+    listener: tauri::async_runtime::JoinHandle<()>,
+}
+
+impl Shared {
+    /// The app's state for an account in `home`, its key in `key_dir`.
+    pub fn new(home: PathBuf, key_dir: PathBuf) -> Self {
+        Self {
+            home,
+            key_dir,
+            session: Mutex::new(None),
+        }
+    }
+
+    /// The key source of the account.
+    pub fn keys(&self) -> KeySource {
+        KeySource::key_file_in(self.key_dir.clone())
+    }
+
+    /// Whether an account exists here (enrolled or not).
+    pub fn has_account(&self) -> bool {
+        Store::database_path(&self.home).exists()
+    }
+
+    /// The open messenger; `not_open` when there is none.
+    pub async fn messenger(&self) -> Result<Arc<Messenger>, CommandError> {
+        self.session
+            .lock()
+            .await
+            .as_ref()
+            .map(|s| Arc::clone(&s.messenger))
+            .ok_or_else(|| CommandError::new("not_open", "no account is open on this computer"))
+    }
+
+    /// Opens the account with `store` and starts its delivery loop (an open one is closed
+    /// first).
+    pub async fn start(
+        self: &Arc<Self>,
+        app: &AppHandle,
+        store: Store,
+    ) -> Result<Arc<Messenger>, parley_client::Error> {
+        let messenger = Arc::new(Messenger::new(store).await?);
+        let listener = tauri::async_runtime::spawn(listen(
+            app.clone(),
+            Arc::clone(self),
+            Arc::clone(&messenger),
+        ));
+        let old = self.session.lock().await.replace(Session {
+            messenger: Arc::clone(&messenger),
+            listener,
+        });
+        if let Some(old) = old {
+            old.listener.abort();
+        }
+        Ok(messenger)
+    }
+
+    /// Ends the session (the delivery loop stops); the messenger closes when its last user
+    /// drops it.
+    pub async fn stop(&self) {
+        if let Some(s) = self.session.lock().await.take() {
+            s.listener.abort();
+        }
+    }
+
+    /// This device is revoked or wiped: erase what is left and tell the UI.
+    pub async fn gone(&self, app: &AppHandle, m: &Messenger, reason: GoneReason) {
+        if reason != GoneReason::Wiped
+            && reason != GoneReason::OfflineWiped
+            && let Err(e) = m.erase_here().await
+        {
+            tracing::error!(code = e.code(), "erasing the revoked account failed");
+        }
+        if let Some(s) = self.session.lock().await.take() {
+            // Not the listener's own task when called from it: it returns right after.
+            drop(s.messenger);
+        }
+        emit(app, UiEvent::Gone { reason });
+    }
+}
+
+/// Sends `event` to the UI; a window that is gone is not an error.
+pub fn emit(app: &AppHandle, event: UiEvent) {
+    if let Err(e) = app.emit(EVENT, event) {
+        tracing::debug!(error = %e, "no window took the event");
+    }
+}
+
+/// The delivery loop: connect, report each event, reconnect after a drop.
+async fn listen(app: AppHandle, shared: Arc<Shared>, m: Arc<Messenger>) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        emit(
+            &app,
+            UiEvent::Connection {
+                state: Connection::Connecting,
+            },
+        );
+        let failure = match m.events().await {
+            Ok(mut events) => {
+                delay = Duration::from_secs(1);
+                let mut failure = None;
+                while let Some(next) = events.next().await {
+                    match next {
+                        Ok(event) => report(&app, &m, event).await,
+                        Err(e) => {
+                            failure = Some(e);
+                            break;
+                        }
+                    }
+                }
+                events.close().await;
+                failure
+            }
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failure {
+            let e = m.explain(e).await;
+            if let Some(reason) = GoneReason::of(&e) {
+                shared.gone(&app, &m, reason).await;
+                return;
+            }
+            if matches!(e, parley_client::Error::ConnectionReplaced) {
+                tracing::warn!("another connection of this device took over delivery");
+            }
+            tracing::info!(code = e.code(), "delivery connection lost; reconnecting");
+        }
+        tokio::time::sleep(jitter(delay)).await;
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+}
+
+/// Between 50 % and 100 % of `d`, so that many apps do not reconnect in step.
+fn jitter(d: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    d / 2 + d.mul_f64(f64::from(nanos % 1000) / 2000.0)
+}
+
+/// Tells the UI about one engine event.
+async fn report(app: &AppHandle, m: &Messenger, event: Event) {
+    let ui = match event {
+        Event::Message(r) => {
+            let chat = match (&r.group, &r.sync_to) {
+                (Some(group), _) => Chat::of(&Target::Group(group.clone())),
+                (None, Some(to)) => Chat::of(&Target::User(to.clone())),
+                (None, None) => Chat::of(&Target::User(r.from.clone())),
+            };
+            if let Body::Typing { started } = r.body {
+                UiEvent::Typing {
+                    chat,
+                    user: r.from.to_string(),
+                    started,
+                }
+            } else {
+                let mine = r.from.as_str() == m.user();
+                let notify = match &r.body {
+                    Body::Text { .. } | Body::File { .. } if !mine => newest(m, &chat, &r.id).await,
+                    _ => None,
+                };
+                UiEvent::Changed { chat, notify }
+            }
+        }
+        Event::CaughtUp => UiEvent::Connection {
+            state: Connection::Online,
+        },
+        Event::DevicesChanged {
+            user,
+            added,
+            revoked,
+        } => UiEvent::DevicesChanged {
+            user: user.to_string(),
+            added: added.iter().copied().collect(),
+            revoked: revoked.iter().copied().collect(),
+        },
+        Event::TrustAlarm { error } => UiEvent::TrustAlarm {
+            error: error.into(),
+        },
+        Event::Dropped { from, error } => UiEvent::Dropped {
+            from: from.to_string(),
+            error: error.into(),
+        },
+        _ => return,
+    };
+    emit(app, ui);
+}
+
+/// The stored row of message `id` in `chat`, as the UI shows it (for a notification).
+async fn newest(m: &Messenger, chat: &Chat, id: &parley_proto::content::MessageId) -> Option<Item> {
+    let target = chat.target().ok()?;
+    let rows = m.timeline(&target, None, 20).await.ok()?;
+    rows.into_iter()
+        .rev()
+        .find(|i| i.id == *id)
+        .and_then(Item::of)
+}

@@ -1,0 +1,408 @@
+// Generated from app/src-tauri/src/dto.rs by `cargo test -p parley-app --test bindings`
+// with PARLEY_BLESS=1. Do not edit.
+
+export type CommandError = { 
+/**
+ * Stable, snake case (`relay_unreachable`, `not_admin`, …).
+ */
+code: string, 
+/**
+ * A sentence for people; never holds keys or message contents.
+ */
+message: string, };
+
+export type Chat = { "kind": "user", 
+/**
+ * The other person.
+ */
+user: string, } | { "kind": "group", 
+/**
+ * Its id, 64 lowercase hex digits.
+ */
+group: string, };
+
+export type ItemRef = { 
+/**
+ * Its author.
+ */
+author: string, 
+/**
+ * The author's id of it.
+ */
+id: string, };
+
+export type Status = "sending" | "sent" | "delivered" | "read" | "failed" | "received" | "seen";
+
+export type ItemBody = { "kind": "text", 
+/**
+ * The text (its latest edit).
+ */
+text: string, 
+/**
+ * The message it answers.
+ */
+reply_to: ItemRef | null, } | { "kind": "file", 
+/**
+ * Its name as the sender gave it.
+ */
+name: string, 
+/**
+ * Its size in bytes.
+ */
+size: number, 
+/**
+ * Its MIME type as the sender gave it.
+ */
+mime: string, 
+/**
+ * Caption.
+ */
+caption: string | null, 
+/**
+ * The message it answers.
+ */
+reply_to: ItemRef | null, } | { "kind": "deleted" } | { "kind": "reaction", 
+/**
+ * The message reacted to.
+ */
+target: ItemRef, 
+/**
+ * The emoji.
+ */
+emoji: string, 
+/**
+ * True when the reaction was taken back.
+ */
+remove: boolean, } | { "kind": "group", 
+/**
+ * What changed.
+ */
+change: GroupEvent, };
+
+export type GroupEvent = { "kind": "created", 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Members.
+ */
+members: Array<string>, } | { "kind": "added", 
+/**
+ * Who.
+ */
+members: Array<string>, } | { "kind": "removed", 
+/**
+ * Who.
+ */
+members: Array<string>, } | { "kind": "renamed", 
+/**
+ * The new name.
+ */
+name: string, } | { "kind": "promoted", 
+/**
+ * Who.
+ */
+members: Array<string>, } | { "kind": "demoted", 
+/**
+ * Who.
+ */
+members: Array<string>, };
+
+export type Item = { 
+/**
+ * Its author.
+ */
+author: string, 
+/**
+ * True when this user wrote it.
+ */
+outgoing: boolean, 
+/**
+ * The author's id of it (32 hex digits).
+ */
+id: string, 
+/**
+ * The author's send time, ms.
+ */
+sent_at: number, 
+/**
+ * Its place in the conversation (local ms); the cursor for older pages.
+ */
+stamp: number, 
+/**
+ * Delivery state.
+ */
+status: Status, 
+/**
+ * Whether its author edited it.
+ */
+edited: boolean, 
+/**
+ * What it says.
+ */
+body: ItemBody, };
+
+export type ChatSummary = { 
+/**
+ * Which.
+ */
+chat: Chat, 
+/**
+ * A group's name, or the peer's display name.
+ */
+title: string, 
+/**
+ * Members (the peer for a 1:1 conversation).
+ */
+members: Array<string>, 
+/**
+ * The latest message or file.
+ */
+last: Item | null, 
+/**
+ * When anything last happened in it (local ms).
+ */
+active_at: number, 
+/**
+ * Messages from others not read yet.
+ */
+unread: number, };
+
+export type Me = { 
+/**
+ * User id.
+ */
+user: string, 
+/**
+ * Display name from the directory.
+ */
+display_name: string, 
+/**
+ * This device's number.
+ */
+device: number, 
+/**
+ * The org's name.
+ */
+org_name: string, 
+/**
+ * The relay's address.
+ */
+relay: string, 
+/**
+ * Whether this user is an admin in the verified org log.
+ */
+admin: boolean, };
+
+export type GoneReason = "wiped" | "signed_out" | "lost" | "replaced" | "dismissed" | "offline_wiped";
+
+export type AppState = { "state": "welcome" } | { "state": "ready", 
+/**
+ * Whose.
+ */
+me: Me, } | { "state": "locked", 
+/**
+ * Why.
+ */
+error: CommandError, } | { "state": "gone", 
+/**
+ * Why.
+ */
+reason: GoneReason, };
+
+export type InvitePreview = { 
+/**
+ * The org's name, from its verified log.
+ */
+org_name: string, 
+/**
+ * The relay's address.
+ */
+relay: string, 
+/**
+ * Whether the relay's TLS key is pinned.
+ */
+pinned: boolean, 
+/**
+ * The user id it enrols.
+ */
+user: string, 
+/**
+ * Their display name as an admin entered it.
+ */
+display_name: string, 
+/**
+ * False for a link code (a further device of an existing user).
+ */
+new_user: boolean, };
+
+export type Person = { 
+/**
+ * User id.
+ */
+user: string, 
+/**
+ * Display name.
+ */
+display_name: string, 
+/**
+ * Email.
+ */
+email: string, 
+/**
+ * Job title.
+ */
+title: string, 
+/**
+ * Department.
+ */
+department: string, 
+/**
+ * Phone or extension.
+ */
+phone: string, 
+/**
+ * Whether an admin.
+ */
+admin: boolean, 
+/**
+ * Whether dismissed.
+ */
+dismissed: boolean, 
+/**
+ * Every device the log ever added for them.
+ */
+devices: Array<Device>, };
+
+export type Device = { 
+/**
+ * Its number.
+ */
+device: number, 
+/**
+ * When it was added, ms.
+ */
+added_at: number, 
+/**
+ * Why it was revoked (`lost`, `logout`, `replaced`, `dismissed`, `wiped`), if it was.
+ */
+revoked: string | null, };
+
+export type Progress = { 
+/**
+ * Bytes done.
+ */
+done: number, 
+/**
+ * Bytes in all.
+ */
+total: number, };
+
+export type Connection = "online" | "connecting";
+
+export type UiEvent = { "kind": "changed", 
+/**
+ * Which.
+ */
+chat: Chat, 
+/**
+ * A new message or file from someone else, to notify about.
+ */
+notify: Item | null, } | { "kind": "typing", 
+/**
+ * Where.
+ */
+chat: Chat, 
+/**
+ * Who.
+ */
+user: string, 
+/**
+ * Started or stopped.
+ */
+started: boolean, } | { "kind": "devices_changed", 
+/**
+ * Whose.
+ */
+user: string, 
+/**
+ * Added.
+ */
+added: Array<number>, 
+/**
+ * Revoked.
+ */
+revoked: Array<number>, } | { "kind": "trust_alarm", 
+/**
+ * What was seen.
+ */
+error: CommandError, } | { "kind": "dropped", 
+/**
+ * From whom.
+ */
+from: string, 
+/**
+ * Why.
+ */
+error: CommandError, } | { "kind": "connection", 
+/**
+ * Now.
+ */
+state: Connection, } | { "kind": "gone", 
+/**
+ * Why.
+ */
+reason: GoneReason, };
+
+export type AuditLine = { 
+/**
+ * Its position.
+ */
+seq: number, 
+/**
+ * When it was signed, ms.
+ */
+at: number, 
+/**
+ * Its kind (`org-created`, `device-revoked`, `wipe-ordered`, `wipe-done`, …).
+ */
+kind: string, 
+/**
+ * The user it is about.
+ */
+user: string | null, 
+/**
+ * The device it is about.
+ */
+device: number | null, 
+/**
+ * A name it carries (the org's, or a user's display name), or a revocation's reason.
+ */
+detail: string | null, 
+/**
+ * Who signed it: `root`, `invite_key`, or `user.device`.
+ */
+signer: string, };
+
+export type OrgPolicy = { 
+/**
+ * Lock after this long offline (seconds; 0: never).
+ */
+offline_lock_secs: number, 
+/**
+ * Wipe after this long offline (seconds; 0: never).
+ */
+offline_wipe_secs: number, 
+/**
+ * The store needs the relay's per-device secret to open.
+ */
+remote_secret: boolean, 
+/**
+ * Longest disappearing-message timer (seconds; 0: no limit).
+ */
+max_disappearing_secs: number, 
+/**
+ * Presence and typing shared.
+ */
+presence: boolean, };
