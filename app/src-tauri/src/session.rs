@@ -176,7 +176,7 @@ async fn report(app: &AppHandle, m: &Messenger, event: Event) {
     let ui = match event {
         Event::Message(r) => {
             let chat = match (&r.group, &r.sync_to) {
-                (Some(group), _) => Chat::of(&Target::Group(group.clone())),
+                (Some(group), _) => Chat::of(&Target::Group(*group)),
                 (None, Some(to)) => Chat::of(&Target::User(to.clone())),
                 (None, None) => Chat::of(&Target::User(r.from.clone())),
             };
@@ -204,8 +204,8 @@ async fn report(app: &AppHandle, m: &Messenger, event: Event) {
             revoked,
         } => UiEvent::DevicesChanged {
             user: user.to_string(),
-            added: added.iter().copied().collect(),
-            revoked: revoked.iter().copied().collect(),
+            added,
+            revoked,
         },
         Event::TrustAlarm { error } => UiEvent::TrustAlarm {
             error: error.into(),

@@ -1,0 +1,326 @@
+//! The real app as a person uses it, in a real WebView (WebKitGTK through WebDriver), against
+//! a real `parley-server`, with `parley` CLI colleagues on the other side:
+//! - join with an invite; send a message the CLI receives; receive a reply that renders; edit
+//!   and react, and the CLI gets both; send a file, see the progress reach 100 %, and the CLI
+//!   gets the same bytes; receive an image and see its preview; as an admin, revoke a CLI
+//!   user's device (the app stops offering it) and dismiss a user;
+//! - an admin wipes the app's own device from the CLI: the app shows the wiped screen, its
+//!   data directory is gone, and the admin's CLI verifies the signed receipt;
+//! - in a Russian locale the main screens are in Russian.
+//!
+//! Screenshots of the main screens, in both languages and both themes, are written to
+//! `$PARLEY_SCREENSHOTS` (`docs/screenshots/` when refreshing them) or the target folder.
+//! Run under an X display: `xvfb-run -a cargo test -p parley-app --test e2e`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// One app at a time: they share the display and the machine's cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Joins the app with an invite as a person does: paste, check whom they join, join.
+async fn join(app: &App, invite: &str) {
+    app.type_into(&App::id("invite-input", ""), invite).await;
+    app.click_on(&App::id("invite-continue", "")).await;
+    app.wait_text(&App::id("preview-org-name", ""), |t| {
+        t.contains("Acme Bank")
+    })
+    .await;
+    app.click_on(&App::id("join-button", "")).await;
+    app.find(&App::id("chat-list", "")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_chat_edit_react_files_and_admin() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (_server, alice) = org().await;
+    let invite = invite(&alice, "bob", "Bob Stone", "admin").await;
+    let carol = cli_colleague(&alice, "carol", "Carol Reed").await;
+    let shots = screenshots();
+
+    let app = App::start(&[]).await;
+    app.screenshot(&shots.join("welcome-en-light.png")).await;
+    join(&app, &invite).await;
+
+    // Alice writes first; the app shows her message in her conversation.
+    alice
+        .run(&["send", "bob", "Hello Bob, welcome aboard"])
+        .await;
+    app.click_on(&App::id("chat-item", "[data-chat=\"alice\"]"))
+        .await;
+    app.wait_text(&App::id("message-text", ""), |t| {
+        t.contains("Hello Bob, welcome aboard")
+    })
+    .await;
+
+    // Bob answers with Enter; Alice's CLI receives it.
+    app.type_into(&App::id("composer-input", ""), "Thanks Alice\u{E007}")
+        .await;
+    app.find(&App::id("message", "[data-outgoing=\"true\"]"))
+        .await;
+    alice.run(&["listen", "--drain"]).await;
+    let history = alice.history("bob").await;
+    assert!(
+        history
+            .iter()
+            .any(|(a, t, _)| a == "bob" && t == "Thanks Alice"),
+        "{history:?}"
+    );
+
+    // Bob edits his message and reacts to Alice's; the CLI gets both.
+    let mine = app
+        .find(&App::id("message", "[data-outgoing=\"true\"]"))
+        .await;
+    let edit = app
+        .script(
+            "return arguments[0].querySelector('[data-testid=\"action-edit\"]')",
+            vec![mine],
+        )
+        .await;
+    app.click(&edit).await;
+    app.script(
+        "const t = document.querySelector('[data-testid=\"composer-input\"]'); \
+         const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set; \
+         set.call(t, ''); t.dispatchEvent(new Event('input', {bubbles: true}));",
+        vec![],
+    )
+    .await;
+    app.type_into(&App::id("composer-input", ""), "Thanks, Alice!\u{E007}")
+        .await;
+    app.find(&App::id("edited-mark", "")).await;
+    let hers = app
+        .find(&App::id("message", "[data-author=\"alice\"]"))
+        .await;
+    let react = app
+        .script(
+            "return arguments[0].querySelector('[data-testid=\"action-react\"]')",
+            vec![hers],
+        )
+        .await;
+    app.click(&react).await;
+    app.click_on(&App::id("emoji-👍", "")).await;
+    app.find(&App::id("reaction-chip", "[data-emoji=\"👍\"]"))
+        .await;
+    alice.run(&["listen", "--drain"]).await;
+    let history = alice.history("bob").await;
+    assert!(
+        history
+            .iter()
+            .any(|(a, t, edited)| a == "bob" && t == "Thanks, Alice!" && *edited),
+        "the edit reached the CLI: {history:?}"
+    );
+    assert!(
+        history
+            .iter()
+            .any(|(a, t, _)| a == "bob" && t.contains("reacted 👍")),
+        "the reaction reached the CLI: {history:?}"
+    );
+
+    // Bob sends a file through the system's file dialog; the progress bar reaches 100 % and
+    // Alice gets the same bytes.
+    let files = tempfile::tempdir().unwrap();
+    let report = files.path().join("q3-report.bin");
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&report, &bytes).unwrap();
+    app.click_on(&App::id("attach-button", "")).await;
+    answer_file_dialog(&report).await;
+    app.wait_text(&App::id("upload-percent", ""), |t| t.contains("100"))
+        .await;
+    let progress = app.find(&App::id("upload-progress", "")).await;
+    assert_eq!(
+        app.attr(&progress, "value").await,
+        app.attr(&progress, "max").await
+    );
+    let downloads = files.path().join("alice-downloads");
+    alice
+        .run(&[
+            "listen",
+            "--drain",
+            "--download-dir",
+            downloads.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(
+        std::fs::read(downloads.join("q3-report.bin")).unwrap(),
+        bytes,
+        "the CLI got the same bytes"
+    );
+
+    // Alice sends an image; the app shows its preview.
+    let png = files.path().join("chart.png");
+    std::fs::write(&png, tiny_png()).unwrap();
+    alice
+        .run(&["send-file", "bob", png.to_str().unwrap()])
+        .await;
+    let img = app.find(&App::id("image-preview", "")).await;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        let src = app.attr(&img, "src").await.unwrap_or_default();
+        if src.starts_with("data:image/png;base64,") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no preview: {src:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    app.screenshot(&shots.join("conversation-en-light.png"))
+        .await;
+
+    // As an admin: revoke Carol's device (lost). The confirmation names her and the device;
+    // afterwards the app offers no action on it, and Carol's CLI is refused.
+    app.click_on(&App::id("nav-admin", "")).await;
+    app.click_on(&App::id("admin-tab-users", "")).await;
+    let row = App::id("device-row", "[data-user=\"carol\"][data-device=\"1\"]");
+    let device = app.find(&row).await;
+    let revoke = app
+        .script(
+            "return arguments[0].querySelector('[data-testid=\"device-revoke\"]')",
+            vec![device],
+        )
+        .await;
+    app.click(&revoke).await;
+    let dialog = app
+        .wait_text(&App::id("confirm-dialog", ""), |t| t.contains("carol"))
+        .await;
+    assert!(
+        dialog.contains('1'),
+        "the dialog names the device: {dialog}"
+    );
+    app.screenshot(&shots.join("admin-confirm-en-light.png"))
+        .await;
+    app.click_on(&App::id("confirm-ok", "")).await;
+    let revoked = App::id(
+        "device-row",
+        "[data-user=\"carol\"][data-device=\"1\"][data-revoked=\"lost\"]",
+    );
+    let device = app.find(&revoked).await;
+    let offered = app
+        .script(
+            "return arguments[0].querySelectorAll('[data-testid^=\"device-\"]').length",
+            vec![device],
+        )
+        .await;
+    assert_eq!(offered, Value::from(0), "a revoked device offers no action");
+    let refused = carol.try_run(&["send", "alice", "still here?"]).await;
+    assert!(
+        !refused.status.success(),
+        "Carol's revoked device is refused"
+    );
+
+    // Dismiss Carol: the audit log shows it, signed by Bob's device.
+    let dismiss = app
+        .find(&App::id("admin-user", "[data-user=\"carol\"]"))
+        .await;
+    let button = app
+        .script(
+            "return arguments[0].querySelector('[data-testid=\"user-dismiss\"]')",
+            vec![dismiss],
+        )
+        .await;
+    app.click(&button).await;
+    app.wait_text(&App::id("confirm-dialog", ""), |t| t.contains("carol"))
+        .await;
+    app.click_on(&App::id("confirm-ok", "")).await;
+    app.click_on(&App::id("admin-tab-audit", "")).await;
+    app.find(&App::id("audit-line", "[data-kind=\"user-dismissed\"]"))
+        .await;
+    app.screenshot(&shots.join("admin-audit-en-light.png"))
+        .await;
+    let audit = alice.run(&["admin", "audit"]).await;
+    assert!(audit.contains("carol dismissed"), "{audit}");
+
+    // The dark theme.
+    app.click_on(&App::id("nav-settings", "")).await;
+    app.select(&App::id("theme-select", ""), "dark").await;
+    app.click_on(&App::id("nav-chats", "")).await;
+    app.click_on(&App::id("chat-item", "[data-chat=\"alice\"]"))
+        .await;
+    app.find(&App::id("image-preview", "")).await;
+    app.screenshot(&shots.join("conversation-en-dark.png"))
+        .await;
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_wipe_leaves_nothing_and_is_receipted() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (_server, alice) = org().await;
+    let invite = invite(&alice, "dan", "Dan Wolf", "member").await;
+    let app = App::start(&[]).await;
+    join(&app, &invite).await;
+    alice
+        .run(&["send", "dan", "Quarterly numbers attached"])
+        .await;
+    app.find(&App::id("chat-item", "[data-chat=\"alice\"]"))
+        .await;
+    let home = app.home();
+    assert!(home.exists());
+
+    alice.run(&["admin", "wipe", "dan", "1", "--yes"]).await;
+    app.find(&App::id("gone-screen", "[data-reason=\"wiped\"]"))
+        .await;
+    app.screenshot(&screenshots().join("wiped-en-light.png"))
+        .await;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while home.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the account directory is still there: {:?}",
+            std::fs::read_dir(&home).map(|d| d.count())
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let keys: Vec<_> = std::fs::read_dir(app.data.path().join("keys"))
+        .map(|d| d.collect())
+        .unwrap_or_default();
+    assert!(keys.is_empty(), "the store key is destroyed");
+
+    let audit = alice.run(&["admin", "audit"]).await;
+    assert!(
+        audit.contains("dan.1 wiped itself on order"),
+        "the admin's CLI verified the device's signed receipt: {audit}"
+    );
+    app.quit().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_russian_locale_renders_in_russian() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (_server, alice) = org().await;
+    let invite = invite(&alice, "ivan", "Иван Петров", "admin").await;
+    let app = App::start(&[("LANG", "ru_RU.UTF-8"), ("LC_ALL", "ru_RU.UTF-8")]).await;
+    // The first-run screen is in Russian before anyone chose a language.
+    app.wait_page("Присоединиться").await;
+    app.screenshot(&screenshots().join("welcome-ru-light.png"))
+        .await;
+    join(&app, &invite).await;
+    alice.run(&["send", "ivan", "Добрый день!"]).await;
+    app.click_on(&App::id("chat-item", "[data-chat=\"alice\"]"))
+        .await;
+    app.wait_text(&App::id("message-text", ""), |t| t.contains("Добрый день"))
+        .await;
+    let lang = app
+        .script("return document.documentElement.lang", vec![])
+        .await;
+    assert_eq!(lang, Value::from("ru"));
+    app.screenshot(&screenshots().join("conversation-ru-light.png"))
+        .await;
+    app.click_on(&App::id("nav-directory", "")).await;
+    app.wait_page("Иван Петров").await;
+    app.click_on(&App::id("nav-admin", "")).await;
+    app.click_on(&App::id("admin-tab-users", "")).await;
+    app.wait_page("Выйти").await;
+    app.click_on(&App::id("nav-settings", "")).await;
+    app.select(&App::id("theme-select", ""), "dark").await;
+    app.click_on(&App::id("nav-admin", "")).await;
+    app.screenshot(&screenshots().join("admin-ru-dark.png"))
+        .await;
+    app.quit().await;
+}
