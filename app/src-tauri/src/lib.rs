@@ -1,6 +1,6 @@
 //! # parley-app
 //!
-//! The desktop app (docs/architecture.md §10): a Tauri 2 shell whose Rust side is the
+//! The desktop app (docs/architecture.md §11): a Tauri 2 shell whose Rust side is the
 //! engine, `parley-client`, and whose WebView shows a TypeScript UI (`app/src`).
 //!
 //! - The engine runs here, in Rust: the Double Ratchet, the store, the org log, remote
