@@ -1,0 +1,34 @@
+import type { Chat, Item, ItemBody } from "../bindings";
+
+/** A stable key for a conversation. */
+export function chatKey(c: Chat): string {
+  return c.kind === "user" ? `u:${c.user}` : `g:${c.group}`;
+}
+
+/** What `data-chat` carries: the user id for 1:1, the group hex for groups. */
+export function chatId(c: Chat): string {
+  return c.kind === "user" ? c.user : c.group;
+}
+
+export function sameChat(a: Chat | null | undefined, b: Chat | null | undefined): boolean {
+  return !!a && !!b && chatKey(a) === chatKey(b);
+}
+
+/** The key of a message: its author and the author's id of it. */
+export function itemKey(author: string, id: string): string {
+  return `${author}/${id}`;
+}
+
+export const IMAGE_TYPES = ["image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp"];
+
+export function isImage(body: ItemBody): boolean {
+  return body.kind === "file" && IMAGE_TYPES.includes(body.mime.toLowerCase());
+}
+
+/** Merges a freshly loaded latest page with what was loaded before (older pages stay). */
+export function mergeLatest(loaded: Item[], latest: Item[]): Item[] {
+  if (latest.length === 0) return loaded.length ? loaded : latest;
+  const first = latest[0].stamp;
+  const older = loaded.filter((i) => i.stamp < first);
+  return [...older, ...latest];
+}

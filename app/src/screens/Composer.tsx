@@ -1,0 +1,205 @@
+import { useEffect, useRef, useState, type KeyboardEvent } from "react";
+import * as api from "../api";
+import type { Chat, Item } from "../bindings";
+import { useI18n } from "../I18nContext";
+import { errorText } from "../i18n";
+import { percent } from "../logic/format";
+
+export type Mode = { kind: "reply"; item: Item } | { kind: "edit"; item: Item } | null;
+
+/** How often "typing" is told again while typing, and after how long idle it stops. */
+export const TYPING_REPEAT_MS = 4000;
+export const TYPING_IDLE_MS = 5000;
+
+/**
+ * The composer: Enter sends, Shift+Enter is a new line, Escape cancels a reply or an edit.
+ * Attach sends a file with a progress bar. In 1:1 chats it tells the peer when typing.
+ */
+export function Composer(props: {
+  chat: Chat;
+  mode: Mode;
+  onCancelMode: () => void;
+  onSent: () => void;
+  nameOf: (u: string) => string;
+}) {
+  const { t } = useI18n();
+  const { chat, mode } = props;
+  const [text, setText] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [upload, setUpload] = useState<{ name: string; done: number; total: number } | null>(null);
+  const input = useRef<HTMLTextAreaElement>(null);
+  const lastTyping = useRef(0);
+  const idle = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const hideUpload = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const chatRef = useRef(chat);
+  chatRef.current = chat;
+
+  const stopTyping = () => {
+    if (idle.current) clearTimeout(idle.current);
+    idle.current = null;
+    if (lastTyping.current && chatRef.current.kind === "user") {
+      void api.typing(chatRef.current, false).catch(() => {});
+    }
+    lastTyping.current = 0;
+  };
+
+  // A different conversation: stop typing in the old one; start empty.
+  useEffect(() => {
+    setText("");
+    setError(null);
+    return () => stopTyping();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [chat.kind === "user" ? chat.user : chat.group]);
+
+  useEffect(
+    () => () => {
+      if (hideUpload.current) clearTimeout(hideUpload.current);
+    },
+    [],
+  );
+
+  // Edit mode puts the message's text in; reply mode focuses.
+  useEffect(() => {
+    if (mode?.kind === "edit" && mode.item.body.kind === "text") setText(mode.item.body.text);
+    if (mode) input.current?.focus();
+  }, [mode]);
+
+  const onChange = (v: string) => {
+    setText(v);
+    if (chat.kind !== "user") return;
+    const now = Date.now();
+    if (v.length > 0 && now - lastTyping.current >= TYPING_REPEAT_MS) {
+      lastTyping.current = now;
+      void api.typing(chat, true).catch(() => {});
+    }
+    if (idle.current) clearTimeout(idle.current);
+    idle.current = setTimeout(stopTyping, TYPING_IDLE_MS);
+  };
+
+  const send = async () => {
+    const body = text.trim();
+    if (!body) return;
+    setError(null);
+    stopTyping();
+    try {
+      if (mode?.kind === "edit") {
+        await api.editMessage(chat, mode.item.id, body);
+      } else {
+        const replyTo = mode?.kind === "reply" ? { author: mode.item.author, id: mode.item.id } : null;
+        await api.sendText(chat, body, replyTo);
+      }
+      setText("");
+      props.onCancelMode();
+      props.onSent();
+    } catch (e) {
+      setError(errorText(t, e));
+    }
+  };
+
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      void send();
+    } else if (e.key === "Escape" && mode) {
+      e.preventDefault();
+      if (mode.kind === "edit") setText("");
+      props.onCancelMode();
+    }
+  };
+
+  const attach = async () => {
+    setError(null);
+    try {
+      const path = await api.chooseFile();
+      if (!path) return;
+      const name = path.split(/[\\/]/).pop() ?? path;
+      if (hideUpload.current) clearTimeout(hideUpload.current);
+      setUpload({ name, done: 0, total: 0 });
+      const replyTo = mode?.kind === "reply" ? mode.item : null;
+      await api.sendFile(chat, path, null, (p) => setUpload({ name, done: p.done, total: p.total }));
+      setUpload((u) => (u ? { ...u, done: u.total || 1, total: u.total || 1 } : u));
+      hideUpload.current = setTimeout(() => setUpload(null), 4000);
+      if (replyTo) props.onCancelMode();
+      props.onSent();
+    } catch (e) {
+      setUpload(null);
+      setError(errorText(t, e));
+    }
+  };
+
+  const pct = upload ? percent(upload.done, upload.total) : 0;
+
+  return (
+    <div className="composer">
+      {mode && (
+        <div className="composer-mode">
+          <span>
+            {mode.kind === "edit"
+              ? t("composer.editing")
+              : t("composer.replyingTo", { name: mode.item.outgoing ? t("msg.you") : props.nameOf(mode.item.author) })}
+            {mode.item.body.kind === "text" && <span className="muted mode-text"> — {mode.item.body.text}</span>}
+          </span>
+          <button
+            type="button"
+            className="icon-btn"
+            aria-label={t("composer.cancel")}
+            title={t("composer.cancel")}
+            onClick={() => {
+              if (mode.kind === "edit") setText("");
+              props.onCancelMode();
+            }}
+          >
+            ✕
+          </button>
+        </div>
+      )}
+      {upload && (
+        <div className="upload" role="status">
+          <span className="upload-name">{t("composer.upload", { name: upload.name })}</span>
+          <progress data-testid="upload-progress" value={upload.done} max={upload.total || 1} />
+          <span className="upload-percent" data-testid="upload-percent">
+            {pct} %
+          </span>
+        </div>
+      )}
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <div className="composer-row">
+        <button
+          type="button"
+          className="icon-btn attach"
+          data-testid="attach-button"
+          aria-label={t("composer.attach")}
+          title={t("composer.attach")}
+          onClick={attach}
+          disabled={mode?.kind === "edit"}
+        >
+          📎
+        </button>
+        <textarea
+          ref={input}
+          className="composer-input"
+          data-testid="composer-input"
+          rows={1}
+          placeholder={t("composer.placeholder")}
+          aria-label={t("composer.label")}
+          value={text}
+          onChange={(e) => onChange(e.target.value)}
+          onKeyDown={onKeyDown}
+        />
+        <button
+          type="button"
+          className="btn primary send"
+          data-testid="send-button"
+          onClick={() => void send()}
+          disabled={!text.trim()}
+        >
+          {t("composer.send")}
+        </button>
+      </div>
+    </div>
+  );
+}

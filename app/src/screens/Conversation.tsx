@@ -1,0 +1,225 @@
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import * as api from "../api";
+import type { Chat, ChatSummary, Item } from "../bindings";
+import { ConfirmDialog } from "../components/ConfirmDialog";
+import { Modal } from "../components/Modal";
+import { useI18n } from "../I18nContext";
+import { errorText } from "../i18n";
+import { chatKey, mergeLatest } from "../logic/chat";
+import { Composer, type Mode } from "./Composer";
+import { MessageList } from "./MessageList";
+import type { RowActions } from "./MessageRow";
+
+export const PAGE = 200;
+
+/** One open conversation: header, messages, composer. */
+export function Conversation(props: {
+  chat: Chat;
+  summary: ChatSummary | undefined;
+  nameOf: (u: string) => string;
+  /** Bumped when the engine says this conversation changed. */
+  version: number;
+  typingUser: string | null;
+  /** Something was sent or read: the conversation list is stale. */
+  onActivity: () => void;
+}) {
+  const { t } = useI18n();
+  const { chat, nameOf, onActivity } = props;
+  const key = chatKey(chat);
+  const [items, setItems] = useState<Item[]>([]);
+  const [hasMore, setHasMore] = useState(false);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [mode, setMode] = useState<Mode>(null);
+  const [confirmDelete, setConfirmDelete] = useState<Item | null>(null);
+  const [safety, setSafety] = useState<string | null>(null);
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
+  const chatRef = useRef(chat);
+  chatRef.current = chat;
+
+  const markRead = useCallback(async () => {
+    try {
+      await api.readChat(chatRef.current);
+    } catch {
+      /* best effort */
+    }
+    onActivity();
+  }, [onActivity]);
+
+  // Open: the latest page, and mark it read.
+  useEffect(() => {
+    let live = true;
+    setItems([]);
+    setMode(null);
+    setError(null);
+    setHasMore(false);
+    api
+      .timeline(chat, null, PAGE)
+      .then((page) => {
+        if (!live) return;
+        setItems(page);
+        setHasMore(page.length >= PAGE);
+      })
+      .catch((e) => live && setError(errorText(t, e)));
+    void markRead();
+    return () => {
+      live = false;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+
+  /** Reloads the latest rows (as many as are loaded, within reason), keeping older pages. */
+  const refresh = useCallback(async () => {
+    const c = chatRef.current;
+    const limit = Math.min(1000, Math.max(PAGE, itemsRef.current.length));
+    try {
+      const page = await api.timeline(c, null, limit);
+      if (chatKey(chatRef.current) !== chatKey(c)) return;
+      setItems((old) => mergeLatest(old, page));
+    } catch (e) {
+      setError(errorText(t, e));
+    }
+  }, [t]);
+
+  // The engine said it changed: reload; read it when the window has the focus.
+  const firstVersion = useRef(props.version);
+  useEffect(() => {
+    if (props.version === firstVersion.current) return;
+    void refresh();
+    if (api.windowFocused()) void markRead();
+  }, [props.version, refresh, markRead]);
+
+  // Coming back to the window reads what arrived meanwhile.
+  useEffect(() => {
+    const onFocus = () => {
+      if ((props.summary?.unread ?? 0) > 0) void markRead();
+    };
+    window.addEventListener("focus", onFocus);
+    return () => window.removeEventListener("focus", onFocus);
+  }, [props.summary?.unread, markRead]);
+
+  const loadOlder = useCallback(async () => {
+    const oldest = itemsRef.current[0];
+    if (!oldest) return;
+    setLoadingOlder(true);
+    try {
+      const page = await api.timeline(chatRef.current, oldest.stamp, PAGE);
+      setHasMore(page.length >= PAGE);
+      setItems((old) => {
+        const seen = new Set(old.map((i) => `${i.author}/${i.id}/${i.stamp}`));
+        return [...page.filter((i) => !seen.has(`${i.author}/${i.id}/${i.stamp}`)), ...old];
+      });
+    } catch (e) {
+      setError(errorText(t, e));
+    } finally {
+      setLoadingOlder(false);
+    }
+  }, [t]);
+
+  const afterSend = useCallback(() => {
+    void refresh();
+    onActivity();
+  }, [refresh, onActivity]);
+
+  const actions: RowActions = useMemo(
+    () => ({
+      onReply: (item) => setMode({ kind: "reply", item }),
+      onEdit: (item) => setMode({ kind: "edit", item }),
+      onDelete: (item) => setConfirmDelete(item),
+      onReact: (item, emoji, remove) => {
+        api
+          .react(chatRef.current, { author: item.author, id: item.id }, emoji, remove)
+          .then(() => refresh())
+          .catch((e) => setError(errorText(t, e)));
+      },
+    }),
+    [refresh, t],
+  );
+
+  const doDelete = async (item: Item) => {
+    setConfirmDelete(null);
+    try {
+      await api.deleteMessage(chat, item.id);
+      await refresh();
+      onActivity();
+    } catch (e) {
+      setError(errorText(t, e));
+    }
+  };
+
+  const showSafety = async () => {
+    if (chat.kind !== "user") return;
+    try {
+      setSafety(await api.safetyNumber(chat.user));
+    } catch (e) {
+      setError(errorText(t, e));
+    }
+  };
+
+  const title = props.summary?.title ?? (chat.kind === "user" ? nameOf(chat.user) : "…");
+
+  return (
+    <section className="conversation" aria-label={title}>
+      <header className="conv-head">
+        <div>
+          <h2 className="conv-title" data-testid="conversation-title">
+            {title}
+          </h2>
+          {chat.kind === "group" && props.summary && (
+            <div className="muted small">{t("conv.members", { count: props.summary.members.length })}</div>
+          )}
+          {chat.kind === "user" && <div className="muted small">{chat.user}</div>}
+        </div>
+        {chat.kind === "user" && (
+          <button type="button" className="btn" data-testid="safety-number-button" onClick={showSafety}>
+            🛡 {t("conv.safetyNumber")}
+          </button>
+        )}
+      </header>
+      {error && (
+        <p className="error pad" role="alert">
+          {error}
+        </p>
+      )}
+      <MessageList
+        items={items}
+        group={chat.kind === "group"}
+        hasMore={hasMore}
+        loadingOlder={loadingOlder}
+        onLoadOlder={loadOlder}
+        nameOf={nameOf}
+        actions={actions}
+        chatKey={key}
+      />
+      <div className="typing-line" aria-live="polite">
+        {props.typingUser && (
+          <span data-testid="typing-indicator">{t("composer.typing", { name: nameOf(props.typingUser) })}</span>
+        )}
+      </div>
+      <Composer chat={chat} mode={mode} onCancelMode={() => setMode(null)} onSent={afterSend} nameOf={nameOf} />
+      {confirmDelete && (
+        <ConfirmDialog
+          title={t("msg.deleteTitle")}
+          text={t("msg.deleteConfirm")}
+          okLabel={t("msg.delete")}
+          onCancel={() => setConfirmDelete(null)}
+          onConfirm={() => void doDelete(confirmDelete)}
+        />
+      )}
+      {safety !== null && chat.kind === "user" && (
+        <Modal title={t("safety.title", { name: title })} onClose={() => setSafety(null)}>
+          <pre className="safety" data-testid="safety-number">
+            {safety}
+          </pre>
+          <p>{t("safety.explain", { name: title })}</p>
+          <div className="modal-actions">
+            <button type="button" className="btn primary" onClick={() => setSafety(null)}>
+              {t("common.close")}
+            </button>
+          </div>
+        </Modal>
+      )}
+    </section>
+  );
+}

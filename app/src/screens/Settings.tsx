@@ -1,0 +1,56 @@
+import { useState } from "react";
+import type { Me, Person } from "../bindings";
+import { useI18n } from "../I18nContext";
+import type { Lang } from "../i18n";
+import { savedTheme, setTheme, type Theme } from "../theme";
+import { DeviceList } from "./Devices";
+
+/** Language, theme, and this account and its devices. */
+export function Settings({ me, people }: { me: Me; people: Person[] }) {
+  const { t, lang, setLang } = useI18n();
+  const [theme, setThemeState] = useState<Theme>(savedTheme);
+  const mine = people.find((p) => p.user === me.user);
+  return (
+    <section className="settings page" aria-label={t("settings.title")}>
+      <h2>{t("settings.title")}</h2>
+      <div className="form">
+        <label className="field">
+          <span>{t("settings.language")}</span>
+          <select data-testid="language-select" value={lang} onChange={(e) => setLang(e.target.value as Lang)}>
+            <option value="en">English</option>
+            <option value="ru">Русский</option>
+          </select>
+        </label>
+        <label className="field">
+          <span>{t("settings.theme")}</span>
+          <select
+            data-testid="theme-select"
+            value={theme}
+            onChange={(e) => {
+              const v = e.target.value as Theme;
+              setThemeState(v);
+              setTheme(v);
+            }}
+          >
+            <option value="system">{t("theme.system")}</option>
+            <option value="light">{t("theme.light")}</option>
+            <option value="dark">{t("theme.dark")}</option>
+          </select>
+        </label>
+      </div>
+      <h3>{t("settings.account")}</h3>
+      <dl className="facts">
+        <dt>{t("settings.userId")}</dt>
+        <dd data-testid="my-user">{me.user}</dd>
+        <dt>{t("settings.device")}</dt>
+        <dd data-testid="my-device">{t("dir.device", { n: me.device })}</dd>
+        <dt>{t("settings.org")}</dt>
+        <dd>{me.org_name}</dd>
+        <dt>{t("settings.relay")}</dt>
+        <dd>{me.relay}</dd>
+      </dl>
+      <h3>{t("settings.myDevices")}</h3>
+      {mine ? <DeviceList devices={mine.devices} current={me.device} /> : <p className="muted">{t("common.loading")}</p>}
+    </section>
+  );
+}
