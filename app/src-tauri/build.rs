@@ -8,6 +8,7 @@ fn main() {
         "preview_invite",
         "join",
         "create_org",
+        "link_code",
         "conversations",
         "timeline",
         "read_chat",

@@ -151,6 +151,14 @@ pub async fn create_org(
     me(&m).await
 }
 
+/// A one-time link code for a further device of this user (valid for an hour): the other
+/// device pastes it where an invite goes.
+#[tauri::command]
+pub async fn link_code(shared: Shared_<'_>) -> Result<String> {
+    let m = shared.messenger().await?;
+    Ok(enrol::link(m.store()).await?)
+}
+
 /// Every conversation, the most recently active first.
 #[tauri::command]
 pub async fn conversations(shared: Shared_<'_>) -> Result<Vec<ChatSummary>> {

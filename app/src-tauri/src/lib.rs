@@ -50,6 +50,7 @@ pub fn run() -> ExitCode {
             commands::preview_invite,
             commands::join,
             commands::create_org,
+            commands::link_code,
             commands::conversations,
             commands::timeline,
             commands::read_chat,

@@ -30,7 +30,11 @@ impl StoreTx<'_> {
         changes: &[SignedGroupChange],
     ) -> StoreResult<()> {
         let lookup = self.store.sealer.lookup("group-log", &group.0);
-        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(changes).unwrap_or_default());
+        let bytes = zeroize::Zeroizing::new(serde_json::to_vec(changes).map_err(|_| {
+            StoreError::Malformed {
+                table: T_GROUP_LOGS,
+            }
+        })?);
         self.put_record(T_GROUP_LOGS, "lookup", &lookup, &bytes)
             .await
     }
