@@ -1,0 +1,47 @@
+import { screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it } from "vitest";
+import { mockCommands } from "../test/tauri";
+import { me, people } from "../test/fixtures";
+import { renderApp } from "./render";
+
+describe("settings and i18n", () => {
+  it("switching to Russian re-renders in Russian and is remembered", async () => {
+    mockCommands({ app_state: () => ({ state: "ready", me }), conversations: () => [], directory: () => people });
+    const user = userEvent.setup();
+    renderApp();
+    await user.click(await screen.findByTestId("nav-settings"));
+    expect(screen.getByTestId("nav-chats")).toHaveTextContent("Chats");
+    await user.selectOptions(screen.getByTestId("language-select"), "ru");
+    expect(screen.getByTestId("nav-chats")).toHaveTextContent("Чаты");
+    expect(screen.getByTestId("nav-directory")).toHaveTextContent("Сотрудники");
+    expect(screen.getByRole("heading", { name: "Настройки" })).toBeInTheDocument();
+    expect(document.documentElement.lang).toBe("ru");
+    expect(localStorage.getItem("parley.lang")).toBe("ru");
+  });
+
+  it("theme select sets data-theme on <html>; System removes it", async () => {
+    mockCommands({ app_state: () => ({ state: "ready", me }), conversations: () => [], directory: () => people });
+    const user = userEvent.setup();
+    renderApp();
+    await user.click(await screen.findByTestId("nav-settings"));
+    await user.selectOptions(screen.getByTestId("theme-select"), "dark");
+    expect(document.documentElement.getAttribute("data-theme")).toBe("dark");
+    await user.selectOptions(screen.getByTestId("theme-select"), "system");
+    expect(document.documentElement.hasAttribute("data-theme")).toBe(false);
+  });
+
+  it("shows my user id, device and devices", async () => {
+    mockCommands({
+      app_state: () => ({ state: "ready", me }),
+      conversations: () => [],
+      directory: () => people,
+    });
+    const user = userEvent.setup();
+    renderApp();
+    await user.click(await screen.findByTestId("nav-settings"));
+    expect(screen.getByTestId("my-user")).toHaveTextContent("alice");
+    expect(screen.getByTestId("my-device")).toHaveTextContent("Device 1");
+    expect(await screen.findByText("this device")).toBeInTheDocument();
+  });
+});
