@@ -119,3 +119,14 @@ describe("unread title and sizes", () => {
     expect(percent(200, 200)).toBe(100);
   });
 });
+
+describe("merging the latest page", () => {
+  it("keeps older pages and takes the new version of a message", async () => {
+    const { mergeLatest } = await import("../logic/chat");
+    const a = text("a", { id: "a", stamp: 1 });
+    const b = text("b", { id: "b", stamp: 2 });
+    const b2 = { ...b, edited: true, stamp: 3 };
+    const c = text("c", { id: "c", stamp: 4 });
+    expect(mergeLatest([a, b], [b2, c])).toEqual([a, b2, c]);
+  });
+});

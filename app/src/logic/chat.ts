@@ -29,6 +29,7 @@ export function isImage(body: ItemBody): boolean {
 export function mergeLatest(loaded: Item[], latest: Item[]): Item[] {
   if (latest.length === 0) return loaded.length ? loaded : latest;
   const first = latest[0].stamp;
-  const older = loaded.filter((i) => i.stamp < first);
+  const fresh = new Set(latest.map((i) => itemKey(i.author, i.id)));
+  const older = loaded.filter((i) => i.stamp < first && !fresh.has(itemKey(i.author, i.id)));
   return [...older, ...latest];
 }

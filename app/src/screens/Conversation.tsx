@@ -107,8 +107,8 @@ export function Conversation(props: {
       const page = await api.timeline(chatRef.current, oldest.stamp, PAGE);
       setHasMore(page.length >= PAGE);
       setItems((old) => {
-        const seen = new Set(old.map((i) => `${i.author}/${i.id}/${i.stamp}`));
-        return [...page.filter((i) => !seen.has(`${i.author}/${i.id}/${i.stamp}`)), ...old];
+        const seen = new Set(old.map((i) => `${i.author}/${i.id}`));
+        return [...page.filter((i) => !seen.has(`${i.author}/${i.id}`)), ...old];
       });
     } catch (e) {
       setError(errorText(t, e));
