@@ -46,6 +46,8 @@ export const createOrg = (a: {
     user: a.user,
     orgName: a.orgName,
   });
+/** A one-time code (valid for an hour) that links a further computer to this account. */
+export const linkCode = () => invoke<string>("link_code");
 export const conversations = () => invoke<ChatSummary[]>("conversations");
 export const timeline = (chat: Chat, before: number | null, limit: number) =>
   invoke<Item[]>("timeline", { chat, before, limit });

@@ -226,6 +226,10 @@ const en = {
   "settings.relay": "Relay",
   "settings.myDevices": "My devices",
   "settings.thisDevice": "this device",
+  "settings.link": "Link another computer",
+  "settings.linkButton": "Create a link code",
+  "settings.linkHint":
+    "Paste this code on your other computer where Parley asks for an invite. It works once, within an hour. Keep it to yourself: whoever holds it can read your messages.",
 
   "gone.title": "Parley is no longer on this computer",
   "gone.wiped": "This device was wiped by your administrator. Nothing of your Parley account is left on this computer.",
@@ -495,6 +499,10 @@ const ru: Dict = {
   "settings.relay": "Сервер",
   "settings.myDevices": "Мои устройства",
   "settings.thisDevice": "это устройство",
+  "settings.link": "Подключить другой компьютер",
+  "settings.linkButton": "Получить код подключения",
+  "settings.linkHint":
+    "Вставьте этот код на другом компьютере туда, где Parley просит приглашение. Код действует один раз в течение часа. Никому его не показывайте: с ним можно читать ваши сообщения.",
 
   "gone.title": "Parley больше нет на этом компьютере",
   "gone.wiped":

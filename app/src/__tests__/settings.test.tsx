@@ -44,4 +44,18 @@ describe("settings and i18n", () => {
     expect(screen.getByTestId("my-device")).toHaveTextContent("Device 1");
     expect(await screen.findByText("this device")).toBeInTheDocument();
   });
+
+  it("creates a link code for another computer", async () => {
+    mockCommands({
+      app_state: () => ({ state: "ready", me }),
+      conversations: () => [],
+      directory: () => people,
+      link_code: () => "parley-invite:LINK",
+    });
+    const user = userEvent.setup();
+    renderApp();
+    await user.click(await screen.findByTestId("nav-settings"));
+    await user.click(screen.getByTestId("link-code-button"));
+    expect(await screen.findByTestId("link-code")).toHaveValue("parley-invite:LINK");
+  });
 });

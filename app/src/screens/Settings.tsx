@@ -1,7 +1,8 @@
 import { useState } from "react";
+import * as api from "../api";
 import type { Me, Person } from "../bindings";
 import { useI18n } from "../I18nContext";
-import type { Lang } from "../i18n";
+import { errorText, type Lang } from "../i18n";
 import { savedTheme, setTheme, type Theme } from "../theme";
 import { DeviceList } from "./Devices";
 
@@ -10,6 +11,14 @@ export function Settings({ me, people }: { me: Me; people: Person[] }) {
   const { t, lang, setLang } = useI18n();
   const [theme, setThemeState] = useState<Theme>(savedTheme);
   const mine = people.find((p) => p.user === me.user);
+  const [link, setLink] = useState<{ ok: boolean; text: string } | null>(null);
+  const makeLink = async () => {
+    try {
+      setLink({ ok: true, text: await api.linkCode() });
+    } catch (e) {
+      setLink({ ok: false, text: errorText(t, e) });
+    }
+  };
   return (
     <section className="settings page" aria-label={t("settings.title")}>
       <h2>{t("settings.title")}</h2>
@@ -51,6 +60,21 @@ export function Settings({ me, people }: { me: Me; people: Person[] }) {
       </dl>
       <h3>{t("settings.myDevices")}</h3>
       {mine ? <DeviceList devices={mine.devices} current={me.device} /> : <p className="muted">{t("common.loading")}</p>}
+      <h3>{t("settings.link")}</h3>
+      <button type="button" className="btn" data-testid="link-code-button" onClick={makeLink}>
+        {t("settings.linkButton")}
+      </button>
+      {link &&
+        (link.ok ? (
+          <div className="invite-result">
+            <p>{t("settings.linkHint")}</p>
+            <textarea readOnly rows={4} data-testid="link-code" value={link.text} aria-label={t("settings.link")} onFocus={(e) => e.currentTarget.select()} />
+          </div>
+        ) : (
+          <p className="error" role="alert">
+            {link.text}
+          </p>
+        ))}
     </section>
   );
 }
