@@ -5,6 +5,7 @@ fn main() {
     let commands = &[
         "app_state",
         "whoami",
+        "connection_state",
         "preview_invite",
         "join",
         "create_org",

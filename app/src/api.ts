@@ -16,6 +16,7 @@ import type {
   AuditLine,
   Chat,
   ChatSummary,
+  Connection,
   InvitePreview,
   Item,
   ItemRef,
@@ -30,6 +31,7 @@ export const EVENT = "parley://event";
 
 export const appState = () => invoke<AppState>("app_state");
 export const whoami = () => invoke<Me>("whoami");
+export const connectionState = () => invoke<Connection>("connection_state");
 export const previewInvite = (invite: string) => invoke<InvitePreview>("preview_invite", { invite });
 export const join = (invite: string) => invoke<Me>("join", { invite });
 export const createOrg = (a: {

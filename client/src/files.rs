@@ -75,9 +75,43 @@ pub async fn upload(
         key: B64(key.to_bytes().to_vec()),
         digest: B64(info.digest.to_vec()),
         size: info.plaintext_len,
-        content_type: "application/octet-stream".into(),
+        content_type: content_type(file_name.as_deref().unwrap_or_default()).into(),
         file_name,
     })
+}
+
+/// The MIME type a file's name suggests, for the receiver to show it as what it is (an image
+/// preview); `application/octet-stream` for what it does not know. It is only a hint: the
+/// receiver decides what to do with a type (the app previews PNG, JPEG, GIF and WebP only).
+pub fn content_type(file_name: &str) -> &'static str {
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "heic" => "image/heic",
+        "pdf" => "application/pdf",
+        "txt" | "log" => "text/plain",
+        "csv" => "text/csv",
+        "md" => "text/markdown",
+        "json" => "application/json",
+        "zip" => "application/zip",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "pptx" => "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        "odt" => "application/vnd.oasis.opendocument.text",
+        "ods" => "application/vnd.oasis.opendocument.spreadsheet",
+        "mp3" => "audio/mpeg",
+        "m4a" => "audio/mp4",
+        "ogg" | "oga" | "opus" => "audio/ogg",
+        "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        _ => "application/octet-stream",
+    }
 }
 
 /// The account directory's folder of received files, kept as the relay served them
@@ -305,6 +339,22 @@ mod tests {
             content_type: "application/octet-stream".into(),
             file_name: Some("a.txt".into()),
         }
+    }
+
+    #[test]
+    fn a_file_name_suggests_its_type() {
+        assert_eq!(super::content_type("Chart.PNG"), "image/png");
+        assert_eq!(super::content_type("photo.jpeg"), "image/jpeg");
+        assert_eq!(super::content_type("report.pdf"), "application/pdf");
+        assert_eq!(
+            super::content_type("drawing.svg"),
+            "application/octet-stream"
+        );
+        assert_eq!(
+            super::content_type("no-extension"),
+            "application/octet-stream"
+        );
+        assert_eq!(super::content_type(""), "application/octet-stream");
     }
 
     /// A peer-chosen id that is not the relay's form is refused before any connection is made;

@@ -66,6 +66,12 @@ async fn erase_leftovers(shared: &Shared) {
     }
 }
 
+/// The delivery connection's state now (later changes come as events).
+#[tauri::command]
+pub fn connection_state(shared: Shared_<'_>) -> crate::dto::Connection {
+    shared.connection()
+}
+
 /// This device's account.
 #[tauri::command]
 pub async fn whoami(shared: Shared_<'_>) -> Result<Me> {

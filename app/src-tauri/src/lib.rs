@@ -47,6 +47,7 @@ pub fn run() -> ExitCode {
         .invoke_handler(tauri::generate_handler![
             commands::app_state,
             commands::whoami,
+            commands::connection_state,
             commands::preview_invite,
             commands::join,
             commands::create_org,

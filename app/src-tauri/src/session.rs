@@ -28,6 +28,9 @@ pub struct Shared {
     /// Where the store key's local half is kept (a 0600 file in this folder, outside `home`).
     pub key_dir: PathBuf,
     session: Mutex<Option<Session>>,
+    /// The delivery connection's state, for a window that asks (`connection_state`) after
+    /// the event that set it went by.
+    connection: std::sync::Mutex<Connection>,
 }
 
 struct Session {
@@ -42,6 +45,7 @@ impl Shared {
             home,
             key_dir,
             session: Mutex::new(None),
+            connection: std::sync::Mutex::new(Connection::Connecting),
         }
     }
 
@@ -96,6 +100,21 @@ impl Shared {
         }
     }
 
+    /// The delivery connection's state now.
+    pub fn connection(&self) -> Connection {
+        self.connection
+            .lock()
+            .map_or(Connection::Connecting, |c| *c)
+    }
+
+    /// Records the connection's state and tells the UI.
+    fn set_connection(&self, app: &AppHandle, state: Connection) {
+        if let Ok(mut c) = self.connection.lock() {
+            *c = state;
+        }
+        emit(app, UiEvent::Connection { state });
+    }
+
     /// This device is revoked or wiped: erase what is left and tell the UI.
     pub async fn gone(&self, app: &AppHandle, m: &Messenger, reason: GoneReason) {
         if reason != GoneReason::Wiped
@@ -123,18 +142,14 @@ pub fn emit(app: &AppHandle, event: UiEvent) {
 async fn listen(app: AppHandle, shared: Arc<Shared>, m: Arc<Messenger>) {
     let mut delay = Duration::from_secs(1);
     loop {
-        emit(
-            &app,
-            UiEvent::Connection {
-                state: Connection::Connecting,
-            },
-        );
+        shared.set_connection(&app, Connection::Connecting);
         let failure = match m.events().await {
             Ok(mut events) => {
                 delay = Duration::from_secs(1);
                 let mut failure = None;
                 while let Some(next) = events.next().await {
                     match next {
+                        Ok(Event::CaughtUp) => shared.set_connection(&app, Connection::Online),
                         Ok(event) => report(&app, &m, event).await,
                         Err(e) => {
                             failure = Some(e);
@@ -195,9 +210,11 @@ async fn report(app: &AppHandle, m: &Messenger, event: Event) {
                 UiEvent::Changed { chat, notify }
             }
         }
-        Event::CaughtUp => UiEvent::Connection {
-            state: Connection::Online,
-        },
+        // A change that adds and revokes nothing (a dismissal of a user whose devices were
+        // already revoked) is nothing to warn about.
+        Event::DevicesChanged { added, revoked, .. } if added.is_empty() && revoked.is_empty() => {
+            return;
+        }
         Event::DevicesChanged {
             user,
             added,

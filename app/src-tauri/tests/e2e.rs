@@ -47,6 +47,7 @@ async fn join_chat_edit_react_files_and_admin() {
     let shots = screenshots();
 
     let app = App::start(&[]).await;
+    app.find(&App::id("invite-input", "")).await;
     app.screenshot(&shots.join("welcome-en-light.png")).await;
     join(&app, &invite).await;
 
@@ -156,7 +157,7 @@ async fn join_chat_edit_react_files_and_admin() {
 
     // Alice sends an image; the app shows its preview.
     let png = files.path().join("chart.png");
-    std::fs::write(&png, tiny_png()).unwrap();
+    std::fs::write(&png, chart_png()).unwrap();
     alice
         .run(&["send-file", "bob", png.to_str().unwrap()])
         .await;
@@ -164,10 +165,16 @@ async fn join_chat_edit_react_files_and_admin() {
     let deadline = std::time::Instant::now() + PATIENCE;
     loop {
         let src = app.attr(&img, "src").await.unwrap_or_default();
-        if src.starts_with("data:image/png;base64,") {
+        let width = app
+            .script("return arguments[0].naturalWidth", vec![img.clone()])
+            .await;
+        if src.starts_with("data:image/png;base64,") && width == Value::from(240) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no preview: {src:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no decoded preview: {width} {src:.40}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     app.screenshot(&shots.join("conversation-en-light.png"))
@@ -239,8 +246,14 @@ async fn join_chat_edit_react_files_and_admin() {
     // The dark theme.
     app.click_on(&App::id("nav-settings", "")).await;
     app.select(&App::id("theme-select", ""), "dark").await;
+    let theme = app
+        .script("return document.documentElement.dataset.theme", vec![])
+        .await;
+    assert_eq!(theme, Value::from("dark"));
     app.click_on(&App::id("nav-chats", "")).await;
     app.click_on(&App::id("chat-item", "[data-chat=\"alice\"]"))
+        .await;
+    app.wait_text(&App::id("conversation-title", ""), |t| t.contains("alice"))
         .await;
     app.find(&App::id("image-preview", "")).await;
     app.screenshot(&shots.join("conversation-en-dark.png"))
@@ -297,7 +310,7 @@ async fn the_russian_locale_renders_in_russian() {
     let invite = invite(&alice, "ivan", "Иван Петров", "admin").await;
     let app = App::start(&[("LANG", "ru_RU.UTF-8"), ("LC_ALL", "ru_RU.UTF-8")]).await;
     // The first-run screen is in Russian before anyone chose a language.
-    app.wait_page("Присоединиться").await;
+    app.wait_page("Войти по приглашению").await;
     app.screenshot(&screenshots().join("welcome-ru-light.png"))
         .await;
     join(&app, &invite).await;
@@ -316,7 +329,7 @@ async fn the_russian_locale_renders_in_russian() {
     app.wait_page("Иван Петров").await;
     app.click_on(&App::id("nav-admin", "")).await;
     app.click_on(&App::id("admin-tab-users", "")).await;
-    app.wait_page("Выйти").await;
+    app.wait_page("Завершить сеанс").await;
     app.click_on(&App::id("nav-settings", "")).await;
     app.select(&App::id("theme-select", ""), "dark").await;
     app.click_on(&App::id("nav-admin", "")).await;

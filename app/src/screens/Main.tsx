@@ -65,6 +65,11 @@ export function Main({ me }: { me: Me }) {
     void reloadPeople();
   }, [reloadConvs, reloadPeople]);
 
+  // The connection's state when this window opened (later changes come as events).
+  useEffect(() => {
+    api.connectionState().then(setConnection, () => {});
+  }, []);
+
   useEffect(() => {
     api.setWindowTitle(windowTitle(unreadTotal(convs)));
   }, [convs]);
@@ -199,7 +204,7 @@ export function Main({ me }: { me: Me }) {
         </nav>
         <div className="side-actions">
           <button type="button" className="btn small" data-testid="new-group" onClick={() => setNewGroup(true)}>
-            ＋ {t("chats.newGroup")}
+            + {t("chats.newGroup")}
           </button>
         </div>
         <ChatList convs={convs} open={view === "chats" ? open : null} onOpen={openChat} searchRef={searchRef} />

@@ -373,9 +373,15 @@ impl App {
         .await;
     }
 
-    /// A PNG of the window, written to `path`.
+    /// A PNG of the window, written to `path`, once the page has painted what it shows.
     pub async fn screenshot(&self, path: &Path) {
         use base64::Engine as _;
+        self.script(
+            "return new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))",
+            vec![],
+        )
+        .await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(v.as_str().unwrap())
@@ -447,9 +453,74 @@ pub fn screenshots() -> PathBuf {
     )
 }
 
-/// A small valid PNG (8×8, opaque) for the image-preview test.
-pub fn tiny_png() -> Vec<u8> {
-    // An 8x8 RGB image, orange, made once with Python's zlib.
-    const HEX: &str = "89504e470d0a1a0a0000000d49484452000000080000000808020000004b6d29dc000000114944415478da63f8dfc38015310c2d0900d5c262c15a4427c50000000049454e44ae426082";
-    hex::decode(HEX).unwrap()
+/// A PNG of a small bar chart (240×140), for the image-preview test: encoded here with
+/// uncompressed deflate blocks, which every PNG decoder reads.
+pub fn chart_png() -> Vec<u8> {
+    const W: usize = 240;
+    const H: usize = 140;
+    let bars = [40usize, 75, 60, 110, 95, 125];
+    let mut raw = Vec::with_capacity(H * (1 + W * 3));
+    for y in 0..H {
+        raw.push(0); // no filter
+        for x in 0..W {
+            let bar = (x.saturating_sub(12)) / 38;
+            let in_bar = x >= 12 && (x - 12) % 38 < 26 && bar < bars.len();
+            let px = if in_bar && H - y <= bars[bar] {
+                [59, 74, 190]
+            } else if y == H - 1 || y % 35 == 0 {
+                [210, 214, 224]
+            } else {
+                [250, 250, 252]
+            };
+            raw.extend_from_slice(&px);
+        }
+    }
+    // zlib: header, stored blocks of at most 65,535 bytes, Adler-32.
+    let mut z = vec![0x78, 0x01];
+    let mut chunks = raw.chunks(65_535).peekable();
+    while let Some(c) = chunks.next() {
+        z.push(u8::from(chunks.peek().is_none()));
+        let len = c.len() as u16;
+        z.extend_from_slice(&len.to_le_bytes());
+        z.extend_from_slice(&(!len).to_le_bytes());
+        z.extend_from_slice(c);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for byte in &raw {
+        a = (a + u32::from(*byte)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    z.extend_from_slice(&((b << 16) | a).to_be_bytes());
+
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], data: &[u8]| {
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        png.extend_from_slice(&body);
+        png.extend_from_slice(&crc32(&body).to_be_bytes());
+    };
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&(W as u32).to_be_bytes());
+    ihdr.extend_from_slice(&(H as u32).to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &z);
+    chunk(b"IEND", &[]);
+    png
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for byte in data {
+        crc ^= u32::from(*byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
 }
