@@ -168,7 +168,7 @@ async fn join_chat_edit_react_files_and_admin() {
         let width = app
             .script("return arguments[0].naturalWidth", vec![img.clone()])
             .await;
-        if src.starts_with("data:image/png;base64,") && width == Value::from(240) {
+        if src.starts_with("data:image/png;base64,") && width == 240 {
             break;
         }
         assert!(
