@@ -13,10 +13,27 @@ export function savedTheme(): Theme {
   return "system";
 }
 
+let chosen: Theme = "system";
+let following = false;
+
+/** The system's preference, where the WebView reports one. */
+function systemDark(): boolean {
+  return typeof window.matchMedia === "function" && window.matchMedia("(prefers-color-scheme: dark)").matches;
+}
+
+/** Sets `data-theme` to `light` or `dark`; with "system", follows the system's changes too. */
 export function applyTheme(theme: Theme): void {
-  const root = document.documentElement;
-  if (theme === "system") root.removeAttribute("data-theme");
-  else root.setAttribute("data-theme", theme);
+  chosen = theme;
+  const dark = theme === "dark" || (theme === "system" && systemDark());
+  document.documentElement.setAttribute("data-theme", dark ? "dark" : "light");
+  if (!following && typeof window.matchMedia === "function") {
+    following = true;
+    window
+      .matchMedia("(prefers-color-scheme: dark)")
+      .addEventListener?.("change", () => {
+        if (chosen === "system") applyTheme("system");
+      });
+  }
 }
 
 export function setTheme(theme: Theme): void {

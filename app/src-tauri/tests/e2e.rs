@@ -80,33 +80,15 @@ async fn join_chat_edit_react_files_and_admin() {
     let mine = app
         .find(&App::id("message", "[data-outgoing=\"true\"]"))
         .await;
-    let edit = app
-        .script(
-            "return arguments[0].querySelector('[data-testid=\"action-edit\"]')",
-            vec![mine],
-        )
-        .await;
-    app.click(&edit).await;
-    app.script(
-        "const t = document.querySelector('[data-testid=\"composer-input\"]'); \
-         const set = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set; \
-         set.call(t, ''); t.dispatchEvent(new Event('input', {bubbles: true}));",
-        vec![],
-    )
-    .await;
+    app.click_in(&mine, "action-edit").await;
+    app.clear(&App::id("composer-input", "")).await;
     app.type_into(&App::id("composer-input", ""), "Thanks, Alice!\u{E007}")
         .await;
     app.find(&App::id("edited-mark", "")).await;
     let hers = app
         .find(&App::id("message", "[data-author=\"alice\"]"))
         .await;
-    let react = app
-        .script(
-            "return arguments[0].querySelector('[data-testid=\"action-react\"]')",
-            vec![hers],
-        )
-        .await;
-    app.click(&react).await;
+    app.click_in(&hers, "action-react").await;
     app.click_on(&App::id("emoji-👍", "")).await;
     app.find(&App::id("reaction-chip", "[data-emoji=\"👍\"]"))
         .await;
@@ -186,13 +168,7 @@ async fn join_chat_edit_react_files_and_admin() {
     app.click_on(&App::id("admin-tab-users", "")).await;
     let row = App::id("device-row", "[data-user=\"carol\"][data-device=\"1\"]");
     let device = app.find(&row).await;
-    let revoke = app
-        .script(
-            "return arguments[0].querySelector('[data-testid=\"device-revoke\"]')",
-            vec![device],
-        )
-        .await;
-    app.click(&revoke).await;
+    app.click_in(&device, "device-revoke").await;
     let dialog = app
         .wait_text(&App::id("confirm-dialog", ""), |t| t.contains("carol"))
         .await;
@@ -225,13 +201,7 @@ async fn join_chat_edit_react_files_and_admin() {
     let dismiss = app
         .find(&App::id("admin-user", "[data-user=\"carol\"]"))
         .await;
-    let button = app
-        .script(
-            "return arguments[0].querySelector('[data-testid=\"user-dismiss\"]')",
-            vec![dismiss],
-        )
-        .await;
-    app.click(&button).await;
+    app.click_in(&dismiss, "user-dismiss").await;
     app.wait_text(&App::id("confirm-dialog", ""), |t| t.contains("carol"))
         .await;
     app.click_on(&App::id("confirm-ok", "")).await;

@@ -1,6 +1,6 @@
 import { screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { vi, describe, expect, it } from "vitest";
 import { mockCommands } from "../test/tauri";
 import { me, people } from "../test/fixtures";
 import { renderApp } from "./render";
@@ -20,15 +20,21 @@ describe("settings and i18n", () => {
     expect(localStorage.getItem("parley.lang")).toBe("ru");
   });
 
-  it("theme select sets data-theme on <html>; System removes it", async () => {
+  it("theme select sets data-theme on <html>; System follows the system's preference", async () => {
     mockCommands({ app_state: () => ({ state: "ready", me }), conversations: () => [], directory: () => people });
     const user = userEvent.setup();
     renderApp();
     await user.click(await screen.findByTestId("nav-settings"));
     await user.selectOptions(screen.getByTestId("theme-select"), "dark");
     expect(document.documentElement.getAttribute("data-theme")).toBe("dark");
+    await user.selectOptions(screen.getByTestId("theme-select"), "light");
+    expect(document.documentElement.getAttribute("data-theme")).toBe("light");
+    const dark = vi.fn(() => ({ matches: true, addEventListener: vi.fn() }));
+    vi.stubGlobal("matchMedia", dark);
     await user.selectOptions(screen.getByTestId("theme-select"), "system");
-    expect(document.documentElement.hasAttribute("data-theme")).toBe(false);
+    expect(document.documentElement.getAttribute("data-theme")).toBe("dark");
+    expect(dark).toHaveBeenCalledWith("(prefers-color-scheme: dark)");
+    vi.unstubAllGlobals();
   });
 
   it("shows my user id, device and devices", async () => {

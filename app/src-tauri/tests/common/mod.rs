@@ -343,6 +343,31 @@ impl App {
         .await;
     }
 
+    /// Clicks the control `testid` inside the element `parent` (a message's action, a
+    /// device's button).
+    pub async fn click_in(&self, parent: &Value, testid: &str) {
+        let e = self
+            .script(
+                "return arguments[0].querySelector(`[data-testid=\"${arguments[1]}\"]`)",
+                vec![parent.clone(), json!(testid)],
+            )
+            .await;
+        assert!(!e.is_null(), "no {testid} in the element");
+        self.click(&e).await;
+    }
+
+    /// Empties a text field as a person selecting all and deleting would.
+    pub async fn clear(&self, css: &str) {
+        let e = self.find(css).await;
+        self.script(
+            "const t = arguments[0]; \
+             const set = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(t), 'value').set; \
+             set.call(t, ''); t.dispatchEvent(new Event('input', {bubbles: true}));",
+            vec![e],
+        )
+        .await;
+    }
+
     /// Waits for `css` and clicks it.
     pub async fn click_on(&self, css: &str) {
         let e = self.find(css).await;
