@@ -24,6 +24,8 @@ fn main() {
         "directory",
         "safety_number",
         "create_group",
+        "group_details",
+        "change_group",
         "invite_user",
         "revoke_device",
         "dismiss_user",

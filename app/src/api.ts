@@ -17,6 +17,7 @@ import type {
   Chat,
   ChatSummary,
   Connection,
+  GroupDetails,
   InvitePreview,
   Item,
   ItemRef,
@@ -78,6 +79,10 @@ export const imagePreview = (author: string, id: string) =>
   invoke<string | null>("image_preview", { author, id });
 export const directory = () => invoke<Person[]>("directory");
 export const safetyNumber = (user: string) => invoke<string>("safety_number", { user });
+export type GroupChangeKind = "add" | "remove" | "promote" | "demote" | "rename" | "leave";
+export const groupDetails = (chat: Chat) => invoke<GroupDetails>("group_details", { chat });
+export const changeGroup = (chat: Chat, change: GroupChangeKind, members: string[], name: string | null) =>
+  invoke<GroupDetails>("change_group", { chat, change, members, name });
 export const createGroup = (name: string, members: string[]) =>
   invoke<Chat>("create_group", { name, members });
 export const inviteUser = (a: {

@@ -169,6 +169,24 @@ active_at: number,
  */
 unread: number, };
 
+export type GroupDetails = { 
+/**
+ * Which.
+ */
+chat: Chat, 
+/**
+ * Its name.
+ */
+name: string, 
+/**
+ * Its members (user ids, sorted).
+ */
+members: Array<string>, 
+/**
+ * Its admins, who may change it (anyone may leave).
+ */
+admins: Array<string>, };
+
 export type Me = { 
 /**
  * User id.

@@ -14,8 +14,8 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
 use crate::dto::{
-    AppState, AuditLine, Chat, ChatSummary, CommandError, GoneReason, InvitePreview, Item, ItemRef,
-    Me, OrgPolicy, Person, Progress, message_id,
+    AppState, AuditLine, Chat, ChatSummary, CommandError, GoneReason, GroupDetails, InvitePreview,
+    Item, ItemRef, Me, OrgPolicy, Person, Progress, message_id,
 };
 use crate::session::Shared;
 
@@ -374,14 +374,66 @@ pub async fn safety_number(shared: Shared_<'_>, user: String) -> Result<String> 
 #[tauri::command]
 pub async fn create_group(shared: Shared_<'_>, name: String, members: Vec<String>) -> Result<Chat> {
     let m = shared.messenger().await?;
-    let members = members
-        .into_iter()
-        .map(UserId::new)
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let group = m.create_group(name.trim(), &members).await?;
+    let group = m.create_group(name.trim(), &user_ids(members)?).await?;
     Ok(Chat::Group {
         group: hex::encode(group.0),
     })
+}
+
+/// A group's name, members and admins.
+#[tauri::command]
+pub async fn group_details(shared: Shared_<'_>, chat: Chat) -> Result<GroupDetails> {
+    let m = shared.messenger().await?;
+    Ok(GroupDetails::of(m.group(&group_of(&chat)?).await?))
+}
+
+/// The group of a group chat; a 1:1 chat is a typed error.
+fn group_of(chat: &Chat) -> Result<parley_proto::content::GroupId> {
+    match chat.target()? {
+        parley_client::messaging::Target::Group(g) => Ok(g),
+        parley_client::messaging::Target::User(_) => Err(parley_client::Error::NoSuchGroup.into()),
+    }
+}
+
+fn user_ids(users: Vec<String>) -> Result<Vec<UserId>> {
+    Ok(users
+        .into_iter()
+        .map(UserId::new)
+        .collect::<std::result::Result<Vec<_>, _>>()?)
+}
+
+/// A change to a group (admins of the group; anyone may `leave`): `add`, `remove`, `promote`,
+/// `demote` the given members, `rename` to `name`, or `leave`.
+#[tauri::command]
+pub async fn change_group(
+    shared: Shared_<'_>,
+    chat: Chat,
+    change: String,
+    members: Vec<String>,
+    name: Option<String>,
+) -> Result<GroupDetails> {
+    let m = shared.messenger().await?;
+    let group = group_of(&chat)?;
+    match change.as_str() {
+        "add" => m.add_members(&group, &user_ids(members)?).await?,
+        "remove" => m.remove_members(&group, &user_ids(members)?).await?,
+        "promote" => m.promote(&group, &user_ids(members)?).await?,
+        "demote" => m.demote(&group, &user_ids(members)?).await?,
+        "rename" => {
+            let name = name.unwrap_or_default();
+            m.rename_group(&group, name.trim()).await?;
+        }
+        "leave" => {
+            m.remove_members(&group, &[UserId::new(m.user())?]).await?;
+        }
+        _ => {
+            return Err(CommandError::new(
+                "invalid_change",
+                "the change is add, remove, promote, demote, rename or leave",
+            ));
+        }
+    }
+    Ok(GroupDetails::of(m.group(&group).await?))
 }
 
 /// Invites a colleague (admins only): their directory entry, signed, and a one-time invite

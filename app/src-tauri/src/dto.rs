@@ -377,6 +377,33 @@ impl ChatSummary {
     }
 }
 
+/// A group as its members see it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct GroupDetails {
+    /// Which.
+    pub chat: Chat,
+    /// Its name.
+    pub name: String,
+    /// Its members (user ids, sorted).
+    pub members: Vec<String>,
+    /// Its admins, who may change it (anyone may leave).
+    pub admins: Vec<String>,
+}
+
+impl GroupDetails {
+    /// From the engine's view of a group.
+    pub fn of(g: parley_client::groups::GroupInfo) -> Self {
+        Self {
+            chat: Chat::Group {
+                group: hex::encode(g.id.0),
+            },
+            name: g.name,
+            members: g.members,
+            admins: g.admins,
+        }
+    }
+}
+
 /// This device's account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct Me {
@@ -713,6 +740,7 @@ pub fn bindings() -> String {
         GroupEvent::decl(&cfg),
         Item::decl(&cfg),
         ChatSummary::decl(&cfg),
+        GroupDetails::decl(&cfg),
         Me::decl(&cfg),
         GoneReason::decl(&cfg),
         AppState::decl(&cfg),

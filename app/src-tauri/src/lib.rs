@@ -66,6 +66,8 @@ pub fn run() -> ExitCode {
             commands::directory,
             commands::safety_number,
             commands::create_group,
+            commands::group_details,
+            commands::change_group,
             commands::invite_user,
             commands::revoke_device,
             commands::dismiss_user,

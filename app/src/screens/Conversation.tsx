@@ -1,12 +1,13 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import * as api from "../api";
-import type { Chat, ChatSummary, Item } from "../bindings";
+import type { Chat, ChatSummary, Item, Me, Person } from "../bindings";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Modal } from "../components/Modal";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
 import { chatKey, mergeLatest } from "../logic/chat";
 import { Composer, type Mode } from "./Composer";
+import { GroupDialog } from "./GroupDialog";
 import { MessageList } from "./MessageList";
 import type { RowActions } from "./MessageRow";
 
@@ -15,6 +16,8 @@ export const PAGE = 200;
 /** One open conversation: header, messages, composer. */
 export function Conversation(props: {
   chat: Chat;
+  me: Me;
+  people: Person[];
   summary: ChatSummary | undefined;
   nameOf: (u: string) => string;
   /** Bumped when the engine says this conversation changed. */
@@ -33,6 +36,7 @@ export function Conversation(props: {
   const [mode, setMode] = useState<Mode>(null);
   const [confirmDelete, setConfirmDelete] = useState<Item | null>(null);
   const [safety, setSafety] = useState<string | null>(null);
+  const [groupOpen, setGroupOpen] = useState(false);
   const itemsRef = useRef(items);
   itemsRef.current = items;
   const chatRef = useRef(chat);
@@ -171,6 +175,11 @@ export function Conversation(props: {
           )}
           {chat.kind === "user" && <div className="muted small">{chat.user}</div>}
         </div>
+        {chat.kind === "group" && (
+          <button type="button" className="btn" data-testid="group-members-button" onClick={() => setGroupOpen(true)}>
+            {t("group.manage")}
+          </button>
+        )}
         {chat.kind === "user" && (
           <button type="button" className="btn" data-testid="safety-number-button" onClick={showSafety}>
             🛡 {t("conv.safetyNumber")}
@@ -181,6 +190,16 @@ export function Conversation(props: {
         <p className="error pad" role="alert">
           {error}
         </p>
+      )}
+      {groupOpen && (
+        <GroupDialog
+          chat={chat}
+          me={props.me}
+          people={props.people}
+          nameOf={nameOf}
+          onClose={() => setGroupOpen(false)}
+          onChanged={onActivity}
+        />
       )}
       <MessageList
         items={items}

@@ -252,6 +252,8 @@ export function Main({ me }: { me: Me }) {
             <Conversation
               key={chatKey(open)}
               chat={open}
+              me={me}
+              people={people}
               summary={summary}
               nameOf={nameOf}
               version={version}

@@ -1,0 +1,85 @@
+import { screen, waitFor, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it } from "vitest";
+import type { GroupDetails } from "../bindings";
+import { callsOf, mockCommands } from "../test/tauri";
+import { GROUP, me, people, summary } from "../test/fixtures";
+import { renderApp } from "./render";
+
+const chat = { kind: "group" as const, group: GROUP };
+
+function setup(details: GroupDetails) {
+  let current = details;
+  mockCommands({
+    app_state: () => ({ state: "ready", me }),
+    conversations: () => [summary("x", "Finance", { chat, members: current.members })],
+    directory: () => people,
+    timeline: () => [],
+    read_chat: () => 0,
+    group_details: () => current,
+    change_group: (a) => {
+      const members = a.members as string[];
+      if (a.change === "add") current = { ...current, members: [...current.members, ...members].sort() };
+      if (a.change === "remove") current = { ...current, members: current.members.filter((m) => !members.includes(m)) };
+      if (a.change === "promote") current = { ...current, admins: [...current.admins, ...members] };
+      if (a.change === "rename") current = { ...current, name: a.name as string };
+      return current;
+    },
+  });
+}
+
+async function openMembers() {
+  const user = userEvent.setup();
+  renderApp();
+  await user.click((await screen.findAllByTestId("chat-item"))[0]);
+  await user.click(await screen.findByTestId("group-members-button"));
+  await screen.findAllByTestId("group-member-row");
+  return user;
+}
+
+describe("group members", () => {
+  it("an admin of the group adds, promotes, removes and renames", async () => {
+    setup({ chat, name: "Finance", members: ["alice", "bob"], admins: ["alice"] });
+    const user = await openMembers();
+    const dialog = screen.getByTestId("group-dialog");
+    // Members not yet in the group can be added; Olga is one.
+    const add = within(dialog)
+      .getAllByTestId("group-add")
+      .find((b) => b.getAttribute("data-user") === "olga")!;
+    await user.click(add);
+    await waitFor(() => expect(within(dialog).getAllByTestId("group-member-row")).toHaveLength(3));
+    expect(callsOf("change_group")[0]).toEqual({ chat, change: "add", members: ["olga"], name: null });
+
+    const bob = within(dialog)
+      .getAllByTestId("group-member-row")
+      .find((r) => r.getAttribute("data-user") === "bob")!;
+    await user.click(within(bob).getByTestId("group-promote"));
+    await waitFor(() => expect(within(bob).getByText("Group admin")).toBeInTheDocument());
+
+    await user.click(within(bob).getByTestId("group-remove"));
+    await waitFor(() => expect(within(dialog).getAllByTestId("group-member-row")).toHaveLength(2));
+
+    const input = within(dialog).getByTestId("group-rename-input");
+    await user.clear(input);
+    await user.type(input, "Finance team");
+    await user.click(within(dialog).getByTestId("group-rename"));
+    expect(callsOf("change_group").at(-1)).toEqual({ chat, change: "rename", members: [], name: "Finance team" });
+  });
+
+  it("a member who is not an admin sees no controls, and leaving asks first", async () => {
+    setup({ chat, name: "Finance", members: ["alice", "bob"], admins: ["bob"] });
+    const user = await openMembers();
+    const dialog = screen.getByTestId("group-dialog");
+    expect(within(dialog).queryByTestId("group-remove")).toBeNull();
+    expect(within(dialog).queryByTestId("group-add")).toBeNull();
+    expect(within(dialog).queryByTestId("group-rename-input")).toBeNull();
+    await user.click(within(dialog).getByTestId("group-leave"));
+    const confirm = await screen.findByTestId("confirm-dialog");
+    expect(confirm).toHaveTextContent("Finance");
+    await user.click(within(confirm).getByTestId("confirm-cancel"));
+    expect(callsOf("change_group")).toHaveLength(0);
+    await user.click(within(dialog).getByTestId("group-leave"));
+    await user.click(within(await screen.findByTestId("confirm-dialog")).getByTestId("confirm-ok"));
+    await waitFor(() => expect(callsOf("change_group")).toEqual([{ chat, change: "leave", members: [], name: null }]));
+  });
+});
