@@ -197,6 +197,19 @@ async fn main() {
         tokio::time::sleep(Duration::from_secs(1)).await;
         mem.push(memory_kib() as f64 / 1024.0);
 
+        // The two commands the view waits for, alone: a page of 200 rows, the list of 100.
+        let calls = app
+            .script(
+                "const invoke = window.__TAURI_INTERNALS__.invoke; const t0 = performance.now(); \
+                 return invoke('timeline', {chat: {kind: 'user', user: 'alice'}, before: null, limit: 200}) \
+                   .then(() => { const t1 = performance.now(); \
+                     return invoke('conversations').then(() => [t1 - t0, performance.now() - t1]); });",
+                vec![],
+            )
+            .await;
+        page_call.push(calls[0].as_f64().unwrap_or(f64::NAN));
+        list_call.push(calls[1].as_f64().unwrap_or(f64::NAN));
+
         let item = app
             .find(&App::id("chat-item", "[data-chat=\"alice\"]"))
             .await;

@@ -39,6 +39,9 @@ export function MessageList(props: {
     getItemKey: (i) => rows[i]?.key ?? i,
     overscan: 10,
     initialRect: { width: 600, height: 600 },
+    // A conversation opens at its newest message: start there, so that the first render
+    // already holds the rows in view instead of the oldest ones.
+    initialOffset: () => rows.reduce((sum, r) => sum + (r.type === "day" ? 40 : 72), 0),
   });
 
   const atBottom = useRef(true);
