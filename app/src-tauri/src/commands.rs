@@ -37,10 +37,15 @@ pub async fn app_state(app: AppHandle, shared: Shared_<'_>) -> Result<AppState> 
         return Ok(AppState::Welcome);
     }
     match parley_client::unlock::open_store(&shared.home, shared.keys()).await {
-        Ok(store) => {
-            let m = shared.start(&app, store).await?;
-            Ok(AppState::Ready { me: me(&m).await? })
-        }
+        Ok(store) => match shared.start(&app, store).await {
+            Ok(m) => Ok(AppState::Ready { me: me(&m).await? }),
+            // An enrolment that stopped before it finished: nothing to keep, start again.
+            Err(parley_client::Error::NotEnrolled) => {
+                erase_leftovers(&shared).await;
+                Ok(AppState::Welcome)
+            }
+            Err(e) => Err(e.into()),
+        },
         Err(e) => {
             if let Some(reason) = GoneReason::of(&e) {
                 // Whatever is left cannot be opened; leave nothing behind.

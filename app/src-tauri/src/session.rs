@@ -92,14 +92,6 @@ impl Shared {
         Ok(messenger)
     }
 
-    /// Ends the session (the delivery loop stops); the messenger closes when its last user
-    /// drops it.
-    pub async fn stop(&self) {
-        if let Some(s) = self.session.lock().await.take() {
-            s.listener.abort();
-        }
-    }
-
     /// The delivery connection's state now.
     pub fn connection(&self) -> Connection {
         self.connection
@@ -121,12 +113,11 @@ impl Shared {
             && reason != GoneReason::OfflineWiped
             && let Err(e) = m.erase_here().await
         {
-            tracing::error!(code = e.code(), "erasing the revoked account failed");
+            tracing::warn!(code = e.code(), "erasing the revoked account failed");
         }
-        if let Some(s) = self.session.lock().await.take() {
-            // Not the listener's own task when called from it: it returns right after.
-            drop(s.messenger);
-        }
+        // The session ends. Its listener is the caller (or was already told): the handle is
+        // dropped, not aborted, and the listener returns right after.
+        drop(self.session.lock().await.take());
         emit(app, UiEvent::Gone { reason });
     }
 }

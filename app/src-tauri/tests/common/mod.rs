@@ -195,7 +195,15 @@ impl App {
         .env("XDG_DATA_HOME", data.path().join("xdg"))
         .env("XDG_CONFIG_HOME", data.path().join("xdg-config"))
         .env("XDG_CACHE_HOME", data.path().join("xdg-cache"))
+        // GLib's settings in memory: no D-Bus session here for dconf.
+        .env("GSETTINGS_BACKEND", "memory")
+        // Its own process group, so that WebKitWebDriver and the app, which it starts, end
+        // with it (`App::stop_driver`); and no inherited output, which would keep the test's
+        // pipe open through them.
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(data.path().join("driver.log")).unwrap())
         .kill_on_drop(true);
         for (k, v) in env {
             cmd.env(k, v);
@@ -416,13 +424,29 @@ impl App {
     }
 
     /// Ends the session (the app exits) and stops the driver.
-    pub async fn quit(mut self) {
+    pub async fn quit(self) {
         let _ = self
             .http
             .delete(format!("{}/session/{}", self.base, self.session))
             .send()
             .await;
-        let _ = self.driver.kill().await;
+        // `Drop` stops the driver and what it started.
+    }
+
+    /// Stops tauri-driver and everything in its process group (WebKitWebDriver, the app).
+    fn stop_driver(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+        let _ = self.driver.start_kill();
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.stop_driver();
     }
 }
 
