@@ -22,6 +22,8 @@ fn main() {
         "save_file",
         "image_preview",
         "directory",
+        "search_directory",
+        "set_notify",
         "safety_number",
         "create_group",
         "group_details",

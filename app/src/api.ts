@@ -22,6 +22,8 @@ import type {
   Item,
   ItemRef,
   Me,
+  Notify,
+  NotifyState,
   OrgPolicy,
   Person,
   Progress,
@@ -55,6 +57,8 @@ export const conversations = () => invoke<ChatSummary[]>("conversations");
 export const timeline = (chat: Chat, before: number | null, limit: number) =>
   invoke<Item[]>("timeline", { chat, before, limit });
 export const readChat = (chat: Chat) => invoke<number>("read_chat", { chat });
+export const setNotify = (chat: Chat, level: Notify, mutedUntil: number) =>
+  invoke<NotifyState>("set_notify", { chat, level, mutedUntil });
 export const sendText = (chat: Chat, text: string, replyTo: ItemRef | null) =>
   invoke<string | null>("send_text", { chat, text, replyTo });
 export const editMessage = (chat: Chat, id: string, text: string) =>
@@ -78,6 +82,8 @@ export const saveFile = (author: string, id: string, dir: string) =>
 export const imagePreview = (author: string, id: string) =>
   invoke<string | null>("image_preview", { author, id });
 export const directory = () => invoke<Person[]>("directory");
+export const searchDirectory = (query: string, former: boolean) =>
+  invoke<string[]>("search_directory", { query, former });
 export const safetyNumber = (user: string) => invoke<string>("safety_number", { user });
 export type GroupChangeKind = "add" | "remove" | "promote" | "demote" | "rename" | "leave";
 export const groupDetails = (chat: Chat) => invoke<GroupDetails>("group_details", { chat });

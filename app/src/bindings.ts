@@ -143,6 +143,18 @@ edited: boolean,
  */
 body: ItemBody, };
 
+export type Notify = "all" | "mentions" | "none";
+
+export type NotifyState = { 
+/**
+ * When it notifies.
+ */
+level: Notify, 
+/**
+ * Silent until then (ms since the Unix epoch); 0: not muted.
+ */
+muted_until: number, };
+
 export type ChatSummary = { 
 /**
  * Which.
@@ -167,7 +179,11 @@ active_at: number,
 /**
  * Messages from others not read yet.
  */
-unread: number, };
+unread: number, 
+/**
+ * When it notifies.
+ */
+notify: NotifyState, };
 
 export type GroupDetails = { 
 /**

@@ -119,6 +119,9 @@ pub enum Command {
     Join(commands::join::Args),
     /// Show this account.
     Whoami,
+    /// Find colleagues in the org's directory (from the signed org log), or show one.
+    #[command(subcommand, after_help = commands::directory::AFTER_HELP)]
+    Directory(commands::directory::DirectoryCommand),
     /// List a user's devices (default: your own).
     Devices(commands::devices::Args),
     /// Send a text message to a colleague (all their devices, and your other devices) or to a
@@ -132,6 +135,10 @@ pub enum Command {
     /// saved there.
     #[command(after_help = commands::listen::AFTER_HELP)]
     Listen(commands::listen::Args),
+    /// Show or set when a conversation notifies you: every message, mentions only, or never;
+    /// mute for a while. Synced to your other devices.
+    #[command(after_help = commands::notify::AFTER_HELP)]
+    Notify(commands::notify::Args),
     /// Save a received file (decrypted) into a folder.
     SaveFile(commands::save_file::Args),
     /// Show the conversation with a colleague or a group.
@@ -202,10 +209,12 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<Outcome, CliError> {
         Command::LinkDevice => link_device::run(&ctx).await,
         Command::Join(args) => join::run(&ctx, args).await,
         Command::Whoami => whoami::run(&ctx).await,
+        Command::Directory(command) => directory::run(&ctx, command).await,
         Command::Devices(args) => devices::run(&ctx, args).await,
         Command::Send(args) => send::run(&ctx, args).await,
         Command::SendFile(args) => send_file::run(&ctx, out, args).await,
         Command::Listen(args) => listen::run(&ctx, out, args).await,
+        Command::Notify(args) => notify::run(&ctx, args).await,
         Command::SaveFile(args) => save_file::run(&ctx, out, args).await,
         Command::History(args) => history::run(&ctx, args).await,
         Command::Edit(args) => edit::run(&ctx, args).await,

@@ -56,7 +56,8 @@ use crate::messaging::{
     rand16,
 };
 use crate::store::{
-    ContactDevice, Conversation, ConversationKind, OutboxItem, SenderKeyShare, StoreTx,
+    ContactDevice, Conversation, ConversationKind, NotifySettings, OutboxItem, SenderKeyShare,
+    StoreTx,
 };
 
 /// A group as this device knows it.
@@ -149,6 +150,7 @@ impl Messenger {
             title: name.to_owned(),
             created_at: now_ms(),
             last_read: 0,
+            notify: NotifySettings::default(),
         })
         .await?;
         tx.commit().await?;
@@ -307,6 +309,26 @@ impl Messenger {
         }
     }
 
+    /// Whether `author` may mention everyone (`@all`) in `group`: an org admin, or an admin of
+    /// the group.
+    pub(crate) async fn may_mention_all(
+        &self,
+        tx: &mut StoreTx<'_>,
+        group: &GroupId,
+        author: &UserId,
+    ) -> Result<bool> {
+        if self
+            .stored_log(tx)
+            .await?
+            .user(author)
+            .is_some_and(|u| u.admin && !u.dismissed)
+        {
+            return Ok(true);
+        }
+        Ok(resolve(group, &tx.group_log(&crypto_group(group)).await?)
+            .is_some_and(|s| s.admins.contains(author)))
+    }
+
     /// Checks that a group message (not a change) from `author` may be accepted: the group is
     /// known, `author` is a member, and so is this user.
     pub(crate) async fn check_group_sender(
@@ -418,6 +440,7 @@ impl Messenger {
             title: after.name,
             created_at,
             last_read: 0,
+            notify: existing.map(|c| c.notify).unwrap_or_default(),
         })
         .await?;
         Ok(())

@@ -20,6 +20,7 @@ pub mod groups;
 pub mod messaging;
 pub mod orglog;
 pub mod relay;
+pub mod search;
 pub mod store;
 pub mod tls;
 pub mod unlock;

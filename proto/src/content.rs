@@ -148,9 +148,13 @@ pub enum Body {
         /// The message it answers.
         #[serde(default)]
         reply_to: Option<MessageRef>,
-        /// Users mentioned.
+        /// Users mentioned (`@name`), carried as ids so that no receiver parses text.
         #[serde(default)]
         mentions: Vec<UserId>,
+        /// `@all` in a group: everyone is mentioned. Honoured only from an org admin or an
+        /// admin of the group; from anyone else receivers drop it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        mention_all: bool,
     },
     /// A file, with an optional caption.
     File {
@@ -212,9 +216,45 @@ pub enum Body {
         /// parley-crypto's distribution message.
         distribution: B64,
     },
+    /// This user's notification settings for the conversation, synced to the user's other
+    /// devices (sent to them only; any other author is refused). Of several, the one with the
+    /// highest `revision` wins.
+    Settings {
+        /// When to notify.
+        notify: NotifyLevel,
+        /// Silent until this time (ms since the Unix epoch); 0: not muted.
+        #[serde(default)]
+        muted_until: u64,
+        /// The setter's clock in ms, or one more than the last revision it knew if that is more.
+        revision: u64,
+    },
     /// A kind this build does not know (from a newer client).
     #[serde(other)]
     Unknown,
+}
+
+/// When a conversation notifies (docs/architecture.md §7).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyLevel {
+    /// Every new message or file from someone else.
+    #[default]
+    All,
+    /// Only messages that mention this user (or `@all`).
+    Mentions,
+    /// Never.
+    None,
+}
+
+impl NotifyLevel {
+    /// The word for it (the CLI's and the JSON's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Mentions => "mentions",
+            Self::None => "none",
+        }
+    }
 }
 
 /// A decrypted message.
@@ -389,7 +429,9 @@ impl Content {
                     Ok(())
                 }
             }
-            Body::Delete { .. } | Body::Typing { .. } | Body::Unknown => Ok(()),
+            Body::Delete { .. } | Body::Typing { .. } | Body::Settings { .. } | Body::Unknown => {
+                Ok(())
+            }
         }
     }
 }
@@ -414,6 +456,12 @@ mod tests {
                 text: "hello".into(),
                 reply_to: Some(target.clone()),
                 mentions: vec![user("bob")],
+                mention_all: true,
+            },
+            Body::Settings {
+                notify: NotifyLevel::Mentions,
+                muted_until: 5,
+                revision: 7,
             },
             Body::File {
                 attachment: AttachmentPointer {
@@ -505,6 +553,7 @@ mod tests {
             text: "x".repeat(MAX_TEXT_LEN + 1),
             reply_to: None,
             mentions: vec![],
+            mention_all: false,
         };
         let c = Content::new(MessageId([0; 16]), 0, long);
         assert_eq!(

@@ -3,7 +3,8 @@
 //!   of the relay's watched: none holds the file;
 //! - a client killed (SIGKILL) at arbitrary points while sending, then run again: each
 //!   message it stored is delivered exactly once, and none appears twice;
-//! - groups from the command line.
+//! - groups from the command line;
+//! - the directory from the command line: search and show.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -312,4 +313,85 @@ async fn groups_from_the_command_line() {
         "< alice: [created the group \"Ops\" with alice, bob, carol]\n> deploy at 5\n\
          < alice: [removed carol]\n> carol is gone\n"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_directory_from_the_command_line() {
+    let server = Server::start(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let (alice, bob) = alice_and_bob(&server, dir.path()).await;
+    for (user, name, title, department, phone) in [
+        (
+            "olga",
+            "Ольга Семёнова",
+            "Главный бухгалтер",
+            "Бухгалтерия",
+            "+7 (495) 123-45-67",
+        ),
+        ("anna", "Anna Berg", "Senior Accountant", "Finance", "2202"),
+        ("sam", "Sam Accardo", "Engineer", "Platform", "2201"),
+        ("gone", "Accent Former", "Accountant", "Finance", ""),
+    ] {
+        parley(
+            &alice,
+            &keys,
+            &[
+                "invite",
+                user,
+                "--name",
+                name,
+                "--title",
+                title,
+                "--department",
+                department,
+                "--phone",
+                phone,
+            ],
+        )
+        .await;
+    }
+    parley(&alice, &keys, &["admin", "dismiss", "gone", "--yes"]).await;
+    let search = async |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--json", "directory", "search"];
+        all.extend_from_slice(args);
+        let out = parley(&bob, &keys, &all).await;
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["people"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["user"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Bob, a plain member, finds colleagues from the log he verified: any field, any case,
+    // ё as е, word prefixes; a name before a title; the dismissed only when asked.
+    assert_eq!(search(&["бухг"]).await, ["olga"]);
+    assert_eq!(search(&["СЕМЕН"]).await, ["olga"]);
+    assert_eq!(search(&["74951234567"]).await, ["olga"]);
+    assert_eq!(search(&["acc"]).await, ["sam", "anna"]);
+    assert_eq!(search(&["acc", "--former"]).await, ["gone", "sam", "anna"]);
+    assert_eq!(search(&["finance senior"]).await, ["anna"]);
+    assert!(search(&["nobody"]).await.is_empty());
+    let out = parley(&bob, &keys, &["directory", "search", "бухг"]).await;
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "olga  Ольга Семёнова — Главный бухгалтер, Бухгалтерия\n"
+    );
+    let out = parley(&bob, &keys, &["--json", "directory", "show", "anna"]).await;
+    let anna: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(anna["title"], "Senior Accountant");
+    assert_eq!(anna["phone"], "2202");
+    assert_eq!(
+        anna["devices"],
+        serde_json::json!([]),
+        "invited, not yet joined"
+    );
+    let out = command(&bob, &keys, &["--json", "directory", "show", "nobody"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(err["error"]["code"], "no_such_user");
 }

@@ -73,6 +73,7 @@ async fn fill(home: &std::path::Path, keys: &std::path::Path) {
             title: String::new(),
             created_at: start,
             last_read: 0,
+            notify: parley_client::store::NotifySettings::default(),
         })
         .await
         .unwrap();
@@ -94,6 +95,7 @@ async fn fill(home: &std::path::Path, keys: &std::path::Path) {
                     text,
                     reply_to: None,
                     mentions: Vec::new(),
+                    mention_all: false,
                 },
             );
             tx.put_message(&Message {

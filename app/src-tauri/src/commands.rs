@@ -8,14 +8,13 @@ use std::sync::Arc;
 use parley_client::enrol;
 use parley_client::messaging::Messenger;
 use parley_proto::UserId;
-use parley_proto::content::Body;
 use parley_proto::org::{Policy, Profile, RevokeReason};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
 use crate::dto::{
     AppState, AuditLine, Chat, ChatSummary, CommandError, GoneReason, GroupDetails, InvitePreview,
-    Item, ItemRef, Me, OrgPolicy, Person, Progress, message_id,
+    Item, ItemRef, Me, Notify, NotifyState, OrgPolicy, Person, Progress, message_id,
 };
 use crate::session::Shared;
 
@@ -225,12 +224,11 @@ pub async fn send_text(
     reply_to: Option<ItemRef>,
 ) -> Result<Option<String>> {
     let m = shared.messenger().await?;
-    let body = Body::Text {
-        text,
-        reply_to: reply_to.as_ref().map(ItemRef::to_ref).transpose()?,
-        mentions: Vec::new(),
-    };
-    queued_ok(m.send_body(&chat.target()?, body).await).map(|id| id.map(hex::encode))
+    let target = chat.target()?;
+    // `@user` words naming members become mentions (and `@all`, for those who may).
+    let reply_to = reply_to.as_ref().map(ItemRef::to_ref).transpose()?;
+    let body = m.text_body(&target, &text, reply_to).await?;
+    queued_ok(m.send_body(&target, body).await).map(|id| id.map(hex::encode))
 }
 
 /// The id of a sent message, or `None` for one that is queued (sent when the relay can
@@ -364,6 +362,37 @@ fn image_type(content_type: &str) -> Option<&'static str> {
 pub async fn directory(shared: Shared_<'_>) -> Result<Vec<Person>> {
     let org = shared.messenger().await?.org().await?;
     Ok(org.users().map(|(u, r)| Person::of(u, r)).collect())
+}
+
+/// Sets when `chat` notifies (synced to this user's other devices).
+#[tauri::command]
+pub async fn set_notify(
+    shared: Shared_<'_>,
+    chat: Chat,
+    level: Notify,
+    muted_until: u64,
+) -> Result<NotifyState> {
+    let m = shared.messenger().await?;
+    Ok(m.set_notify(&chat.target()?, level.into(), muted_until)
+        .await?
+        .into())
+}
+
+/// The user ids `query` finds in the directory, best first (the engine's ranked search:
+/// every word starts a word of name, id, title, department, email or phone; case and ё/е
+/// ignored); dismissed colleagues only if `former`.
+#[tauri::command]
+pub async fn search_directory(
+    shared: Shared_<'_>,
+    query: String,
+    former: bool,
+) -> Result<Vec<String>> {
+    let m = shared.messenger().await?;
+    Ok(m.search_directory(&query, former, usize::MAX)
+        .await?
+        .into_iter()
+        .map(|h| h.user.to_string())
+        .collect())
 }
 
 /// The safety number with `user`, in groups of five digits.

@@ -9,7 +9,7 @@ use parley_client::ErrorInfo;
 use parley_client::messaging::{ConversationSummary, Target, TimelineItem};
 use parley_client::store::MessageStatus;
 use parley_proto::UserId;
-use parley_proto::content::{Body, GroupChange, GroupId, MessageId, MessageRef};
+use parley_proto::content::{Body, GroupChange, GroupId, MessageId, MessageRef, NotifyLevel};
 use parley_proto::org::{Profile, RevokeReason};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -357,6 +357,59 @@ pub struct ChatSummary {
     pub active_at: u64,
     /// Messages from others not read yet.
     pub unread: u32,
+    /// When it notifies.
+    pub notify: NotifyState,
+}
+
+/// When a conversation notifies (the engine's `NotifyLevel`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Notify {
+    /// Every new message or file.
+    All,
+    /// Only messages that mention this user.
+    Mentions,
+    /// Never.
+    None,
+}
+
+impl From<NotifyLevel> for Notify {
+    fn from(l: NotifyLevel) -> Self {
+        match l {
+            NotifyLevel::All => Self::All,
+            NotifyLevel::Mentions => Self::Mentions,
+            NotifyLevel::None => Self::None,
+        }
+    }
+}
+
+impl From<Notify> for NotifyLevel {
+    fn from(l: Notify) -> Self {
+        match l {
+            Notify::All => Self::All,
+            Notify::Mentions => Self::Mentions,
+            Notify::None => Self::None,
+        }
+    }
+}
+
+/// This user's notification settings for a conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct NotifyState {
+    /// When it notifies.
+    pub level: Notify,
+    /// Silent until then (ms since the Unix epoch); 0: not muted.
+    #[ts(type = "number")]
+    pub muted_until: u64,
+}
+
+impl From<parley_client::store::NotifySettings> for NotifyState {
+    fn from(s: parley_client::store::NotifySettings) -> Self {
+        Self {
+            level: s.notify.into(),
+            muted_until: s.muted_until,
+        }
+    }
 }
 
 impl ChatSummary {
@@ -373,6 +426,7 @@ impl ChatSummary {
             last: c.last.and_then(Item::of),
             active_at: c.active_at,
             unread: c.unread,
+            notify: c.notify.into(),
         }
     }
 }
@@ -739,6 +793,8 @@ pub fn bindings() -> String {
         ItemBody::decl(&cfg),
         GroupEvent::decl(&cfg),
         Item::decl(&cfg),
+        Notify::decl(&cfg),
+        NotifyState::decl(&cfg),
         ChatSummary::decl(&cfg),
         GroupDetails::decl(&cfg),
         Me::decl(&cfg),

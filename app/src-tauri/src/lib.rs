@@ -64,6 +64,8 @@ pub fn run() -> ExitCode {
             commands::save_file,
             commands::image_preview,
             commands::directory,
+            commands::search_directory,
+            commands::set_notify,
             commands::safety_number,
             commands::create_group,
             commands::group_details,

@@ -193,10 +193,10 @@ async fn report(app: &AppHandle, m: &Messenger, event: Event) {
                     started,
                 }
             } else {
-                let mine = r.from.as_str() == m.user();
-                let notify = match &r.body {
-                    Body::Text { .. } | Body::File { .. } if !mine => newest(m, &chat, &r.id).await,
-                    _ => None,
+                // The engine decided from this user's settings for the conversation.
+                let notify = match r.notify {
+                    true => newest(m, &chat, &r.id).await,
+                    false => None,
                 };
                 UiEvent::Changed { chat, notify }
             }

@@ -162,6 +162,19 @@ async fn join_chat_edit_react_files_and_admin() {
     app.screenshot(&shots.join("conversation-en-light.png"))
         .await;
 
+    // Notifications for Alice: never. The engine stores it; the list shows the bell off.
+    app.click_on(&App::id("notify-button", "")).await;
+    app.click_on(&App::id("notify-none", "")).await;
+    app.click_on(&App::id("notify-save", "")).await;
+    app.find(&App::id("chat-muted", "")).await;
+    app.click_on(&App::id("notify-button", "")).await;
+    let none = app.find(&App::id("notify-none", "")).await;
+    let checked = app.script("return arguments[0].checked", vec![none]).await;
+    assert_eq!(checked, Value::from(true), "the setting was stored");
+    app.click_on(&App::id("notify-all", "")).await;
+    app.click_on(&App::id("notify-save", "")).await;
+    app.wait_gone(&App::id("chat-muted", "")).await;
+
     // As an admin: revoke Carol's device (lost). The confirmation names her and the device;
     // afterwards the app offers no action on it, and Carol's CLI is refused.
     app.click_on(&App::id("nav-admin", "")).await;
@@ -297,6 +310,13 @@ async fn the_russian_locale_renders_in_russian() {
         .await;
     app.click_on(&App::id("nav-directory", "")).await;
     app.wait_page("Иван Петров").await;
+    // The engine's search: case and ё/е ignored, a word's prefix.
+    app.type_into(&App::id("directory-search", ""), "ПЁТР")
+        .await;
+    app.wait_text("ul.people", |t| {
+        t.contains("Иван Петров") && !t.contains("lice")
+    })
+    .await;
     app.click_on(&App::id("nav-admin", "")).await;
     app.click_on(&App::id("admin-tab-users", "")).await;
     app.wait_page("Завершить сеанс").await;

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import type { GroupDetails } from "../bindings";
 import { callsOf, mockCommands } from "../test/tauri";
-import { GROUP, me, people, summary } from "../test/fixtures";
+import { everyone, GROUP, me, people, summary } from "../test/fixtures";
 import { renderApp } from "./render";
 
 const chat = { kind: "group" as const, group: GROUP };
@@ -14,6 +14,7 @@ function setup(details: GroupDetails) {
     app_state: () => ({ state: "ready", me }),
     conversations: () => [summary("x", "Finance", { chat, members: current.members })],
     directory: () => people,
+    search_directory: everyone,
     timeline: () => [],
     read_chat: () => 0,
     group_details: () => current,
@@ -43,8 +44,7 @@ describe("group members", () => {
     const user = await openMembers();
     const dialog = screen.getByTestId("group-dialog");
     // Members not yet in the group can be added; Olga is one.
-    const add = within(dialog)
-      .getAllByTestId("group-add")
+    const add = (await within(dialog).findAllByTestId("group-add"))
       .find((b) => b.getAttribute("data-user") === "olga")!;
     await user.click(add);
     await waitFor(() => expect(within(dialog).getAllByTestId("group-member-row")).toHaveLength(3));

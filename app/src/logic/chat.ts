@@ -1,4 +1,4 @@
-import type { Chat, Item, ItemBody } from "../bindings";
+import type { Chat, Item, ItemBody, NotifyState } from "../bindings";
 
 /** A stable key for a conversation. */
 export function chatKey(c: Chat): string {
@@ -32,4 +32,9 @@ export function mergeLatest(loaded: Item[], latest: Item[]): Item[] {
   const fresh = new Set(latest.map((i) => itemKey(i.author, i.id)));
   const older = loaded.filter((i) => i.stamp < first && !fresh.has(itemKey(i.author, i.id)));
   return [...older, ...latest];
+}
+
+/** Whether a conversation with these notification settings is silent at `now`. */
+export function isQuiet(n: NotifyState | undefined, now: number): boolean {
+  return !!n && (n.level === "none" || n.muted_until > now);
 }

@@ -1,3 +1,5 @@
+import { useEffect, useMemo, useState } from "react";
+import * as api from "../api";
 import type { Person } from "../bindings";
 
 /** Unicode-aware lowercase with "ё" treated as "е" (and compatibility forms folded). */
@@ -5,28 +7,25 @@ export function normalise(s: string): string {
   return s.normalize("NFKC").toLocaleLowerCase().replace(/ё/g, "е");
 }
 
-/** The words of a text (split on anything that is not a letter or digit). */
-export function words(s: string): string[] {
-  return normalise(s)
-    .split(/[^\p{L}\p{N}]+/u)
-    .filter(Boolean);
-}
-
-/** Whether every word of `query` starts some word of `fields`. An empty query matches. */
-export function matches(query: string, fields: string[]): boolean {
-  const q = words(query);
-  if (q.length === 0) return true;
-  const hay = fields.flatMap(words);
-  return q.every((w) => hay.some((h) => h.startsWith(w)));
-}
-
-export function personFields(p: Person): string[] {
-  return [p.display_name, p.user, p.email, p.title, p.department];
-}
-
-/** The directory filtered by `query`; dismissed colleagues only with `showFormer`. */
-export function searchPeople(people: Person[], query: string, showFormer: boolean): Person[] {
-  return people
-    .filter((p) => (showFormer || !p.dismissed) && matches(query, personFields(p)))
-    .sort((a, b) => a.display_name.localeCompare(b.display_name));
+/**
+ * The people the engine's directory search finds for `query`, in its rank order (every word
+ * starts a word of name, id, title, department, email or phone); dismissed colleagues only
+ * with `former`. Until the first answer, and if the search fails, nobody.
+ */
+export function usePeopleSearch(people: Person[], query: string, former: boolean): Person[] {
+  const [found, setFound] = useState<string[]>([]);
+  useEffect(() => {
+    let live = true;
+    api.searchDirectory(query, former).then(
+      (users) => live && setFound(users),
+      () => live && setFound([]),
+    );
+    return () => {
+      live = false;
+    };
+  }, [query, former, people]);
+  return useMemo(() => {
+    const byUser = new Map(people.map((p) => [p.user, p]));
+    return found.flatMap((u) => byUser.get(u) ?? []);
+  }, [found, people]);
 }

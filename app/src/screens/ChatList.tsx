@@ -1,7 +1,7 @@
 import { useMemo, useState, type KeyboardEvent, type RefObject } from "react";
 import type { Chat, ChatSummary } from "../bindings";
 import { useI18n } from "../I18nContext";
-import { chatId, chatKey, sameChat } from "../logic/chat";
+import { chatId, chatKey, isQuiet, sameChat } from "../logic/chat";
 import { dayKey } from "../logic/days";
 import { shortDate, timeOfDay } from "../logic/format";
 import { previewText } from "../logic/preview";
@@ -82,7 +82,15 @@ export function ChatList(props: {
                 </span>
                 <span className="chat-main">
                   <span className="chat-top">
-                    <span className="chat-title">{c.title}</span>
+                    <span className="chat-title">
+                      {c.title}
+                      {isQuiet(c.notify, Date.now()) && (
+                        <span className="muted" data-testid="chat-muted" aria-label={t("conv.muted")} title={t("conv.muted")}>
+                          {" "}
+                          🔕
+                        </span>
+                      )}
+                    </span>
                     <span className="chat-time">{c.last || c.active_at ? time : ""}</span>
                   </span>
                   <span className="chat-bottom">

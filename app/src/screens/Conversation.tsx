@@ -5,10 +5,11 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Modal } from "../components/Modal";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
-import { chatKey, mergeLatest } from "../logic/chat";
+import { chatKey, isQuiet, mergeLatest } from "../logic/chat";
 import { Composer, type Mode } from "./Composer";
 import { GroupDialog } from "./GroupDialog";
 import { MessageList } from "./MessageList";
+import { NotifyDialog } from "./NotifyDialog";
 import type { RowActions } from "./MessageRow";
 
 export const PAGE = 200;
@@ -37,6 +38,7 @@ export function Conversation(props: {
   const [confirmDelete, setConfirmDelete] = useState<Item | null>(null);
   const [safety, setSafety] = useState<string | null>(null);
   const [groupOpen, setGroupOpen] = useState(false);
+  const [notifyOpen, setNotifyOpen] = useState(false);
   const itemsRef = useRef(items);
   itemsRef.current = items;
   const chatRef = useRef(chat);
@@ -162,6 +164,7 @@ export function Conversation(props: {
   };
 
   const title = props.summary?.title ?? (chat.kind === "user" ? nameOf(chat.user) : "…");
+  const quiet = isQuiet(props.summary?.notify, Date.now());
 
   return (
     <section className="conversation" aria-label={title}>
@@ -175,6 +178,17 @@ export function Conversation(props: {
           )}
           {chat.kind === "user" && <div className="muted small">{chat.user}</div>}
         </div>
+        <button
+          type="button"
+          className="btn"
+          data-testid="notify-button"
+          aria-label={t("conv.notifications")}
+          title={t("conv.notifications")}
+          onClick={() => setNotifyOpen(true)}
+        >
+          {quiet ? "🔕" : "🔔"}
+          {quiet && <span className="small"> {t("conv.muted")}</span>}
+        </button>
         {chat.kind === "group" && (
           <button type="button" className="btn" data-testid="group-members-button" onClick={() => setGroupOpen(true)}>
             {t("group.manage")}
@@ -190,6 +204,15 @@ export function Conversation(props: {
         <p className="error pad" role="alert">
           {error}
         </p>
+      )}
+      {notifyOpen && (
+        <NotifyDialog
+          chat={chat}
+          title={title}
+          current={props.summary?.notify ?? { level: "all", muted_until: 0 }}
+          onClose={() => setNotifyOpen(false)}
+          onChanged={onActivity}
+        />
       )}
       {groupOpen && (
         <GroupDialog

@@ -1,7 +1,7 @@
-import { useMemo, useState } from "react";
+import { useState } from "react";
 import type { Me, Person } from "../bindings";
 import { useI18n } from "../I18nContext";
-import { searchPeople } from "../logic/search";
+import { usePeopleSearch } from "../logic/search";
 import { initials } from "./ChatList";
 import { DeviceList } from "./Devices";
 
@@ -11,7 +11,7 @@ export function Directory(props: { me: Me; people: Person[]; onMessage: (user: s
   const [query, setQuery] = useState("");
   const [former, setFormer] = useState(false);
   const [selected, setSelected] = useState<string | null>(null);
-  const found = useMemo(() => searchPeople(props.people, query, former), [props.people, query, former]);
+  const found = usePeopleSearch(props.people, query, former);
   const person = props.people.find((p) => p.user === selected) ?? null;
 
   return (

@@ -5,7 +5,7 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Modal } from "../components/Modal";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
-import { searchPeople } from "../logic/search";
+import { usePeopleSearch } from "../logic/search";
 
 /**
  * A group's members and admins. Its admins rename it, add and remove members, and make
@@ -57,13 +57,8 @@ export function GroupDialog(props: {
   };
 
   const admin = group?.admins.includes(me.user) ?? false;
-  const candidates = group
-    ? searchPeople(
-        props.people.filter((p) => !group.members.includes(p.user)),
-        query,
-        false,
-      )
-    : [];
+  const found = usePeopleSearch(props.people, query, false);
+  const candidates = group ? found.filter((p) => !group.members.includes(p.user)) : [];
 
   const rename = (e: FormEvent) => {
     e.preventDefault();

@@ -4,7 +4,7 @@ import type { Chat, Me, Person } from "../bindings";
 import { Modal } from "../components/Modal";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
-import { searchPeople } from "../logic/search";
+import { usePeopleSearch } from "../logic/search";
 
 /** A new group: its name and members picked from the directory. */
 export function NewGroupDialog(props: {
@@ -19,11 +19,7 @@ export function NewGroupDialog(props: {
   const [members, setMembers] = useState<Set<string>>(new Set());
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
-  const candidates = searchPeople(
-    props.people.filter((p) => p.user !== props.me.user),
-    query,
-    false,
-  );
+  const candidates = usePeopleSearch(props.people, query, false).filter((p) => p.user !== props.me.user);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();

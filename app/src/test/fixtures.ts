@@ -65,8 +65,17 @@ export function summary(user: string, title: string, extra: Partial<ChatSummary>
     last: null,
     active_at: Date.now() - 1000,
     unread: 0,
+    notify: { level: "all", muted_until: 0 },
     ...extra,
   };
 }
 
 export const GROUP = "ab".repeat(32);
+
+/** The engine's directory search for an empty query: everyone current (or former too), by name. */
+export function everyone(args: Record<string, unknown>): string[] {
+  return people
+    .filter((p) => args.former || !p.dismissed)
+    .sort((a, b) => a.display_name.localeCompare(b.display_name))
+    .map((p) => p.user);
+}

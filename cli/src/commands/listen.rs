@@ -27,6 +27,8 @@ Examples:
   parley --json listen | jq -r .text       # one JSON object per event, for bots
   parley listen --give-up-after 60         # exit 75 after a minute without a connection
 
+A message that your notification settings keep quiet (parley notify) starts with (quiet).
+
 Exits 0 when interrupted (Ctrl-C, SIGTERM) or, with --drain, once caught up; 75 when it
 gives up reconnecting.";
 
@@ -49,10 +51,13 @@ pub struct Args {
     pub give_up_after: u64,
 }
 
-/// `{"event": "message", "from", "device", "to", "group", "id", "sent_at", "text", "file"}`:
-/// `to` is the recipient of a copy of one's own 1:1 message from another device, `group`
-/// the group's name, `file` where a received file was saved (with `--download-dir`), `kept`
-/// whether it is kept encrypted for `save-file`.
+/// `{"event": "message", "from", "device", "to", "group", "id", "sent_at", "text", "file",
+/// "mentioned", "notify"}`: `to` is the recipient of a copy of one's own 1:1 message from
+/// another device, `group` the group's name, `file` where a received file was saved (with
+/// `--download-dir`), `kept` whether it is kept encrypted for `save-file`, `mentioned`
+/// whether it mentions you, `notify` whether your settings for the conversation say it
+/// should notify (a message from someone else that should not starts with `(quiet)` for
+/// people).
 #[derive(Debug, Serialize)]
 struct MessageLine {
     event: &'static str,
@@ -66,6 +71,8 @@ struct MessageLine {
     file: Option<String>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     kept: bool,
+    mentioned: bool,
+    notify: bool,
 }
 
 /// `{"event": "dropped", "from": "bob", "error": {"code", "message"}}`.
@@ -354,13 +361,18 @@ async fn message(
         Some(g) => m.group(&g).await.ok().map(|g| g.name),
         None => None,
     };
-    let human = printable(&if let Some(g) = &group {
-        format!("#{g} {}: {text}", msg.from)
-    } else if let Some(to) = &msg.sync_to {
-        format!("(you, to {to}) {text}")
-    } else {
-        format!("{}: {text}", msg.from)
-    });
+    // A message or file from someone else that the settings keep quiet says so.
+    let quiet = !msg.notify
+        && msg.from.as_str() != m.user()
+        && matches!(msg.body, Body::Text { .. } | Body::File { .. });
+    let human = if quiet { "(quiet) " } else { "" }.to_owned()
+        + &printable(&if let Some(g) = &group {
+            format!("#{g} {}: {text}", msg.from)
+        } else if let Some(to) = &msg.sync_to {
+            format!("(you, to {to}) {text}")
+        } else {
+            format!("{}: {text}", msg.from)
+        });
     let line = MessageLine {
         event: "message",
         from: msg.from.to_string(),
@@ -372,6 +384,8 @@ async fn message(
         text,
         file: saved,
         kept,
+        mentioned: msg.mentioned,
+        notify: msg.notify,
     };
     out.event(&human, &line)
 }

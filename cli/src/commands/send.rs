@@ -11,6 +11,8 @@ Examples:
   parley send bob 'the launch is on Friday'
   parley send '#Ops' 'deploy at 5'         # a group, by name
   parley send '#3f2a' 'deploy at 5'        # a group, by the start of its id
+  parley send '#Ops' '@bob can you check?' # @user mentions a member; @all everyone
+                                           # (org and group admins only)
   parley --json send bob hi                # {\"user\":\"bob\",\"group\":null,\"id\":…,\"status\":\"sent\"}
 
 Exits 75 when the relay cannot be reached: the message stays queued, and the next
@@ -42,10 +44,8 @@ pub struct Sent {
 pub async fn run(ctx: &Context, args: &Args) -> Result<Outcome, CliError> {
     with_messenger(ctx, async |m| {
         let to = target(m, &args.to).await?;
-        let id = m
-            .send_text(&to, &args.text)
-            .await
-            .map_err(CliError::queued)?;
+        let body = m.text_body(&to, &args.text, None).await?;
+        let id = m.send_body(&to, body).await.map_err(CliError::queued)?;
         let json = Sent {
             to: Conversation::from(&to),
             id: hex(&id.0),

@@ -33,6 +33,23 @@ impl Messenger {
                 return Ok(None);
             }
             Body::Typing { .. } => return Ok(Some(())),
+            Body::Settings {
+                notify,
+                muted_until,
+                revision,
+            } => {
+                // Only this user's own devices set its settings.
+                if !own {
+                    return Err(Rejection::NotTheAuthor.into());
+                }
+                let settings = crate::store::NotifySettings {
+                    notify: *notify,
+                    muted_until: *muted_until,
+                    revision: *revision,
+                };
+                super::notify::apply_settings(tx, &conversation, settings).await?;
+                return Ok(Some(()));
+            }
             Body::Receipt { receipt, targets } => {
                 let status = match receipt {
                     ReceiptKind::Delivered => MessageStatus::Delivered,

@@ -161,6 +161,14 @@ pub fn describe(body: &Body) -> Option<String> {
                 format!("[took admin rights from {}]", list(members))
             }
         },
+        Body::Settings {
+            notify,
+            muted_until,
+            ..
+        } => match muted_until {
+            0 => format!("[notifications: {}]", notify.as_str()),
+            until => format!("[notifications: {}, muted until {until}]", notify.as_str()),
+        },
         _ => return None,
     })
 }

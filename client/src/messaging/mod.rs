@@ -38,6 +38,7 @@
 mod effects;
 mod events;
 mod history;
+mod notify;
 mod outbox;
 mod pairwise;
 mod prekeys;
@@ -58,6 +59,7 @@ use crate::store::{Account, Conversation, ConversationId, ConversationKind, Stor
 pub(crate) use effects::stored_as_row;
 pub use events::{Event, Events};
 pub use history::{HistoryEntry, describe};
+pub use notify::{mentions, should_notify};
 pub use outbox::{MAX_ATTEMPTS, MAX_BACKOFF_MS};
 pub(crate) use pairwise::SEND_ATTEMPTS;
 pub use prekeys::{REFILL_BELOW, REFILL_TO, ROTATE_AFTER_SECS};
@@ -74,7 +76,8 @@ pub enum Target {
     Group(GroupId),
 }
 
-pub(crate) fn now_ms() -> u64 {
+/// The system clock in milliseconds since the Unix epoch (0 if it is before it).
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -88,7 +91,10 @@ pub(crate) fn address(user: &str, device: DeviceId) -> Result<DeviceAddress> {
 /// Whether a body travels to a group under the sender's sender key (the rest of a group's
 /// traffic — group changes and sender-key distributions — goes pairwise).
 pub(crate) fn under_sender_key(body: &Body) -> bool {
-    !matches!(body, Body::Group(_) | Body::SenderKey { .. })
+    !matches!(
+        body,
+        Body::Group(_) | Body::SenderKey { .. } | Body::Settings { .. }
+    )
 }
 
 /// An enrolled account, ready to send and receive.
@@ -106,6 +112,9 @@ pub struct Messenger {
     /// The verified log head as this messenger last read it from the store: a received
     /// message whose head equals it needs no store read (fork detection's common case).
     pub(crate) own_head: std::sync::Mutex<Option<parley_proto::org::LogHead>>,
+    /// The directory of the verified log, folded for search; dropped whenever this messenger
+    /// stores a longer log ([`Messenger::search_directory`]).
+    pub(crate) directory: std::sync::Mutex<Option<std::sync::Arc<crate::search::DirectoryIndex>>>,
 }
 
 impl Messenger {
@@ -156,6 +165,7 @@ impl Messenger {
             last_stamp: std::sync::atomic::AtomicU64::new(0),
             past_heads: std::sync::Mutex::default(),
             own_head: std::sync::Mutex::default(),
+            directory: std::sync::Mutex::default(),
         };
         if policy.offline_lock_secs > 0 && away > policy.offline_lock_secs {
             tracing::warn!(away, "offline for longer than the policy allows: locked");
@@ -246,6 +256,7 @@ async fn direct_conversation(
             title: String::new(),
             created_at: now_ms(),
             last_read: 0,
+            notify: crate::store::NotifySettings::default(),
         })
         .await?;
     }

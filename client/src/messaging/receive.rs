@@ -39,6 +39,11 @@ pub struct Received {
     pub org_head: Option<parley_proto::org::LogHead>,
     /// What it says.
     pub body: Body,
+    /// It mentions this user (by id, or `@all` from someone who may).
+    pub mentioned: bool,
+    /// It should notify: a new text or file from someone else, let through by this user's
+    /// settings for the conversation at the time it was received.
+    pub notify: bool,
 }
 
 impl Received {
@@ -152,6 +157,7 @@ impl Messenger {
         }
         let mut content = content;
         content.edited = None; // the store's, never the wire's
+        self.check_mention_all(tx, author, &mut content).await?;
         let row = self.store.message_row_id(author.as_str(), &content.id.0);
         if let Some(existing) = tx.message(&row).await? {
             // An edit that came before its message is applied to it now; anything else in
@@ -176,6 +182,12 @@ impl Messenger {
         {
             return Ok(None);
         }
+        let me = self.account.user.as_str();
+        let mentioned = !own_copy && super::notify::mentions(&content.body, me);
+        let notify = !own_copy && {
+            let settings = tx.conversation(&conversation).await?.map(|c| c.notify);
+            super::notify::should_notify(&settings.unwrap_or_default(), &content.body, me, now_ms())
+        };
         Ok(Some(Received {
             from: author.clone(),
             device: env.source_device,
@@ -190,6 +202,8 @@ impl Messenger {
                 _ => None,
             },
             body: content.body,
+            mentioned,
+            notify,
         }))
     }
 }

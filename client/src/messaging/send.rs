@@ -16,6 +16,7 @@ impl Messenger {
             text: text.to_owned(),
             reply_to: None,
             mentions: vec![],
+            mention_all: false,
         };
         self.send_body(to, body).await
     }

@@ -57,6 +57,8 @@ pub struct ConversationSummary {
     /// Messages and files from others not yet read here, counted among the latest
     /// [`UNREAD_SCAN`] rows.
     pub unread: u32,
+    /// This user's notification settings for it.
+    pub notify: crate::store::NotifySettings,
 }
 
 impl Messenger {
@@ -89,6 +91,7 @@ impl Messenger {
                 }),
                 last: items.into_iter().rev().find(|i| is_message(&i.body)),
                 unread: u32::try_from(unread).unwrap_or(u32::MAX),
+                notify: conversation.notify,
             });
         }
         tx.commit().await?;

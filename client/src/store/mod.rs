@@ -83,8 +83,8 @@ pub use error::{StoreError, StoreResult};
 pub use key::{KeySource, Keystore, MemoryKeystore, StoreId, default_key_dir};
 pub use records::{
     Account, Attachment, AttachmentId, Contact, ContactDevice, Conversation, ConversationId,
-    ConversationKind, Message, MessageId, MessageStatus, OutboxId, OutboxItem, SenderKeyShare,
-    Unlock,
+    ConversationKind, Message, MessageId, MessageStatus, NotifySettings, OutboxId, OutboxItem,
+    SenderKeyShare, Unlock,
 };
 
 use seal::Sealer;

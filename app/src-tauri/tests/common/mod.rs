@@ -291,6 +291,15 @@ impl App {
         }
     }
 
+    /// Waits until no element matches `css`.
+    pub async fn wait_gone(&self, css: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while !self.find_all(css).await.is_empty() {
+            assert!(Instant::now() < deadline, "{css} is still there");
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
     /// `[data-testid="id"]` plus `rest` (attribute selectors).
     pub fn id(id: &str, rest: &str) -> String {
         format!("[data-testid=\"{id}\"]{rest}")

@@ -4,6 +4,7 @@ use parley_crypto::codec::{Reader, Writer as _};
 use parley_crypto::consts::MAX_USER_ID_LEN;
 use parley_crypto::error::DecodeError;
 use parley_crypto::sender_key::GroupId;
+use parley_proto::content::NotifyLevel;
 use std::fmt;
 use zeroize::Zeroizing;
 
@@ -26,6 +27,17 @@ pub enum ConversationKind {
     },
 }
 
+/// This user's notification settings for a conversation (synced to the user's other devices).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NotifySettings {
+    /// When to notify.
+    pub notify: parley_proto::content::NotifyLevel,
+    /// Silent until this time (ms since the Unix epoch); 0: not muted.
+    pub muted_until: u64,
+    /// The revision of the last change applied (the latest wins on every device).
+    pub revision: u64,
+}
+
 /// A 1:1 or group conversation.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Conversation {
@@ -39,6 +51,8 @@ pub struct Conversation {
     pub created_at: u64,
     /// Timestamp of the last message the user has seen.
     pub last_read: u64,
+    /// This user's notification settings for it.
+    pub notify: NotifySettings,
 }
 
 impl fmt::Debug for Conversation {
@@ -77,6 +91,15 @@ impl Conversation {
         out.put_bytes(self.title.as_bytes());
         out.put_u64(self.created_at);
         out.put_u64(self.last_read);
+        // Added after the first stores were written: a record that ends before them has the
+        // defaults.
+        out.put_u8(match self.notify.notify {
+            NotifyLevel::All => 0,
+            NotifyLevel::Mentions => 1,
+            NotifyLevel::None => 2,
+        });
+        out.put_u64(self.notify.muted_until);
+        out.put_u64(self.notify.revision);
         out
     }
 
@@ -101,6 +124,20 @@ impl Conversation {
         let title = text(&mut r, MAX_TEXT)?;
         let created_at = r.u64()?;
         let last_read = r.u64()?;
+        let notify = if r.remaining() == 0 {
+            NotifySettings::default()
+        } else {
+            NotifySettings {
+                notify: match r.u8()? {
+                    0 => NotifyLevel::All,
+                    1 => NotifyLevel::Mentions,
+                    2 => NotifyLevel::None,
+                    _ => return Err(DecodeError::InvalidValue),
+                },
+                muted_until: r.u64()?,
+                revision: r.u64()?,
+            }
+        };
         r.finish()?;
         Ok(Self {
             id,
@@ -108,6 +145,7 @@ impl Conversation {
             title,
             created_at,
             last_read,
+            notify,
         })
     }
 }

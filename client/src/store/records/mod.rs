@@ -25,7 +25,7 @@ mod unlock;
 pub use account::Account;
 pub use attachment::Attachment;
 pub use contact::{Contact, ContactDevice};
-pub use conversation::{Conversation, ConversationKind};
+pub use conversation::{Conversation, ConversationKind, NotifySettings};
 pub use message::{Message, MessageStatus};
 pub use outbox::OutboxItem;
 pub use sender_key::SenderKeyShare;

@@ -33,6 +33,7 @@ async fn the_files_hold_no_marker_and_no_key_bytes() {
         title: MARKER.into(),
         created_at: 1,
         last_read: 1,
+        notify: NotifySettings::default(),
     })
     .await
     .unwrap();

@@ -102,6 +102,7 @@ async fn contacts_and_conversations_round_trip() {
         title: String::new(),
         created_at: 10,
         last_read: 0,
+        notify: NotifySettings::default(),
     };
     let team = Conversation {
         id: store.group_conversation_id(&group),
@@ -112,7 +113,20 @@ async fn contacts_and_conversations_round_trip() {
         title: "Team".into(),
         created_at: 11,
         last_read: 5,
+        notify: NotifySettings {
+            notify: parley_proto::content::NotifyLevel::Mentions,
+            muted_until: 1_900_000_000_000,
+            revision: 3,
+        },
     };
+    // A record written before the settings existed ends after `last_read`: the defaults.
+    let old = direct.encode();
+    let old = old.get(..old.len() - 17).unwrap();
+    assert_eq!(Conversation::decode(direct.id, old).unwrap(), direct);
+    let mut bad = team.encode().to_vec();
+    let level = bad.len() - 17;
+    bad[level] = 9;
+    assert!(Conversation::decode(team.id, &bad).is_err());
     assert_ne!(direct.id, store.direct_conversation_id("carol"));
 
     let mut tx = store.begin().await.unwrap();
