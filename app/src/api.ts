@@ -26,6 +26,8 @@ import type {
   NotifyState,
   OrgPolicy,
   Person,
+  PresenceDto,
+  PresenceKind,
   Progress,
   UiEvent,
 } from "./bindings";
@@ -57,6 +59,10 @@ export const conversations = () => invoke<ChatSummary[]>("conversations");
 export const timeline = (chat: Chat, before: number | null, limit: number) =>
   invoke<Item[]>("timeline", { chat, before, limit });
 export const readChat = (chat: Chat) => invoke<number>("read_chat", { chat });
+export const presence = () => invoke<PresenceDto[]>("presence");
+export const setPresence = (state: PresenceKind) => invoke<null>("set_presence", { state });
+export const setDisappearing = (chat: Chat, secs: number) =>
+  invoke<null>("set_disappearing", { chat, secs });
 export const setNotify = (chat: Chat, level: Notify, mutedUntil: number) =>
   invoke<NotifyState>("set_notify", { chat, level, mutedUntil });
 export const sendText = (chat: Chat, text: string, replyTo: ItemRef | null) =>

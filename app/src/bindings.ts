@@ -77,7 +77,11 @@ remove: boolean, } | { "kind": "group",
 /**
  * What changed.
  */
-change: GroupEvent, };
+change: GroupEvent, } | { "kind": "timer", 
+/**
+ * Seconds.
+ */
+secs: number, };
 
 export type GroupEvent = { "kind": "created", 
 /**
@@ -155,6 +159,32 @@ level: Notify,
  */
 muted_until: number, };
 
+export type DisappearingState = { 
+/**
+ * The conversation's timer, seconds (0: off).
+ */
+secs: number, 
+/**
+ * The org's maximum, seconds (0: none).
+ */
+max_secs: number, };
+
+export type PresenceKind = "online" | "away" | "offline";
+
+export type PresenceDto = { 
+/**
+ * Whose.
+ */
+user: string, 
+/**
+ * Online, away or offline.
+ */
+state: PresenceKind, 
+/**
+ * When they were last active (ms), unless they hide it.
+ */
+last_seen: number | null, };
+
 export type ChatSummary = { 
 /**
  * Which.
@@ -183,7 +213,11 @@ unread: number,
 /**
  * When it notifies.
  */
-notify: NotifyState, };
+notify: NotifyState, 
+/**
+ * Its disappearing-message timer.
+ */
+disappearing: DisappearingState, };
 
 export type GroupDetails = { 
 /**
@@ -343,7 +377,11 @@ chat: Chat,
 /**
  * A new message or file from someone else, to notify about.
  */
-notify: Item | null, } | { "kind": "typing", 
+notify: Item | null, } | { "kind": "presence", 
+/**
+ * Theirs.
+ */
+presence: PresenceDto, } | { "kind": "typing", 
 /**
  * Where.
  */

@@ -135,6 +135,12 @@ pub enum Command {
     /// saved there.
     #[command(after_help = commands::listen::AFTER_HELP)]
     Listen(commands::listen::Args),
+    /// Who is online among the people you talk to; tell them about yourself.
+    #[command(subcommand, after_help = commands::presence::AFTER_HELP)]
+    Presence(commands::presence::PresenceCommand),
+    /// Show or set a conversation's disappearing-message timer (for every member).
+    #[command(after_help = commands::disappear::AFTER_HELP)]
+    Disappear(commands::disappear::Args),
     /// Show or set when a conversation notifies you: every message, mentions only, or never;
     /// mute for a while. Synced to your other devices.
     #[command(after_help = commands::notify::AFTER_HELP)]
@@ -215,6 +221,8 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<Outcome, CliError> {
         Command::SendFile(args) => send_file::run(&ctx, out, args).await,
         Command::Listen(args) => listen::run(&ctx, out, args).await,
         Command::Notify(args) => notify::run(&ctx, args).await,
+        Command::Disappear(args) => disappear::run(&ctx, args).await,
+        Command::Presence(command) => presence::run(&ctx, command).await,
         Command::SaveFile(args) => save_file::run(&ctx, out, args).await,
         Command::History(args) => history::run(&ctx, args).await,
         Command::Edit(args) => edit::run(&ctx, args).await,

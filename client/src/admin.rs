@@ -116,7 +116,7 @@ impl Messenger {
             })
             .await;
         save_log(self.store(), &log).await?;
-        self.forget_directory();
+        self.forget_log_caches();
         let entry = appended?;
         // The contacts of the users it (and what came before it) names follow at once.
         new.push(entry.clone());

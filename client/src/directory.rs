@@ -134,7 +134,7 @@ impl Messenger {
             return Ok(Vec::new());
         }
         save_log(self.store(), &log).await?;
-        self.forget_directory();
+        self.forget_log_caches();
         self.obey_wipe(log.state()).await?;
         self.follow_log(log.state(), &new).await?;
         tracing::debug!(entries = new.len(), "org log advanced");

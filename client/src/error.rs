@@ -88,6 +88,12 @@ pub enum Error {
     /// The message is over a size limit.
     #[error("the message is over a size limit")]
     TooLarge,
+    /// A disappearing-message timer longer than the org's policy allows.
+    #[error("the org's policy lets messages last at most {max_secs} seconds")]
+    OverPolicy {
+        /// The policy's maximum, in seconds.
+        max_secs: u64,
+    },
     /// A received envelope was refused (see [`Rejection`]).
     #[error("{0}")]
     Rejected(Rejection),
@@ -219,6 +225,7 @@ impl Error {
             Self::NoSuchFile => "no_such_file",
             Self::NotGroupAdmin => "not_group_admin",
             Self::TooLarge => "too_large",
+            Self::OverPolicy { .. } => "over_policy",
             Self::Rejected(_) => "rejected",
             Self::Crypto(_) => "crypto_failed",
             Self::Invite(_) => "invite_invalid",

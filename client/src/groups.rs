@@ -151,6 +151,7 @@ impl Messenger {
             created_at: now_ms(),
             last_read: 0,
             notify: NotifySettings::default(),
+            timer: crate::store::Timer::default(),
         })
         .await?;
         tx.commit().await?;
@@ -309,9 +310,9 @@ impl Messenger {
         }
     }
 
-    /// Whether `author` may mention everyone (`@all`) in `group`: an org admin, or an admin of
-    /// the group.
-    pub(crate) async fn may_mention_all(
+    /// Whether `author` is an org admin or an admin of `group`: who may mention everyone
+    /// (`@all`) and set the group's disappearing-message timer.
+    pub(crate) async fn is_admin_of_group_or_org(
         &self,
         tx: &mut StoreTx<'_>,
         group: &GroupId,
@@ -440,7 +441,8 @@ impl Messenger {
             title: after.name,
             created_at,
             last_read: 0,
-            notify: existing.map(|c| c.notify).unwrap_or_default(),
+            notify: existing.as_ref().map(|c| c.notify).unwrap_or_default(),
+            timer: existing.map(|c| c.timer).unwrap_or_default(),
         })
         .await?;
         Ok(())
@@ -510,6 +512,7 @@ impl Messenger {
         users: &[String],
         body: &B64,
         shares: &[SenderKeyShare],
+        ttl_secs: Option<u64>,
     ) -> Result<Delivered> {
         let mut out = Delivered::default();
         let mut requests: Vec<Vec<RecipientEnvelopes>> = vec![Vec::new()];
@@ -553,7 +556,10 @@ impl Messenger {
                 .collect();
             let e = match self
                 .relay()
-                .send_multi(&MultiSendRequest { recipients })
+                .send_multi(&MultiSendRequest {
+                    recipients,
+                    ttl_secs,
+                })
                 .await
             {
                 Ok(answer) => {
@@ -705,7 +711,7 @@ impl Messenger {
 
             // One request for all the members (more only for a very large group).
             let delivered = self
-                .send_group_envelopes(&item.recipients, &body, &shares)
+                .send_group_envelopes(&item.recipients, &body, &shares, content.expires_in)
                 .await?;
             item.recipients.retain(|r| !delivered.users.contains(r));
             if !delivered.changed {

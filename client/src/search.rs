@@ -248,9 +248,13 @@ impl Messenger {
         self.directory.lock().ok()?.clone()
     }
 
-    /// Drops the folded directory: the stored log changed.
-    pub(crate) fn forget_directory(&self) {
+    /// Drops what was derived from the stored log (the folded directory, the policy): the
+    /// stored log changed.
+    pub(crate) fn forget_log_caches(&self) {
         if let Ok(mut cached) = self.directory.lock() {
+            *cached = None;
+        }
+        if let Ok(mut cached) = self.policy.lock() {
             *cached = None;
         }
     }

@@ -168,7 +168,13 @@ mod tests {
                 }],
             }];
             socket
-                .send(request, MultiSendRequest { recipients })
+                .send(
+                    request,
+                    MultiSendRequest {
+                        recipients,
+                        ttl_secs: None,
+                    },
+                )
                 .await?;
         }
         for request in [7u64, 8] {

@@ -230,6 +230,7 @@ async fn send(relay: &Relay, to: &[&[Device]], body: &[u8]) -> anyhow::Result<()
             let user = one.first().context("a user with no device")?.user.clone();
             let req = SendRequest {
                 messages: envelopes(one, body),
+                ttl_secs: None,
             };
             relay.send(&user, &req).await?;
         }
@@ -243,7 +244,12 @@ async fn send(relay: &Relay, to: &[&[Device]], body: &[u8]) -> anyhow::Result<()
                     })
                 })
                 .collect();
-            relay.send_multi(&MultiSendRequest { recipients }).await?;
+            relay
+                .send_multi(&MultiSendRequest {
+                    recipients,
+                    ttl_secs: None,
+                })
+                .await?;
         }
     }
     Ok(())
@@ -261,6 +267,7 @@ fn socket_send(to: &[&[Device]], body: &[u8]) -> MultiSendRequest {
                 })
             })
             .collect(),
+        ttl_secs: None,
     }
 }
 

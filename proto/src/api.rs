@@ -251,6 +251,10 @@ pub struct OutgoingEnvelope {
 pub struct SendRequest {
     /// The envelopes.
     pub messages: Vec<OutgoingEnvelope>,
+    /// Delete them from the queues after this many seconds if not fetched by then (a
+    /// disappearing message); the relay's own message TTL applies when it is shorter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
 }
 
 /// One recipient user's envelopes in a [`MultiSendRequest`].
@@ -273,6 +277,9 @@ pub struct RecipientEnvelopes {
 pub struct MultiSendRequest {
     /// At most [`MAX_ENVELOPES_PER_SEND`] envelopes in all, each user once.
     pub recipients: Vec<RecipientEnvelopes>,
+    /// As [`SendRequest::ttl_secs`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
 }
 
 /// A user's devices the request missed or named in excess (409 of `POST /v1/messages`).

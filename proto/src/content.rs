@@ -216,6 +216,23 @@ pub enum Body {
         /// parley-crypto's distribution message.
         distribution: B64,
     },
+    /// The author is online, away or offline (sent only while the org's policy shares
+    /// presence, to the people the author has conversations with; never queued).
+    Presence {
+        /// Online, away or offline.
+        state: PresenceState,
+        /// When the author was last active (ms since the Unix epoch); `None` when the author
+        /// hides it.
+        #[serde(default)]
+        last_seen: Option<u64>,
+    },
+    /// Sets the conversation's disappearing-message timer (in a group, an admin of the group
+    /// or an org admin only). Messages sent after it disappear `secs` after they were sent;
+    /// 0 turns it off. The org's policy caps it.
+    Timer {
+        /// Seconds; 0: off.
+        secs: u64,
+    },
     /// This user's notification settings for the conversation, synced to the user's other
     /// devices (sent to them only; any other author is refused). Of several, the one with the
     /// highest `revision` wins.
@@ -231,6 +248,39 @@ pub enum Body {
     /// A kind this build does not know (from a newer client).
     #[serde(other)]
     Unknown,
+}
+
+/// Whether someone is there (docs/architecture.md §7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceState {
+    /// Using Parley now.
+    Online,
+    /// Connected, but not using it.
+    Away,
+    /// Gone.
+    Offline,
+}
+
+impl PresenceState {
+    /// The word for it (the CLI's and the JSON's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Away => "away",
+            Self::Offline => "offline",
+        }
+    }
+
+    /// The state from its word.
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "online" => Some(Self::Online),
+            "away" => Some(Self::Away),
+            "offline" => Some(Self::Offline),
+            _ => None,
+        }
+    }
 }
 
 /// When a conversation notifies (docs/architecture.md §7).
@@ -279,6 +329,11 @@ pub struct Content {
     /// How many entries the author's log had (`org_head` is the hash of the last one).
     #[serde(default)]
     pub org_len: Option<u64>,
+    /// A disappearing message: it is deleted from every store this many seconds after it was
+    /// sent (the earlier of the author's clock and the receiver's), and the relay is asked
+    /// to drop its envelopes as soon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<u64>,
     /// The revision of the last edit applied to a stored message (its text is the edit's).
     /// Kept only in the local store: a receiver clears what the wire says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -315,6 +370,7 @@ impl Content {
             sync_to: None,
             org_head: None,
             org_len: None,
+            expires_in: None,
             edited: None,
             body,
         }
@@ -429,9 +485,12 @@ impl Content {
                     Ok(())
                 }
             }
-            Body::Delete { .. } | Body::Typing { .. } | Body::Settings { .. } | Body::Unknown => {
-                Ok(())
-            }
+            Body::Delete { .. }
+            | Body::Typing { .. }
+            | Body::Settings { .. }
+            | Body::Timer { .. }
+            | Body::Presence { .. }
+            | Body::Unknown => Ok(()),
         }
     }
 }
@@ -462,6 +521,11 @@ mod tests {
                 notify: NotifyLevel::Mentions,
                 muted_until: 5,
                 revision: 7,
+            },
+            Body::Timer { secs: 86_400 },
+            Body::Presence {
+                state: PresenceState::Away,
+                last_seen: Some(9),
             },
             Body::File {
                 attachment: AttachmentPointer {

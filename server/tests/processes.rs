@@ -25,6 +25,7 @@ async fn send(from: &Device, to: &Device, body: &[u8]) -> Result<(), RelayError>
             registration_id: to.registration_id,
             body: B64(body.to_vec()),
         }],
+        ttl_secs: None,
     };
     from.relay.send(&to.user, &req).await.map(|_| ())
 }

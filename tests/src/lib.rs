@@ -608,6 +608,16 @@ pub async fn drain(m: &Messenger) -> Vec<Received> {
     got
 }
 
+/// The lines of the conversation with `with` as `d` shows it now ([`Messenger::history`]).
+pub async fn shown(d: &Device, with: &parley_client::messaging::Target) -> Vec<String> {
+    d.m.history(with, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.text)
+        .collect()
+}
+
 /// The texts of `messages`, in order.
 pub fn texts(messages: &[Received]) -> Vec<String> {
     messages

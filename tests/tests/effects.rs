@@ -10,19 +10,10 @@
 
 use parley_client::messaging::Target;
 use parley_client::store::MessageStatus;
-use parley_e2e::{Backend, Device, Org, Server, receive, texts};
+use parley_e2e::{Backend, Device, Org, Server, receive, shown as history, texts};
 use parley_proto::UserId;
 use parley_proto::content::{Body, MessageRef};
 use parley_proto::ws::ServerFrame;
-
-async fn history(d: &Device, with: &Target) -> Vec<String> {
-    d.m.history(with, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.text)
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_deletes_reactions_and_receipts() {

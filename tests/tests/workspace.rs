@@ -1,7 +1,7 @@
 //! The company workspace through a real relay: mentions carried as user ids, notification
 //! settings that decide which messages notify and that sync, end-to-end encrypted, to the
 //! user's other devices; an `@all` from someone who may not make one is dropped by every
-//! receiver.
+//! receiver; disappearing messages; presence under the org policy.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -10,7 +10,7 @@
 )]
 
 use parley_client::messaging::{Received, Target};
-use parley_e2e::{Backend, Org, Server, drain};
+use parley_e2e::{Backend, Org, Server, drain, shown};
 use parley_proto::content::{Body, NotifyLevel};
 
 /// (text, mentioned, notify) of the texts among `got`.
@@ -180,5 +180,198 @@ async fn mention_only_settings_notify_only_on_mentions_and_sync_to_other_devices
     assert_eq!(
         flags(&drain(&carol2.m).await).last().unwrap(),
         &("@carol and again".to_owned(), true, true)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disappearing_messages_leave_every_store_even_one_offline_past_the_timer() {
+    use parley_proto::org::Policy;
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let bob2 = org.link(&bob, 2).await; // stays offline until the end
+    let carol = org.invite(&alice, "carol").await;
+    let to_bob = Target::User(bob.user());
+    let to_alice = Target::User(alice.user());
+
+    // Alice turns on a 2-second timer in her chat with Bob; Bob's device follows it.
+    alice.m.set_disappearing(&to_bob, 2).await.unwrap();
+    drain(&bob.m).await;
+    assert_eq!(bob.m.disappearing(&to_alice).await.unwrap().secs, 2);
+    alice
+        .m
+        .send_text(&to_bob, "the code is 4711")
+        .await
+        .unwrap();
+    let got = drain(&bob.m).await;
+    assert_eq!(got.last().unwrap().text(), Some("the code is 4711"));
+    assert!(
+        shown(&bob, &to_alice)
+            .await
+            .contains(&"the code is 4711".to_owned())
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for (d, with) in [(&alice, &to_bob), (&bob, &to_alice)] {
+        let texts = shown(d, with).await;
+        assert!(
+            !texts.iter().any(|t| t.contains("4711")),
+            "{}: {texts:?}",
+            d.name
+        );
+        assert!(
+            texts.contains(&"[set messages to disappear after 2 seconds]".to_owned()),
+            "the timer change stays: {texts:?}"
+        );
+    }
+    // Bob's second device was offline past the timer: the message reaches it and is never
+    // stored or shown (the timer message itself is).
+    let got = drain(&bob2.m).await;
+    assert!(
+        got.iter().all(|r| r.text() != Some("the code is 4711")),
+        "{got:?}"
+    );
+    assert!(
+        !shown(&bob2, &to_alice)
+            .await
+            .iter()
+            .any(|t| t.contains("4711"))
+    );
+
+    // In a group only an admin of the group (or an org admin) sets the timer; a forged one
+    // from a plain member is refused by the check that guards receiving (`apply`), which
+    // refuses it on her own device already, so nothing is sent.
+    let group = alice
+        .m
+        .create_group("Board", &[bob.user(), carol.user()])
+        .await
+        .unwrap();
+    let board = Target::Group(group);
+    for d in [&bob, &carol] {
+        drain(&d.m).await;
+    }
+    let e = carol.m.set_disappearing(&board, 60).await.unwrap_err();
+    assert_eq!(e.code(), "not_group_admin");
+    let e = carol
+        .m
+        .send_body(&board, Body::Timer { secs: 60 })
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not an admin of the group"), "{e}");
+    drain(&bob.m).await;
+    assert_eq!(bob.m.disappearing(&board).await.unwrap().secs, 0);
+
+    // The org's maximum: 3 seconds for every conversation, even one without a timer; no
+    // conversation may ask for more.
+    alice
+        .m
+        .set_policy(Policy {
+            max_disappearing_secs: 3,
+            ..Policy::default()
+        })
+        .await
+        .unwrap();
+    bob.m.sync_org().await.unwrap();
+    let e = alice.m.set_disappearing(&board, 10).await.unwrap_err();
+    assert_eq!(e.code(), "over_policy");
+    assert_eq!(
+        bob.m.disappearing(&board).await.unwrap().effective(),
+        Some(3)
+    );
+    bob.m
+        .send_text(&board, "board minutes attached")
+        .await
+        .unwrap();
+    drain(&alice.m).await;
+    drain(&carol.m).await;
+    assert!(
+        shown(&carol, &board)
+            .await
+            .contains(&"board minutes attached".to_owned())
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    for d in [&alice, &bob, &carol] {
+        assert!(
+            !shown(d, &board)
+                .await
+                .contains(&"board minutes attached".to_owned()),
+            "{}",
+            d.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_end_to_end_and_nothing_leaves_a_device_with_the_policy_off() {
+    use parley_proto::content::PresenceState;
+    use parley_proto::org::Policy;
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let carol = org.invite(&alice, "carol").await; // no conversation with Alice
+    let to_bob = Target::User(bob.user());
+    alice.m.send_text(&to_bob, "hi").await.unwrap();
+    drain(&bob.m).await;
+
+    // Shared by default: Alice tells the people she talks to (Bob, not Carol).
+    assert_eq!(
+        alice.m.set_presence(PresenceState::Online).await.unwrap(),
+        1
+    );
+    let got = drain(&bob.m).await;
+    assert!(matches!(
+        got.last().unwrap().body,
+        Body::Presence {
+            state: PresenceState::Online,
+            last_seen: Some(_)
+        }
+    ));
+    let seen = bob.m.presence().await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (seen[0].user.as_str(), seen[0].state),
+        ("alice", PresenceState::Online)
+    );
+    assert!(seen[0].last_seen.is_some());
+    assert!(drain(&carol.m).await.is_empty());
+
+    // Alice hides when she was last active.
+    alice.m.set_hide_last_seen(true).await.unwrap();
+    alice.m.set_presence(PresenceState::Away).await.unwrap();
+    drain(&bob.m).await;
+    let seen = bob.m.presence().await.unwrap();
+    assert_eq!(
+        (seen[0].state, seen[0].last_seen),
+        (PresenceState::Away, None)
+    );
+
+    // The policy turns presence off: no presence and no typing leave Alice's device (the
+    // relay's queues do not grow), and Bob shows none.
+    alice
+        .m
+        .set_policy(Policy {
+            presence: false,
+            ..Policy::default()
+        })
+        .await
+        .unwrap();
+    bob.m.sync_org().await.unwrap();
+    let db = server.database().await;
+    let queued = db.int("SELECT COUNT(*) FROM envelopes", &[]).await;
+    assert_eq!(
+        alice.m.set_presence(PresenceState::Online).await.unwrap(),
+        0
+    );
+    alice.m.typing(&bob.user(), true).await.unwrap();
+    bob.m.typing(&alice.user(), true).await.unwrap();
+    assert_eq!(db.int("SELECT COUNT(*) FROM envelopes", &[]).await, queued);
+    assert!(bob.m.presence().await.unwrap().is_empty());
+    // The relay keeps no presence of its own.
+    assert_eq!(
+        db.int(
+            "SELECT COUNT(*) FROM sqlite_master WHERE sql LIKE '%presence%' OR name LIKE '%presence%'",
+            &[]
+        )
+        .await,
+        0
     );
 }

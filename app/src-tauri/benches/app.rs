@@ -74,6 +74,7 @@ async fn fill(home: &std::path::Path, keys: &std::path::Path) {
             created_at: start,
             last_read: 0,
             notify: parley_client::store::NotifySettings::default(),
+            timer: parley_client::store::Timer::default(),
         })
         .await
         .unwrap();
@@ -111,6 +112,7 @@ async fn fill(home: &std::path::Path, keys: &std::path::Path) {
                 } else {
                     MessageStatus::Seen
                 },
+                expires_at: None,
             })
             .await
             .unwrap();

@@ -14,7 +14,8 @@ use tauri::{AppHandle, State};
 
 use crate::dto::{
     AppState, AuditLine, Chat, ChatSummary, CommandError, GoneReason, GroupDetails, InvitePreview,
-    Item, ItemRef, Me, Notify, NotifyState, OrgPolicy, Person, Progress, message_id,
+    Item, ItemRef, Me, Notify, NotifyState, OrgPolicy, Person, PresenceDto, PresenceKind, Progress,
+    message_id,
 };
 use crate::session::Shared;
 
@@ -362,6 +363,28 @@ fn image_type(content_type: &str) -> Option<&'static str> {
 pub async fn directory(shared: Shared_<'_>) -> Result<Vec<Person>> {
     let org = shared.messenger().await?.org().await?;
     Ok(org.users().map(|(u, r)| Person::of(u, r)).collect())
+}
+
+/// Colleagues' presence as they last shared it (none while the policy is off).
+#[tauri::command]
+pub async fn presence(shared: Shared_<'_>) -> Result<Vec<PresenceDto>> {
+    let m = shared.messenger().await?;
+    Ok(m.presence().await?.into_iter().map(Into::into).collect())
+}
+
+/// Tells the people this user talks to that it is `state` (nothing while the policy is off).
+#[tauri::command]
+pub async fn set_presence(shared: Shared_<'_>, state: PresenceKind) -> Result<()> {
+    let m = shared.messenger().await?;
+    m.set_presence(state.into()).await?;
+    Ok(())
+}
+
+/// Sets the disappearing-message timer of `chat` (0: off) for every member.
+#[tauri::command]
+pub async fn set_disappearing(shared: Shared_<'_>, chat: Chat, secs: u64) -> Result<()> {
+    let m = shared.messenger().await?;
+    queued_ok(m.set_disappearing(&chat.target()?, secs).await).map(|_| ())
 }
 
 /// Sets when `chat` notifies (synced to this user's other devices).

@@ -9,7 +9,9 @@ use parley_client::ErrorInfo;
 use parley_client::messaging::{ConversationSummary, Target, TimelineItem};
 use parley_client::store::MessageStatus;
 use parley_proto::UserId;
-use parley_proto::content::{Body, GroupChange, GroupId, MessageId, MessageRef, NotifyLevel};
+use parley_proto::content::{
+    Body, GroupChange, GroupId, MessageId, MessageRef, NotifyLevel, PresenceState,
+};
 use parley_proto::org::{Profile, RevokeReason};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -211,6 +213,12 @@ pub enum ItemBody {
         /// What changed.
         change: GroupEvent,
     },
+    /// The conversation's disappearing-message timer was set (0: turned off).
+    Timer {
+        /// Seconds.
+        #[ts(type = "number")]
+        secs: u64,
+    },
 }
 
 /// A group change, for the UI to put in words.
@@ -326,6 +334,7 @@ impl Item {
                     },
                 },
             },
+            Body::Timer { secs } => ItemBody::Timer { secs },
             _ => return None,
         };
         Some(Self {
@@ -359,6 +368,73 @@ pub struct ChatSummary {
     pub unread: u32,
     /// When it notifies.
     pub notify: NotifyState,
+    /// Its disappearing-message timer.
+    pub disappearing: DisappearingState,
+}
+
+/// Online, away or offline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceKind {
+    /// Using Parley now.
+    Online,
+    /// Connected, not using it.
+    Away,
+    /// Gone.
+    Offline,
+}
+
+impl From<PresenceState> for PresenceKind {
+    fn from(s: PresenceState) -> Self {
+        match s {
+            PresenceState::Online => Self::Online,
+            PresenceState::Away => Self::Away,
+            PresenceState::Offline => Self::Offline,
+        }
+    }
+}
+
+impl From<PresenceKind> for PresenceState {
+    fn from(s: PresenceKind) -> Self {
+        match s {
+            PresenceKind::Online => Self::Online,
+            PresenceKind::Away => Self::Away,
+            PresenceKind::Offline => Self::Offline,
+        }
+    }
+}
+
+/// A colleague's presence as they last shared it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct PresenceDto {
+    /// Whose.
+    pub user: String,
+    /// Online, away or offline.
+    pub state: PresenceKind,
+    /// When they were last active (ms), unless they hide it.
+    #[ts(type = "number | null")]
+    pub last_seen: Option<u64>,
+}
+
+impl From<parley_client::store::Presence> for PresenceDto {
+    fn from(p: parley_client::store::Presence) -> Self {
+        Self {
+            user: p.user,
+            state: p.state.into(),
+            last_seen: p.last_seen,
+        }
+    }
+}
+
+/// A conversation's disappearing-message timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct DisappearingState {
+    /// The conversation's timer, seconds (0: off).
+    #[ts(type = "number")]
+    pub secs: u64,
+    /// The org's maximum, seconds (0: none).
+    #[ts(type = "number")]
+    pub max_secs: u64,
 }
 
 /// When a conversation notifies (the engine's `NotifyLevel`).
@@ -427,6 +503,10 @@ impl ChatSummary {
             active_at: c.active_at,
             unread: c.unread,
             notify: c.notify.into(),
+            disappearing: DisappearingState {
+                secs: c.disappearing.secs,
+                max_secs: c.disappearing.max_secs,
+            },
         }
     }
 }
@@ -667,6 +747,11 @@ pub enum UiEvent {
         /// A new message or file from someone else, to notify about.
         notify: Option<Item>,
     },
+    /// A colleague shared their presence.
+    Presence {
+        /// Theirs.
+        presence: PresenceDto,
+    },
     /// Someone started or stopped typing.
     Typing {
         /// Where.
@@ -795,6 +880,9 @@ pub fn bindings() -> String {
         Item::decl(&cfg),
         Notify::decl(&cfg),
         NotifyState::decl(&cfg),
+        DisappearingState::decl(&cfg),
+        PresenceKind::decl(&cfg),
+        PresenceDto::decl(&cfg),
         ChatSummary::decl(&cfg),
         GroupDetails::decl(&cfg),
         Me::decl(&cfg),

@@ -16,7 +16,7 @@ use parley_proto::content::Body;
 use tauri::{AppHandle, Emitter as _};
 use tokio::sync::Mutex;
 
-use crate::dto::{Chat, CommandError, Connection, GoneReason, Item, UiEvent};
+use crate::dto::{Chat, CommandError, Connection, GoneReason, Item, PresenceDto, UiEvent};
 
 /// The name of the Tauri event that carries [`UiEvent`]s.
 pub const EVENT: &str = "parley://event";
@@ -129,8 +129,40 @@ pub fn emit(app: &AppHandle, event: UiEvent) {
     }
 }
 
-/// The delivery loop: connect, report each event, reconnect after a drop.
+/// The session's background work: delivery, and deleting messages whose time is up.
 async fn listen(app: AppHandle, shared: Arc<Shared>, m: Arc<Messenger>) {
+    tokio::select! {
+        () = deliver(app.clone(), shared, Arc::clone(&m)) => {}
+        () = sweep(app, m) => {}
+    }
+}
+
+/// Deletes disappearing messages as their time comes (each second), and tells the UI which
+/// conversations lost some.
+async fn sweep(app: AppHandle, m: Arc<Messenger>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match m.sweep_expired().await {
+            Ok(targets) => {
+                for target in targets {
+                    emit(
+                        &app,
+                        UiEvent::Changed {
+                            chat: Chat::of(&target),
+                            notify: None,
+                        },
+                    );
+                }
+            }
+            Err(e) => tracing::debug!(code = e.code(), "sweep failed"),
+        }
+    }
+}
+
+/// The delivery loop: connect, report each event, reconnect after a drop.
+async fn deliver(app: AppHandle, shared: Arc<Shared>, m: Arc<Messenger>) {
     let mut delay = Duration::from_secs(1);
     loop {
         shared.set_connection(&app, Connection::Connecting);
@@ -186,7 +218,15 @@ async fn report(app: &AppHandle, m: &Messenger, event: Event) {
                 (None, Some(to)) => Chat::of(&Target::User(to.clone())),
                 (None, None) => Chat::of(&Target::User(r.from.clone())),
             };
-            if let Body::Typing { started } = r.body {
+            if let Body::Presence { state, last_seen } = r.body {
+                UiEvent::Presence {
+                    presence: PresenceDto {
+                        user: r.from.to_string(),
+                        state: state.into(),
+                        last_seen,
+                    },
+                }
+            } else if let Body::Typing { started } = r.body {
                 UiEvent::Typing {
                     chat,
                     user: r.from.to_string(),

@@ -175,6 +175,21 @@ async fn join_chat_edit_react_files_and_admin() {
     app.click_on(&App::id("notify-save", "")).await;
     app.wait_gone(&App::id("chat-muted", "")).await;
 
+    // Disappearing messages for both: Alice's CLI learns the timer, the app shows who set it.
+    app.click_on(&App::id("timer-button", "")).await;
+    app.select(&App::id("timer-select", ""), "30").await;
+    app.click_on(&App::id("timer-save", "")).await;
+    app.wait_text(&App::id("timer-notice", ""), |t| t.contains("30 seconds"))
+        .await;
+    alice.run(&["listen", "--drain"]).await;
+    let timer = alice.run(&["--json", "disappear", "bob"]).await;
+    assert!(timer.contains("\"secs\":30"), "{timer}");
+    app.click_on(&App::id("timer-button", "")).await;
+    app.select(&App::id("timer-select", ""), "0").await;
+    app.click_on(&App::id("timer-save", "")).await;
+    app.wait_text(&App::id("timer-button", ""), |t| !t.contains("30"))
+        .await;
+
     // As an admin: revoke Carol's device (lost). The confirmation names her and the device;
     // afterwards the app offers no action on it, and Carol's CLI is refused.
     app.click_on(&App::id("nav-admin", "")).await;

@@ -1,4 +1,4 @@
-import type { Chat, Item, ItemBody, NotifyState } from "../bindings";
+import type { Chat, DisappearingState, Item, ItemBody, NotifyState } from "../bindings";
 
 /** A stable key for a conversation. */
 export function chatKey(c: Chat): string {
@@ -37,4 +37,11 @@ export function mergeLatest(loaded: Item[], latest: Item[]): Item[] {
 /** Whether a conversation with these notification settings is silent at `now`. */
 export function isQuiet(n: NotifyState | undefined, now: number): boolean {
   return !!n && (n.level === "none" || n.muted_until > now);
+}
+
+/** How long a conversation's messages last, in seconds: the shorter of its timer and the
+ * org's maximum that are on; 0 for ever. */
+export function effectiveTimer(d: DisappearingState | undefined): number {
+  const on = d ? [d.secs, d.max_secs].filter((s) => s > 0) : [];
+  return on.length ? Math.min(...on) : 0;
 }

@@ -1,5 +1,5 @@
-import type { ChatSummary } from "../bindings";
-import type { Lang } from "../i18n";
+import type { ChatSummary, PresenceDto } from "../bindings";
+import type { Lang, T } from "../i18n";
 
 /** The total of unread messages. */
 export function unreadTotal(list: ChatSummary[]): number {
@@ -40,4 +40,22 @@ export function shortDate(ms: number, lang: Lang): string {
 export function percent(done: number, total: number): number {
   if (total <= 0) return done > 0 ? 100 : 0;
   return Math.min(100, Math.floor((done * 100) / total));
+}
+
+/** A timer in words, in its largest whole unit: "30 seconds", "8 hours", "7 days". */
+export function durationText(secs: number, t: T): string {
+  if (secs % 86_400 === 0) return t("dur.days", { count: secs / 86_400 });
+  if (secs % 3600 === 0) return t("dur.hours", { count: secs / 3600 });
+  if (secs % 60 === 0) return t("dur.minutes", { count: secs / 60 });
+  return t("dur.seconds", { count: secs });
+}
+
+/** A colleague's presence in words: "online", "away", "last seen 10:42" (or a date). */
+export function presenceText(p: PresenceDto, t: T, lang: Lang, now = Date.now()): string {
+  if (p.state === "online") return t("presence.online");
+  if (p.state === "away") return t("presence.away");
+  if (p.last_seen === null) return t("presence.offline");
+  const sameDay = new Date(p.last_seen).toDateString() === new Date(now).toDateString();
+  const when = sameDay ? timeOfDay(p.last_seen, lang) : shortDate(p.last_seen, lang);
+  return t("presence.lastSeen", { when });
 }

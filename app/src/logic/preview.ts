@@ -20,6 +20,8 @@ export function previewText(item: Item | null, t: T): string {
       break;
     case "group":
       return t("preview.group");
+    case "timer":
+      return t("preview.timer");
   }
   return item.outgoing ? t("preview.you", { text: s }) : s;
 }

@@ -1,14 +1,16 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import * as api from "../api";
-import type { Chat, ChatSummary, Item, Me, Person } from "../bindings";
+import type { Chat, ChatSummary, Item, Me, Person, PresenceDto } from "../bindings";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Modal } from "../components/Modal";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
-import { chatKey, isQuiet, mergeLatest } from "../logic/chat";
+import { chatKey, effectiveTimer, isQuiet, mergeLatest } from "../logic/chat";
+import { durationText, presenceText } from "../logic/format";
 import { Composer, type Mode } from "./Composer";
 import { GroupDialog } from "./GroupDialog";
 import { MessageList } from "./MessageList";
+import { DisappearDialog } from "./DisappearDialog";
 import { NotifyDialog } from "./NotifyDialog";
 import type { RowActions } from "./MessageRow";
 
@@ -24,10 +26,12 @@ export function Conversation(props: {
   /** Bumped when the engine says this conversation changed. */
   version: number;
   typingUser: string | null;
+  /** The peer's presence, for a 1:1 conversation. */
+  presence: PresenceDto | null;
   /** Something was sent or read: the conversation list is stale. */
   onActivity: () => void;
 }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const { chat, nameOf, onActivity } = props;
   const key = chatKey(chat);
   const [items, setItems] = useState<Item[]>([]);
@@ -39,6 +43,7 @@ export function Conversation(props: {
   const [safety, setSafety] = useState<string | null>(null);
   const [groupOpen, setGroupOpen] = useState(false);
   const [notifyOpen, setNotifyOpen] = useState(false);
+  const [timerOpen, setTimerOpen] = useState(false);
   const itemsRef = useRef(items);
   itemsRef.current = items;
   const chatRef = useRef(chat);
@@ -165,6 +170,7 @@ export function Conversation(props: {
 
   const title = props.summary?.title ?? (chat.kind === "user" ? nameOf(chat.user) : "…");
   const quiet = isQuiet(props.summary?.notify, Date.now());
+  const timer = effectiveTimer(props.summary?.disappearing);
 
   return (
     <section className="conversation" aria-label={title}>
@@ -176,34 +182,60 @@ export function Conversation(props: {
           {chat.kind === "group" && props.summary && (
             <div className="muted small">{t("conv.members", { count: props.summary.members.length })}</div>
           )}
-          {chat.kind === "user" && <div className="muted small">{chat.user}</div>}
+          {chat.kind === "user" && (
+            <div className="muted small" data-testid="peer-presence">
+              {chat.user}
+              {props.presence && <> · {presenceText(props.presence, t, lang)}</>}
+            </div>
+          )}
         </div>
-        <button
-          type="button"
-          className="btn"
-          data-testid="notify-button"
-          aria-label={t("conv.notifications")}
-          title={t("conv.notifications")}
-          onClick={() => setNotifyOpen(true)}
-        >
-          {quiet ? "🔕" : "🔔"}
-          {quiet && <span className="small"> {t("conv.muted")}</span>}
-        </button>
-        {chat.kind === "group" && (
-          <button type="button" className="btn" data-testid="group-members-button" onClick={() => setGroupOpen(true)}>
-            {t("group.manage")}
+        <div className="conv-actions">
+          <button
+            type="button"
+            className="btn"
+            data-testid="timer-button"
+            aria-label={t("conv.timer")}
+            title={t("conv.timer")}
+            onClick={() => setTimerOpen(true)}
+          >
+            ⏱{timer > 0 && <span className="small"> {durationText(timer, t)}</span>}
           </button>
-        )}
-        {chat.kind === "user" && (
-          <button type="button" className="btn" data-testid="safety-number-button" onClick={showSafety}>
-            🛡 {t("conv.safetyNumber")}
+          <button
+            type="button"
+            className="btn"
+            data-testid="notify-button"
+            aria-label={t("conv.notifications")}
+            title={t("conv.notifications")}
+            onClick={() => setNotifyOpen(true)}
+          >
+            {quiet ? "🔕" : "🔔"}
+            {quiet && <span className="small"> {t("conv.muted")}</span>}
           </button>
-        )}
+          {chat.kind === "group" && (
+            <button type="button" className="btn" data-testid="group-members-button" onClick={() => setGroupOpen(true)}>
+              {t("group.manage")}
+            </button>
+          )}
+          {chat.kind === "user" && (
+            <button type="button" className="btn" data-testid="safety-number-button" onClick={showSafety}>
+              🛡 {t("conv.safetyNumber")}
+            </button>
+          )}
+        </div>
       </header>
       {error && (
         <p className="error pad" role="alert">
           {error}
         </p>
+      )}
+      {timerOpen && (
+        <DisappearDialog
+          chat={chat}
+          title={title}
+          current={props.summary?.disappearing ?? { secs: 0, max_secs: 0 }}
+          onClose={() => setTimerOpen(false)}
+          onChanged={afterSend}
+        />
       )}
       {notifyOpen && (
         <NotifyDialog

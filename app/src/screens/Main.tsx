@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import * as api from "../api";
-import type { Chat, ChatSummary, CommandError, Connection, Me, Person } from "../bindings";
+import type { Chat, ChatSummary, CommandError, Connection, Me, Person, PresenceDto, PresenceKind } from "../bindings";
 import { useUiEvent } from "../events";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
@@ -34,6 +34,7 @@ export function Main({ me }: { me: Me }) {
   const [alarm, setAlarm] = useState<CommandError | null>(null);
   const [notices, setNotices] = useState<{ id: number; text: string }[]>([]);
   const [typing, setTyping] = useState<Record<string, string>>({});
+  const [presence, setPresence] = useState<Record<string, PresenceDto>>({});
   const [newGroup, setNewGroup] = useState(false);
   const [loadError, setLoadError] = useState<string | null>(null);
   const typingTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
@@ -64,6 +65,25 @@ export function Main({ me }: { me: Me }) {
     void reloadConvs();
     void reloadPeople();
   }, [reloadConvs, reloadPeople]);
+
+  // Colleagues' presence; ours follows the window's focus (the engine sends nothing while
+  // the org's policy is off).
+  useEffect(() => {
+    api.presence().then(
+      (list) => setPresence(Object.fromEntries(list.map((p) => [p.user, p]))),
+      () => {},
+    );
+    const say = (state: PresenceKind) => void api.setPresence(state).catch(() => {});
+    say(document.hasFocus() ? "online" : "away");
+    const online = () => say("online");
+    const away = () => say("away");
+    window.addEventListener("focus", online);
+    window.addEventListener("blur", away);
+    return () => {
+      window.removeEventListener("focus", online);
+      window.removeEventListener("blur", away);
+    };
+  }, []);
 
   // The connection's state when this window opened (later changes come as events).
   useEffect(() => {
@@ -122,6 +142,9 @@ export function Main({ me }: { me: Me }) {
         }
         break;
       }
+      case "presence":
+        setPresence((m) => ({ ...m, [e.presence.user]: e.presence }));
+        break;
       case "typing": {
         const key = chatKey(e.chat);
         if (!e.started) {
@@ -258,6 +281,7 @@ export function Main({ me }: { me: Me }) {
               nameOf={nameOf}
               version={version}
               typingUser={typing[chatKey(open)] ?? null}
+              presence={open.kind === "user" ? (presence[open.user] ?? null) : null}
               onActivity={reloadConvs}
             />
           ) : (

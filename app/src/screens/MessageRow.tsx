@@ -4,7 +4,7 @@ import type { Item } from "../bindings";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
 import { isImage } from "../logic/chat";
-import { humanSize, timeOfDay } from "../logic/format";
+import { durationText, humanSize, timeOfDay } from "../logic/format";
 import { groupChangeText } from "../logic/preview";
 import type { ReactionChip } from "../logic/reactions";
 
@@ -78,6 +78,14 @@ export const MessageRow = memo(function MessageRow(props: {
     return (
       <div className="group-notice" data-testid="group-notice" data-id={item.id}>
         {groupChangeText(b.change, item.outgoing ? t("msg.you") : props.nameOf(item.author), props.nameOf, t)}
+      </div>
+    );
+  }
+  if (b.kind === "timer") {
+    const actor = item.outgoing ? t("msg.you") : props.nameOf(item.author);
+    return (
+      <div className="group-notice" data-testid="timer-notice" data-id={item.id}>
+        {b.secs === 0 ? t("timer.turnedOff", { actor }) : t("timer.set", { actor, time: durationText(b.secs, t) })}
       </div>
     );
   }

@@ -1,9 +1,8 @@
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import * as api from "../api";
 import type { Chat, Notify, NotifyState } from "../bindings";
-import { Modal } from "../components/Modal";
+import { FormDialog } from "../components/FormDialog";
 import { useI18n } from "../I18nContext";
-import { errorText } from "../i18n";
 
 /** Mute choices: minutes (0: unmute) and their labels. */
 const MUTE = [
@@ -22,78 +21,59 @@ export function NotifyDialog(props: {
   onChanged: () => void;
 }) {
   const { t } = useI18n();
-  const now = Date.now();
   const [level, setLevel] = useState<Notify>(props.current.level);
-  // A running mute is kept unless another choice is made.
+  // A running mute is kept unless another choice is made (-1).
   const [mute, setMute] = useState<number>(-1);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const muted = props.current.muted_until > now;
+  const muted = props.current.muted_until > Date.now();
 
-  const save = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
+  const save = async () => {
     const until =
       mute === -1 ? (muted ? props.current.muted_until : 0) : mute === 0 ? 0 : Date.now() + mute * 60_000;
-    try {
-      await api.setNotify(props.chat, level, until);
-      props.onChanged();
-      props.onClose();
-    } catch (err) {
-      setError(errorText(t, err));
-      setBusy(false);
-    }
+    await api.setNotify(props.chat, level, until);
+    props.onChanged();
   };
 
   return (
-    <Modal title={t("notify.title", { name: props.title })} onClose={props.onClose} testId="notify-dialog">
-      <form className="form" onSubmit={save}>
-        <fieldset className="choices">
-          <legend>{t("notify.when")}</legend>
-          {(["all", "mentions", "none"] as const).map((l) => (
-            <label key={l} className="check">
-              <input
-                type="radio"
-                name="notify-level"
-                value={l}
-                checked={level === l}
-                onChange={() => setLevel(l)}
-                data-testid={`notify-${l}`}
-              />{" "}
-              {t(`notify.${l}`)}
-            </label>
-          ))}
-        </fieldset>
-        <label className="field">
-          <span>{t("notify.mute")}</span>
-          <select data-testid="notify-mute" value={mute} onChange={(e) => setMute(Number(e.target.value))}>
-            <option value={-1}>
-              {muted
-                ? t("notify.mutedUntil", { time: new Date(props.current.muted_until).toLocaleString() })
-                : t("notify.notMuted")}
+    <FormDialog
+      title={t("notify.title", { name: props.title })}
+      testId="notify-dialog"
+      saveLabel={t("notify.save")}
+      saveTestId="notify-save"
+      onClose={props.onClose}
+      onSave={save}
+    >
+      <fieldset className="choices">
+        <legend>{t("notify.when")}</legend>
+        {(["all", "mentions", "none"] as const).map((l) => (
+          <label key={l} className="check">
+            <input
+              type="radio"
+              name="notify-level"
+              value={l}
+              checked={level === l}
+              onChange={() => setLevel(l)}
+              data-testid={`notify-${l}`}
+            />{" "}
+            {t(`notify.${l}`)}
+          </label>
+        ))}
+      </fieldset>
+      <label className="field">
+        <span>{t("notify.mute")}</span>
+        <select data-testid="notify-mute" value={mute} onChange={(e) => setMute(Number(e.target.value))}>
+          <option value={-1}>
+            {muted
+              ? t("notify.mutedUntil", { time: new Date(props.current.muted_until).toLocaleString() })
+              : t("notify.notMuted")}
+          </option>
+          {MUTE.filter(([m]) => m > 0 || muted).map(([m, label]) => (
+            <option key={m} value={m}>
+              {t(label)}
             </option>
-            {MUTE.filter(([m]) => m > 0 || muted).map(([m, label]) => (
-              <option key={m} value={m}>
-                {t(label)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <p className="muted small">{t("notify.synced")}</p>
-        {error && (
-          <p className="error" role="alert">
-            {error}
-          </p>
-        )}
-        <div className="modal-actions">
-          <button type="button" className="btn" onClick={props.onClose}>
-            {t("common.cancel")}
-          </button>
-          <button type="submit" className="btn primary" disabled={busy} data-testid="notify-save">
-            {t("notify.save")}
-          </button>
-        </div>
-      </form>
-    </Modal>
+          ))}
+        </select>
+      </label>
+      <p className="muted small">{t("notify.synced")}</p>
+    </FormDialog>
   );
 }

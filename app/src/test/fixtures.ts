@@ -66,6 +66,7 @@ export function summary(user: string, title: string, extra: Partial<ChatSummary>
     active_at: Date.now() - 1000,
     unread: 0,
     notify: { level: "all", muted_until: 0 },
+    disappearing: { secs: 0, max_secs: 0 },
     ...extra,
   };
 }

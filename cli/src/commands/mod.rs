@@ -6,6 +6,7 @@ pub mod completions;
 pub mod delete;
 pub mod devices;
 pub mod directory;
+pub mod disappear;
 pub mod edit;
 pub mod group;
 pub mod history;
@@ -15,6 +16,7 @@ pub mod join;
 pub mod link_device;
 pub mod listen;
 pub mod notify;
+pub mod presence;
 pub mod react;
 pub mod root_key;
 pub mod safety_number;
@@ -44,6 +46,33 @@ pub fn printable(text: &str) -> String {
             !c.is_control() && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
         })
         .collect()
+}
+
+/// Seconds from a number and a unit: `m`, `h`, `d`, and `s` if `seconds` (30s, 5m, 8h, 7d),
+/// between one unit and a year.
+pub fn parse_duration(text: &str, seconds: bool) -> Result<u64, String> {
+    let units = if seconds {
+        "30s, 5m, 8h or 7d"
+    } else {
+        "30m, 8h or 7d"
+    };
+    let bad = || format!("'{text}' is not a duration like {units}");
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" if seconds => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    }
+    .ok_or_else(bad)?;
+    if n == 0 || secs > 366 * 86_400 {
+        return Err(format!(
+            "'{text}': give at least one {unit} and at most a year"
+        ));
+    }
+    Ok(secs)
 }
 
 /// A conversation as typed: a user id, or `#` and a group's name or id.

@@ -64,20 +64,7 @@ pub struct Args {
 
 /// Parses `30m`, `8h`, `7d` (up to a year).
 pub fn duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("'{text}' is not a duration like 30m, 8h or 7d");
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let secs = match unit {
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        "d" => n.checked_mul(86_400),
-        _ => None,
-    }
-    .ok_or_else(bad)?;
-    if secs == 0 || secs > 366 * 86_400 {
-        return Err(format!("'{text}': give between a minute and a year"));
-    }
-    Ok(Duration::from_secs(secs))
+    super::parse_duration(text, false).map(Duration::from_secs)
 }
 
 /// `{"user": "bob", "group": null, "notify": "mentions", "muted_until": <ms or 0>}`.

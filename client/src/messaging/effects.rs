@@ -23,6 +23,12 @@ impl Messenger {
     ) -> Result<Option<()>> {
         let author = &UserId::new(from.user())?;
         let own = author.as_str() == self.account.user;
+        let now = now_ms();
+        let expires_at = self.expiry(tx, &conversation, content, now).await?;
+        if expires_at.is_some_and(|at| at <= now) {
+            // Its time was up before it arrived (a device that was offline): never shown.
+            return Ok(None);
+        }
         match &content.body {
             Body::SenderKey {
                 group,
@@ -32,7 +38,23 @@ impl Messenger {
                     .await?;
                 return Ok(None);
             }
-            Body::Typing { .. } => return Ok(Some(())),
+            // Typing and presence count only while the policy shares them.
+            Body::Typing { .. } => {
+                return Ok(self.policy(tx).await?.presence.then_some(()));
+            }
+            Body::Presence { state, last_seen } => {
+                if own {
+                    return Ok(None); // never sent to one's own devices
+                }
+                let kept = self
+                    .apply_presence(tx, author, content, *state, *last_seen)
+                    .await?;
+                return Ok(kept.then_some(()));
+            }
+            Body::Timer { secs } => {
+                self.apply_timer(tx, &conversation, author, content, *secs)
+                    .await?;
+            }
             Body::Settings {
                 notify,
                 muted_until,
@@ -94,14 +116,9 @@ impl Messenger {
                     // Before its message: kept in the message's row until the message comes
                     // (`receive_content` merges them), the latest edit only.
                     None => {
-                        tx.put_message(&self.row(
-                            row,
-                            conversation,
-                            from,
-                            content,
-                            MessageStatus::Seen,
-                        ))
-                        .await?;
+                        let mut m = self.row(row, conversation, from, content, MessageStatus::Seen);
+                        m.expires_at = expires_at;
+                        tx.put_message(&m).await?;
                     }
                 }
                 return Ok(Some(()));
@@ -149,8 +166,9 @@ impl Messenger {
                 MessageStatus::Received
             };
             let id = self.store.message_row_id(author.as_str(), &content.id.0);
-            tx.put_message(&self.row(id, conversation, from, content, status))
-                .await?;
+            let mut m = self.row(id, conversation, from, content, status);
+            m.expires_at = expires_at;
+            tx.put_message(&m).await?;
         }
         Ok(Some(()))
     }
@@ -173,6 +191,7 @@ impl Messenger {
             sent_at: content.sent_at,
             body: content.to_bytes(),
             status,
+            expires_at: None,
         }
     }
 }
@@ -199,7 +218,11 @@ pub(crate) fn apply_edit(message: &mut Content, text: &str, revision: u64) -> bo
 pub(crate) fn stored_as_row(body: &Body) -> bool {
     matches!(
         body,
-        Body::Text { .. } | Body::File { .. } | Body::Reaction { .. } | Body::Group(_)
+        Body::Text { .. }
+            | Body::File { .. }
+            | Body::Reaction { .. }
+            | Body::Group(_)
+            | Body::Timer { .. }
     )
 }
 

@@ -79,6 +79,10 @@ impl Events<'_> {
             if let Some(event) = self.pending.pop_front() {
                 return Some(Ok(event));
             }
+            // Messages whose time is up go while the device listens.
+            if let Err(e) = self.messenger.sweep_if_due().await {
+                return Some(Err(e));
+            }
             let frame = match self.ws.next().await? {
                 Ok(f) => f,
                 Err(e) => return Some(Err(e.into())),

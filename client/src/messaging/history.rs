@@ -32,6 +32,7 @@ pub struct HistoryEntry {
 impl Messenger {
     /// The latest `limit` entries of the conversation with `with`, oldest first.
     pub async fn history(&self, with: &Target, limit: u32) -> Result<Vec<HistoryEntry>> {
+        self.sweep_expired().await?;
         let id = self.conversation_id(with);
         let mut tx = self.store.begin().await?;
         let mut messages = tx.messages(&id, None, limit).await?;
@@ -161,6 +162,9 @@ pub fn describe(body: &Body) -> Option<String> {
                 format!("[took admin rights from {}]", list(members))
             }
         },
+        Body::Presence { state, .. } => format!("[{}]", state.as_str()),
+        Body::Timer { secs: 0 } => "[turned disappearing messages off]".to_owned(),
+        Body::Timer { secs } => format!("[set messages to disappear after {}]", duration(*secs)),
         Body::Settings {
             notify,
             muted_until,
@@ -171,4 +175,15 @@ pub fn describe(body: &Body) -> Option<String> {
         },
         _ => return None,
     })
+}
+
+/// A timer in words: "90 seconds", "5 minutes", "1 hour", "7 days".
+pub fn duration(secs: u64) -> String {
+    let (n, unit) = match secs {
+        s if s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s % 3600 == 0 => (s / 3600, "hour"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }

@@ -35,6 +35,7 @@
 //! `prekeys` keeps this device's prekeys on the relay; `history` reads a conversation back as
 //! lines, `timeline` as structured rows and the conversation list, for the app.
 
+mod disappearing;
 mod effects;
 mod events;
 mod history;
@@ -42,6 +43,7 @@ mod notify;
 mod outbox;
 mod pairwise;
 mod prekeys;
+mod presence;
 mod receive;
 mod send;
 mod timeline;
@@ -56,9 +58,10 @@ use crate::error::{Error, Result};
 use crate::relay::Relay;
 use crate::store::{Account, Conversation, ConversationId, ConversationKind, Store, StoreTx};
 
+pub use disappearing::Disappearing;
 pub(crate) use effects::stored_as_row;
 pub use events::{Event, Events};
-pub use history::{HistoryEntry, describe};
+pub use history::{HistoryEntry, describe, duration};
 pub use notify::{mentions, should_notify};
 pub use outbox::{MAX_ATTEMPTS, MAX_BACKOFF_MS};
 pub(crate) use pairwise::SEND_ATTEMPTS;
@@ -115,6 +118,10 @@ pub struct Messenger {
     /// The directory of the verified log, folded for search; dropped whenever this messenger
     /// stores a longer log ([`Messenger::search_directory`]).
     pub(crate) directory: std::sync::Mutex<Option<std::sync::Arc<crate::search::DirectoryIndex>>>,
+    /// The org's policy from the stored log, dropped with the directory.
+    pub(crate) policy: std::sync::Mutex<Option<parley_proto::org::Policy>>,
+    /// When expired messages were last deleted (ms; see [`Messenger::sweep_expired`]).
+    pub(crate) last_sweep: std::sync::atomic::AtomicU64,
 }
 
 impl Messenger {
@@ -166,7 +173,10 @@ impl Messenger {
             past_heads: std::sync::Mutex::default(),
             own_head: std::sync::Mutex::default(),
             directory: std::sync::Mutex::default(),
+            policy: std::sync::Mutex::default(),
+            last_sweep: std::sync::atomic::AtomicU64::new(0),
         };
+        m.sweep_expired().await?;
         if policy.offline_lock_secs > 0 && away > policy.offline_lock_secs {
             tracing::warn!(away, "offline for longer than the policy allows: locked");
             if let Err(e) = m.sync_org().await {
@@ -257,6 +267,7 @@ async fn direct_conversation(
             created_at: now_ms(),
             last_read: 0,
             notify: crate::store::NotifySettings::default(),
+            timer: crate::store::Timer::default(),
         })
         .await?;
     }

@@ -28,7 +28,7 @@ impl Messenger {
     /// stored).
     pub async fn notify_settings(&self, to: &Target) -> Result<NotifySettings> {
         let mut tx = self.store.begin().await?;
-        let id = self.conversation_of(to);
+        let id = self.conversation_id(to);
         let settings = tx.conversation(&id).await?.map(|c| c.notify);
         tx.commit().await?;
         Ok(settings.unwrap_or_default())
@@ -46,7 +46,7 @@ impl Messenger {
         let conversation = match to {
             Target::User(user) => direct_conversation(&mut tx, &self.store, user.as_str()).await?,
             Target::Group(_) => {
-                let id = self.conversation_of(to);
+                let id = self.conversation_id(to);
                 if tx.conversation(&id).await?.is_none() {
                     return Err(Error::NoSuchGroup);
                 }
@@ -108,12 +108,12 @@ impl Messenger {
             let mut tx = self.store.begin().await?;
             let members = match to {
                 Target::User(user) => vec![user.to_string(), self.account.user.clone()],
-                Target::Group(_) => group_members(&mut tx, &self.conversation_of(to)).await?,
+                Target::Group(_) => group_members(&mut tx, &self.conversation_id(to)).await?,
             };
             let all = match to {
                 Target::Group(group) if words.iter().any(|w| w == "all") => {
                     let me = UserId::new(self.account.user.clone())?;
-                    self.may_mention_all(&mut tx, group, &me).await?
+                    self.is_admin_of_group_or_org(&mut tx, group, &me).await?
                 }
                 _ => false,
             };
@@ -137,14 +137,6 @@ impl Messenger {
         })
     }
 
-    /// The conversation id of `to`.
-    pub(crate) fn conversation_of(&self, to: &Target) -> ConversationId {
-        match to {
-            Target::User(user) => self.store.direct_conversation_id(user.as_str()),
-            Target::Group(group) => self.store.group_conversation_id(&crypto_group(group)),
-        }
-    }
-
     /// Drops an `@all` that its author may not make (or that is not in a group) from
     /// `content`, before it is stored.
     pub(crate) async fn check_mention_all(
@@ -158,7 +150,7 @@ impl Messenger {
             && *mention_all
         {
             let allowed = match &group {
-                Some(group) => self.may_mention_all(tx, group, author).await?,
+                Some(group) => self.is_admin_of_group_or_org(tx, group, author).await?,
                 None => false,
             };
             if !allowed {

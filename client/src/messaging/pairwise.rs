@@ -77,7 +77,17 @@ impl Messenger {
                 });
             }
             tx.commit().await?;
-            match self.relay.send(user, &SendRequest { messages }).await {
+            match self
+                .relay
+                .send(
+                    user,
+                    &SendRequest {
+                        messages,
+                        ttl_secs: content.expires_in,
+                    },
+                )
+                .await
+            {
                 Ok(answer) => {
                     self.note_own_devices(&answer.sender_devices).await?;
                     return Ok(devices);

@@ -107,8 +107,12 @@ impl Messenger {
         Ok(())
     }
 
-    /// Tells `to` whether this user is typing. Not queued: sent now or never.
+    /// Tells `to` whether this user is typing. Not queued: sent now or never; nothing is sent
+    /// while the org's policy does not share presence and typing.
     pub async fn typing(&self, to: &UserId, started: bool) -> Result<()> {
+        if !self.presence_shared().await? {
+            return Ok(());
+        }
         let content = Content::new(ContentId(rand16()), now_ms(), Body::Typing { started });
         self.send_content(to, &content).await.map(|_| ())
     }
@@ -194,6 +198,10 @@ impl Messenger {
                 (conversation, before)
             }
         };
+        // A disappearing message carries its timer (receivers and the relay honour it).
+        content.expires_in = self
+            .timer_for_sending(tx, &conversation, &content.body)
+            .await?;
         let (message, recipients) = match recipients {
             Some(only) => (None, only),
             None => {

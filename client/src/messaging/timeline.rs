@@ -59,12 +59,16 @@ pub struct ConversationSummary {
     pub unread: u32,
     /// This user's notification settings for it.
     pub notify: crate::store::NotifySettings,
+    /// Its disappearing-message timer.
+    pub disappearing: super::Disappearing,
 }
 
 impl Messenger {
     /// Every conversation of this account, the most recently active first.
     pub async fn conversations(&self) -> Result<Vec<ConversationSummary>> {
+        self.sweep_expired().await?;
         let mut tx = self.store.begin().await?;
+        let max_secs = self.policy(&mut tx).await?.max_disappearing_secs;
         let mut out = Vec::new();
         for conversation in tx.conversations().await? {
             let (target, members) = match &conversation.kind {
@@ -92,6 +96,10 @@ impl Messenger {
                 last: items.into_iter().rev().find(|i| is_message(&i.body)),
                 unread: u32::try_from(unread).unwrap_or(u32::MAX),
                 notify: conversation.notify,
+                disappearing: super::Disappearing {
+                    secs: conversation.timer.secs,
+                    max_secs,
+                },
             });
         }
         tx.commit().await?;
@@ -107,6 +115,7 @@ impl Messenger {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Vec<TimelineItem>> {
+        self.sweep_expired().await?;
         let id = self.conversation_id(with);
         let mut tx = self.store.begin().await?;
         let rows = tx.messages(&id, before, limit).await?;
@@ -141,7 +150,7 @@ impl Messenger {
         Ok(read.len())
     }
 
-    pub(super) fn conversation_id(&self, with: &Target) -> crate::store::ConversationId {
+    pub(crate) fn conversation_id(&self, with: &Target) -> crate::store::ConversationId {
         match with {
             Target::User(peer) => self.store.direct_conversation_id(peer.as_str()),
             Target::Group(group) => self.store.group_conversation_id(&crypto_group(group)),

@@ -14,7 +14,7 @@
 //! | `singletons` | `name` (`account`, `identity`, `prekeys`) | fixed names, say nothing |
 //! | `sessions`, `sender_keys`, `own_sender_keys`, `contacts` | `lookup` | a keyed hash (HMAC-SHA256 under a subkey of the store key) of the device address, (group id, sender address), group id or user id: finds the row, names nobody |
 //! | `conversations` | `id` | a keyed hash of the peer's user id or of the group id |
-//! | `messages` | `id` (random), `conversation`, `timestamp`, `outgoing` | page a conversation in order without decrypting it all |
+//! | `messages` | `id` (random), `conversation`, `timestamp`, `outgoing`, `expires_at` | page a conversation in order without decrypting it all; find disappearing messages whose time is up |
 //! | `outbox` | `id` (random), `next_attempt` | select the items that are due |
 //! | `attachments` | `id` (random), `message` | find a message's attachments |
 //! | `group_logs` | `lookup` | a keyed hash of the group id |
@@ -84,7 +84,7 @@ pub use key::{KeySource, Keystore, MemoryKeystore, StoreId, default_key_dir};
 pub use records::{
     Account, Attachment, AttachmentId, Contact, ContactDevice, Conversation, ConversationId,
     ConversationKind, Message, MessageId, MessageStatus, NotifySettings, OutboxId, OutboxItem,
-    SenderKeyShare, Unlock,
+    Presence, SenderKeyShare, Timer, Unlock,
 };
 
 use seal::Sealer;

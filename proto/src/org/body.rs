@@ -109,8 +109,9 @@ impl RevokeReason {
     }
 }
 
-/// The org's policy (docs/architecture.md §5): zero means "off" for the durations.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The org's policy (docs/architecture.md §5): zero means "off" for the durations. Until an
+/// admin sets one, everything is off but presence, which is shared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {
     /// A device that has not reached the relay for this long locks itself (seconds).
     pub offline_lock_secs: u64,
@@ -122,6 +123,18 @@ pub struct Policy {
     pub max_disappearing_secs: u64,
     /// Presence, last seen and typing indicators are shared.
     pub presence: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            offline_lock_secs: 0,
+            offline_wipe_secs: 0,
+            remote_secret: false,
+            max_disappearing_secs: 0,
+            presence: true,
+        }
+    }
 }
 
 impl Policy {

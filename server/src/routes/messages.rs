@@ -60,7 +60,7 @@ pub async fn send(
     if devices.is_empty() {
         return Err(ApiError::not_found("user"));
     }
-    let stamp = Stamp::now(&state);
+    let stamp = Stamp::now(&state, req.ttl_secs)?;
     let envelopes = match check(&state, &dev, &user, &devices, req.messages, &stamp)? {
         Ok(envelopes) => envelopes,
         Err(Refusal::Mismatched(m)) => return Err(ApiError::Mismatched(m)),
@@ -124,7 +124,7 @@ pub(crate) async fn accept_multi(
             return Err(ApiError::invalid("a recipient named twice"));
         }
     }
-    let stamp = Stamp::now(state);
+    let stamp = Stamp::now(state, req.ttl_secs)?;
     let (mut envelopes, mut mismatched, mut stale, mut full) =
         (Vec::new(), Vec::new(), Vec::new(), false);
     let mut own = None;
@@ -187,13 +187,21 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn now(state: &AppState) -> Self {
+    /// Now, and the expiry of the relay's message TTL or the request's `ttl_secs` if shorter
+    /// (at least a second).
+    fn now(state: &AppState, ttl_secs: Option<u64>) -> ApiResult<Self> {
         let now = now_ms();
-        let ttl = i64::try_from(state.config.message_ttl.as_millis()).unwrap_or(i64::MAX);
-        Self {
+        let mut ttl = i64::try_from(state.config.message_ttl.as_millis()).unwrap_or(i64::MAX);
+        if let Some(secs) = ttl_secs {
+            if secs == 0 {
+                return Err(ApiError::invalid("ttl_secs must be at least 1"));
+            }
+            ttl = ttl.min(i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+        }
+        Ok(Self {
             now,
             expires_at: now.saturating_add(ttl),
-        }
+        })
     }
 }
 

@@ -79,6 +79,7 @@ async fn limits_and_bad_input(backend: Backend) {
         .header("authorization", header.clone())
         .json(&SendRequest {
             messages: vec![env(&bob, b"x")],
+            ttl_secs: None,
         })
         .send()
         .await
@@ -96,6 +97,7 @@ async fn limits_and_bad_input(backend: Backend) {
                     registration_id: 1,
                     body: B64(vec![]),
                 }],
+                ttl_secs: None,
             },
         )
         .await
@@ -201,6 +203,7 @@ async fn limits_and_bad_input(backend: Backend) {
                 messages: vec![env(&bob, b"x")],
             })
             .collect(),
+        ttl_secs: None,
     };
     let e = bob_relay.send_multi(&ghosts).await.unwrap_err();
     assert_eq!(code(&e), Some(ErrorCode::MismatchedDevices));

@@ -77,6 +77,7 @@ fn env(device: &Device, body: &[u8]) -> OutgoingEnvelope {
 async fn send(from: &Device, to: &[&Device], body: &[u8]) -> Result<(), RelayError> {
     let req = SendRequest {
         messages: to.iter().map(|d| env(d, body)).collect(),
+        ttl_secs: None,
     };
     from.relay.send(&to[0].user, &req).await.map(|_| ())
 }

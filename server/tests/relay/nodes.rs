@@ -22,6 +22,7 @@ async fn two_nodes_share_a_postgres_database() {
     for i in 0..40u32 {
         let req = SendRequest {
             messages: vec![env(&bob, &i.to_be_bytes())],
+            ttl_secs: None,
         };
         // Even ones through node A (NOTIFY), odd ones through node B (its own writer).
         let via = if i % 2 == 0 {
@@ -55,6 +56,7 @@ async fn a_device_linked_on_one_node_is_expected_on_another() {
         .with_credentials(alice.relay.credentials().unwrap().clone());
     let one = |body: &[u8]| SendRequest {
         messages: vec![env(&bob, body)],
+        ttl_secs: None,
     };
     // B caches Bob's devices once its LISTEN connection is up.
     let start = std::time::Instant::now();
@@ -84,6 +86,7 @@ async fn a_device_linked_on_one_node_is_expected_on_another() {
     }
     let req = SendRequest {
         messages: vec![env(&bob, b"y"), env(&bob2, b"y")],
+        ttl_secs: None,
     };
     alice_on_b.send(&bob.user, &req).await.unwrap();
     b.stop().await.unwrap();

@@ -2,7 +2,11 @@
 
 use super::*;
 
-both!(send_checks_devices, send_to_several_users);
+both!(
+    send_checks_devices,
+    send_to_several_users,
+    a_send_may_shorten_its_ttl
+);
 
 async fn send_checks_devices(backend: Backend) {
     let (storage, server) = start(backend).await;
@@ -20,6 +24,7 @@ async fn send_checks_devices(backend: Backend) {
     // An extra device.
     let mut req = SendRequest {
         messages: vec![env(&bob, b"x"), env(&bob2, b"x")],
+        ttl_secs: None,
     };
     req.messages.push(OutgoingEnvelope {
         device: 7,
@@ -31,6 +36,7 @@ async fn send_checks_devices(backend: Backend) {
     // A stale registration id: 410.
     let mut req = SendRequest {
         messages: vec![env(&bob, b"x"), env(&bob2, b"x")],
+        ttl_secs: None,
     };
     req.messages[1].registration_id ^= 0x4000;
     let e = alice.relay.send(&bob.user, &req).await.unwrap_err();
@@ -43,6 +49,7 @@ async fn send_checks_devices(backend: Backend) {
             &user("nobody"),
             &SendRequest {
                 messages: vec![env(&bob, b"x")],
+                ttl_secs: None,
             },
         )
         .await
@@ -50,6 +57,7 @@ async fn send_checks_devices(backend: Backend) {
     assert_eq!(code(&e), Some(ErrorCode::NotFound));
     let dup = SendRequest {
         messages: vec![env(&bob, b"x"), env(&bob, b"x")],
+        ttl_secs: None,
     };
     assert_eq!(
         code(&alice.relay.send(&bob.user, &dup).await.unwrap_err()),
@@ -88,7 +96,10 @@ async fn send_to_several_users(backend: Backend) {
     let bob = org.join("bob").await.unwrap();
     let bob2 = org.link(&bob).await.unwrap();
     let carol = org.join("carol").await.unwrap();
-    let multi = |recipients| MultiSendRequest { recipients };
+    let multi = |recipients| MultiSendRequest {
+        recipients,
+        ttl_secs: None,
+    };
 
     // One request, every device of every user (and Alice's other device, not the sender).
     let ok = multi(vec![
@@ -201,5 +212,64 @@ async fn send_to_several_users(backend: Backend) {
     }
     let mut ws = alice.relay.connect().await.unwrap();
     assert!(drain(&mut ws, false).await.is_empty());
+    finish(storage, server).await;
+}
+
+/// A disappearing message's envelopes leave the queues after the `ttl_secs` its send gave
+/// (never later than the relay's own TTL); a TTL of zero is refused.
+async fn a_send_may_shorten_its_ttl(backend: Backend) {
+    let (storage, server) = start(backend).await;
+    let org = common::create_org(server.relay()).await;
+    let alice = org.join("alice").await.unwrap();
+    let bob = org.join("bob").await.unwrap();
+    let with_ttl = |body: &[u8], ttl_secs| SendRequest {
+        messages: vec![env(&bob, body)],
+        ttl_secs,
+    };
+    let e = alice
+        .relay
+        .send(&bob.user, &with_ttl(b"x", Some(0)))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::InvalidInput));
+    let before = parley_server::now_ms();
+    for (body, ttl) in [
+        (&b"kept"[..], None),
+        (b"an hour", Some(3600)),
+        (b"longer than the relay keeps anything", Some(u64::MAX)),
+    ] {
+        alice
+            .relay
+            .send(&bob.user, &with_ttl(body, ttl))
+            .await
+            .unwrap();
+    }
+    let expiries: Vec<i64> = parley_server::on_db!(&server.state.db, read, pool => {
+        sqlx::query_scalar("SELECT expires_at FROM envelopes ORDER BY id")
+            .fetch_all(pool).await.unwrap()
+    });
+    let relay_ttl = 30 * 24 * 3600 * 1000;
+    let after = parley_server::now_ms();
+    assert!((before + relay_ttl..=after + relay_ttl).contains(&expiries[0]));
+    assert!((before + 3_600_000..=after + 3_600_000).contains(&expiries[1]));
+    assert!((before + relay_ttl..=after + relay_ttl).contains(&expiries[2]));
+
+    alice
+        .relay
+        .send(&bob.user, &with_ttl(b"one second", Some(1)))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    parley_server::expire(&server.state).await.unwrap();
+    let mut ws = bob.relay.connect().await.unwrap();
+    let got = drain(&mut ws, false).await;
+    assert_eq!(
+        got.iter().map(|e| e.body.0.clone()).collect::<Vec<_>>(),
+        vec![
+            b"kept".to_vec(),
+            b"an hour".to_vec(),
+            b"longer than the relay keeps anything".to_vec()
+        ]
+    );
     finish(storage, server).await;
 }

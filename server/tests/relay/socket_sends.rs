@@ -49,7 +49,10 @@ async fn sends_over_the_socket(backend: Backend) {
     let bob = org.join("bob").await.unwrap();
     let bob2 = org.link(&bob).await.unwrap();
     let carol = org.join("carol").await.unwrap();
-    let multi = |recipients| MultiSendRequest { recipients };
+    let multi = |recipients| MultiSendRequest {
+        recipients,
+        ttl_secs: None,
+    };
     let mut ws = alice.relay.connect().await.unwrap();
     // 50 sends in flight at once, then a group message, a mismatched one, a stale one.
     for i in 1..=50u64 {
@@ -214,6 +217,7 @@ async fn pipelined_sends_on_many_sockets_are_all_answered(backend: Backend) {
             for i in 1..=per {
                 let req = MultiSendRequest {
                     recipients: vec![to("bob", &[&bob], &i.to_be_bytes())],
+                    ttl_secs: None,
                 };
                 ws.send(i, req).await.unwrap();
             }
@@ -285,6 +289,7 @@ async fn a_send_over_the_socket_is_stored_if_and_only_if_answered(backend: Backe
     for i in 1..=300u64 {
         let req = MultiSendRequest {
             recipients: vec![to("bob", &[&bob], &i.to_be_bytes())],
+            ttl_secs: None,
         };
         ws.send(i, req).await.unwrap();
     }

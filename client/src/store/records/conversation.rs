@@ -53,6 +53,17 @@ pub struct Conversation {
     pub last_read: u64,
     /// This user's notification settings for it.
     pub notify: NotifySettings,
+    /// Its disappearing-message timer.
+    pub timer: Timer,
+}
+
+/// A conversation's disappearing-message timer, as the latest `Timer` message set it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timer {
+    /// Seconds; 0: off.
+    pub secs: u64,
+    /// When the message that set it was sent (ms; the latest wins, then the longer timer).
+    pub set_at: u64,
 }
 
 impl fmt::Debug for Conversation {
@@ -100,6 +111,8 @@ impl Conversation {
         });
         out.put_u64(self.notify.muted_until);
         out.put_u64(self.notify.revision);
+        out.put_u64(self.timer.secs);
+        out.put_u64(self.timer.set_at);
         out
     }
 
@@ -138,6 +151,14 @@ impl Conversation {
                 revision: r.u64()?,
             }
         };
+        let timer = if r.remaining() == 0 {
+            Timer::default()
+        } else {
+            Timer {
+                secs: r.u64()?,
+                set_at: r.u64()?,
+            }
+        };
         r.finish()?;
         Ok(Self {
             id,
@@ -146,6 +167,7 @@ impl Conversation {
             created_at,
             last_read,
             notify,
+            timer,
         })
     }
 }

@@ -74,6 +74,8 @@ pub struct Message {
     pub body: Vec<u8>,
     /// Delivery state.
     pub status: MessageStatus,
+    /// When it disappears (ms since the Unix epoch; plaintext column); `None`: never.
+    pub expires_at: Option<u64>,
 }
 
 impl fmt::Debug for Message {
@@ -94,11 +96,16 @@ impl Message {
         conversation: &ConversationId,
         timestamp: u64,
         outgoing: bool,
+        expires_at: Option<u64>,
     ) -> Vec<u8> {
-        let mut out = Vec::with_capacity(41);
+        let mut out = Vec::with_capacity(49);
         out.put_raw(&conversation.0);
         out.put_u64(timestamp);
         out.put_u8(u8::from(outgoing));
+        // Rows written before expiry existed have none, and the same associated data.
+        if let Some(at) = expires_at {
+            out.put_u64(at);
+        }
         out
     }
 
@@ -117,6 +124,7 @@ impl Message {
         conversation: ConversationId,
         timestamp: u64,
         outgoing: bool,
+        expires_at: Option<u64>,
         bytes: &[u8],
     ) -> Result<Self, DecodeError> {
         let mut r = Reader::new(bytes);
@@ -135,6 +143,7 @@ impl Message {
             sent_at,
             body,
             status,
+            expires_at,
         })
     }
 }

@@ -19,15 +19,17 @@ mod contact;
 mod conversation;
 mod message;
 mod outbox;
+pub(crate) mod presence;
 mod sender_key;
 mod unlock;
 
 pub use account::Account;
 pub use attachment::Attachment;
 pub use contact::{Contact, ContactDevice};
-pub use conversation::{Conversation, ConversationKind, NotifySettings};
+pub use conversation::{Conversation, ConversationKind, NotifySettings, Timer};
 pub use message::{Message, MessageStatus};
 pub use outbox::OutboxItem;
+pub use presence::Presence;
 pub use sender_key::SenderKeyShare;
 pub(crate) use sender_key::{decode_shares, encode_shares};
 pub use unlock::Unlock;

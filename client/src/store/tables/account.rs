@@ -138,6 +138,36 @@ impl StoreTx<'_> {
             .await
     }
 
+    /// Colleagues' presence as they last shared it.
+    pub async fn presence(&mut self) -> StoreResult<Vec<records::Presence>> {
+        Ok(self
+            .get_singleton_text("presence")
+            .await?
+            .map(|b| records::presence::decode(&b).map_err(malformed(T_SINGLETONS)))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Stores colleagues' presence.
+    pub async fn set_presence(&mut self, list: &[records::Presence]) -> StoreResult<()> {
+        self.put_singleton("presence", &records::presence::encode(list))
+            .await
+    }
+
+    /// Whether this user hides when it was last active.
+    pub async fn hide_last_seen(&mut self) -> StoreResult<bool> {
+        Ok(self
+            .get_singleton_text("hide_last_seen")
+            .await?
+            .is_some_and(|b| b.as_slice() == b"1"))
+    }
+
+    /// Sets whether this user hides when it was last active.
+    pub async fn set_hide_last_seen(&mut self, hide: bool) -> StoreResult<()> {
+        self.put_singleton("hide_last_seen", if hide { b"1" } else { b"0" })
+            .await
+    }
+
     /// This device's prekey store.
     pub async fn prekeys(&mut self) -> StoreResult<Option<PreKeyStore>> {
         self.get_singleton_text("prekeys")

@@ -9,22 +9,28 @@ use super::super::*;
 impl StoreTx<'_> {
     /// Stores (or replaces) a message.
     pub async fn put_message(&mut self, message: &Message) -> StoreResult<()> {
-        let routing = Message::routing(&message.conversation, message.timestamp, message.outgoing);
+        let routing = Message::routing(
+            &message.conversation,
+            message.timestamp,
+            message.outgoing,
+            message.expires_at,
+        );
         let sealed = self
             .store
             .sealer
             .seal(T_MESSAGES, &message.id.0, &routing, &message.encode());
         sqlx::query(
-            "INSERT INTO messages (id, conversation, timestamp, outgoing, record) \
-             VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO messages (id, conversation, timestamp, outgoing, expires_at, record) \
+             VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET conversation = excluded.conversation, \
              timestamp = excluded.timestamp, outgoing = excluded.outgoing, \
-             record = excluded.record",
+             expires_at = excluded.expires_at, record = excluded.record",
         )
         .bind(&message.id.0[..])
         .bind(&message.conversation.0[..])
         .bind(to_i64(message.timestamp)?)
         .bind(i64::from(message.outgoing))
+        .bind(message.expires_at.map(to_i64).transpose()?)
         .bind(sealed)
         .execute(&mut *self.tx)
         .await?;
@@ -32,7 +38,7 @@ impl StoreTx<'_> {
     }
 
     fn open_message(&self, row: MessageRow) -> StoreResult<Message> {
-        let (id, conversation, timestamp, outgoing, sealed) = row;
+        let (id, conversation, timestamp, outgoing, expires_at, sealed) = row;
         let id = MessageId(array(T_MESSAGES, &id)?);
         let conversation = ConversationId(array(T_MESSAGES, &conversation)?);
         let timestamp = to_u64(timestamp)?;
@@ -41,19 +47,20 @@ impl StoreTx<'_> {
             1 => true,
             _ => return Err(StoreError::Malformed { table: T_MESSAGES }),
         };
-        let routing = Message::routing(&conversation, timestamp, outgoing);
+        let expires_at = expires_at.map(to_u64).transpose()?;
+        let routing = Message::routing(&conversation, timestamp, outgoing, expires_at);
         let plain = self
             .store
             .sealer
             .open(T_MESSAGES, &id.0, &routing, &sealed)?;
-        Message::decode(id, conversation, timestamp, outgoing, &plain)
+        Message::decode(id, conversation, timestamp, outgoing, expires_at, &plain)
             .map_err(malformed(T_MESSAGES))
     }
 
     /// A message.
     pub async fn message(&mut self, id: &MessageId) -> StoreResult<Option<Message>> {
         let row: Option<MessageRow> = sqlx::query_as(
-            "SELECT id, conversation, timestamp, outgoing, record FROM messages WHERE id = ?",
+            "SELECT id, conversation, timestamp, outgoing, expires_at, record FROM messages WHERE id = ?",
         )
         .bind(&id.0[..])
         .fetch_optional(&mut *self.tx)
@@ -74,7 +81,7 @@ impl StoreTx<'_> {
             None => i64::MAX,
         };
         let rows: Vec<MessageRow> = sqlx::query_as(
-            "SELECT id, conversation, timestamp, outgoing, record FROM messages \
+            "SELECT id, conversation, timestamp, outgoing, expires_at, record FROM messages \
              WHERE conversation = ? AND timestamp < ? \
              ORDER BY timestamp DESC, id DESC LIMIT ?",
         )
@@ -107,6 +114,25 @@ impl StoreTx<'_> {
         }
     }
 
+    /// Deletes every message that expired at `now` (ms) with its attachments' metadata, and
+    /// returns them (their conversations and bodies say what else to delete).
+    pub async fn take_expired(&mut self, now: u64) -> StoreResult<Vec<Message>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(
+            "SELECT id, conversation, timestamp, outgoing, expires_at, record FROM messages \
+             WHERE expires_at IS NOT NULL AND expires_at <= ?",
+        )
+        .bind(to_i64(now)?)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let m = self.open_message(row)?;
+            self.delete_message(&m.id).await?;
+            out.push(m);
+        }
+        Ok(out)
+    }
+
     /// Deletes a message and its attachments' metadata; true if it existed.
     pub async fn delete_message(&mut self, id: &MessageId) -> StoreResult<bool> {
         sqlx::query("DELETE FROM attachments WHERE message = ?")
@@ -117,4 +143,4 @@ impl StoreTx<'_> {
     }
 }
 
-type MessageRow = (Vec<u8>, Vec<u8>, i64, i64, Vec<u8>);
+type MessageRow = (Vec<u8>, Vec<u8>, i64, i64, Option<i64>, Vec<u8>);

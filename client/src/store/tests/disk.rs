@@ -34,6 +34,7 @@ async fn the_files_hold_no_marker_and_no_key_bytes() {
         created_at: 1,
         last_read: 1,
         notify: NotifySettings::default(),
+        timer: Timer::default(),
     })
     .await
     .unwrap();

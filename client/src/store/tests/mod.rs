@@ -110,6 +110,7 @@ fn message(conversation: ConversationId, timestamp: u64, body: &str) -> Message 
         sent_at: timestamp - 1,
         body: body.as_bytes().to_vec(),
         status: MessageStatus::Received,
+        expires_at: None,
     }
 }
 

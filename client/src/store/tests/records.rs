@@ -103,6 +103,7 @@ async fn contacts_and_conversations_round_trip() {
         created_at: 10,
         last_read: 0,
         notify: NotifySettings::default(),
+        timer: Timer::default(),
     };
     let team = Conversation {
         id: store.group_conversation_id(&group),
@@ -118,13 +119,17 @@ async fn contacts_and_conversations_round_trip() {
             muted_until: 1_900_000_000_000,
             revision: 3,
         },
+        timer: Timer {
+            secs: 3600,
+            set_at: 42,
+        },
     };
     // A record written before the settings existed ends after `last_read`: the defaults.
     let old = direct.encode();
-    let old = old.get(..old.len() - 17).unwrap();
+    let old = old.get(..old.len() - 33).unwrap();
     assert_eq!(Conversation::decode(direct.id, old).unwrap(), direct);
     let mut bad = team.encode().to_vec();
-    let level = bad.len() - 17;
+    let level = bad.len() - 33;
     bad[level] = 9;
     assert!(Conversation::decode(team.id, &bad).is_err());
     assert_ne!(direct.id, store.direct_conversation_id("carol"));
@@ -273,4 +278,44 @@ async fn outbox_and_attachments_round_trip() {
     assert!(tx.delete_message(&m.id).await.unwrap());
     assert!(tx.attachment(&attachment.id).await.unwrap().is_none());
     tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn expired_messages_are_taken_out_and_the_expiry_is_bound() {
+    let d = dirs();
+    let store = d.create().await;
+    let conv = store.direct_conversation_id("bob");
+    let forever = message(conv, 10, "forever");
+    let soon = Message {
+        expires_at: Some(1_000),
+        ..message(conv, 20, "soon")
+    };
+    let later = Message {
+        expires_at: Some(5_000),
+        ..message(conv, 30, "later")
+    };
+    let mut tx = store.begin().await.unwrap();
+    for m in [&forever, &soon, &later] {
+        tx.put_message(m).await.unwrap();
+    }
+    assert_eq!(tx.message(&later.id).await.unwrap().unwrap(), later);
+    assert!(tx.take_expired(999).await.unwrap().is_empty());
+    assert_eq!(tx.take_expired(1_000).await.unwrap(), vec![soon.clone()]);
+    assert_eq!(
+        tx.messages(&conv, None, 10).await.unwrap(),
+        vec![forever.clone(), later.clone()]
+    );
+    tx.commit().await.unwrap();
+
+    // A row whose expiry was pushed back (or cleared) on disk no longer opens.
+    sqlx::query("UPDATE messages SET expires_at = NULL WHERE id = ?")
+        .bind(&later.id.0[..])
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(matches!(
+        tx.message(&later.id).await,
+        Err(StoreError::Tampered { .. })
+    ));
 }

@@ -512,7 +512,15 @@ async fn queue_send(
         .limiter
         .check(dev.pk, std::time::Instant::now())
         .map_err(|retry_after_secs| ApiError::RateLimited { retry_after_secs })?;
-    let accepted = messages::accept_multi(state, dev, MultiSendRequest { recipients }).await?;
+    let accepted = messages::accept_multi(
+        state,
+        dev,
+        MultiSendRequest {
+            recipients,
+            ttl_secs: None,
+        },
+    )
+    .await?;
     messages::submit(state, dev, accepted).await
 }
 
