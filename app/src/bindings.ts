@@ -217,7 +217,11 @@ notify: NotifyState,
 /**
  * Its disappearing-message timer.
  */
-disappearing: DisappearingState, };
+disappearing: DisappearingState, 
+/**
+ * This user only reads and reacts here (the company channel, for all but org admins).
+ */
+read_only: boolean, };
 
 export type GroupDetails = { 
 /**

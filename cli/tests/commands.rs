@@ -212,10 +212,19 @@ async fn every_command_prints_one_json_object() {
     let v = json(&alice, &keys, &["group", "rename", "Ops2", "Ops"], 0).await;
     assert_eq!(v["renamed"], "Ops");
     let v = json(&alice, &keys, &["group", "list"], 0).await;
-    assert_eq!(
-        v,
-        serde_json::json!({"groups": [{"id": group, "name": "Ops", "members": ["alice", "bob"],
-            "admins": ["alice"], "epoch": 6}]})
+    let groups = v["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "Ops and the company channel: {v}");
+    assert!(
+        groups.contains(&serde_json::json!({"id": group, "name": "Ops",
+        "members": ["alice", "bob"], "admins": ["alice"], "epoch": 6}))
+    );
+    // The company channel the directory makes, named after the org, with everyone in it.
+    assert!(
+        groups
+            .iter()
+            .any(|g| g["name"] == "Acme"
+                && g["members"] == serde_json::json!(["alice", "bob", "carol"])),
+        "{v}"
     );
     let out = parley(&bob, &keys, &["--json", "listen", "--drain"]).await;
     let last: serde_json::Value =

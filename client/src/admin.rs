@@ -120,7 +120,7 @@ impl Messenger {
         let entry = appended?;
         // The contacts of the users it (and what came before it) names follow at once.
         new.push(entry.clone());
-        self.follow_log(log.state(), &new).await?;
+        let _ = self.follow_log(log.state(), &new).await?;
         tracing::info!(
             kind = entry.body.kind_name(),
             seq = entry.seq,

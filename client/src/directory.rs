@@ -136,14 +136,22 @@ impl Messenger {
         save_log(self.store(), &log).await?;
         self.forget_log_caches();
         self.obey_wipe(log.state()).await?;
-        self.follow_log(log.state(), &new).await?;
+        let groups = self.follow_log(log.state(), &new).await?;
         tracing::debug!(entries = new.len(), "org log advanced");
-        Ok(changes(&new))
+        let mut events = changes(&new);
+        if !groups.is_empty() {
+            events.push(Event::DirectoryGroupsChanged { groups });
+        }
+        Ok(events)
     }
 
     /// Updates the contacts of every user `entries` name from `state` (which has them), and
     /// keeps or drops the store's copy of its remote secret as a new policy says.
-    pub(crate) async fn follow_log(&self, state: &OrgState, entries: &[OrgEntry]) -> Result<()> {
+    pub(crate) async fn follow_log(
+        &self,
+        state: &OrgState,
+        entries: &[OrgEntry],
+    ) -> Result<Vec<parley_proto::content::GroupId>> {
         if entries
             .iter()
             .any(|e| matches!(e.body, parley_proto::org::OrgBody::PolicySet { .. }))
@@ -158,8 +166,10 @@ impl Messenger {
                 tx.set_contact(&contact).await?;
             }
         }
+        // The department groups and the company channel follow the directory.
+        let groups = self.follow_directory_groups(&mut tx, state).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(groups)
     }
 
     /// Explains a refusal of this device's credentials: if the verified org log (fetched

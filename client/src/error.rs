@@ -88,6 +88,13 @@ pub enum Error {
     /// The message is over a size limit.
     #[error("the message is over a size limit")]
     TooLarge,
+    /// A group the directory makes (a department, the company channel) follows the signed
+    /// directory; nobody changes its members by hand.
+    #[error("this group follows the directory: change a colleague's department instead")]
+    DirectoryGroup,
+    /// Only the org's admins post in the company channel.
+    #[error("only administrators post in the company channel; you can react")]
+    NotAPoster,
     /// A disappearing-message timer longer than the org's policy allows.
     #[error("the org's policy lets messages last at most {max_secs} seconds")]
     OverPolicy {
@@ -226,6 +233,8 @@ impl Error {
             Self::NotGroupAdmin => "not_group_admin",
             Self::TooLarge => "too_large",
             Self::OverPolicy { .. } => "over_policy",
+            Self::DirectoryGroup => "directory_group",
+            Self::NotAPoster => "not_a_poster",
             Self::Rejected(_) => "rejected",
             Self::Crypto(_) => "crypto_failed",
             Self::Invite(_) => "invite_invalid",
@@ -482,6 +491,12 @@ pub enum Rejection {
     /// A group change from a member who is not an admin of the group.
     #[error("a group change from a member who is not an admin of the group")]
     NotGroupAdmin,
+    /// A group change to a group the directory makes.
+    #[error("a group change to a group that follows the directory")]
+    DirectoryGroup,
+    /// A post in the company channel from someone who is not an org admin.
+    #[error("a post in the company channel from someone who is not an administrator")]
+    NotAPoster,
     /// An edit, delete, reaction or receipt of a message of another conversation.
     #[error("an edit, delete, reaction or receipt sent in another conversation than its message")]
     WrongConversation,

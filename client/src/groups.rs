@@ -104,14 +104,28 @@ async fn group_info(
         return Err(Error::NoSuchGroup);
     };
     let state = resolve(group, &tx.group_log(&crypto_group(group)).await?);
+    let admins = match &state {
+        Some(s) => s.admins.iter().map(ToString::to_string).collect(),
+        // A group the directory makes has no group admins: the org's admins act for it.
+        None => match tx.org_state().await? {
+            Some(org) => members
+                .iter()
+                .filter(|m| {
+                    UserId::new(m.as_str())
+                        .ok()
+                        .and_then(|u| org.user(&u).map(|r| r.admin && !r.dismissed))
+                        .unwrap_or(false)
+                })
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        },
+    };
     Ok(GroupInfo {
         id: *group,
         name: conversation.title,
         members,
-        admins: state
-            .as_ref()
-            .map(|s| s.admins.iter().map(ToString::to_string).collect())
-            .unwrap_or_default(),
+        admins,
         epoch: state.map_or(0, |s| s.epoch),
     })
 }
@@ -193,6 +207,9 @@ impl Messenger {
         let g = crypto_group(group);
         let me = UserId::new(self.user())?;
         let mut tx = self.store().begin().await?;
+        if parley_proto::org::groups::is_directory_group(&self.stored_log(&mut tx).await?, group) {
+            return Err(Error::DirectoryGroup);
+        }
         let state = resolve(group, &tx.group_log(&g).await?).ok_or(Error::NoSuchGroup)?;
         if !state.members.contains(&me) {
             return Err(Error::NotAMember);
@@ -353,6 +370,9 @@ impl Messenger {
         if !members.iter().any(|m| m == self.user()) {
             return Err(Rejection::LeftGroup.into());
         }
+        if !self.may_post(tx, group, author, body).await? {
+            return Err(Rejection::NotAPoster.into());
+        }
         Ok(())
     }
 
@@ -380,6 +400,9 @@ impl Messenger {
             None => now_ms(),
         };
         let org = self.stored_log(tx).await?;
+        if parley_proto::org::groups::is_directory_group(&org, group) {
+            return Err(Rejection::DirectoryGroup.into());
+        }
         for c in &update.changes {
             c.verify(group, &org)
                 .map_err(|_| Rejection::BadGroupChange)?;
@@ -419,18 +442,7 @@ impl Messenger {
             .map(|b| b.members.difference(&after.members).collect())
             .unwrap_or_default();
         if !removed.is_empty() {
-            // Every remaining member rotates: this device's key is dropped now, and the next
-            // group message starts a fresh chain for the devices that remain.
-            tx.delete_own_sender_key(&g).await?;
-            tx.set_sender_key_shares(&g, &[]).await?;
-            for user in removed {
-                if let Some(contact) = tx.contact(user.as_str()).await? {
-                    for d in &contact.devices {
-                        tx.delete_sender_key(&g, &address(user.as_str(), d.device)?)
-                            .await?;
-                    }
-                }
-            }
+            rotate_after_removal(tx, &g, removed.iter().map(|u| u.as_str())).await?;
         }
         tx.set_conversation(&Conversation {
             id,
@@ -720,4 +732,24 @@ impl Messenger {
         }
         Err(Error::DevicesChanging)
     }
+}
+
+/// Members left `g`: every remaining member rotates. This device's key is dropped now (the
+/// next group message starts a fresh chain for the devices that remain), and the keys of the
+/// members who left are forgotten.
+pub(crate) async fn rotate_after_removal<'a>(
+    tx: &mut StoreTx<'_>,
+    g: &parley_crypto::sender_key::GroupId,
+    removed: impl Iterator<Item = &'a str>,
+) -> Result<()> {
+    tx.delete_own_sender_key(g).await?;
+    tx.set_sender_key_shares(g, &[]).await?;
+    for user in removed {
+        if let Some(contact) = tx.contact(user).await? {
+            for d in &contact.devices {
+                tx.delete_sender_key(g, &address(user, d.device)?).await?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod departments;
 pub mod directory;
 pub mod enrol;
 pub mod error;

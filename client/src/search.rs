@@ -254,7 +254,7 @@ impl Messenger {
         if let Ok(mut cached) = self.directory.lock() {
             *cached = None;
         }
-        if let Ok(mut cached) = self.policy.lock() {
+        if let Ok(mut cached) = self.log_facts.lock() {
             *cached = None;
         }
     }

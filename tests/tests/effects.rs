@@ -223,7 +223,15 @@ async fn the_conversation_list_and_timeline_as_the_app_reads_them() {
     receive(&alice.m, 1).await;
 
     let list = alice.m.conversations().await.unwrap();
-    assert_eq!(list.len(), 2);
+    assert_eq!(
+        list.len(),
+        3,
+        "carol, bob, and the company channel (no messages yet)"
+    );
+    assert!(
+        list[2].last.is_none() && !list[2].read_only,
+        "alice is an admin"
+    );
     assert_eq!(list[0].target, Target::User(carol.user()), "latest first");
     assert_eq!(list[1].target, to_bob);
     assert_eq!(

@@ -9,7 +9,7 @@
     clippy::indexing_slicing
 )]
 
-use parley_client::messaging::{Received, Target};
+use parley_client::messaging::{Event, Received, Target};
 use parley_e2e::{Backend, Org, Server, drain, shown};
 use parley_proto::content::{Body, NotifyLevel};
 
@@ -374,4 +374,146 @@ async fn presence_is_end_to_end_and_nothing_leaves_a_device_with_the_policy_off(
         .await,
         0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn department_groups_follow_the_directory_and_only_admins_post_to_the_company() {
+    use parley_e2e::{profile, take_envelope};
+    use parley_proto::org::{company_group, department_group};
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let carol = org.invite(&alice, "carol").await;
+    let erin = org.invite(&alice, "erin").await;
+    let dave = org.invite(&alice, "dave").await;
+    let department = |user: &str, name: &str| parley_proto::org::Profile {
+        department: name.to_owned(),
+        ..profile(user).unwrap()
+    };
+    for (user, name) in [
+        ("bob", "Finance"),
+        ("carol", "Finance"),
+        ("erin", "Finance"),
+        ("dave", "Sales"),
+    ] {
+        alice
+            .m
+            .update_user(
+                &parley_proto::UserId::new(user).unwrap(),
+                department(user, name),
+            )
+            .await
+            .unwrap();
+    }
+    let everyone = [&alice, &bob, &carol, &erin, &dave];
+    for d in everyone {
+        d.m.sync_org().await.unwrap();
+    }
+    let genesis = alice.m.org().await.unwrap().genesis_hash();
+    let finance = Target::Group(department_group(&genesis, "Finance"));
+    let sales = Target::Group(department_group(&genesis, "sales")); // names fold
+    let company = Target::Group(company_group(&genesis));
+    let members = async |d: &parley_e2e::Device, t: &Target| -> Vec<String> {
+        let Target::Group(g) = t else { unreachable!() };
+        d.m.group(g).await.map(|g| g.members).unwrap_or_default()
+    };
+    // Nobody sent a membership change: every device made the groups from the log.
+    for d in [&bob, &carol, &erin] {
+        assert_eq!(
+            members(d, &finance).await,
+            ["bob", "carol", "erin"],
+            "{}",
+            d.name
+        );
+    }
+    assert_eq!(members(&dave, &sales).await, ["dave"]);
+    assert!(members(&dave, &finance).await.is_empty(), "not his");
+    for d in everyone {
+        assert_eq!(members(d, &company).await.len(), 5, "{}", d.name);
+    }
+    bob.m.send_text(&finance, "budget draft").await.unwrap();
+    for d in [&carol, &erin] {
+        let got = drain(&d.m).await;
+        assert!(
+            shown(d, &finance)
+                .await
+                .contains(&"budget draft".to_owned()),
+            "{}: {got:?}",
+            d.name
+        );
+    }
+    let Target::Group(fin) = finance else {
+        unreachable!()
+    };
+    let e = bob.m.add_members(&fin, &[dave.user()]).await.unwrap_err();
+    assert_eq!(e.code(), "directory_group");
+
+    // Carol moves to Sales: she leaves Finance and joins Sales on every device; the rest of
+    // Finance rotates, so Carol, fed Erin's copy with her state intact, reads nothing.
+    alice
+        .m
+        .update_user(&carol.user(), department("carol", "Sales"))
+        .await
+        .unwrap();
+    for d in everyone {
+        let events = d.m.sync_org().await.unwrap();
+        if d.name.starts_with("bob") {
+            let Target::Group(fin) = finance else {
+                unreachable!()
+            };
+            assert!(
+                events.iter().any(|e| matches!(e,
+                    Event::DirectoryGroupsChanged { groups } if groups.contains(&fin))),
+                "{events:?}"
+            );
+        }
+    }
+    assert_eq!(members(&bob, &finance).await, ["bob", "erin"]);
+    assert_eq!(members(&carol, &finance).await, ["bob", "erin"], "she left");
+    for d in [&carol, &dave] {
+        assert_eq!(members(d, &sales).await, ["carol", "dave"], "{}", d.name);
+    }
+    bob.m.send_text(&finance, "after the move").await.unwrap();
+    let env = take_envelope(&erin.m).await;
+    assert!(
+        carol.m.receive(&env).await.is_err(),
+        "the leaver reads nothing"
+    );
+    assert!(
+        drain(&erin.m)
+            .await
+            .iter()
+            .any(|r| r.text() == Some("after the move"))
+    );
+    carol.m.send_text(&sales, "hello Sales").await.unwrap();
+    assert!(
+        drain(&dave.m)
+            .await
+            .iter()
+            .any(|r| r.text() == Some("hello Sales"))
+    );
+
+    // The company channel: admins post, everyone reads and reacts; anyone else is refused.
+    let e = bob.m.send_text(&company, "hi all").await.unwrap_err();
+    assert_eq!(e.code(), "not_a_poster");
+    let post = alice
+        .m
+        .send_text(&company, "Office closed Friday")
+        .await
+        .unwrap();
+    for d in [&bob, &carol, &erin, &dave] {
+        assert!(
+            drain(&d.m)
+                .await
+                .iter()
+                .any(|r| r.text() == Some("Office closed Friday")),
+            "{}",
+            d.name
+        );
+    }
+    let target = parley_proto::content::MessageRef {
+        author: alice.user(),
+        id: post,
+    };
+    bob.m.react(&company, target, "👍", false).await.unwrap();
 }

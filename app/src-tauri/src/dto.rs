@@ -370,6 +370,8 @@ pub struct ChatSummary {
     pub notify: NotifyState,
     /// Its disappearing-message timer.
     pub disappearing: DisappearingState,
+    /// This user only reads and reacts here (the company channel, for all but org admins).
+    pub read_only: bool,
 }
 
 /// Online, away or offline.
@@ -507,6 +509,7 @@ impl ChatSummary {
                 secs: c.disappearing.secs,
                 max_secs: c.disappearing.max_secs,
             },
+            read_only: c.read_only,
         }
     }
 }

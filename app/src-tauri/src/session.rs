@@ -255,6 +255,18 @@ async fn report(app: &AppHandle, m: &Messenger, event: Event) {
             added,
             revoked,
         },
+        Event::DirectoryGroupsChanged { groups } => {
+            for g in groups {
+                emit(
+                    app,
+                    UiEvent::Changed {
+                        chat: Chat::of(&Target::Group(g)),
+                        notify: None,
+                    },
+                );
+            }
+            return;
+        }
         Event::TrustAlarm { error } => UiEvent::TrustAlarm {
             error: error.into(),
         },

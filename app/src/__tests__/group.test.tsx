@@ -83,3 +83,20 @@ describe("group members", () => {
     await waitFor(() => expect(callsOf("change_group")).toEqual([{ chat, change: "leave", members: [], name: null }]));
   });
 });
+
+describe("the company channel", () => {
+  it("offers no composer to someone who may only read and react", async () => {
+    mockCommands({
+      app_state: () => ({ state: "ready", me }),
+      conversations: () => [summary("x", "Acme Corp", { chat, members: ["alice", "bob"], read_only: true })],
+      directory: () => people,
+      timeline: () => [],
+      read_chat: () => 0,
+    });
+    const user = userEvent.setup();
+    renderApp();
+    await user.click((await screen.findAllByTestId("chat-item"))[0]);
+    expect(await screen.findByTestId("read-only")).toHaveTextContent("Only administrators post");
+    expect(screen.queryByTestId("composer-input")).toBeNull();
+  });
+});

@@ -271,7 +271,13 @@ export function Conversation(props: {
           <span data-testid="typing-indicator">{t("composer.typing", { name: nameOf(props.typingUser) })}</span>
         )}
       </div>
-      <Composer chat={chat} mode={mode} onCancelMode={() => setMode(null)} onSent={afterSend} nameOf={nameOf} />
+      {props.summary?.read_only ? (
+        <p className="composer read-only muted" data-testid="read-only">
+          {t("conv.readOnly")}
+        </p>
+      ) : (
+        <Composer chat={chat} mode={mode} onCancelMode={() => setMode(null)} onSent={afterSend} nameOf={nameOf} />
+      )}
       {confirmDelete && (
         <ConfirmDialog
           title={t("msg.deleteTitle")}

@@ -67,6 +67,7 @@ export function summary(user: string, title: string, extra: Partial<ChatSummary>
     unread: 0,
     notify: { level: "all", muted_until: 0 },
     disappearing: { secs: 0, max_secs: 0 },
+    read_only: false,
     ...extra,
   };
 }

@@ -274,6 +274,19 @@ async fn session(
                 });
                 out.event(&human, &json)?;
             }
+            Event::DirectoryGroupsChanged { groups } => {
+                let mut names = Vec::new();
+                for g in &groups {
+                    names.push(match m.group(g).await {
+                        Ok(info) => format!("#{}", printable(&info.name)),
+                        Err(_) => hex(&g.0),
+                    });
+                }
+                let human = format!("* the directory changed {}", names.join(", "));
+                let ids: Vec<String> = groups.iter().map(|g| hex(&g.0)).collect();
+                let json = serde_json::json!({ "event": "groups_changed", "groups": ids });
+                out.event(&human, &json)?;
+            }
             Event::TrustAlarm { error } => {
                 if out.is_json() {
                     let json = serde_json::json!({ "event": "trust_alarm", "error": &error });

@@ -26,6 +26,15 @@ use super::*;
 /// How often [`Messenger::sweep_if_due`] sweeps at most (ms).
 const SWEEP_EVERY_MS: u64 = 1_000;
 
+/// What the engine often needs of the verified log (see [`Messenger::log_facts`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LogFacts {
+    /// The org's policy.
+    pub policy: Policy,
+    /// This user is an org admin.
+    pub admin: bool,
+}
+
 /// A conversation's disappearing-message timer.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Disappearing {
@@ -137,14 +146,25 @@ impl Messenger {
 
     /// The org's policy from the stored log, read in `tx` (cached until the log changes).
     pub(crate) async fn policy(&self, tx: &mut StoreTx<'_>) -> Result<Policy> {
-        if let Some(p) = self.policy.lock().ok().and_then(|p| *p) {
-            return Ok(p);
+        Ok(self.log_facts(tx).await?.policy)
+    }
+
+    /// What the engine often needs of the stored log, read in `tx` (cached until the log
+    /// changes).
+    pub(crate) async fn log_facts(&self, tx: &mut StoreTx<'_>) -> Result<LogFacts> {
+        if let Some(f) = self.log_facts.lock().ok().and_then(|f| *f) {
+            return Ok(f);
         }
-        let policy = *self.stored_log(tx).await?.policy();
-        if let Ok(mut cached) = self.policy.lock() {
-            *cached = Some(policy);
+        let org = self.stored_log(tx).await?;
+        let me = UserId::new(self.account.user.clone())?;
+        let facts = LogFacts {
+            policy: *org.policy(),
+            admin: org.user(&me).is_some_and(|u| u.admin && !u.dismissed),
+        };
+        if let Ok(mut cached) = self.log_facts.lock() {
+            *cached = Some(facts);
         }
-        Ok(policy)
+        Ok(facts)
     }
 
     /// The timer of a stored conversation (off for one not stored).

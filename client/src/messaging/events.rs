@@ -25,6 +25,12 @@ pub enum Event {
         /// Devices revoked.
         revoked: Vec<DeviceId>,
     },
+    /// The directory changed who is in these department groups or the company channel (or
+    /// their names); the members who left are already rotated out.
+    DirectoryGroupsChanged {
+        /// The groups.
+        groups: Vec<parley_proto::content::GroupId>,
+    },
     /// The relay showed an org log that does not verify or does not extend the one this
     /// device verified (a rollback, a rewrite, a fork): an alarm for the user and the
     /// security team. Nothing of it was used.

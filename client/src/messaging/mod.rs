@@ -118,8 +118,8 @@ pub struct Messenger {
     /// The directory of the verified log, folded for search; dropped whenever this messenger
     /// stores a longer log ([`Messenger::search_directory`]).
     pub(crate) directory: std::sync::Mutex<Option<std::sync::Arc<crate::search::DirectoryIndex>>>,
-    /// The org's policy from the stored log, dropped with the directory.
-    pub(crate) policy: std::sync::Mutex<Option<parley_proto::org::Policy>>,
+    /// The org's policy and this user's role from the stored log, dropped with the directory.
+    pub(crate) log_facts: std::sync::Mutex<Option<disappearing::LogFacts>>,
     /// When expired messages were last deleted (ms; see [`Messenger::sweep_expired`]).
     pub(crate) last_sweep: std::sync::atomic::AtomicU64,
 }
@@ -142,7 +142,8 @@ impl Messenger {
         let mut tx = store.begin().await?;
         let account = tx.account().await?.ok_or(Error::NotEnrolled)?;
         let signed_out = tx.signed_out().await?;
-        let policy = tx.org_state().await?.map(|s| *s.policy());
+        let org = tx.org_state().await?;
+        let policy = org.as_ref().map(|s| *s.policy());
         let last = tx.last_contact().await?;
         tx.commit().await?;
         if signed_out {
@@ -173,10 +174,17 @@ impl Messenger {
             past_heads: std::sync::Mutex::default(),
             own_head: std::sync::Mutex::default(),
             directory: std::sync::Mutex::default(),
-            policy: std::sync::Mutex::default(),
+            log_facts: std::sync::Mutex::default(),
             last_sweep: std::sync::atomic::AtomicU64::new(0),
         };
         m.sweep_expired().await?;
+        if let Some(org) = &org {
+            // A device that just joined (or was offline when the log last changed) makes the
+            // directory's groups it is in.
+            let mut tx = m.store.begin().await?;
+            let _ = m.follow_directory_groups(&mut tx, org).await?;
+            tx.commit().await?;
+        }
         if policy.offline_lock_secs > 0 && away > policy.offline_lock_secs {
             tracing::warn!(away, "offline for longer than the policy allows: locked");
             if let Err(e) = m.sync_org().await {

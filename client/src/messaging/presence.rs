@@ -1,8 +1,8 @@
 //! Presence, last seen and typing, under the org's policy (docs/architecture.md §7).
 //!
 //! While the policy shares presence (`PolicySet`'s `presence`, on until an admin turns it
-//! off), a device tells the people its user has conversations with (1:1 peers and group
-//! members) whether the user is online, away or offline, and when the user was last active
+//! off), a device tells the people its user has conversations with (1:1 peers and members
+//! of the groups people made, not of the directory's groups) whether the user is online, away or offline, and when the user was last active
 //! unless the user hides it. It is an end-to-end encrypted message like any other, sent now
 //! or never (not queued, not stored as a row); the relay sees envelopes, as for a message, and
 //! keeps nothing about presence. Receivers keep each colleague's latest state.
@@ -92,15 +92,25 @@ impl Messenger {
         Ok(())
     }
 
-    /// Everyone this user has a conversation with (1:1 peers, group members), but itself.
+    /// Everyone this user has a conversation with (1:1 peers, members of groups people
+    /// made), but itself. The directory's groups (departments, the company channel) do not
+    /// count: they would make it everyone in the org.
     async fn audience(&self, tx: &mut StoreTx<'_>) -> Result<Vec<UserId>> {
+        let directory: std::collections::BTreeSet<[u8; 32]> =
+            parley_proto::org::directory_groups(&self.stored_log(tx).await?)
+                .into_iter()
+                .map(|g| g.id.0)
+                .collect();
         let mut users = std::collections::BTreeSet::new();
         for c in tx.conversations().await? {
             match c.kind {
                 ConversationKind::Direct { peer } => {
                     users.insert(peer);
                 }
-                ConversationKind::Group { members, .. } => users.extend(members),
+                ConversationKind::Group { group, members } if !directory.contains(&group.0) => {
+                    users.extend(members);
+                }
+                ConversationKind::Group { .. } => {}
             }
         }
         users.remove(&self.account.user);

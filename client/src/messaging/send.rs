@@ -195,6 +195,10 @@ impl Messenger {
                 if !before.contains(&self.account.user) {
                     return Err(Error::NotAMember);
                 }
+                let me = UserId::new(self.account.user.clone())?;
+                if !self.may_post(tx, group, &me, &content.body).await? {
+                    return Err(Error::NotAPoster);
+                }
                 (conversation, before)
             }
         };

@@ -61,6 +61,8 @@ pub struct ConversationSummary {
     pub notify: crate::store::NotifySettings,
     /// Its disappearing-message timer.
     pub disappearing: super::Disappearing,
+    /// This user may only read and react: the company channel, for anyone but an org admin.
+    pub read_only: bool,
 }
 
 impl Messenger {
@@ -68,7 +70,9 @@ impl Messenger {
     pub async fn conversations(&self) -> Result<Vec<ConversationSummary>> {
         self.sweep_expired().await?;
         let mut tx = self.store.begin().await?;
-        let max_secs = self.policy(&mut tx).await?.max_disappearing_secs;
+        let facts = self.log_facts(&mut tx).await?;
+        let max_secs = facts.policy.max_disappearing_secs;
+        let company = parley_proto::org::company_group(&self.account.org_genesis_hash);
         let mut out = Vec::new();
         for conversation in tx.conversations().await? {
             let (target, members) = match &conversation.kind {
@@ -86,6 +90,7 @@ impl Messenger {
             let rows = tx.messages(&conversation.id, None, UNREAD_SCAN).await?;
             let items: Vec<TimelineItem> = rows.into_iter().filter_map(item).collect();
             let unread = items.iter().filter(|i| is_unread(i)).count();
+            let read_only = !facts.admin && target == Target::Group(company);
             out.push(ConversationSummary {
                 target,
                 title: conversation.title,
@@ -100,6 +105,7 @@ impl Messenger {
                     secs: conversation.timer.secs,
                     max_secs,
                 },
+                read_only,
             });
         }
         tx.commit().await?;

@@ -14,6 +14,7 @@
 //! from the genesis it pinned, and trusts only that.
 
 pub mod body;
+pub mod groups;
 pub mod state;
 
 use parley_crypto::codec::{Reader, Writer};
@@ -23,6 +24,7 @@ use parley_crypto::{DecodeError, Error as CryptoError};
 use sha2::{Digest, Sha256};
 
 pub use body::{OrgBody, Policy, Profile, RevokeReason};
+pub use groups::{DirectoryGroup, company_group, department_group, directory_groups};
 pub use state::{DeviceRecord, LogHead, OrgState, Revocation, Rule, UserRecord, WipeOrder};
 
 /// Version byte of org records.
