@@ -3,7 +3,7 @@
 //! The directory makes them ([`parley_proto::org::groups`]): a group per department and one
 //! channel for everyone, with ids derived from the org's genesis and members read from the
 //! verified log. Each device keeps their conversations in step with its log
-//! ([`Messenger::follow_directory_groups`], whenever the log advances and when the engine
+//! (`Messenger::follow_directory_groups`, whenever the log advances and when the engine
 //! opens): nobody sends a membership change, and nobody can make one by hand (a `Group`
 //! change to such a group is refused). When someone leaves one (moved to another department,
 //! dismissed), every remaining member drops its sender key as on any removal, so the leaver,

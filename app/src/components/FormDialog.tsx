@@ -15,6 +15,8 @@ export function FormDialog(props: {
   saveTestId: string;
   onClose: () => void;
   onSave: () => Promise<void>;
+  /** False keeps the save button disabled (default true). */
+  canSave?: boolean;
   children: ReactNode;
 }) {
   const { t } = useI18n();
@@ -47,7 +49,7 @@ export function FormDialog(props: {
           <button type="button" className="btn" onClick={props.onClose}>
             {t("common.cancel")}
           </button>
-          <button type="submit" className="btn primary" disabled={busy} data-testid={props.saveTestId}>
+          <button type="submit" className="btn primary" disabled={busy || props.canSave === false} data-testid={props.saveTestId}>
             {props.saveLabel}
           </button>
         </div>

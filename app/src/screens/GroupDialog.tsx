@@ -5,7 +5,7 @@ import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Modal } from "../components/Modal";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
-import { usePeopleSearch } from "../logic/search";
+import { PeoplePicker } from "../components/PeoplePicker";
 
 /**
  * A group's members and admins. Its admins rename it, add and remove members, and make
@@ -25,7 +25,6 @@ export function GroupDialog(props: {
   const { chat, me, nameOf, onChanged } = props;
   const [group, setGroup] = useState<GroupDetails | null>(null);
   const [name, setName] = useState("");
-  const [query, setQuery] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [confirmLeave, setConfirmLeave] = useState(false);
@@ -57,8 +56,6 @@ export function GroupDialog(props: {
   };
 
   const admin = group?.admins.includes(me.user) ?? false;
-  const found = usePeopleSearch(props.people, query, false);
-  const candidates = group ? found.filter((p) => !group.members.includes(p.user)) : [];
 
   const rename = (e: FormEvent) => {
     e.preventDefault();
@@ -118,17 +115,11 @@ export function GroupDialog(props: {
       {admin && group && (
         <>
           <h3 className="section-title">{t("group.add")}</h3>
-          <input
-            type="search"
-            className="search"
-            aria-label={t("dir.search")}
-            placeholder={t("dir.search")}
-            value={query}
-            onChange={(e) => setQuery(e.target.value)}
-          />
-          <ul className="pick-list">
-            {candidates.map((p) => (
-              <li key={p.user}>
+          <PeoplePicker
+            people={props.people}
+            exclude={(p) => group.members.includes(p.user)}
+            item={(p) => (
+              <>
                 <span>
                   {p.display_name} <span className="muted">({p.user})</span>
                 </span>
@@ -142,9 +133,9 @@ export function GroupDialog(props: {
                 >
                   {t("group.addOne")}
                 </button>
-              </li>
-            ))}
-          </ul>
+              </>
+            )}
+          />
         </>
       )}
       {error && (
