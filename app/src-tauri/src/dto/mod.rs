@@ -9,12 +9,16 @@ use parley_client::ErrorInfo;
 use parley_client::messaging::{ConversationSummary, Target, TimelineItem};
 use parley_client::store::MessageStatus;
 use parley_proto::UserId;
-use parley_proto::content::{
-    Body, GroupChange, GroupId, MessageId, MessageRef, NotifyLevel, PresenceState,
-};
+use parley_proto::content::{Body, GroupChange, GroupId, MessageId, MessageRef};
 use parley_proto::org::{Profile, RevokeReason};
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
+
+mod admin;
+mod settings;
+
+pub use admin::{AuditLine, OrgPolicy};
+pub use settings::{DisappearingState, Notify, NotifyState, PresenceDto, PresenceKind};
 
 /// A command's error: a stable code and a sentence for people (the engine's taxonomy,
 /// docs/architecture.md §8).
@@ -374,122 +378,6 @@ pub struct ChatSummary {
     pub read_only: bool,
 }
 
-/// Online, away or offline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum PresenceKind {
-    /// Using Parley now.
-    Online,
-    /// Connected, not using it.
-    Away,
-    /// Gone.
-    Offline,
-}
-
-impl From<PresenceState> for PresenceKind {
-    fn from(s: PresenceState) -> Self {
-        match s {
-            PresenceState::Online => Self::Online,
-            PresenceState::Away => Self::Away,
-            PresenceState::Offline => Self::Offline,
-        }
-    }
-}
-
-impl From<PresenceKind> for PresenceState {
-    fn from(s: PresenceKind) -> Self {
-        match s {
-            PresenceKind::Online => Self::Online,
-            PresenceKind::Away => Self::Away,
-            PresenceKind::Offline => Self::Offline,
-        }
-    }
-}
-
-/// A colleague's presence as they last shared it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct PresenceDto {
-    /// Whose.
-    pub user: String,
-    /// Online, away or offline.
-    pub state: PresenceKind,
-    /// When they were last active (ms), unless they hide it.
-    #[ts(type = "number | null")]
-    pub last_seen: Option<u64>,
-}
-
-impl From<parley_client::store::Presence> for PresenceDto {
-    fn from(p: parley_client::store::Presence) -> Self {
-        Self {
-            user: p.user,
-            state: p.state.into(),
-            last_seen: p.last_seen,
-        }
-    }
-}
-
-/// A conversation's disappearing-message timer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct DisappearingState {
-    /// The conversation's timer, seconds (0: off).
-    #[ts(type = "number")]
-    pub secs: u64,
-    /// The org's maximum, seconds (0: none).
-    #[ts(type = "number")]
-    pub max_secs: u64,
-}
-
-/// When a conversation notifies (the engine's `NotifyLevel`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-#[serde(rename_all = "snake_case")]
-pub enum Notify {
-    /// Every new message or file.
-    All,
-    /// Only messages that mention this user.
-    Mentions,
-    /// Never.
-    None,
-}
-
-impl From<NotifyLevel> for Notify {
-    fn from(l: NotifyLevel) -> Self {
-        match l {
-            NotifyLevel::All => Self::All,
-            NotifyLevel::Mentions => Self::Mentions,
-            NotifyLevel::None => Self::None,
-        }
-    }
-}
-
-impl From<Notify> for NotifyLevel {
-    fn from(l: Notify) -> Self {
-        match l {
-            Notify::All => Self::All,
-            Notify::Mentions => Self::Mentions,
-            Notify::None => Self::None,
-        }
-    }
-}
-
-/// This user's notification settings for a conversation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct NotifyState {
-    /// When it notifies.
-    pub level: Notify,
-    /// Silent until then (ms since the Unix epoch); 0: not muted.
-    #[ts(type = "number")]
-    pub muted_until: u64,
-}
-
-impl From<parley_client::store::NotifySettings> for NotifyState {
-    fn from(s: parley_client::store::NotifySettings) -> Self {
-        Self {
-            level: s.notify.into(),
-            muted_until: s.muted_until,
-        }
-    }
-}
-
 impl ChatSummary {
     /// The summary of a conversation; `name` gives a user's display name.
     pub fn of(c: ConversationSummary, name: impl Fn(&UserId) -> String) -> Self {
@@ -797,80 +685,7 @@ pub enum UiEvent {
     },
 }
 
-/// One entry of the verified org log, for the admin console (the UI puts it in words).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct AuditLine {
-    /// Its position.
-    #[ts(type = "number")]
-    pub seq: u64,
-    /// When it was signed, ms.
-    #[ts(type = "number")]
-    pub at: u64,
-    /// Its kind (`org-created`, `device-revoked`, `wipe-ordered`, `wipe-done`, …).
-    pub kind: String,
-    /// The user it is about.
-    pub user: Option<String>,
-    /// The device it is about.
-    pub device: Option<u32>,
-    /// A name it carries (the org's, or a user's display name), or a revocation's reason.
-    pub detail: Option<String>,
-    /// Who signed it: `root`, `invite_key`, or `user.device`.
-    pub signer: String,
-}
-
-impl AuditLine {
-    /// An entry of the verified log.
-    pub fn of(e: &parley_client::admin::AuditEntry) -> Self {
-        use parley_client::admin::Signer;
-        use parley_proto::org::OrgBody as B;
-        let (device, detail) = match &e.body {
-            B::OrgCreated { name, .. } => (None, Some(name.clone())),
-            B::UserAdded { profile, .. } | B::UserUpdated { profile, .. } => {
-                (None, Some(profile.display_name.clone()))
-            }
-            B::DeviceAdded { device, .. }
-            | B::WipeOrdered { device, .. }
-            | B::WipeDone { device, .. } => (Some(*device), None),
-            B::DeviceRevoked { device, reason, .. } => {
-                (Some(*device), Some(reason.as_str().to_owned()))
-            }
-            _ => (None, None),
-        };
-        Self {
-            seq: e.seq,
-            at: e.timestamp.saturating_mul(1000),
-            kind: e.body.kind_name().to_owned(),
-            user: e.body.user().map(UserId::to_string),
-            device,
-            detail,
-            signer: match &e.signer {
-                Signer::Root => "root".to_owned(),
-                Signer::InviteKey => "invite_key".to_owned(),
-                Signer::Device { user, device } => format!("{user}.{device}"),
-            },
-        }
-    }
-}
-
-/// The org's policy, for the admin console.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
-pub struct OrgPolicy {
-    /// Lock after this long offline (seconds; 0: never).
-    #[ts(type = "number")]
-    pub offline_lock_secs: u64,
-    /// Wipe after this long offline (seconds; 0: never).
-    #[ts(type = "number")]
-    pub offline_wipe_secs: u64,
-    /// The store needs the relay's per-device secret to open.
-    pub remote_secret: bool,
-    /// Longest disappearing-message timer (seconds; 0: no limit).
-    #[ts(type = "number")]
-    pub max_disappearing_secs: u64,
-    /// Presence and typing shared.
-    pub presence: bool,
-}
-
-/// The TypeScript declarations of every type above, as `app/src/bindings.ts` holds them.
+/// The TypeScript declarations of every type here and in the submodules, as `app/src/bindings.ts` holds them.
 pub fn bindings() -> String {
     let cfg = ts_rs::Config::default();
     let decls = [
