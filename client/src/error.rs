@@ -79,6 +79,15 @@ pub enum Error {
     /// This user is not a member of the group.
     #[error("you are not a member of this group")]
     NotAMember,
+    /// No task has that id (or id prefix).
+    #[error("no such task (`parley tasks --all` lists them)")]
+    NoSuchTask,
+    /// Several tasks start with that id prefix.
+    #[error("several tasks start with that id; give more of it")]
+    AmbiguousTask,
+    /// A task's assignee must be in its conversation.
+    #[error("the assignee is not in this conversation")]
+    AssigneeNotMember,
     /// No message with that id carries a file.
     #[error("no such file (no message with that id carries one)")]
     NoSuchFile,
@@ -230,6 +239,9 @@ impl Error {
             Self::AmbiguousGroup => "ambiguous_group",
             Self::NotAMember => "not_a_member",
             Self::NoSuchFile => "no_such_file",
+            Self::NoSuchTask => "no_such_task",
+            Self::AmbiguousTask => "ambiguous_task",
+            Self::AssigneeNotMember => "assignee_not_member",
             Self::NotGroupAdmin => "not_group_admin",
             Self::TooLarge => "too_large",
             Self::OverPolicy { .. } => "over_policy",

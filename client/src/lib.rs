@@ -23,6 +23,7 @@ pub mod orglog;
 pub mod relay;
 pub mod search;
 pub mod store;
+pub mod tasks;
 pub mod tls;
 pub mod unlock;
 pub mod wipe;

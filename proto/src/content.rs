@@ -21,6 +21,9 @@ pub const MAX_TEXT_LEN: usize = 64 * 1024;
 pub const MAX_SHORT_LEN: usize = 256;
 /// Most items in a list (receipt targets, mentions, group members).
 pub const MAX_ITEMS: usize = 1_000;
+/// Greatest task stamp and deadline (ms): 2^53 − 1, exact in every JSON reader, and far
+/// enough that no honest clock reaches it (so a change cannot freeze a task at `u64::MAX`).
+pub const MAX_TASK_TIME: u64 = (1 << 53) - 1;
 
 /// A message id, chosen by its author: 16 random bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -32,6 +35,95 @@ pub struct MessageId(#[serde(with = "crate::hex::serde_array")] pub [u8; 16]);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct GroupId(#[serde(with = "crate::hex::serde_array")] pub [u8; 32]);
+
+/// A task id, chosen by the task's creator: 16 random bytes. A task lives in one
+/// conversation: the same id in another conversation is another task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TaskId(#[serde(with = "crate::hex::serde_array")] pub [u8; 16]);
+
+/// Where a task stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    /// Not started.
+    #[default]
+    Open,
+    /// Someone is on it.
+    InProgress,
+    /// Finished.
+    Done,
+    /// Finished once, open again.
+    Reopened,
+}
+
+impl TaskStatus {
+    /// The word for it (the CLI's and the JSON's).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::InProgress => "in_progress",
+            Self::Done => "done",
+            Self::Reopened => "reopened",
+        }
+    }
+
+    /// The status from its word (`in-progress` as well as `in_progress`).
+    pub fn parse(word: &str) -> Option<Self> {
+        match word {
+            "open" => Some(Self::Open),
+            "in_progress" | "in-progress" | "progress" => Some(Self::InProgress),
+            "done" => Some(Self::Done),
+            "reopened" | "reopen" => Some(Self::Reopened),
+            _ => None,
+        }
+    }
+
+    /// Whether the task still needs doing.
+    pub fn is_open(self) -> bool {
+        self != Self::Done
+    }
+}
+
+/// One change to a task (see [`Body::Task`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum TaskChange {
+    /// The task exists: open, with this title, assignee and optional deadline and description.
+    Create {
+        /// What is to be done.
+        title: String,
+        /// Who is to do it (a member of the conversation).
+        assignee: UserId,
+        /// When it is due (ms since the Unix epoch).
+        #[serde(default)]
+        deadline: Option<u64>,
+        /// More words about it.
+        #[serde(default)]
+        description: Option<String>,
+    },
+    /// Its status changes.
+    Status {
+        /// The new status.
+        status: TaskStatus,
+    },
+    /// Someone else is to do it.
+    Assign {
+        /// The new assignee.
+        assignee: UserId,
+    },
+    /// Its deadline changes (`None`: no deadline).
+    Deadline {
+        /// The new deadline (ms since the Unix epoch).
+        #[serde(default)]
+        deadline: Option<u64>,
+    },
+    /// A comment on it.
+    Comment {
+        /// The comment.
+        text: String,
+    },
+}
 
 /// Points at a message: its author and id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -244,6 +336,18 @@ pub enum Body {
         muted_until: u64,
         /// The setter's clock in ms, or one more than the last revision it knew if that is more.
         revision: u64,
+    },
+    /// A change to a task of the conversation. Every device ends with the same task whatever
+    /// the order the changes arrive in: each field keeps the change with the greatest
+    /// (`stamp`, author, message id), and comments are ordered by the same key.
+    Task {
+        /// Which task.
+        task: TaskId,
+        /// The author's clock in ms, or one more than the greatest stamp the author had seen
+        /// on the task if that is more (so a change made after another wins over it).
+        stamp: u64,
+        /// What changes.
+        change: TaskChange,
     },
     /// A kind this build does not know (from a newer client).
     #[serde(other)]
@@ -485,6 +589,35 @@ impl Content {
                     Ok(())
                 }
             }
+            Body::Task { stamp, .. } if *stamp > MAX_TASK_TIME => {
+                Err(ContentError::OverLimit("task stamp"))
+            }
+            Body::Task {
+                change:
+                    TaskChange::Create {
+                        deadline: Some(d), ..
+                    }
+                    | TaskChange::Deadline { deadline: Some(d) },
+                ..
+            } if *d > MAX_TASK_TIME => Err(ContentError::OverLimit("task deadline")),
+            Body::Task { change, .. } => match change {
+                TaskChange::Create {
+                    title, description, ..
+                } => {
+                    if title.trim().is_empty() {
+                        return Err(ContentError::OverLimit("task title"));
+                    }
+                    short(title, "task title")?;
+                    description.as_deref().map_or(Ok(()), text)
+                }
+                TaskChange::Comment { text: t } if t.trim().is_empty() => {
+                    Err(ContentError::OverLimit("comment"))
+                }
+                TaskChange::Comment { text: t } => text(t),
+                TaskChange::Status { .. }
+                | TaskChange::Assign { .. }
+                | TaskChange::Deadline { .. } => Ok(()),
+            },
             Body::Delete { .. }
             | Body::Typing { .. }
             | Body::Settings { .. }
@@ -523,6 +656,28 @@ mod tests {
                 revision: 7,
             },
             Body::Timer { secs: 86_400 },
+            Body::Task {
+                task: TaskId([8; 16]),
+                stamp: 3,
+                change: TaskChange::Create {
+                    title: "Quarterly report".into(),
+                    assignee: user("bob"),
+                    deadline: Some(1_800_000_000_000),
+                    description: Some("numbers".into()),
+                },
+            },
+            Body::Task {
+                task: TaskId([8; 16]),
+                stamp: 4,
+                change: TaskChange::Status {
+                    status: TaskStatus::InProgress,
+                },
+            },
+            Body::Task {
+                task: TaskId([8; 16]),
+                stamp: 5,
+                change: TaskChange::Deadline { deadline: None },
+            },
             Body::Presence {
                 state: PresenceState::Away,
                 last_seen: Some(9),
@@ -627,6 +782,42 @@ mod tests {
         let mut c = Content::new(MessageId([0; 16]), 0, Body::Typing { started: false });
         c.org_head = Some(B64(vec![0; 5]));
         assert!(Content::from_bytes(&c.to_bytes()).is_err());
+    }
+
+    #[test]
+    fn a_task_needs_a_title_and_comments_need_words() {
+        let task = |change| {
+            let body = Body::Task {
+                task: TaskId([1; 16]),
+                stamp: 1,
+                change,
+            };
+            Content::from_bytes(&Content::new(MessageId([0; 16]), 0, body).to_bytes())
+        };
+        let create = |title: &str| TaskChange::Create {
+            title: title.into(),
+            assignee: user("bob"),
+            deadline: None,
+            description: None,
+        };
+        assert_eq!(
+            task(create(" ")).map(|_| ()),
+            Err(ContentError::OverLimit("task title"))
+        );
+        assert_eq!(
+            task(create(&"x".repeat(MAX_SHORT_LEN + 1))).map(|_| ()),
+            Err(ContentError::OverLimit("task title"))
+        );
+        assert_eq!(
+            task(TaskChange::Comment { text: "".into() }).map(|_| ()),
+            Err(ContentError::OverLimit("comment"))
+        );
+        assert!(task(create("Report")).is_ok());
+        assert_eq!(
+            TaskStatus::parse("in-progress"),
+            Some(TaskStatus::InProgress)
+        );
+        assert_eq!(TaskStatus::parse("later"), None);
     }
 
     #[test]

@@ -32,13 +32,15 @@ pub fn decode<const N: usize>(text: &str) -> Result<[u8; N], HexError> {
 }
 
 /// Serde for fixed-size byte arrays as canonical lowercase hex strings.
-pub(crate) mod serde_array {
+pub mod serde_array {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the array as lowercase hex.
     pub fn serialize<S: Serializer, const N: usize>(v: &[u8; N], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&super::encode(v))
     }
 
+    /// Reads exactly `N` bytes of canonical lowercase hex.
     pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
         d: D,
     ) -> Result<[u8; N], D::Error> {

@@ -608,6 +608,24 @@ pub async fn drain(m: &Messenger) -> Vec<Received> {
     got
 }
 
+/// Receives the next `n` envelopes of `d` in reverse order of their arrival, acking each:
+/// delivery as reordered as it gets.
+pub async fn receive_reversed(d: &Device, n: usize) {
+    use parley_proto::ws::ServerFrame;
+    let mut ws = d.m.relay().connect().await.unwrap();
+    let mut envelopes = Vec::new();
+    while envelopes.len() < n {
+        if let ServerFrame::Envelope(env) = ws.next().await.unwrap().unwrap() {
+            envelopes.push(env);
+        }
+    }
+    for env in envelopes.iter().rev() {
+        d.m.receive(env).await.unwrap();
+        ws.ack(vec![env.id]).await.unwrap();
+    }
+    ws.close().await;
+}
+
 /// The lines of the conversation with `with` as `d` shows it now ([`Messenger::history`]).
 pub async fn shown(d: &Device, with: &parley_client::messaging::Target) -> Vec<String> {
     d.m.history(with, 100)

@@ -10,10 +10,11 @@
 
 use parley_client::messaging::Target;
 use parley_client::store::MessageStatus;
-use parley_e2e::{Backend, Device, Org, Server, receive, shown as history, texts};
+use parley_e2e::{
+    Backend, Device, Org, Server, receive, receive_reversed, shown as history, texts,
+};
 use parley_proto::UserId;
 use parley_proto::content::{Body, MessageRef};
-use parley_proto::ws::ServerFrame;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_deletes_reactions_and_receipts() {
@@ -70,18 +71,7 @@ async fn edits_deletes_reactions_and_receipts() {
         .await
         .unwrap();
     alice.m.delete(&to_bob, third).await.unwrap();
-    let mut ws = bob.m.relay().connect().await.unwrap();
-    let mut envelopes = Vec::new();
-    while envelopes.len() < 2 {
-        if let ServerFrame::Envelope(env) = ws.next().await.unwrap().unwrap() {
-            envelopes.push(env);
-        }
-    }
-    for env in envelopes.iter().rev() {
-        bob.m.receive(env).await.unwrap();
-        ws.ack(vec![env.id]).await.unwrap();
-    }
-    ws.close().await;
+    receive_reversed(&bob, 2).await;
     assert_eq!(history(&bob, &to_alice).await[0], "lunch at 1?");
     assert!(
         !history(&bob, &to_alice)
@@ -119,22 +109,6 @@ async fn edits_deletes_reactions_and_receipts() {
         .unwrap();
     assert_eq!(texts(&receive(&bob.m, 1).await), ["table for two"]);
     drop(org);
-}
-
-/// Receives the next `n` envelopes of `d` in reverse order of their arrival, acking each.
-async fn receive_reversed(d: &Device, n: usize) {
-    let mut ws = d.m.relay().connect().await.unwrap();
-    let mut envelopes = Vec::new();
-    while envelopes.len() < n {
-        if let ServerFrame::Envelope(env) = ws.next().await.unwrap().unwrap() {
-            envelopes.push(env);
-        }
-    }
-    for env in envelopes.iter().rev() {
-        d.m.receive(env).await.unwrap();
-        ws.ack(vec![env.id]).await.unwrap();
-    }
-    ws.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

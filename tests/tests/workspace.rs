@@ -517,3 +517,191 @@ async fn department_groups_follow_the_directory_and_only_admins_post_to_the_comp
     };
     bob.m.react(&company, target, "👍", false).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_converges_on_every_device_whatever_the_delivery_order() {
+    use parley_client::messaging::NewTask;
+    use parley_client::tasks::{ReminderKind, TaskFilter};
+    use parley_e2e::receive_reversed;
+    use parley_proto::content::{TaskChange, TaskStatus};
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let carol = org.invite(&alice, "carol").await;
+    let dave = org.invite(&alice, "dave").await;
+    let bob2 = org.link(&bob, 2).await;
+    let group = alice
+        .m
+        .create_group("Ops", &[bob.user(), carol.user(), dave.user()])
+        .await
+        .unwrap();
+    let ops = Target::Group(group);
+    let everyone = [&alice, &bob, &bob2, &carol, &dave];
+    // Everyone has everyone's sender key, so what follows can arrive in any order.
+    for d in everyone {
+        drain(&d.m).await;
+    }
+    for d in [&alice, &bob, &carol, &dave] {
+        d.m.send_text(&ops, "here").await.unwrap();
+    }
+    for d in everyone {
+        drain(&d.m).await;
+    }
+
+    // Alice creates a task for Bob; Bob hands it to Carol; Carol finishes it. Dave is away
+    // all along and gets the three changes newest first.
+    let deadline = parley_client::messaging::now_ms() + 86_400_000;
+    let task = alice
+        .m
+        .create_task(
+            &ops,
+            NewTask {
+                title: "Rotate the VPN certificate".into(),
+                assignee: bob.user(),
+                deadline: Some(deadline),
+                description: Some("before Friday's audit".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let e = alice
+        .m
+        .change_task(
+            &ops,
+            task,
+            TaskChange::Assign {
+                assignee: parley_proto::UserId::new("erin").unwrap(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "assignee_not_member");
+    let got = drain(&bob.m).await;
+    assert!(got.iter().any(|r| r.mentioned && r.notify), "{got:?}");
+    bob.m
+        .change_task(
+            &ops,
+            task,
+            TaskChange::Assign {
+                assignee: carol.user(),
+            },
+        )
+        .await
+        .unwrap();
+    drain(&carol.m).await;
+    carol
+        .m
+        .change_task(
+            &ops,
+            task,
+            TaskChange::Status {
+                status: TaskStatus::Done,
+            },
+        )
+        .await
+        .unwrap();
+    receive_reversed(&dave, 3).await;
+    for d in [&alice, &bob, &bob2] {
+        drain(&d.m).await;
+    }
+    let all = TaskFilter {
+        done: true,
+        ..TaskFilter::default()
+    };
+    let seen = alice.m.tasks(&all).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].assignee, carol.user());
+    assert_eq!(seen[0].status, TaskStatus::Done);
+    assert_eq!(seen[0].creator, alice.user());
+    for d in everyone {
+        assert_eq!(d.m.tasks(&all).await.unwrap(), seen, "{}", d.name);
+        assert!(
+            d.m.tasks(&TaskFilter::default()).await.unwrap().is_empty(),
+            "done"
+        );
+    }
+
+    // Bob and Carol move the deadline at once, each before seeing the other's: every device
+    // keeps the same one.
+    bob.m
+        .change_task(
+            &ops,
+            task,
+            TaskChange::Status {
+                status: TaskStatus::Reopened,
+            },
+        )
+        .await
+        .unwrap();
+    for d in everyone {
+        drain(&d.m).await;
+    }
+    bob.m
+        .change_task(&ops, task, TaskChange::Deadline { deadline: None })
+        .await
+        .unwrap();
+    carol
+        .m
+        .change_task(
+            &ops,
+            task,
+            TaskChange::Deadline {
+                deadline: Some(deadline + 1),
+            },
+        )
+        .await
+        .unwrap();
+    receive_reversed(&dave, 2).await;
+    for d in [&alice, &bob, &bob2, &carol] {
+        drain(&d.m).await;
+    }
+    let seen = alice.m.tasks(&all).await.unwrap();
+    for d in everyone {
+        assert_eq!(d.m.tasks(&all).await.unwrap(), seen, "{}", d.name);
+    }
+    let mine = TaskFilter {
+        mine: true,
+        ..TaskFilter::default()
+    };
+    assert_eq!(carol.m.tasks(&mine).await.unwrap().len(), 1);
+    assert!(bob.m.tasks(&mine).await.unwrap().is_empty());
+    let found = dave
+        .m
+        .find_task(&parley_proto::hex::encode(task.0)[..6])
+        .await
+        .unwrap();
+    assert_eq!(found.id, task);
+
+    // Reminders come from the assignee's own clock: near the deadline, then at it, once each.
+    let soon = parley_client::messaging::now_ms() + 1_500;
+    carol
+        .m
+        .change_task(
+            &ops,
+            task,
+            TaskChange::Deadline {
+                deadline: Some(soon),
+            },
+        )
+        .await
+        .unwrap();
+    let fired = carol.m.take_task_reminders().await.unwrap();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].kind, ReminderKind::Soon);
+    assert!(
+        alice.m.take_task_reminders().await.unwrap().is_empty(),
+        "not hers"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+    let fired = carol.m.take_task_reminders().await.unwrap();
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].kind, ReminderKind::Due);
+    assert!(fired[0].task.overdue);
+    assert!(carol.m.take_task_reminders().await.unwrap().is_empty());
+    let overdue = TaskFilter {
+        overdue: true,
+        ..TaskFilter::default()
+    };
+    assert_eq!(carol.m.tasks(&overdue).await.unwrap().len(), 1);
+    drop(org);
+}

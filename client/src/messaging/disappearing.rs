@@ -61,7 +61,11 @@ fn shortest(timers: impl IntoIterator<Item = u64>) -> Option<u64> {
 pub(crate) fn expires(body: &Body) -> bool {
     matches!(
         body,
-        Body::Text { .. } | Body::File { .. } | Body::Reaction { .. } | Body::Edit { .. }
+        Body::Text { .. }
+            | Body::File { .. }
+            | Body::Reaction { .. }
+            | Body::Edit { .. }
+            | Body::Task { .. }
     )
 }
 
@@ -105,6 +109,7 @@ impl Messenger {
             .store(now, std::sync::atomic::Ordering::Relaxed);
         let mut tx = self.store.begin().await?;
         let gone = tx.take_expired(now).await?;
+        let tasks = tx.delete_expired_tasks(now).await?;
         let mut targets = Vec::new();
         let mut files = Vec::new();
         for m in &gone {
@@ -129,8 +134,8 @@ impl Messenger {
             // Kept only if it was downloaded; nothing else names it.
             let _ = tokio::fs::remove_file(dir.join(id)).await;
         }
-        if !gone.is_empty() {
-            tracing::debug!(messages = gone.len(), "expired messages deleted");
+        if !gone.is_empty() || tasks > 0 {
+            tracing::debug!(messages = gone.len(), tasks, "expired messages deleted");
         }
         Ok(targets)
     }
@@ -251,7 +256,7 @@ impl Messenger {
 }
 
 /// The target of a stored conversation.
-fn target_of(c: &crate::store::Conversation) -> Option<Target> {
+pub(crate) fn target_of(c: &crate::store::Conversation) -> Option<Target> {
     Some(match &c.kind {
         ConversationKind::Direct { peer } => Target::User(UserId::new(peer.clone()).ok()?),
         ConversationKind::Group { group, .. } => Target::Group(GroupId(group.0)),

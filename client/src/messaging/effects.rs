@@ -151,6 +151,23 @@ impl Messenger {
                     return Err(Rejection::WrongConversation.into());
                 }
             }
+            Body::Task {
+                task,
+                stamp,
+                change,
+            } => {
+                self.apply_task(
+                    tx,
+                    &conversation,
+                    author,
+                    content,
+                    task,
+                    *stamp,
+                    change,
+                    expires_at,
+                )
+                .await?;
+            }
             Body::Group(update) => {
                 let group = content.group.ok_or(Rejection::NotAGroup)?;
                 self.apply_group_change(tx, &group, author, update).await?;
@@ -223,6 +240,7 @@ pub(crate) fn stored_as_row(body: &Body) -> bool {
             | Body::Reaction { .. }
             | Body::Group(_)
             | Body::Timer { .. }
+            | Body::Task { .. }
     )
 }
 

@@ -6,6 +6,9 @@ use crate::error::{Error, Result};
 
 use super::*;
 
+/// How long the event stream waits for the relay before it looks at the clock again.
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// What happens to this device, as the CLI and the desktop app consume it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -38,6 +41,9 @@ pub enum Event {
         /// What was seen, as a code and a sentence.
         error: crate::ErrorInfo,
     },
+    /// A task assigned to this user is near its deadline, or has reached it (from this
+    /// device's clock; each fires once).
+    TaskReminder(crate::tasks::Reminder),
     /// An envelope could not be decrypted or read and was dropped (it never will be).
     Dropped {
         /// Its sender.
@@ -89,9 +95,22 @@ impl Events<'_> {
             if let Err(e) = self.messenger.sweep_if_due().await {
                 return Some(Err(e));
             }
-            let frame = match self.ws.next().await? {
-                Ok(f) => f,
-                Err(e) => return Some(Err(e.into())),
+            // Task reminders come from this device's clock.
+            match self.messenger.take_task_reminders().await {
+                Ok(fired) if !fired.is_empty() => {
+                    self.pending
+                        .extend(fired.into_iter().map(Event::TaskReminder));
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => return Some(Err(e)),
+            }
+            // At least once a second, so expiries and reminders keep time while all is quiet.
+            let frame = match tokio::time::timeout(TICK, self.ws.next()).await {
+                Err(_quiet) => continue,
+                Ok(None) => return None,
+                Ok(Some(Ok(f))) => f,
+                Ok(Some(Err(e))) => return Some(Err(e.into())),
             };
             let env = match frame {
                 ServerFrame::Envelope(env) => env,

@@ -2,7 +2,7 @@
 
 use parley_proto::UserId;
 use parley_proto::content::{
-    AttachmentPointer, Body, Content, GroupChange, MessageId as ContentId,
+    AttachmentPointer, Body, Content, GroupChange, MessageId as ContentId, TaskChange,
 };
 
 use crate::error::Result;
@@ -163,6 +163,23 @@ pub fn describe(body: &Body) -> Option<String> {
             }
         },
         Body::Presence { state, .. } => format!("[{}]", state.as_str()),
+        Body::Task { task, change, .. } => {
+            let id = short_task_id(task);
+            match change {
+                TaskChange::Create {
+                    title, assignee, ..
+                } => format!("[new task {id} \"{title}\" for {assignee}]"),
+                TaskChange::Status { status } => {
+                    format!("[task {id}: {}]", status.as_str().replace('_', " "))
+                }
+                TaskChange::Assign { assignee } => format!("[task {id}: assigned to {assignee}]"),
+                TaskChange::Deadline { deadline: None } => format!("[task {id}: no deadline]"),
+                TaskChange::Deadline { deadline: Some(_) } => {
+                    format!("[task {id}: deadline moved]")
+                }
+                TaskChange::Comment { text } => format!("[task {id}: {text}]"),
+            }
+        }
         Body::Timer { secs: 0 } => "[turned disappearing messages off]".to_owned(),
         Body::Timer { secs } => format!("[set messages to disappear after {}]", duration(*secs)),
         Body::Settings {
@@ -175,6 +192,13 @@ pub fn describe(body: &Body) -> Option<String> {
         },
         _ => return None,
     })
+}
+
+/// The first 8 hex digits of a task id: how the CLI names a task.
+pub fn short_task_id(task: &parley_proto::content::TaskId) -> String {
+    let mut id = parley_proto::hex::encode(task.0);
+    id.truncate(8);
+    id
 }
 
 /// A timer in words: "90 seconds", "5 minutes", "1 hour", "7 days".

@@ -46,6 +46,7 @@ mod prekeys;
 mod presence;
 mod receive;
 mod send;
+mod tasks;
 mod timeline;
 
 use parley_crypto::DeviceAddress;
@@ -61,13 +62,14 @@ use crate::store::{Account, Conversation, ConversationId, ConversationKind, Stor
 pub use disappearing::Disappearing;
 pub(crate) use effects::stored_as_row;
 pub use events::{Event, Events};
-pub use history::{HistoryEntry, describe, duration};
+pub use history::{HistoryEntry, describe, duration, short_task_id};
 pub use notify::{mentions, should_notify};
 pub use outbox::{MAX_ATTEMPTS, MAX_BACKOFF_MS};
 pub(crate) use pairwise::SEND_ATTEMPTS;
 pub use prekeys::{REFILL_BELOW, REFILL_TO, ROTATE_AFTER_SECS};
 pub use receive::Received;
 pub(crate) use receive::finish;
+pub use tasks::{DEFAULT_REMINDER_LEAD_SECS, NewTask};
 pub use timeline::{ConversationSummary, TimelineItem, UNREAD_SCAN};
 
 /// Where a message goes.
@@ -122,6 +124,8 @@ pub struct Messenger {
     pub(crate) log_facts: std::sync::Mutex<Option<disappearing::LogFacts>>,
     /// When expired messages were last deleted (ms; see [`Messenger::sweep_expired`]).
     pub(crate) last_sweep: std::sync::atomic::AtomicU64,
+    /// When the next task reminder is due (ms; 0: not known, read the store).
+    pub(crate) next_reminder: std::sync::atomic::AtomicU64,
 }
 
 impl Messenger {
@@ -176,6 +180,7 @@ impl Messenger {
             directory: std::sync::Mutex::default(),
             log_facts: std::sync::Mutex::default(),
             last_sweep: std::sync::atomic::AtomicU64::new(0),
+            next_reminder: std::sync::atomic::AtomicU64::new(0),
         };
         m.sweep_expired().await?;
         if let Some(org) = &org {

@@ -188,21 +188,38 @@ fn level_rank(level: NotifyLevel) -> u8 {
     }
 }
 
-/// Whether `body` mentions `me` (by id, or `@all`).
+/// Whether `body` mentions `me` (by id, or `@all`); a task given to `me` counts as one.
 pub fn mentions(body: &Body, me: &str) -> bool {
+    use parley_proto::content::TaskChange;
     match body {
         Body::Text {
             mentions,
             mention_all,
             ..
         } => *mention_all || mentions.iter().any(|m| m.as_str() == me),
+        Body::Task {
+            change: TaskChange::Create { assignee, .. } | TaskChange::Assign { assignee },
+            ..
+        } => assignee.as_str() == me,
         _ => false,
     }
 }
 
-/// Whether a received `body` from someone else should notify under `settings` at `now` (ms).
+/// Whether a received `body` from someone else should notify under `settings` at `now` (ms):
+/// a message, a file, a comment on a task, or a task given to `me`.
 pub fn should_notify(settings: &NotifySettings, body: &Body, me: &str, now: u64) -> bool {
-    if !matches!(body, Body::Text { .. } | Body::File { .. }) || settings.muted_until > now {
+    use parley_proto::content::TaskChange;
+    let worth = match body {
+        Body::Text { .. }
+        | Body::File { .. }
+        | Body::Task {
+            change: TaskChange::Comment { .. },
+            ..
+        } => true,
+        Body::Task { .. } => mentions(body, me),
+        _ => false,
+    };
+    if !worth || settings.muted_until > now {
         return false;
     }
     match settings.notify {

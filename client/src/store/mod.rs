@@ -18,6 +18,7 @@
 //! | `outbox` | `id` (random), `next_attempt` | select the items that are due |
 //! | `attachments` | `id` (random), `message` | find a message's attachments |
 //! | `group_logs` | `lookup` | a keyed hash of the group id |
+//! | `tasks` | `lookup`, `expires_at` | a keyed hash of (conversation, task id); when a task of a conversation with disappearing messages goes |
 //!
 //! Everything else — the account (user id, device, credentials secret, registration id,
 //! relay URL, genesis hash), the identity key pair, the prekey store, session and sender-key
@@ -106,6 +107,7 @@ const T_MESSAGES: &str = "messages";
 const T_OUTBOX: &str = "outbox";
 const T_ATTACHMENTS: &str = "attachments";
 const T_GROUP_LOGS: &str = "group_logs";
+const T_TASKS: &str = "tasks";
 
 const KEY_CHECK: &[u8] = b"Parley local store key check";
 

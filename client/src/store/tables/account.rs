@@ -168,6 +168,23 @@ impl StoreTx<'_> {
             .await
     }
 
+    /// How long before a task's deadline this device reminds (seconds), if set.
+    pub async fn task_reminder_lead(&mut self) -> StoreResult<Option<u64>> {
+        self.get_singleton_text("task_reminder_lead")
+            .await?
+            .map(|b| {
+                let bytes: [u8; 8] = b.as_slice().try_into().map_err(malformed(T_SINGLETONS))?;
+                Ok(u64::from_be_bytes(bytes))
+            })
+            .transpose()
+    }
+
+    /// Sets how long before a task's deadline this device reminds (seconds; 0: only at it).
+    pub async fn set_task_reminder_lead(&mut self, secs: u64) -> StoreResult<()> {
+        self.put_singleton("task_reminder_lead", &secs.to_be_bytes())
+            .await
+    }
+
     /// This device's prekey store.
     pub async fn prekeys(&mut self) -> StoreResult<Option<PreKeyStore>> {
         self.get_singleton_text("prekeys")

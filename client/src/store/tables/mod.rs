@@ -9,3 +9,4 @@ mod messages;
 mod outbox;
 mod sender_keys;
 mod sessions;
+mod tasks;

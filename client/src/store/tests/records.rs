@@ -319,3 +319,71 @@ async fn expired_messages_are_taken_out_and_the_expiry_is_bound() {
         Err(StoreError::Tampered { .. })
     ));
 }
+
+#[tokio::test]
+async fn tasks_round_trip_stay_in_their_conversation_and_expire() {
+    use crate::tasks::{Stamp, TaskState};
+    use parley_proto::content::{MessageId as ContentId, TaskChange, TaskId};
+    let d = dirs();
+    let store = d.create().await;
+    let ops = store.direct_conversation_id("bob");
+    let other = store.direct_conversation_id("carol");
+    let mut state = TaskState::default();
+    state.apply(
+        &TaskChange::Create {
+            title: "Renew the lease".into(),
+            assignee: parley_proto::UserId::new("bob").unwrap(),
+            deadline: Some(9),
+            description: None,
+        },
+        &Stamp {
+            at: 1,
+            author: parley_proto::UserId::new("alice").unwrap(),
+            id: ContentId([1; 16]),
+        },
+    );
+    let task = TaskId([7; 16]);
+    let brief = TaskState {
+        expires_at: Some(1_000),
+        ..state.clone()
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.put_task(&ops, &task, &state).await.unwrap();
+    tx.put_task(&other, &task, &brief).await.unwrap();
+    assert_eq!(tx.task(&ops, &task).await.unwrap(), Some(state.clone()));
+    assert!(
+        tx.task(&store.direct_conversation_id("dave"), &task)
+            .await
+            .unwrap()
+            .is_none(),
+        "the same id elsewhere is another task"
+    );
+    assert_eq!(tx.tasks().await.unwrap().len(), 2);
+    assert_eq!(tx.delete_expired_tasks(999).await.unwrap(), 0);
+    assert_eq!(tx.delete_expired_tasks(1_000).await.unwrap(), 1);
+    assert_eq!(tx.tasks().await.unwrap(), vec![(ops, task, state.clone())]);
+    tx.put_task(&other, &task, &brief).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // An expiry cleared on disk, or a record moved to another task's row, no longer opens.
+    sqlx::query("UPDATE tasks SET expires_at = NULL WHERE expires_at IS NOT NULL")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(matches!(
+        tx.task(&other, &task).await,
+        Err(StoreError::Tampered { .. })
+    ));
+    tx.rollback().await.unwrap();
+    sqlx::query("DELETE FROM tasks WHERE record NOT IN (SELECT record FROM tasks LIMIT 1)")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE tasks SET lookup = zeroblob(32)")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.tasks().await.is_err());
+}
