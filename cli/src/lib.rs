@@ -145,6 +145,12 @@ pub enum Command {
     /// mute for a while. Synced to your other devices.
     #[command(after_help = commands::notify::AFTER_HELP)]
     Notify(commands::notify::Args),
+    /// List tasks across your conversations: yours, the ones you handed out, overdue ones.
+    #[command(after_help = commands::tasks::LIST_HELP)]
+    Tasks(commands::tasks::ListArgs),
+    /// Create a task in a conversation, change its status, assignee or deadline, comment.
+    #[command(subcommand, after_help = commands::tasks::TASK_HELP)]
+    Task(commands::tasks::TaskCommand),
     /// Save a received file (decrypted) into a folder.
     SaveFile(commands::save_file::Args),
     /// Show the conversation with a colleague or a group.
@@ -221,6 +227,8 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<Outcome, CliError> {
         Command::SendFile(args) => send_file::run(&ctx, out, args).await,
         Command::Listen(args) => listen::run(&ctx, out, args).await,
         Command::Notify(args) => notify::run(&ctx, args).await,
+        Command::Tasks(args) => tasks::list(&ctx, args).await,
+        Command::Task(command) => tasks::run(&ctx, command).await,
         Command::Disappear(args) => disappear::run(&ctx, args).await,
         Command::Presence(command) => presence::run(&ctx, command).await,
         Command::SaveFile(args) => save_file::run(&ctx, out, args).await,

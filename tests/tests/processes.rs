@@ -405,3 +405,114 @@ async fn the_directory_from_the_command_line() {
     let err: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(err["error"]["code"], "no_such_user");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_from_the_command_line() {
+    let server = Server::start(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let (alice, bob) = alice_and_bob(&server, dir.path()).await;
+    let json = |out: &Output| -> serde_json::Value { serde_json::from_slice(&out.stdout).unwrap() };
+    // Alice hands Bob a task due in two seconds; Bob's `listen` tells him, and reminds him.
+    let out = parley(
+        &alice,
+        &keys,
+        &[
+            "--json",
+            "task",
+            "new",
+            "bob",
+            "Sign the NDA",
+            "--for",
+            "bob",
+            "--due",
+            "2026-12-11 17:00",
+            "--about",
+            "the new supplier",
+        ],
+    )
+    .await;
+    let task = json(&out);
+    assert_eq!(task["assignee"], "bob");
+    assert_eq!(task["deadline"], 1_797_008_400_000u64);
+    let id = task["id"].as_str().unwrap()[..6].to_owned();
+    let out = parley(&bob, &keys, &["listen", "--drain"]).await;
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        shown.contains("[new task") && shown.contains("\"Sign the NDA\" for bob"),
+        "{shown}"
+    );
+    parley(&bob, &keys, &["task", "status", &id, "in-progress"]).await;
+    parley(&bob, &keys, &["task", "comment", &id, "sent to legal"]).await;
+    parley(&bob, &keys, &["task", "assign", &id, "alice"]).await;
+    parley(&alice, &keys, &["listen", "--drain"]).await;
+    let out = parley(&alice, &keys, &["--json", "tasks", "--mine"]).await;
+    let list = json(&out)["tasks"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["status"], "in_progress");
+    assert_eq!(list[0]["comments"][0]["text"], "sent to legal");
+    assert_eq!(list[0]["creator"], "alice");
+    let out = parley(&alice, &keys, &["task", "show", &id]).await;
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        shown.starts_with("Sign the NDA\n  in progress · assigned to alice by alice with bob\n  due 2026-12-11 17:00 UTC\n  the new supplier\n"),
+        "{shown}"
+    );
+    assert!(shown.contains(" bob: sent to legal\n"), "{shown}");
+
+    // Bob neither made it nor has it any more: his `tasks` is empty, `--all` shows it.
+    let out = parley(&bob, &keys, &["tasks"]).await;
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "no tasks\n");
+    let out = parley(&bob, &keys, &["tasks", "--all"]).await;
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        shown.contains("  in progress  Sign the NDA → alice, due 2026-12-11 17:00 UTC with alice"),
+        "{shown}"
+    );
+
+    // A deadline two seconds away: `listen` reminds Alice at once (it is within her lead),
+    // and again when it comes.
+    parley(&alice, &keys, &["task", "due", &id, "none"]).await;
+    let out = parley(&alice, &keys, &["--json", "task", "remind", "off"]).await;
+    assert_eq!(json(&out)["lead_secs"], 0);
+    let out = parley(&alice, &keys, &["task", "remind", "1h"]).await;
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "reminders 1 hour before a deadline, and at it\n"
+    );
+    parley(&alice, &keys, &["task", "due", &id, "3s"]).await;
+    let mut listen = command(&alice, &keys, &["--json", "listen"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(listen.stdout.take().unwrap()));
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("reminders came")
+            .unwrap()
+            .unwrap();
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if event["event"] == "task_reminder" {
+            assert_eq!(event["title"], "Sign the NDA");
+            kinds.push(event["kind"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(kinds, ["soon", "due"]);
+    listen.kill().await.unwrap();
+
+    // Usage errors exit 2; an unknown task is refused with its code.
+    let out = command(&alice, &keys, &["task", "status", &id, "later"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = command(&alice, &keys, &["--json", "task", "show", "ffffffff"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["code"], "no_such_task");
+}

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use parley_client::messaging::{Event, Messenger, Received};
+use parley_client::tasks::ReminderKind;
 use parley_proto::content::Body;
 use serde::Serialize;
 
@@ -285,6 +286,24 @@ async fn session(
                 let human = format!("* the directory changed {}", names.join(", "));
                 let ids: Vec<String> = groups.iter().map(|g| hex(&g.0)).collect();
                 let json = serde_json::json!({ "event": "groups_changed", "groups": ids });
+                out.event(&human, &json)?;
+            }
+            Event::TaskReminder(reminder) => {
+                let (word, kind) = match reminder.kind {
+                    ReminderKind::Soon => ("soon", "soon"),
+                    ReminderKind::Due => ("now", "due"),
+                };
+                let human = format!(
+                    "* reminder: due {word}: {}",
+                    super::tasks::line(m, &reminder.task).await
+                );
+                let json = serde_json::json!({
+                    "event": "task_reminder",
+                    "kind": kind,
+                    "task": hex(&reminder.task.id.0),
+                    "title": reminder.task.title,
+                    "deadline": reminder.task.deadline,
+                });
                 out.event(&human, &json)?;
             }
             Event::TrustAlarm { error } => {

@@ -23,6 +23,7 @@ pub mod safety_number;
 pub mod save_file;
 pub mod send;
 pub mod send_file;
+pub mod tasks;
 pub mod whoami;
 
 use parley_client::messaging::{Messenger, Target};
