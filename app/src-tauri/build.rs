@@ -38,6 +38,11 @@ fn main() {
         "policy",
         "set_policy",
         "audit",
+        "tasks",
+        "create_task",
+        "change_task",
+        "task_reminder_lead",
+        "set_task_reminder_lead",
     ];
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(commands));

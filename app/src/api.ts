@@ -29,6 +29,9 @@ import type {
   PresenceDto,
   PresenceKind,
   Progress,
+  TaskChangeDto,
+  TaskDto,
+  TaskQuery,
   UiEvent,
 } from "./bindings";
 
@@ -63,6 +66,26 @@ export const presence = () => invoke<PresenceDto[]>("presence");
 export const setPresence = (state: PresenceKind) => invoke<null>("set_presence", { state });
 export const setDisappearing = (chat: Chat, secs: number) =>
   invoke<null>("set_disappearing", { chat, secs });
+export const tasks = (query: TaskQuery) => invoke<TaskDto[]>("tasks", { query });
+export const createTask = (a: {
+  chat: Chat;
+  title: string;
+  assignee: string;
+  deadline: number | null;
+  description: string | null;
+}) =>
+  invoke<string>("create_task", {
+    chat: a.chat,
+    title: a.title,
+    assignee: a.assignee,
+    deadline: a.deadline,
+    description: a.description,
+  });
+export const changeTask = (chat: Chat, id: string, change: TaskChangeDto) =>
+  invoke<null>("change_task", { chat, id, change });
+/** Seconds before a deadline this device reminds (0: only at it). */
+export const taskReminderLead = () => invoke<number>("task_reminder_lead");
+export const setTaskReminderLead = (secs: number) => invoke<null>("set_task_reminder_lead", { secs });
 export const setNotify = (chat: Chat, level: Notify, mutedUntil: number) =>
   invoke<NotifyState>("set_notify", { chat, level, mutedUntil });
 export const sendText = (chat: Chat, text: string, replyTo: ItemRef | null) =>

@@ -81,7 +81,19 @@ change: GroupEvent, } | { "kind": "timer",
 /**
  * Seconds.
  */
-secs: number, };
+secs: number, } | { "kind": "task", 
+/**
+ * The task's id, 32 hex digits.
+ */
+task: string, 
+/**
+ * Its title (filled in from the task where the row does not carry it).
+ */
+title: string | null, 
+/**
+ * What changed.
+ */
+change: TaskEvent, };
 
 export type GroupEvent = { "kind": "created", 
 /**
@@ -381,7 +393,15 @@ chat: Chat,
 /**
  * A new message or file from someone else, to notify about.
  */
-notify: Item | null, } | { "kind": "presence", 
+notify: Item | null, } | { "kind": "task_reminder", 
+/**
+ * The task.
+ */
+task: TaskDto, 
+/**
+ * Which reminder.
+ */
+reminder: ReminderDto, } | { "kind": "presence", 
 /**
  * Theirs.
  */
@@ -482,3 +502,137 @@ max_disappearing_secs: number,
  * Presence and typing shared.
  */
 presence: boolean, };
+
+export type TaskStatusDto = "open" | "in_progress" | "done" | "reopened";
+
+export type TaskCommentDto = { 
+/**
+ * Who wrote it.
+ */
+author: string, 
+/**
+ * When (ms).
+ */
+at: number, 
+/**
+ * What it says.
+ */
+text: string, };
+
+export type TaskDto = { 
+/**
+ * Its id, 32 hex digits.
+ */
+id: string, 
+/**
+ * The conversation it is in.
+ */
+chat: Chat, 
+/**
+ * What is to be done.
+ */
+title: string, 
+/**
+ * More words about it.
+ */
+description: string | null, 
+/**
+ * Who created it.
+ */
+creator: string, 
+/**
+ * Who is to do it.
+ */
+assignee: string, 
+/**
+ * When it is due (ms).
+ */
+deadline: number | null, 
+/**
+ * Where it stands.
+ */
+status: TaskStatusDto, 
+/**
+ * Not done and past its deadline.
+ */
+overdue: boolean, 
+/**
+ * When it was created (ms).
+ */
+created_at: number, 
+/**
+ * When it last changed (ms).
+ */
+updated_at: number, 
+/**
+ * Comments, oldest first.
+ */
+comments: Array<TaskCommentDto>, };
+
+export type TaskChangeDto = { "kind": "status", 
+/**
+ * It.
+ */
+status: TaskStatusDto, } | { "kind": "assign", 
+/**
+ * Who.
+ */
+assignee: string, } | { "kind": "deadline", 
+/**
+ * It.
+ */
+deadline: number | null, } | { "kind": "comment", 
+/**
+ * What it says.
+ */
+text: string, };
+
+export type TaskEvent = { "kind": "created", 
+/**
+ * Who is to do it.
+ */
+assignee: string, 
+/**
+ * When it is due (ms).
+ */
+deadline: number | null, } | { "kind": "status", 
+/**
+ * It.
+ */
+status: TaskStatusDto, } | { "kind": "assigned", 
+/**
+ * Whom.
+ */
+assignee: string, } | { "kind": "deadline", 
+/**
+ * It (ms).
+ */
+deadline: number | null, } | { "kind": "comment", 
+/**
+ * What it says.
+ */
+text: string, };
+
+export type TaskQuery = { 
+/**
+ * Only those assigned to this user.
+ */
+mine: boolean, 
+/**
+ * Only those this user created.
+ */
+by_me: boolean, 
+/**
+ * Only overdue ones.
+ */
+overdue: boolean, 
+/**
+ * Done ones too.
+ */
+done: boolean, 
+/**
+ * Only this conversation's.
+ */
+chat: Chat | null, };
+
+export type ReminderDto = "soon" | "due";

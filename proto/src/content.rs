@@ -813,6 +813,23 @@ mod tests {
             Err(ContentError::OverLimit("comment"))
         );
         assert!(task(create("Report")).is_ok());
+        let far = |stamp, deadline| {
+            let body = Body::Task {
+                task: TaskId([1; 16]),
+                stamp,
+                change: TaskChange::Deadline { deadline },
+            };
+            Content::from_bytes(&Content::new(MessageId([0; 16]), 0, body).to_bytes()).map(|_| ())
+        };
+        assert_eq!(far(MAX_TASK_TIME, Some(MAX_TASK_TIME)), Ok(()));
+        assert_eq!(
+            far(u64::MAX, None),
+            Err(ContentError::OverLimit("task stamp"))
+        );
+        assert_eq!(
+            far(1, Some(MAX_TASK_TIME + 1)),
+            Err(ContentError::OverLimit("task deadline"))
+        );
         assert_eq!(
             TaskStatus::parse("in-progress"),
             Some(TaskStatus::InProgress)

@@ -80,6 +80,11 @@ pub fn run() -> ExitCode {
             commands::policy,
             commands::set_policy,
             commands::audit,
+            commands::tasks,
+            commands::create_task,
+            commands::change_task,
+            commands::task_reminder_lead,
+            commands::set_task_reminder_lead,
         ])
         .run(tauri::generate_context!());
     match result {

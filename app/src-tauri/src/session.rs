@@ -16,7 +16,7 @@ use parley_proto::content::Body;
 use tauri::{AppHandle, Emitter as _};
 use tokio::sync::Mutex;
 
-use crate::dto::{Chat, CommandError, Connection, GoneReason, Item, PresenceDto, UiEvent};
+use crate::dto::{Chat, CommandError, Connection, GoneReason, Item, PresenceDto, TaskDto, UiEvent};
 
 /// The name of the Tauri event that carries [`UiEvent`]s.
 pub const EVENT: &str = "parley://event";
@@ -138,7 +138,7 @@ async fn listen(app: AppHandle, shared: Arc<Shared>, m: Arc<Messenger>) {
 }
 
 /// Deletes disappearing messages as their time comes (each second), and tells the UI which
-/// conversations lost some.
+/// conversations lost some; fires task reminders.
 async fn sweep(app: AppHandle, m: Arc<Messenger>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -157,6 +157,21 @@ async fn sweep(app: AppHandle, m: Arc<Messenger>) {
                 }
             }
             Err(e) => tracing::debug!(code = e.code(), "sweep failed"),
+        }
+        // Reminders keep time while the relay is out of reach too.
+        match m.take_task_reminders().await {
+            Ok(fired) => {
+                for r in fired {
+                    emit(
+                        &app,
+                        UiEvent::TaskReminder {
+                            task: TaskDto::from(&*r.task),
+                            reminder: r.kind.into(),
+                        },
+                    );
+                }
+            }
+            Err(e) => tracing::debug!(code = e.code(), "reminders not checked"),
         }
     }
 }
@@ -267,6 +282,10 @@ async fn report(app: &AppHandle, m: &Messenger, event: Event) {
             }
             return;
         }
+        Event::TaskReminder(r) => UiEvent::TaskReminder {
+            task: TaskDto::from(&*r.task),
+            reminder: r.kind.into(),
+        },
         Event::TrustAlarm { error } => UiEvent::TrustAlarm {
             error: error.into(),
         },

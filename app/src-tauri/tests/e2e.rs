@@ -190,6 +190,53 @@ async fn join_chat_edit_react_files_and_admin() {
     app.wait_text(&App::id("timer-button", ""), |t| !t.contains("30"))
         .await;
 
+    // A task for Alice from the app; her CLI sees it, finishes it and comments; the app
+    // shows both in the conversation and on the task.
+    app.click_on(&App::id("tasks-button", "")).await;
+    app.click_on(&App::id("new-task", "")).await;
+    app.type_into(&App::id("new-task-title", ""), "Send the Q3 figures")
+        .await;
+    app.select(&App::id("new-task-assignee", ""), "alice").await;
+    app.type_into(&App::id("new-task-description", ""), "for the board pack")
+        .await;
+    app.click_on(&App::id("new-task-create", "")).await;
+    app.wait_text(&App::id("task-title", ""), |t| t == "Send the Q3 figures")
+        .await;
+    alice.run(&["listen", "--drain"]).await;
+    let mine = alice.run(&["--json", "tasks", "--mine"]).await;
+    assert!(
+        mine.contains("\"title\":\"Send the Q3 figures\"") && mine.contains("\"creator\":\"bob\""),
+        "{mine}"
+    );
+    let id = mine
+        .split("\"id\":\"")
+        .nth(1)
+        .and_then(|rest| rest.get(..8))
+        .unwrap()
+        .to_owned();
+    alice
+        .run(&["task", "comment", &id, "attached to the pack"])
+        .await;
+    alice.run(&["task", "status", &id, "done"]).await;
+    app.wait_text(&App::id("task-status-badge", ""), |t| t == "Done")
+        .await;
+    app.wait_text(&App::id("task-comment-line", ""), |t| {
+        t.contains("attached to the pack")
+    })
+    .await;
+    app.screenshot(&shots.join("tasks-en-light.png")).await;
+    app.click_on(&App::id("tasks-close", "")).await;
+    let notices = app.find_all(&App::id("task-notice", "")).await;
+    let mut said = Vec::new();
+    for n in &notices {
+        said.push(app.text(n).await);
+    }
+    assert!(
+        said.iter()
+            .any(|t| t.contains("marked “Send the Q3 figures”: Done")),
+        "{said:?}"
+    );
+
     // As an admin: revoke Carol's device (lost). The confirmation names her and the device;
     // afterwards the app offers no action on it, and Carol's CLI is refused.
     app.click_on(&App::id("nav-admin", "")).await;

@@ -22,6 +22,9 @@ export function previewText(item: Item | null, t: T): string {
       return t("preview.group");
     case "timer":
       return t("preview.timer");
+    case "task":
+      s = t("preview.task", { title: b.title ?? t("task.untitled") });
+      break;
   }
   return item.outgoing ? t("preview.you", { text: s }) : s;
 }

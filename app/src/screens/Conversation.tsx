@@ -12,6 +12,7 @@ import { GroupDialog } from "./GroupDialog";
 import { MessageList } from "./MessageList";
 import { DisappearDialog } from "./DisappearDialog";
 import { NotifyDialog } from "./NotifyDialog";
+import { TasksDialog } from "./TasksDialog";
 import type { RowActions } from "./MessageRow";
 
 export const PAGE = 200;
@@ -44,6 +45,7 @@ export function Conversation(props: {
   const [groupOpen, setGroupOpen] = useState(false);
   const [notifyOpen, setNotifyOpen] = useState(false);
   const [timerOpen, setTimerOpen] = useState(false);
+  const [tasksOpen, setTasksOpen] = useState(false);
   const itemsRef = useRef(items);
   itemsRef.current = items;
   const chatRef = useRef(chat);
@@ -171,6 +173,10 @@ export function Conversation(props: {
   const title = props.summary?.title ?? (chat.kind === "user" ? nameOf(chat.user) : "…");
   const quiet = isQuiet(props.summary?.notify, Date.now());
   const timer = effectiveTimer(props.summary?.disappearing);
+  const members = (() => {
+    const list = props.summary?.members ?? (chat.kind === "user" ? [chat.user] : []);
+    return list.includes(props.me.user) ? list : [props.me.user, ...list];
+  })();
 
   return (
     <section className="conversation" aria-label={title}>
@@ -190,6 +196,16 @@ export function Conversation(props: {
           )}
         </div>
         <div className="conv-actions">
+          <button
+            type="button"
+            className="btn"
+            data-testid="tasks-button"
+            aria-label={t("conv.tasks")}
+            title={t("conv.tasks")}
+            onClick={() => setTasksOpen(true)}
+          >
+            📋
+          </button>
           <button
             type="button"
             className="btn"
@@ -234,6 +250,18 @@ export function Conversation(props: {
           title={title}
           current={props.summary?.disappearing ?? { secs: 0, max_secs: 0 }}
           onClose={() => setTimerOpen(false)}
+          onChanged={afterSend}
+        />
+      )}
+      {tasksOpen && (
+        <TasksDialog
+          chat={chat}
+          title={title}
+          me={props.me.user}
+          members={members}
+          nameOf={nameOf}
+          version={props.version}
+          onClose={() => setTasksOpen(false)}
           onChanged={afterSend}
         />
       )}

@@ -13,8 +13,10 @@ import { Conversation } from "./Conversation";
 import { Directory } from "./Directory";
 import { NewGroupDialog } from "./NewGroupDialog";
 import { Settings } from "./Settings";
+import { Tasks } from "./Tasks";
+import { deadlineText } from "../logic/tasks";
 
-export type View = "chats" | "directory" | "admin" | "settings";
+export type View = "chats" | "directory" | "tasks" | "admin" | "settings";
 
 /** How long "… is typing" stays without a new notice. */
 export const TYPING_SHOW_MS = 6000;
@@ -23,16 +25,18 @@ type DevicesBanner = { id: number; user: string; added: number; revoked: number 
 
 /** The main window: sidebar (org, status, sections, conversations) and the open view. */
 export function Main({ me }: { me: Me }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const [view, setView] = useState<View>("chats");
   const [convs, setConvs] = useState<ChatSummary[]>([]);
   const [people, setPeople] = useState<Person[]>([]);
   const [open, setOpen] = useState<Chat | null>(null);
   const [version, setVersion] = useState(0);
+  const [taskVersion, setTaskVersion] = useState(0);
   const [connection, setConnection] = useState<Connection>("connecting");
   const [banners, setBanners] = useState<DevicesBanner[]>([]);
   const [alarm, setAlarm] = useState<CommandError | null>(null);
   const [notices, setNotices] = useState<{ id: number; text: string }[]>([]);
+  const [reminders, setReminders] = useState<{ id: number; text: string; chat: Chat }[]>([]);
   const [typing, setTyping] = useState<Record<string, string>>({});
   const [presence, setPresence] = useState<Record<string, PresenceDto>>({});
   const [newGroup, setNewGroup] = useState(false);
@@ -132,6 +136,7 @@ export function Main({ me }: { me: Me }) {
     switch (e.kind) {
       case "changed": {
         void reloadConvs();
+        setTaskVersion((v) => v + 1);
         const isOpen = sameChat(e.chat, openRef.current) && viewRef.current === "chats";
         if (sameChat(e.chat, openRef.current)) setVersion((v) => v + 1);
         if (e.notify) {
@@ -140,6 +145,20 @@ export function Main({ me }: { me: Me }) {
             void api.notify(nameOf(e.notify.author), previewText(e.notify, t));
           }
         }
+        break;
+      }
+      case "task_reminder": {
+        setTaskVersion((v) => v + 1);
+        const id = nextId.current++;
+        const title = t(e.reminder === "due" ? "task.reminderDue" : "task.reminderSoon", { title: e.task.title });
+        const summary = convs.find((c) => sameChat(c.chat, e.task.chat));
+        const place = summary?.title || (e.task.chat.kind === "user" ? nameOf(e.task.chat.user) : "");
+        const body = t("task.reminderBody", {
+          when: e.task.deadline === null ? "" : deadlineText(e.task.deadline, lang),
+          place,
+        });
+        setReminders((r) => [...r, { id, text: `${title} (${body})`, chat: e.task.chat }]);
+        void api.notify(title, body);
         break;
       }
       case "presence":
@@ -222,6 +241,7 @@ export function Main({ me }: { me: Me }) {
         <nav className="nav" aria-label={t("nav.label")}>
           {nav("chats", t("nav.chats"))}
           {nav("directory", t("nav.directory"))}
+          {nav("tasks", t("nav.tasks"))}
           {me.admin && nav("admin", t("nav.admin"))}
           {nav("settings", t("nav.settings"))}
         </nav>
@@ -260,6 +280,29 @@ export function Main({ me }: { me: Me }) {
             </button>
           </div>
         ))}
+        {reminders.map((r) => (
+          <div key={r.id} className="banner warn" data-testid="task-reminder" role="alert">
+            <button
+              type="button"
+              className="link"
+              onClick={() => {
+                setReminders((all) => all.filter((x) => x.id !== r.id));
+                openChat(r.chat);
+              }}
+            >
+              ⏰ {r.text}
+            </button>
+            <button
+              type="button"
+              className="icon-btn"
+              aria-label={t("banner.dismiss")}
+              title={t("banner.dismiss")}
+              onClick={() => setReminders((all) => all.filter((x) => x.id !== r.id))}
+            >
+              ✕
+            </button>
+          </div>
+        ))}
         {notices.map((n) => (
           <div key={n.id} className="notice" role="status" data-testid="dropped-notice">
             {n.text}
@@ -291,6 +334,7 @@ export function Main({ me }: { me: Me }) {
             </div>
           ))}
         {view === "directory" && <Directory me={me} people={people} onMessage={(user) => openChat({ kind: "user", user })} />}
+        {view === "tasks" && <Tasks me={me} convs={convs} nameOf={nameOf} version={taskVersion} onOpen={openChat} />}
         {view === "admin" && me.admin && <Admin me={me} people={people} reloadPeople={reloadPeople} />}
         {view === "settings" && <Settings me={me} people={people} />}
       </main>

@@ -6,6 +6,7 @@ import { errorText } from "../i18n";
 import { isImage } from "../logic/chat";
 import { durationText, humanSize, timeOfDay } from "../logic/format";
 import { groupChangeText } from "../logic/preview";
+import { shortId, taskEventText } from "../logic/tasks";
 import type { ReactionChip } from "../logic/reactions";
 
 export const EMOJI = ["👍", "❤️", "😂", "😮", "😢", "🙏"];
@@ -86,6 +87,14 @@ export const MessageRow = memo(function MessageRow(props: {
     return (
       <div className="group-notice" data-testid="timer-notice" data-id={item.id}>
         {b.secs === 0 ? t("timer.turnedOff", { actor }) : t("timer.set", { actor, time: durationText(b.secs, t) })}
+      </div>
+    );
+  }
+  if (b.kind === "task") {
+    const actor = item.outgoing ? t("msg.you") : props.nameOf(item.author);
+    return (
+      <div className="task-notice" data-testid="task-notice" data-id={item.id} data-task={shortId(b.task)}>
+        📋 {taskEventText(b.change, actor, b.title ?? t("task.untitled"), props.nameOf, t, lang)}
       </div>
     );
   }

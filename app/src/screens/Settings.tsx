@@ -1,9 +1,10 @@
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import * as api from "../api";
 import type { Me, Person } from "../bindings";
 import { useI18n } from "../I18nContext";
 import { errorText, type Lang } from "../i18n";
 import { savedTheme, setTheme, type Theme } from "../theme";
+import { durationText } from "../logic/format";
 import { DeviceList } from "./Devices";
 
 /** Language, theme, and this account and its devices. */
@@ -47,6 +48,8 @@ export function Settings({ me, people }: { me: Me; people: Person[] }) {
           </select>
         </label>
       </div>
+      <h3>{t("settings.reminders")}</h3>
+      <ReminderLead />
       <h3>{t("settings.account")}</h3>
       <dl className="facts">
         <dt>{t("settings.userId")}</dt>
@@ -76,5 +79,47 @@ export function Settings({ me, people }: { me: Me; people: Person[] }) {
           </p>
         ))}
     </section>
+  );
+}
+
+/** The leads offered for task reminders, in seconds (0: only at the deadline). */
+const LEADS = [0, 15 * 60, 3600, 3 * 3600, 86_400];
+
+/** How long before a deadline this device reminds of a task. */
+function ReminderLead() {
+  const { t } = useI18n();
+  const [lead, setLead] = useState<number | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    api.taskReminderLead().then(setLead, (e) => setError(errorText(t, e)));
+  }, [t]);
+  const offered = lead === null || LEADS.includes(lead) ? LEADS : [...LEADS, lead].sort((a, b) => a - b);
+  return (
+    <div className="form">
+      <label className="field">
+        <span>{t("settings.reminderLead")}</span>
+        <select
+          data-testid="reminder-lead"
+          value={lead ?? ""}
+          disabled={lead === null}
+          onChange={(e) => {
+            const secs = Number(e.target.value);
+            setLead(secs);
+            api.setTaskReminderLead(secs).catch((err) => setError(errorText(t, err)));
+          }}
+        >
+          {offered.map((s) => (
+            <option key={s} value={s}>
+              {s === 0 ? t("settings.reminderAtOnly") : durationText(s, t)}
+            </option>
+          ))}
+        </select>
+      </label>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+    </div>
   );
 }

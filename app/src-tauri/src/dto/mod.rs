@@ -16,9 +16,13 @@ use ts_rs::TS;
 
 mod admin;
 mod settings;
+mod tasks;
 
 pub use admin::{AuditLine, OrgPolicy};
 pub use settings::{DisappearingState, Notify, NotifyState, PresenceDto, PresenceKind};
+pub use tasks::{
+    ReminderDto, TaskChangeDto, TaskCommentDto, TaskDto, TaskEvent, TaskQuery, TaskStatusDto,
+};
 
 /// A command's error: a stable code and a sentence for people (the engine's taxonomy,
 /// docs/architecture.md §8).
@@ -223,6 +227,15 @@ pub enum ItemBody {
         #[ts(type = "number")]
         secs: u64,
     },
+    /// A change to a task of the conversation.
+    Task {
+        /// The task's id, 32 hex digits.
+        task: String,
+        /// Its title (filled in from the task where the row does not carry it).
+        title: Option<String>,
+        /// What changed.
+        change: TaskEvent,
+    },
 }
 
 /// A group change, for the UI to put in words.
@@ -339,6 +352,14 @@ impl Item {
                 },
             },
             Body::Timer { secs } => ItemBody::Timer { secs },
+            Body::Task { task, change, .. } => {
+                let (change, title) = TaskEvent::of(&change);
+                ItemBody::Task {
+                    task: hex::encode(task.0),
+                    title,
+                    change,
+                }
+            }
             _ => return None,
         };
         Some(Self {
@@ -638,6 +659,13 @@ pub enum UiEvent {
         /// A new message or file from someone else, to notify about.
         notify: Option<Item>,
     },
+    /// A task assigned to this user is near its deadline, or due.
+    TaskReminder {
+        /// The task.
+        task: TaskDto,
+        /// Which reminder.
+        reminder: ReminderDto,
+    },
     /// A colleague shared their presence.
     Presence {
         /// Theirs.
@@ -714,6 +742,13 @@ pub fn bindings() -> String {
         UiEvent::decl(&cfg),
         AuditLine::decl(&cfg),
         OrgPolicy::decl(&cfg),
+        TaskStatusDto::decl(&cfg),
+        TaskCommentDto::decl(&cfg),
+        TaskDto::decl(&cfg),
+        TaskChangeDto::decl(&cfg),
+        TaskEvent::decl(&cfg),
+        TaskQuery::decl(&cfg),
+        ReminderDto::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from app/src-tauri/src/dto.rs by `cargo test -p parley-app --test bindings`\n\

@@ -2,6 +2,10 @@
 //! `capabilities/main.json`. Arguments and results are the types of [`crate::dto`]; errors
 //! are [`CommandError`] (`{code, message}`). No key material is ever returned.
 
+mod tasks;
+
+pub use tasks::*;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -198,10 +202,34 @@ pub async fn timeline(
     limit: u32,
 ) -> Result<Vec<Item>> {
     let m = shared.messenger().await?;
-    let rows = m
-        .timeline(&chat.target()?, before, limit.min(MAX_PAGE))
-        .await?;
-    Ok(rows.into_iter().filter_map(Item::of).collect())
+    let target = chat.target()?;
+    let rows = m.timeline(&target, before, limit.min(MAX_PAGE)).await?;
+    let mut items: Vec<Item> = rows.into_iter().filter_map(Item::of).collect();
+    // Task rows name their task by its title, as it is now.
+    if items
+        .iter()
+        .any(|i| matches!(i.body, crate::dto::ItemBody::Task { .. }))
+    {
+        let filter = parley_client::tasks::TaskFilter {
+            done: true,
+            conversation: Some(target),
+            ..Default::default()
+        };
+        let titles: std::collections::HashMap<String, String> = m
+            .tasks(&filter)
+            .await?
+            .into_iter()
+            .map(|t| (hex::encode(t.id.0), t.title))
+            .collect();
+        for item in &mut items {
+            if let crate::dto::ItemBody::Task { task, title, .. } = &mut item.body
+                && title.is_none()
+            {
+                title.clone_from(&titles.get(task).cloned());
+            }
+        }
+    }
+    Ok(items)
 }
 
 /// Marks a conversation read (and tells the authors).
