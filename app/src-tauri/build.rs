@@ -27,6 +27,8 @@ fn main() {
         "set_disappearing",
         "presence",
         "set_presence",
+        "statuses",
+        "set_status",
         "safety_number",
         "create_group",
         "group_details",

@@ -29,6 +29,7 @@ import type {
   PresenceDto,
   PresenceKind,
   Progress,
+  StatusDto,
   TaskChangeDto,
   TaskDto,
   TaskQuery,
@@ -66,6 +67,9 @@ export const presence = () => invoke<PresenceDto[]>("presence");
 export const setPresence = (state: PresenceKind) => invoke<null>("set_presence", { state });
 export const setDisappearing = (chat: Chat, secs: number) =>
   invoke<null>("set_disappearing", { chat, secs });
+export const statuses = () => invoke<StatusDto[]>("statuses");
+/** Sets (empty: clears) this user's status text; returns how many colleagues were told. */
+export const setStatus = (text: string, until: number | null) => invoke<number>("set_status", { text, until });
 export const tasks = (query: TaskQuery) => invoke<TaskDto[]>("tasks", { query });
 export const createTask = (a: {
   chat: Chat;

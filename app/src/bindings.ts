@@ -197,6 +197,20 @@ state: PresenceKind,
  */
 last_seen: number | null, };
 
+export type StatusDto = { 
+/**
+ * Whose.
+ */
+user: string, 
+/**
+ * The text; empty when cleared.
+ */
+text: string, 
+/**
+ * When it clears itself (ms).
+ */
+until: number | null, };
+
 export type ChatSummary = { 
 /**
  * Which.
@@ -401,7 +415,11 @@ task: TaskDto,
 /**
  * Which reminder.
  */
-reminder: ReminderDto, } | { "kind": "presence", 
+reminder: ReminderDto, } | { "kind": "status", 
+/**
+ * It.
+ */
+status: StatusDto, } | { "kind": "presence", 
 /**
  * Theirs.
  */

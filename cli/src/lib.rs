@@ -138,6 +138,9 @@ pub enum Command {
     /// Who is online among the people you talk to; tell them about yourself.
     #[command(subcommand, after_help = commands::presence::AFTER_HELP)]
     Presence(commands::presence::PresenceCommand),
+    /// Your status text ("On holiday"), and your colleagues'.
+    #[command(subcommand, after_help = commands::status::AFTER_HELP)]
+    Status(commands::status::StatusCommand),
     /// Show or set a conversation's disappearing-message timer (for every member).
     #[command(after_help = commands::disappear::AFTER_HELP)]
     Disappear(commands::disappear::Args),
@@ -231,6 +234,7 @@ pub async fn run(cli: &Cli, out: &Output) -> Result<Outcome, CliError> {
         Command::Task(command) => tasks::run(&ctx, command).await,
         Command::Disappear(args) => disappear::run(&ctx, args).await,
         Command::Presence(command) => presence::run(&ctx, command).await,
+        Command::Status(command) => status::run(&ctx, command).await,
         Command::SaveFile(args) => save_file::run(&ctx, out, args).await,
         Command::History(args) => history::run(&ctx, args).await,
         Command::Edit(args) => edit::run(&ctx, args).await,

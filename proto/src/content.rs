@@ -318,6 +318,18 @@ pub enum Body {
         #[serde(default)]
         last_seen: Option<u64>,
     },
+    /// The author's status text ("On holiday until the 20th"), sent to the people the author
+    /// has conversations with and to the author's other devices. Of several, the one with the
+    /// highest `revision` wins; an empty text clears it.
+    Status {
+        /// The text; empty: none.
+        text: String,
+        /// When it clears itself (ms since the Unix epoch).
+        #[serde(default)]
+        until: Option<u64>,
+        /// The setter's clock in ms, or one more than its last revision if that is more.
+        revision: u64,
+    },
     /// Sets the conversation's disappearing-message timer (in a group, an admin of the group
     /// or an org admin only). Messages sent after it disappear `secs` after they were sent;
     /// 0 turns it off. The org's policy caps it.
@@ -558,6 +570,7 @@ impl Content {
                 caption.as_deref().map_or(Ok(()), text)
             }
             Body::Edit { text: t, .. } => text(t),
+            Body::Status { text: t, .. } => short(t, "status"),
             Body::Reaction { emoji, .. } => short(emoji, "emoji"),
             Body::Receipt { targets, .. } => items(targets.len(), "receipt targets"),
             Body::Group(update) => {
@@ -656,6 +669,11 @@ mod tests {
                 revision: 7,
             },
             Body::Timer { secs: 86_400 },
+            Body::Status {
+                text: "On holiday".into(),
+                until: Some(9),
+                revision: 3,
+            },
             Body::Task {
                 task: TaskId([8; 16]),
                 stamp: 3,

@@ -407,7 +407,7 @@ async fn the_directory_from_the_command_line() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tasks_from_the_command_line() {
+async fn tasks_and_status_from_the_command_line() {
     let server = Server::start(Backend::Sqlite).await;
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
@@ -502,6 +502,23 @@ async fn tasks_from_the_command_line() {
     }
     assert_eq!(kinds, ["soon", "due"]);
     listen.kill().await.unwrap();
+
+    // A status text: Bob's `listen` shows it, `status list` keeps it.
+    let out = parley(
+        &alice,
+        &keys,
+        &["--json", "status", "set", "In a workshop", "--for", "8h"],
+    )
+    .await;
+    assert_eq!(json(&out)["told"], 1);
+    let out = parley(&bob, &keys, &["listen", "--drain"]).await;
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(shown.contains("[status: In a workshop]"), "{shown}");
+    let out = parley(&bob, &keys, &["status", "list"]).await;
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "alice  In a workshop\n"
+    );
 
     // Usage errors exit 2; an unknown task is refused with its code.
     let out = command(&alice, &keys, &["task", "status", &id, "later"])

@@ -705,3 +705,89 @@ async fn a_task_converges_on_every_device_whatever_the_delivery_order() {
     assert_eq!(carol.m.tasks(&overdue).await.unwrap().len(), 1);
     drop(org);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_text_reaches_the_people_one_talks_to_and_ones_own_devices() {
+    use parley_client::messaging::now_ms;
+    use parley_e2e::receive_reversed;
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let bob2 = org.link(&bob, 2).await;
+    let carol = org.invite(&alice, "carol").await;
+    let dave = org.invite(&alice, "dave").await;
+    bob.m
+        .send_text(&Target::User(alice.user()), "hi")
+        .await
+        .unwrap();
+    bob.m.create_group("Ops", &[carol.user()]).await.unwrap();
+    for d in [&alice, &bob2, &carol, &dave] {
+        drain(&d.m).await;
+    }
+    let status_of = async |d: &parley_e2e::Device, user: &str| -> Option<String> {
+        d.m.statuses()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.user == user)
+            .map(|s| s.text)
+    };
+
+    let told = bob
+        .m
+        .set_status("On holiday, back on the 20th", Some(now_ms() + 60_000))
+        .await
+        .unwrap();
+    assert_eq!(told, 2, "Alice and Carol");
+    for d in [&alice, &bob2, &carol, &dave] {
+        drain(&d.m).await;
+    }
+    for d in [&alice, &bob, &bob2, &carol] {
+        assert_eq!(
+            status_of(d, "bob").await.as_deref(),
+            Some("On holiday, back on the 20th"),
+            "{}",
+            d.name
+        );
+    }
+    assert_eq!(
+        status_of(&dave, "bob").await,
+        None,
+        "no conversation with Bob"
+    );
+    // Nothing about Bob opened a 1:1 conversation on Carol's side: they share only a group.
+    let chats = carol.m.conversations().await.unwrap();
+    assert!(
+        !chats.iter().any(|c| c.target == Target::User(bob.user())),
+        "{chats:?}"
+    );
+
+    // The later status wins whatever the order; one past its time is not shown; a clear
+    // clears.
+    bob.m.set_status("In a workshop", None).await.unwrap();
+    bob.m.set_status("Back at my desk", None).await.unwrap();
+    receive_reversed(&carol, 2).await;
+    assert_eq!(
+        status_of(&carol, "bob").await.as_deref(),
+        Some("Back at my desk")
+    );
+    bob.m
+        .set_status("Stepping out", Some(now_ms() + 1_000))
+        .await
+        .unwrap();
+    drain(&alice.m).await;
+    assert_eq!(
+        status_of(&alice, "bob").await.as_deref(),
+        Some("Stepping out")
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(status_of(&alice, "bob").await, None, "its time is up");
+    bob.m.set_status("", None).await.unwrap();
+    drain(&bob2.m).await;
+    assert_eq!(status_of(&bob2, "bob").await, None, "cleared");
+    let long = "x".repeat(300);
+    assert_eq!(
+        bob.m.set_status(&long, None).await.unwrap_err().code(),
+        "too_large"
+    );
+}

@@ -69,6 +69,8 @@ pub fn run() -> ExitCode {
             commands::set_disappearing,
             commands::presence,
             commands::set_presence,
+            commands::statuses,
+            commands::set_status,
             commands::safety_number,
             commands::create_group,
             commands::group_details,

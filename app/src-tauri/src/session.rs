@@ -16,7 +16,9 @@ use parley_proto::content::Body;
 use tauri::{AppHandle, Emitter as _};
 use tokio::sync::Mutex;
 
-use crate::dto::{Chat, CommandError, Connection, GoneReason, Item, PresenceDto, TaskDto, UiEvent};
+use crate::dto::{
+    Chat, CommandError, Connection, GoneReason, Item, PresenceDto, StatusDto, TaskDto, UiEvent,
+};
 
 /// The name of the Tauri event that carries [`UiEvent`]s.
 pub const EVENT: &str = "parley://event";
@@ -239,6 +241,14 @@ async fn report(app: &AppHandle, m: &Messenger, event: Event) {
                         user: r.from.to_string(),
                         state: state.into(),
                         last_seen,
+                    },
+                }
+            } else if let Body::Status { text, until, .. } = r.body {
+                UiEvent::Status {
+                    status: StatusDto {
+                        user: r.from.to_string(),
+                        text,
+                        until,
                     },
                 }
             } else if let Body::Typing { started } = r.body {

@@ -1,4 +1,4 @@
-import type { ChatSummary, PresenceDto } from "../bindings";
+import type { ChatSummary, PresenceDto, StatusDto } from "../bindings";
 import type { Lang, T } from "../i18n";
 
 /** The total of unread messages. */
@@ -58,4 +58,9 @@ export function presenceText(p: PresenceDto, t: T, lang: Lang, now = Date.now())
   const sameDay = new Date(p.last_seen).toDateString() === new Date(now).toDateString();
   const when = sameDay ? timeOfDay(p.last_seen, lang) : shortDate(p.last_seen, lang);
   return t("presence.lastSeen", { when });
+}
+
+/** Whether a status text is to be shown now: set, and not past its time. */
+export function isShown(s: StatusDto, now = Date.now()): boolean {
+  return s.text !== "" && (s.until === null || s.until > now);
 }

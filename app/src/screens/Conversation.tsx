@@ -1,12 +1,12 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import * as api from "../api";
-import type { Chat, ChatSummary, Item, Me, Person, PresenceDto } from "../bindings";
+import type { Chat, ChatSummary, Item, Me, Person, PresenceDto, StatusDto } from "../bindings";
 import { ConfirmDialog } from "../components/ConfirmDialog";
 import { Modal } from "../components/Modal";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
 import { chatKey, effectiveTimer, isQuiet, mergeLatest } from "../logic/chat";
-import { durationText, presenceText } from "../logic/format";
+import { durationText, isShown, presenceText } from "../logic/format";
 import { Composer, type Mode } from "./Composer";
 import { GroupDialog } from "./GroupDialog";
 import { MessageList } from "./MessageList";
@@ -29,6 +29,8 @@ export function Conversation(props: {
   typingUser: string | null;
   /** The peer's presence, for a 1:1 conversation. */
   presence: PresenceDto | null;
+  /** The peer's status text, for a 1:1 conversation. */
+  status?: StatusDto | null;
   /** Something was sent or read: the conversation list is stale. */
   onActivity: () => void;
 }) {
@@ -192,6 +194,9 @@ export function Conversation(props: {
             <div className="muted small" data-testid="peer-presence">
               {chat.user}
               {props.presence && <> · {presenceText(props.presence, t, lang)}</>}
+              {props.status && isShown(props.status) && (
+                <span data-testid="peer-status"> · 🗒 {props.status.text}</span>
+              )}
             </div>
           )}
         </div>

@@ -1,6 +1,16 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import * as api from "../api";
-import type { Chat, ChatSummary, CommandError, Connection, Me, Person, PresenceDto, PresenceKind } from "../bindings";
+import type {
+  Chat,
+  ChatSummary,
+  CommandError,
+  Connection,
+  Me,
+  Person,
+  PresenceDto,
+  PresenceKind,
+  StatusDto,
+} from "../bindings";
 import { useUiEvent } from "../events";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
@@ -39,6 +49,7 @@ export function Main({ me }: { me: Me }) {
   const [reminders, setReminders] = useState<{ id: number; text: string; chat: Chat }[]>([]);
   const [typing, setTyping] = useState<Record<string, string>>({});
   const [presence, setPresence] = useState<Record<string, PresenceDto>>({});
+  const [statuses, setStatuses] = useState<Record<string, StatusDto>>({});
   const [newGroup, setNewGroup] = useState(false);
   const [loadError, setLoadError] = useState<string | null>(null);
   const typingTimers = useRef(new Map<string, ReturnType<typeof setTimeout>>());
@@ -87,6 +98,13 @@ export function Main({ me }: { me: Me }) {
       window.removeEventListener("focus", online);
       window.removeEventListener("blur", away);
     };
+  }, []);
+
+  useEffect(() => {
+    api.statuses().then(
+      (list) => setStatuses(Object.fromEntries(list.map((s) => [s.user, s]))),
+      () => {},
+    );
   }, []);
 
   // The connection's state when this window opened (later changes come as events).
@@ -163,6 +181,9 @@ export function Main({ me }: { me: Me }) {
       }
       case "presence":
         setPresence((m) => ({ ...m, [e.presence.user]: e.presence }));
+        break;
+      case "status":
+        setStatuses((m) => ({ ...m, [e.status.user]: e.status }));
         break;
       case "typing": {
         const key = chatKey(e.chat);
@@ -325,6 +346,7 @@ export function Main({ me }: { me: Me }) {
               version={version}
               typingUser={typing[chatKey(open)] ?? null}
               presence={open.kind === "user" ? (presence[open.user] ?? null) : null}
+              status={open.kind === "user" ? (statuses[open.user] ?? null) : null}
               onActivity={reloadConvs}
             />
           ) : (
@@ -336,7 +358,14 @@ export function Main({ me }: { me: Me }) {
         {view === "directory" && <Directory me={me} people={people} onMessage={(user) => openChat({ kind: "user", user })} />}
         {view === "tasks" && <Tasks me={me} convs={convs} nameOf={nameOf} version={taskVersion} onOpen={openChat} />}
         {view === "admin" && me.admin && <Admin me={me} people={people} reloadPeople={reloadPeople} />}
-        {view === "settings" && <Settings me={me} people={people} />}
+        {view === "settings" && (
+          <Settings
+            me={me}
+            people={people}
+            status={statuses[me.user] ?? null}
+            onStatus={(s) => setStatuses((m) => ({ ...m, [me.user]: s }))}
+          />
+        )}
       </main>
       {newGroup && (
         <NewGroupDialog

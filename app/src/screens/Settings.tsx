@@ -1,14 +1,24 @@
 import { useEffect, useState } from "react";
 import * as api from "../api";
-import type { Me, Person } from "../bindings";
+import type { Me, Person, StatusDto } from "../bindings";
 import { useI18n } from "../I18nContext";
 import { errorText, type Lang } from "../i18n";
 import { savedTheme, setTheme, type Theme } from "../theme";
-import { durationText } from "../logic/format";
+import { durationText, isShown } from "../logic/format";
 import { DeviceList } from "./Devices";
 
 /** Language, theme, and this account and its devices. */
-export function Settings({ me, people }: { me: Me; people: Person[] }) {
+export function Settings({
+  me,
+  people,
+  status,
+  onStatus,
+}: {
+  me: Me;
+  people: Person[];
+  status: StatusDto | null;
+  onStatus: (s: StatusDto) => void;
+}) {
   const { t, lang, setLang } = useI18n();
   const [theme, setThemeState] = useState<Theme>(savedTheme);
   const mine = people.find((p) => p.user === me.user);
@@ -48,6 +58,8 @@ export function Settings({ me, people }: { me: Me; people: Person[] }) {
           </select>
         </label>
       </div>
+      <h3>{t("settings.status")}</h3>
+      <MyStatus me={me.user} status={status} onStatus={onStatus} />
       <h3>{t("settings.reminders")}</h3>
       <ReminderLead />
       <h3>{t("settings.account")}</h3>
@@ -121,5 +133,71 @@ function ReminderLead() {
         </p>
       )}
     </div>
+  );
+}
+
+/** How long a status may last, in seconds (0: until changed). */
+const LASTING = [0, 3600, 8 * 3600, 86_400, 7 * 86_400];
+
+/** This user's status text: set with how long it lasts, or cleared. */
+function MyStatus(props: { me: string; status: StatusDto | null; onStatus: (s: StatusDto) => void }) {
+  const { t } = useI18n();
+  const current = props.status && isShown(props.status) ? props.status.text : "";
+  const [text, setText] = useState(current);
+  const [lasting, setLasting] = useState(0);
+  const [note, setNote] = useState<{ ok: boolean; text: string } | null>(null);
+  const save = async (value: string) => {
+    const until = value && lasting > 0 ? Date.now() + lasting * 1000 : null;
+    try {
+      const told = await api.setStatus(value, until);
+      props.onStatus({ user: props.me, text: value.trim(), until });
+      setText(value.trim());
+      setNote({ ok: true, text: t(value ? "settings.statusSet" : "settings.statusCleared", { count: told }) });
+    } catch (e) {
+      setNote({ ok: false, text: errorText(t, e) });
+    }
+  };
+  return (
+    <form
+      className="form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save(text);
+      }}
+    >
+      <label className="field">
+        <span>{t("settings.statusText")}</span>
+        <input
+          data-testid="status-text"
+          value={text}
+          maxLength={256}
+          placeholder={t("settings.statusPlaceholder")}
+          onChange={(e) => setText(e.target.value)}
+        />
+      </label>
+      <label className="field">
+        <span>{t("settings.statusLasting")}</span>
+        <select data-testid="status-lasting" value={lasting} onChange={(e) => setLasting(Number(e.target.value))}>
+          {LASTING.map((s) => (
+            <option key={s} value={s}>
+              {s === 0 ? t("settings.statusForever") : durationText(s, t)}
+            </option>
+          ))}
+        </select>
+      </label>
+      <div className="row-actions">
+        <button type="button" className="btn" data-testid="status-clear" disabled={!current} onClick={() => void save("")}>
+          {t("settings.statusClear")}
+        </button>
+        <button type="submit" className="btn primary" data-testid="status-save" disabled={!text.trim()}>
+          {t("settings.statusSave")}
+        </button>
+      </div>
+      {note && (
+        <p className={note.ok ? "muted small" : "error"} role={note.ok ? "status" : "alert"} data-testid="status-note">
+          {note.text}
+        </p>
+      )}
+    </form>
   );
 }

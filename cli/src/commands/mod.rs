@@ -23,6 +23,7 @@ pub mod safety_number;
 pub mod save_file;
 pub mod send;
 pub mod send_file;
+pub mod status;
 pub mod tasks;
 pub mod whoami;
 

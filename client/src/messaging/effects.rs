@@ -51,6 +51,15 @@ impl Messenger {
                     .await?;
                 return Ok(kept.then_some(()));
             }
+            Body::Status {
+                text,
+                until,
+                revision,
+            } => {
+                self.apply_status(tx, author, text, *until, *revision)
+                    .await?;
+                return Ok(Some(()));
+            }
             Body::Timer { secs } => {
                 self.apply_timer(tx, &conversation, author, content, *secs)
                     .await?;

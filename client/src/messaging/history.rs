@@ -163,6 +163,8 @@ pub fn describe(body: &Body) -> Option<String> {
             }
         },
         Body::Presence { state, .. } => format!("[{}]", state.as_str()),
+        Body::Status { text, .. } if text.is_empty() => "[cleared their status]".to_owned(),
+        Body::Status { text, .. } => format!("[status: {text}]"),
         Body::Task { task, change, .. } => {
             let id = short_task_id(task);
             match change {

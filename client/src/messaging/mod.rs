@@ -46,6 +46,7 @@ mod prekeys;
 mod presence;
 mod receive;
 mod send;
+mod status;
 mod tasks;
 mod timeline;
 

@@ -95,7 +95,7 @@ impl Messenger {
     /// Everyone this user has a conversation with (1:1 peers, members of groups people
     /// made), but itself. The directory's groups (departments, the company channel) do not
     /// count: they would make it everyone in the org.
-    async fn audience(&self, tx: &mut StoreTx<'_>) -> Result<Vec<UserId>> {
+    pub(super) async fn audience(&self, tx: &mut StoreTx<'_>) -> Result<Vec<UserId>> {
         let directory: std::collections::BTreeSet<[u8; 32]> =
             parley_proto::org::directory_groups(&self.stored_log(tx).await?)
                 .into_iter()

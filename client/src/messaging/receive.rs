@@ -147,6 +147,10 @@ impl Messenger {
             (None, Some(to)) if own_copy => {
                 direct_conversation(tx, &self.store, to.as_str()).await?
             }
+            // About the author, not a message: no conversation is opened for it.
+            (None, _) if matches!(content.body, Body::Presence { .. } | Body::Status { .. }) => {
+                self.store.direct_conversation_id(author.as_str())
+            }
             (None, _) => direct_conversation(tx, &self.store, author.as_str()).await?,
         };
         if let Some(group) = &content.group

@@ -165,8 +165,8 @@ impl Messenger {
         Ok(())
     }
 
-    /// The reminders due now for tasks assigned to this user (each fires once; see the
-    /// [module docs](self)). Cheap when none is due: the time of the next one is kept in
+    /// The reminders due now for tasks assigned to this user (each fires once, from this
+    /// device's clock). Cheap when none is due: the time of the next one is kept in
     /// memory, and the store is read only once it has come or a task changed.
     pub async fn take_task_reminders(&self) -> Result<Vec<Reminder>> {
         let now = now_ms();

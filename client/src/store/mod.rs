@@ -85,7 +85,7 @@ pub use key::{KeySource, Keystore, MemoryKeystore, StoreId, default_key_dir};
 pub use records::{
     Account, Attachment, AttachmentId, Contact, ContactDevice, Conversation, ConversationId,
     ConversationKind, Message, MessageId, MessageStatus, NotifySettings, OutboxId, OutboxItem,
-    Presence, SenderKeyShare, Timer, Unlock,
+    Presence, SenderKeyShare, Status, Timer, Unlock,
 };
 
 use seal::Sealer;

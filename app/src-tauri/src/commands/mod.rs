@@ -393,6 +393,21 @@ pub async fn directory(shared: Shared_<'_>) -> Result<Vec<Person>> {
     Ok(org.users().map(|(u, r)| Person::of(u, r)).collect())
 }
 
+/// Status texts: this user's and colleagues' (not cleared, not past their time).
+#[tauri::command]
+pub async fn statuses(shared: Shared_<'_>) -> Result<Vec<crate::dto::StatusDto>> {
+    let m = shared.messenger().await?;
+    Ok(m.statuses().await?.into_iter().map(Into::into).collect())
+}
+
+/// Sets this user's status text (empty clears it), clearing itself at `until` (ms) if given;
+/// returns how many colleagues were told.
+#[tauri::command]
+pub async fn set_status(shared: Shared_<'_>, text: String, until: Option<u64>) -> Result<usize> {
+    let m = shared.messenger().await?;
+    Ok(m.set_status(&text, until).await?)
+}
+
 /// Colleagues' presence as they last shared it (none while the policy is off).
 #[tauri::command]
 pub async fn presence(shared: Shared_<'_>) -> Result<Vec<PresenceDto>> {

@@ -19,7 +19,7 @@ mod settings;
 mod tasks;
 
 pub use admin::{AuditLine, OrgPolicy};
-pub use settings::{DisappearingState, Notify, NotifyState, PresenceDto, PresenceKind};
+pub use settings::{DisappearingState, Notify, NotifyState, PresenceDto, PresenceKind, StatusDto};
 pub use tasks::{
     ReminderDto, TaskChangeDto, TaskCommentDto, TaskDto, TaskEvent, TaskQuery, TaskStatusDto,
 };
@@ -666,6 +666,11 @@ pub enum UiEvent {
         /// Which reminder.
         reminder: ReminderDto,
     },
+    /// A user set (or cleared) their status text.
+    Status {
+        /// It.
+        status: StatusDto,
+    },
     /// A colleague shared their presence.
     Presence {
         /// Theirs.
@@ -729,6 +734,7 @@ pub fn bindings() -> String {
         DisappearingState::decl(&cfg),
         PresenceKind::decl(&cfg),
         PresenceDto::decl(&cfg),
+        StatusDto::decl(&cfg),
         ChatSummary::decl(&cfg),
         GroupDetails::decl(&cfg),
         Me::decl(&cfg),

@@ -59,6 +59,28 @@ impl From<parley_client::store::Presence> for PresenceDto {
     }
 }
 
+/// A user's status text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct StatusDto {
+    /// Whose.
+    pub user: String,
+    /// The text; empty when cleared.
+    pub text: String,
+    /// When it clears itself (ms).
+    #[ts(type = "number | null")]
+    pub until: Option<u64>,
+}
+
+impl From<parley_client::store::Status> for StatusDto {
+    fn from(s: parley_client::store::Status) -> Self {
+        Self {
+            user: s.user,
+            text: s.text,
+            until: s.until,
+        }
+    }
+}
+
 /// A conversation's disappearing-message timer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 pub struct DisappearingState {

@@ -29,7 +29,7 @@ pub use contact::{Contact, ContactDevice};
 pub use conversation::{Conversation, ConversationKind, NotifySettings, Timer};
 pub use message::{Message, MessageStatus};
 pub use outbox::OutboxItem;
-pub use presence::Presence;
+pub use presence::{Presence, Status};
 pub use sender_key::SenderKeyShare;
 pub(crate) use sender_key::{decode_shares, encode_shares};
 pub use unlock::Unlock;

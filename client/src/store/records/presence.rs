@@ -1,4 +1,5 @@
-//! Colleagues' presence as they last shared it, and this user's own choice to hide last seen.
+//! Colleagues' presence as they last shared it, and this user's own choice to hide last seen;
+//! status texts (this user's and colleagues').
 
 use parley_crypto::codec::{Reader, Writer as _};
 use parley_crypto::consts::MAX_USER_ID_LEN;
@@ -22,6 +23,19 @@ pub struct Presence {
     pub last_seen: Option<u64>,
     /// When they said so (their clock, ms): a later one replaces it.
     pub at: u64,
+}
+
+/// A user's status text as they last set it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Status {
+    /// Whose.
+    pub user: String,
+    /// The text (never empty: a cleared status is not kept).
+    pub text: String,
+    /// When it clears itself (ms).
+    pub until: Option<u64>,
+    /// The setter's revision: a higher one replaces it.
+    pub revision: u64,
 }
 
 fn state_byte(s: PresenceState) -> u8 {

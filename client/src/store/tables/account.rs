@@ -7,7 +7,7 @@ use parley_crypto::prekeys::PreKeyStore;
 use parley_proto::org::{LogHead, OrgState};
 use zeroize::Zeroizing;
 
-use error::StoreResult;
+use error::{StoreError, StoreResult};
 use records::Account;
 
 use super::super::*;
@@ -152,6 +152,25 @@ impl StoreTx<'_> {
     pub async fn set_presence(&mut self, list: &[records::Presence]) -> StoreResult<()> {
         self.put_singleton("presence", &records::presence::encode(list))
             .await
+    }
+
+    /// Status texts: this user's and colleagues', as last set.
+    pub async fn statuses(&mut self) -> StoreResult<Vec<records::Status>> {
+        Ok(self
+            .get_singleton_text("statuses")
+            .await?
+            .map(|b| serde_json::from_slice(&b).map_err(malformed(T_SINGLETONS)))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Stores the status texts.
+    pub async fn set_statuses(&mut self, list: &[records::Status]) -> StoreResult<()> {
+        let bytes =
+            Zeroizing::new(serde_json::to_vec(list).map_err(|_| StoreError::Malformed {
+                table: T_SINGLETONS,
+            })?);
+        self.put_singleton("statuses", &bytes).await
     }
 
     /// Whether this user hides when it was last active.
