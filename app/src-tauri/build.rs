@@ -36,6 +36,7 @@ fn main() {
         "invite_user",
         "revoke_device",
         "dismiss_user",
+        "set_poster",
         "order_wipe",
         "policy",
         "set_policy",

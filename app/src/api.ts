@@ -67,6 +67,8 @@ export const presence = () => invoke<PresenceDto[]>("presence");
 export const setPresence = (state: PresenceKind) => invoke<null>("set_presence", { state });
 export const setDisappearing = (chat: Chat, secs: number) =>
   invoke<null>("set_disappearing", { chat, secs });
+/** Lets a user post in the company channel beside the admins, or no longer (admins only). */
+export const setPoster = (user: string, poster: boolean) => invoke<null>("set_poster", { user, poster });
 export const statuses = () => invoke<StatusDto[]>("statuses");
 /** Sets (empty: clears) this user's status text; returns how many colleagues were told. */
 export const setStatus = (text: string, until: number | null) => invoke<number>("set_status", { text, until });

@@ -369,6 +369,10 @@ admin: boolean,
  */
 dismissed: boolean, 
 /**
+ * Whether appointed to post in the company channel (admins post anyway).
+ */
+poster: boolean, 
+/**
  * Every device the log ever added for them.
  */
 devices: Array<Device>, };

@@ -172,6 +172,16 @@ impl Messenger {
         .await
     }
 
+    /// Appoints `user` to post in the company channel beside the admins (`poster`), or ends
+    /// the appointment.
+    pub async fn set_poster(&self, user: &UserId, poster: bool) -> Result<OrgEntry> {
+        self.admin_append(OrgBody::PosterSet {
+            user: user.clone(),
+            poster,
+        })
+        .await
+    }
+
     /// Sets the org's policy.
     pub async fn set_policy(&self, policy: Policy) -> Result<OrgEntry> {
         self.admin_append(OrgBody::PolicySet { policy }).await

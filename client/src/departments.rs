@@ -82,7 +82,7 @@ impl Messenger {
     }
 
     /// Whether `author` may post `body` in `group`: in the company channel texts and files
-    /// only from org admins; anything else anywhere.
+    /// only from org admins and appointed posters; anything else anywhere.
     pub(crate) async fn may_post(
         &self,
         tx: &mut StoreTx<'_>,
@@ -95,10 +95,9 @@ impl Messenger {
         {
             return Ok(true);
         }
-        Ok(self
-            .stored_log(tx)
-            .await?
-            .user(author)
-            .is_some_and(|u| u.admin && !u.dismissed))
+        if author.as_str() == self.account.user {
+            return Ok(self.log_facts(tx).await?.poster);
+        }
+        Ok(self.stored_log(tx).await?.may_post_to_company(author))
     }
 }

@@ -167,7 +167,16 @@ impl Messenger {
             }
         }
         // The department groups and the company channel follow the directory.
-        let groups = self.follow_directory_groups(&mut tx, state).await?;
+        let mut groups = self.follow_directory_groups(&mut tx, state).await?;
+        // Who may post in the company channel changed: its members' apps show it anew.
+        let company = parley_proto::org::company_group(&self.account.org_genesis_hash);
+        if entries
+            .iter()
+            .any(|e| matches!(e.body, parley_proto::org::OrgBody::PosterSet { .. }))
+            && !groups.contains(&company)
+        {
+            groups.push(company);
+        }
         tx.commit().await?;
         Ok(groups)
     }

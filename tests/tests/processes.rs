@@ -362,6 +362,13 @@ async fn the_directory_from_the_command_line() {
         .await;
     }
     parley(&alice, &keys, &["admin", "dismiss", "gone", "--yes"]).await;
+    parley(&alice, &keys, &["admin", "poster", "anna", "on"]).await;
+    let out = parley(&alice, &keys, &["admin", "audit"]).await;
+    let audit = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        audit.contains("anna may post in the company channel"),
+        "{audit}"
+    );
     let search = async |args: &[&str]| -> Vec<String> {
         let mut all = vec!["--json", "directory", "search"];
         all.extend_from_slice(args);

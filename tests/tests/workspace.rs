@@ -516,6 +516,45 @@ async fn department_groups_follow_the_directory_and_only_admins_post_to_the_comp
         id: post,
     };
     bob.m.react(&company, target, "👍", false).await.unwrap();
+
+    // An appointed poster posts as the admins do; once the appointment ends he is refused
+    // again. Nobody else changed anything: every device reads it from the signed log.
+    alice.m.set_poster(&bob.user(), true).await.unwrap();
+    bob.m.sync_org().await.unwrap();
+    bob.m.send_text(&company, "Canteen menu").await.unwrap();
+    for d in [&alice, &carol, &dave] {
+        assert!(
+            drain(&d.m)
+                .await
+                .iter()
+                .any(|r| r.text() == Some("Canteen menu")),
+            "{}",
+            d.name
+        );
+    }
+    alice.m.set_poster(&bob.user(), false).await.unwrap();
+    // Bob's device has not read the log since, so it still thinks he may post: every
+    // receiving device refuses the post by its own verified log.
+    bob.m.send_text(&company, "stale post").await.unwrap();
+    for d in [&alice, &carol, &dave] {
+        let got = drain(&d.m).await;
+        assert!(
+            !got.iter().any(|r| r.text() == Some("stale post")),
+            "{}",
+            d.name
+        );
+        assert!(
+            !shown(d, &company)
+                .await
+                .iter()
+                .any(|t| t.contains("stale post")),
+            "{}",
+            d.name
+        );
+    }
+    bob.m.sync_org().await.unwrap();
+    let e = bob.m.send_text(&company, "one more").await.unwrap_err();
+    assert_eq!(e.code(), "not_a_poster");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

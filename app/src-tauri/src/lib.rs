@@ -78,6 +78,7 @@ pub fn run() -> ExitCode {
             commands::invite_user,
             commands::revoke_device,
             commands::dismiss_user,
+            commands::set_poster,
             commands::order_wipe,
             commands::policy,
             commands::set_policy,

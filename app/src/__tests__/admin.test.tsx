@@ -20,6 +20,7 @@ function setup() {
     order_wipe: () => null,
     revoke_device: () => null,
     dismiss_user: () => null,
+    set_poster: () => null,
     invite_user: () => "parley-invite:SECRET",
     policy: () => ({ offline_lock_secs: 7200, offline_wipe_secs: 0, remote_secret: false, max_disappearing_secs: 0, presence: true }),
     set_policy: () => null,
@@ -47,6 +48,18 @@ describe("admin console", () => {
     expect(row("bob", 2)).toHaveAttribute("data-revoked", "");
     expect(within(row("bob", 1)).queryByTestId("device-wipe")).toBeNull();
     expect(within(row("bob", 2)).getByTestId("device-wipe")).toBeInTheDocument();
+  });
+
+  it("appoints a poster of the company channel; admins and former colleagues have no switch", async () => {
+    setup();
+    const user = await openAdmin();
+    const card = (u: string) => screen.getAllByTestId("admin-user").find((x) => x.getAttribute("data-user") === u)!;
+    expect(within(card("alice")).queryByTestId("user-poster")).toBeNull();
+    expect(within(card("carol")).queryByTestId("user-poster")).toBeNull();
+    const toggle = within(card("bob")).getByTestId("user-poster");
+    expect(toggle).not.toBeChecked();
+    await user.click(toggle);
+    expect(callsOf("set_poster")).toEqual([{ user: "bob", poster: true }]);
   });
 
   it("wipe asks naming the user and device; Cancel (focused) does nothing", async () => {

@@ -73,6 +73,17 @@ function Users({ me, people, reload }: { me: Me; people: Person[]; reload: () =>
     }
   };
 
+  const setPoster = async (p: Person, poster: boolean) => {
+    setStatus(null);
+    try {
+      await api.setPoster(p.user, poster);
+      setStatus({ ok: true, text: t("admin.done") });
+      await reload();
+    } catch (e) {
+      setStatus({ ok: false, text: errorText(t, e) });
+    }
+  };
+
   const confirmText = (p: Pending) => {
     const base = { name: p.person.display_name || p.person.user, user: p.person.user };
     return p.kind === "dismiss" ? t("confirm.dismiss", base) : t(`confirm.${p.kind}`, { ...base, device: p.device });
@@ -94,6 +105,17 @@ function Users({ me, people, reload }: { me: Me; people: Person[]; reload: () =>
                 {p.admin && <span className="pill">{t("dir.admin")}</span>}
                 {p.dismissed && <span className="pill bad">{t("dir.former")}</span>}
                 <div className="muted small">{[p.title, p.department, p.email].filter(Boolean).join(" · ")}</div>
+                {!p.admin && !p.dismissed && (
+                  <label className="check small">
+                    <input
+                      type="checkbox"
+                      data-testid="user-poster"
+                      checked={p.poster}
+                      onChange={(e) => void setPoster(p, e.target.checked)}
+                    />
+                    {t("admin.poster")}
+                  </label>
+                )}
               </div>
               {!p.dismissed && p.user !== me.user && (
                 <button type="button" className="btn danger small" data-testid="user-dismiss" onClick={() => setPending({ kind: "dismiss", person: p })}>

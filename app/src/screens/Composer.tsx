@@ -4,6 +4,7 @@ import type { Chat, Item } from "../bindings";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
 import { percent } from "../logic/format";
+import { insertMention, mentionAt, mentionCandidates } from "../logic/mentions";
 
 export type Mode = { kind: "reply"; item: Item } | { kind: "edit"; item: Item } | null;
 
@@ -21,6 +22,8 @@ export function Composer(props: {
   onCancelMode: () => void;
   onSent: () => void;
   nameOf: (u: string) => string;
+  /** Who may be @mentioned: the group's other members (none in a 1:1 chat). */
+  members?: string[];
 }) {
   const { t } = useI18n();
   const { chat, mode } = props;
@@ -33,6 +36,22 @@ export function Composer(props: {
   const hideUpload = useRef<ReturnType<typeof setTimeout> | null>(null);
   const chatRef = useRef(chat);
   chatRef.current = chat;
+  const [caret, setCaret] = useState(0);
+  const [active, setActive] = useState(0);
+  const [closedAt, setClosedAt] = useState<number | null>(null);
+  const typed = props.members?.length ? mentionAt(text, caret) : null;
+  const suggestions =
+    typed && typed.start !== closedAt
+      ? mentionCandidates(typed.query, props.members ?? [], props.nameOf, { group: chat.kind === "group" })
+      : [];
+  const pick = (user: string) => {
+    if (!typed) return;
+    const next = insertMention(text, typed.start, caret, user);
+    setText(next.text);
+    setCaret(next.caret);
+    setActive(0);
+    requestAnimationFrame(() => input.current?.setSelectionRange(next.caret, next.caret));
+  };
 
   const stopTyping = () => {
     if (idle.current) clearTimeout(idle.current);
@@ -97,6 +116,24 @@ export function Composer(props: {
   };
 
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (suggestions.length > 0 && !e.nativeEvent.isComposing) {
+      const n = suggestions.length;
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        e.preventDefault();
+        setActive((a) => (a + (e.key === "ArrowDown" ? 1 : n - 1)) % n);
+        return;
+      }
+      if (e.key === "Enter" || e.key === "Tab") {
+        e.preventDefault();
+        pick(suggestions[Math.min(active, n - 1)]);
+        return;
+      }
+      if (e.key === "Escape") {
+        e.preventDefault();
+        setClosedAt(typed?.start ?? null);
+        return;
+      }
+    }
     if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       void send();
@@ -167,6 +204,27 @@ export function Composer(props: {
           {error}
         </p>
       )}
+      {suggestions.length > 0 && (
+        <ul className="mention-list" role="listbox" data-testid="mention-list" aria-label={t("composer.mention")}>
+          {suggestions.map((u, i) => (
+            <li
+              key={u}
+              role="option"
+              aria-selected={i === Math.min(active, suggestions.length - 1)}
+              data-testid="mention-option"
+              data-user={u}
+              className={i === Math.min(active, suggestions.length - 1) ? "active" : ""}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                pick(u);
+              }}
+            >
+              <strong>@{u}</strong>
+              {u === "all" ? <span className="muted"> — {t("composer.mentionAll")}</span> : <span className="muted"> — {props.nameOf(u)}</span>}
+            </li>
+          ))}
+        </ul>
+      )}
       <div className="composer-row">
         <button
           type="button"
@@ -187,8 +245,16 @@ export function Composer(props: {
           placeholder={t("composer.placeholder")}
           aria-label={t("composer.label")}
           value={text}
-          onChange={(e) => onChange(e.target.value)}
+          onChange={(e) => {
+            onChange(e.target.value);
+            setCaret(e.target.selectionStart ?? e.target.value.length);
+            setActive(0);
+            setClosedAt(null);
+          }}
+          onSelect={(e) => setCaret(e.currentTarget.selectionStart ?? 0)}
           onKeyDown={onKeyDown}
+          aria-autocomplete="list"
+          aria-expanded={suggestions.length > 0}
         />
         <button
           type="button"

@@ -309,7 +309,14 @@ export function Conversation(props: {
           {t("conv.readOnly")}
         </p>
       ) : (
-        <Composer chat={chat} mode={mode} onCancelMode={() => setMode(null)} onSent={afterSend} nameOf={nameOf} />
+        <Composer
+          chat={chat}
+          mode={mode}
+          onCancelMode={() => setMode(null)}
+          onSent={afterSend}
+          nameOf={nameOf}
+          members={chat.kind === "group" ? members.filter((u) => u !== props.me.user) : []}
+        />
       )}
       {confirmDelete && (
         <ConfirmDialog

@@ -6,6 +6,7 @@ import { errorText } from "../i18n";
 import { isImage } from "../logic/chat";
 import { durationText, humanSize, timeOfDay } from "../logic/format";
 import { groupChangeText } from "../logic/preview";
+import { mentionRuns } from "../logic/mentions";
 import { shortId, taskEventText } from "../logic/tasks";
 import type { ReactionChip } from "../logic/reactions";
 
@@ -136,7 +137,15 @@ export const MessageRow = memo(function MessageRow(props: {
           )}
           {b.kind === "text" && (
             <div className="text" data-testid="message-text">
-              {b.text}
+              {mentionRuns(b.text).map((r, i) =>
+                r.mention ? (
+                  <span key={i} className="mention" data-testid="mention">
+                    {r.text}
+                  </span>
+                ) : (
+                  r.text
+                ),
+              )}
             </div>
           )}
           {b.kind === "deleted" && (

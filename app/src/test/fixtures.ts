@@ -19,6 +19,7 @@ export function person(user: string, display_name: string, extra: Partial<Person
     phone: "",
     admin: false,
     dismissed: false,
+    poster: false,
     devices: [{ device: 1, added_at: Date.UTC(2025, 0, 10), revoked: null }],
     ...extra,
   };

@@ -23,6 +23,7 @@ Examples:
   parley admin revoke bob 2 --reason lost    # asks you to type 'bob' to confirm
   parley admin wipe bob 2 --yes             # bob.2 signs a receipt, then wipes itself
   parley admin dismiss bob --yes
+  parley admin poster carol on              # carol may post in the company channel
   parley admin policy set --offline-lock 86400 --offline-wipe 604800 --remote-secret on
   parley admin export-root-key /media/usb/acme-root.key --remove   # then keep it offline
   parley admin appoint carol --root-key /media/usb/acme-root.key
@@ -79,6 +80,14 @@ pub enum AdminCommand {
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Let a user post in the company channel beside the admins (on), or no longer (off).
+    Poster {
+        /// The user.
+        user: UserId,
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        poster: String,
     },
     /// Make a user an admin, signed by the org root key (this device's, or `--root-key`).
     Appoint {
@@ -325,6 +334,9 @@ pub async fn run(ctx: &Context, command: &AdminCommand) -> Result<Outcome, CliEr
             )?;
             appended(m.dismiss_user(user).await?)
         }
+        AdminCommand::Poster { user, poster } => {
+            appended(m.set_poster(user, poster == "on").await?)
+        }
         AdminCommand::Appoint {
             user,
             root_key,
@@ -486,6 +498,13 @@ fn describe(e: &AuditEntry) -> String {
             order,
         } => format!("{user}.{device} wiped itself on order #{order} (its signed receipt)"),
         OrgBody::PolicySet { .. } => "policy set".to_owned(),
+        OrgBody::PosterSet { user, poster: true } => {
+            format!("{user} may post in the company channel")
+        }
+        OrgBody::PosterSet {
+            user,
+            poster: false,
+        } => format!("{user} may no longer post in the company channel"),
     };
     format!(
         "#{:<4} {}  {what}  (signed by {})",

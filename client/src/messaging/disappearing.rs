@@ -12,7 +12,8 @@
 //! timer out nor a clock set ahead makes a message last longer. A message that arrives after
 //! its time (a device that was offline) is never stored or shown. Expired rows, and the
 //! encrypted copies of their files, are deleted by [`Messenger::sweep_expired`], which the
-//! engine runs when it opens, before it reads a conversation, and while it receives.
+//! engine runs when it opens and at most once a second while it reads or receives; a read
+//! leaves out rows whose time is up that no sweep has deleted yet.
 
 use parley_proto::UserId;
 use parley_proto::content::{Body, Content, MessageId as ContentId};
@@ -33,6 +34,8 @@ pub(crate) struct LogFacts {
     pub policy: Policy,
     /// This user is an org admin.
     pub admin: bool,
+    /// This user may post in the company channel (an org admin or an appointed poster).
+    pub poster: bool,
 }
 
 /// A conversation's disappearing-message timer.
@@ -140,7 +143,8 @@ impl Messenger {
         Ok(targets)
     }
 
-    /// [`Messenger::sweep_expired`], unless it ran in the last second.
+    /// [`Messenger::sweep_expired`], unless it ran in the last second (reads call this, and
+    /// skip rows that expired since with [`drop_expired`], so that reading stays a read).
     pub(crate) async fn sweep_if_due(&self) -> Result<()> {
         let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
         if now_ms().saturating_sub(last) >= SWEEP_EVERY_MS {
@@ -165,6 +169,7 @@ impl Messenger {
         let facts = LogFacts {
             policy: *org.policy(),
             admin: org.user(&me).is_some_and(|u| u.admin && !u.dismissed),
+            poster: org.may_post_to_company(&me),
         };
         if let Ok(mut cached) = self.log_facts.lock() {
             *cached = Some(facts);
@@ -245,7 +250,10 @@ impl Messenger {
         };
         let new = Timer {
             secs,
-            set_at: content.sent_at,
+            // A clock set ahead must not make one timer outlast every later one.
+            set_at: content
+                .sent_at
+                .min(now_ms().saturating_add(super::CLOCK_SLACK_MS)),
         };
         if (new.set_at, new.secs) > (c.timer.set_at, c.timer.secs) {
             c.timer = new;
@@ -253,6 +261,12 @@ impl Messenger {
         }
         Ok(())
     }
+}
+
+/// Leaves out of `rows` those whose time was up at `now` (ms) but that no sweep has deleted
+/// yet.
+pub(crate) fn drop_expired(rows: &mut Vec<crate::store::Message>, now: u64) {
+    rows.retain(|m| m.expires_at.is_none_or(|at| at > now));
 }
 
 /// The target of a stored conversation.

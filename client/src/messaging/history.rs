@@ -32,11 +32,12 @@ pub struct HistoryEntry {
 impl Messenger {
     /// The latest `limit` entries of the conversation with `with`, oldest first.
     pub async fn history(&self, with: &Target, limit: u32) -> Result<Vec<HistoryEntry>> {
-        self.sweep_expired().await?;
+        self.sweep_if_due().await?;
         let id = self.conversation_id(with);
         let mut tx = self.store.begin().await?;
         let mut messages = tx.messages(&id, None, limit).await?;
         tx.commit().await?;
+        super::disappearing::drop_expired(&mut messages, now_ms());
         messages.sort_by_key(|m| m.timestamp);
         Ok(messages
             .into_iter()

@@ -82,6 +82,10 @@ pub enum Target {
     Group(GroupId),
 }
 
+/// How far ahead of this device's clock another's may claim to be (ms): a claimed send time
+/// later than that counts as that, where the latest claim wins (presence, timers).
+pub(crate) const CLOCK_SLACK_MS: u64 = 60_000;
+
 /// The system clock in milliseconds since the Unix epoch (0 if it is before it).
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()

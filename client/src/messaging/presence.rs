@@ -139,7 +139,8 @@ impl Messenger {
             state,
             // Never later than when it was said.
             last_seen: last_seen.map(|t| t.min(content.sent_at)),
-            at: content.sent_at,
+            // A clock set ahead must not make one state outlast every later one.
+            at: content.sent_at.min(now_ms().saturating_add(CLOCK_SLACK_MS)),
         };
         match list.iter_mut().find(|p| p.user == new.user) {
             Some(p) if p.at >= new.at => return Ok(true),

@@ -68,7 +68,8 @@ pub struct ConversationSummary {
 impl Messenger {
     /// Every conversation of this account, the most recently active first.
     pub async fn conversations(&self) -> Result<Vec<ConversationSummary>> {
-        self.sweep_expired().await?;
+        self.sweep_if_due().await?;
+        let now = now_ms();
         let mut tx = self.store.begin().await?;
         let facts = self.log_facts(&mut tx).await?;
         let max_secs = facts.policy.max_disappearing_secs;
@@ -87,10 +88,11 @@ impl Messenger {
                     members.iter().filter_map(|m| UserId::new(m).ok()).collect(),
                 ),
             };
-            let rows = tx.messages(&conversation.id, None, UNREAD_SCAN).await?;
+            let mut rows = tx.messages(&conversation.id, None, UNREAD_SCAN).await?;
+            super::disappearing::drop_expired(&mut rows, now);
             let items: Vec<TimelineItem> = rows.into_iter().filter_map(item).collect();
             let unread = items.iter().filter(|i| is_unread(i)).count();
-            let read_only = !facts.admin && target == Target::Group(company);
+            let read_only = !facts.poster && target == Target::Group(company);
             out.push(ConversationSummary {
                 target,
                 title: conversation.title,
@@ -121,11 +123,12 @@ impl Messenger {
         before: Option<u64>,
         limit: u32,
     ) -> Result<Vec<TimelineItem>> {
-        self.sweep_expired().await?;
+        self.sweep_if_due().await?;
         let id = self.conversation_id(with);
         let mut tx = self.store.begin().await?;
-        let rows = tx.messages(&id, before, limit).await?;
+        let mut rows = tx.messages(&id, before, limit).await?;
         tx.commit().await?;
+        super::disappearing::drop_expired(&mut rows, now_ms());
         Ok(rows.into_iter().filter_map(item).collect())
     }
 

@@ -243,6 +243,14 @@ pub enum OrgBody {
         /// The `WipeOrdered` entry it obeys.
         order: u64,
     },
+    /// The user may (or may no longer) post in the company channel beside the admins: an
+    /// appointed poster (admin).
+    PosterSet {
+        /// The user.
+        user: UserId,
+        /// Whether they may post.
+        poster: bool,
+    },
     /// The org's policy (admin); replaces the previous one.
     PolicySet {
         /// The policy.
@@ -263,6 +271,7 @@ mod kind {
     pub const WIPE_ORDERED: u8 = 10;
     pub const POLICY_SET: u8 = 11;
     pub const WIPE_DONE: u8 = 12;
+    pub const POSTER_SET: u8 = 13;
 }
 
 impl OrgBody {
@@ -281,6 +290,7 @@ impl OrgBody {
             Self::WipeOrdered { .. } => "wipe-ordered",
             Self::WipeDone { .. } => "wipe-done",
             Self::PolicySet { .. } => "policy-set",
+            Self::PosterSet { .. } => "poster-set",
         }
     }
 
@@ -297,7 +307,8 @@ impl OrgBody {
             | Self::DeviceRevoked { user, .. }
             | Self::UserDismissed { user }
             | Self::WipeOrdered { user, .. }
-            | Self::WipeDone { user, .. } => Some(user),
+            | Self::WipeDone { user, .. }
+            | Self::PosterSet { user, .. } => Some(user),
         }
     }
 
@@ -360,6 +371,11 @@ impl OrgBody {
                 out.put_u8(kind::USER_DISMISSED);
                 put_user(out, user);
             }
+            Self::PosterSet { user, poster } => {
+                out.put_u8(kind::POSTER_SET);
+                put_user(out, user);
+                out.put_u8(u8::from(*poster));
+            }
             Self::WipeOrdered { user, device } => {
                 out.put_u8(kind::WIPE_ORDERED);
                 put_user(out, user);
@@ -419,6 +435,10 @@ impl OrgBody {
             },
             kind::USER_DISMISSED => Self::UserDismissed {
                 user: read_user(r)?,
+            },
+            kind::POSTER_SET => Self::PosterSet {
+                user: read_user(r)?,
+                poster: r.bool()?,
             },
             kind::WIPE_ORDERED => Self::WipeOrdered {
                 user: read_user(r)?,

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `OrgCreated` | the root key it names; entry 0 only |
 //! | `AdminAdded`, `AdminRemoved` | the root key |
-//! | `UserAdded`, `UserUpdated`, `UserDismissed`, `WipeOrdered`, `PolicySet` | an admin |
+//! | `UserAdded`, `UserUpdated`, `UserDismissed`, `WipeOrdered`, `PolicySet`, `PosterSet` | an admin |
 //! | `InviteIssued` | an admin (an invite), or an active device of the same user (a link) |
 //! | `DeviceAdded` | an admin, or the unused, unexpired invite key issued for that user |
 //! | `DeviceRevoked` | an admin, or an active device of the same user |
@@ -194,6 +194,8 @@ pub struct OrgState {
     device_keys: BTreeMap<[u8; 32], (UserId, DeviceId)>,
     policy: Policy,
     wipes: Vec<WipeOrder>,
+    /// Users appointed to post in the company channel beside the admins.
+    posters: std::collections::BTreeSet<UserId>,
 }
 
 const STATE_FORMAT: u8 = 1;
@@ -221,6 +223,7 @@ impl OrgState {
             device_keys: BTreeMap::new(),
             policy: Policy::default(),
             wipes: Vec::new(),
+            posters: std::collections::BTreeSet::new(),
         })
     }
 
@@ -263,6 +266,19 @@ impl OrgState {
     /// The current policy.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Whether `user` may post in the company channel: an admin or an appointed poster, not
+    /// dismissed.
+    pub fn may_post_to_company(&self, user: &UserId) -> bool {
+        self.users
+            .get(user)
+            .is_some_and(|u| !u.dismissed && (u.admin || self.posters.contains(user)))
+    }
+
+    /// The appointed posters of the company channel (admins post anyway).
+    pub fn posters(&self) -> impl Iterator<Item = &UserId> {
+        self.posters.iter()
     }
 
     /// A user, dismissed or not.
@@ -397,7 +413,8 @@ impl OrgState {
             | OrgBody::UserUpdated { .. }
             | OrgBody::UserDismissed { .. }
             | OrgBody::WipeOrdered { .. }
-            | OrgBody::PolicySet { .. } => admin,
+            | OrgBody::PolicySet { .. }
+            | OrgBody::PosterSet { .. } => admin,
             OrgBody::InviteIssued { user, .. } | OrgBody::DeviceRevoked { user, .. } => {
                 admin || signer.is_device_of(user)
             }
@@ -435,9 +452,9 @@ impl OrgState {
                 true => Err(Rule::UserExists),
                 false => Ok(()),
             },
-            OrgBody::UserUpdated { user, .. } | OrgBody::UserDismissed { user } => {
-                self.live_user(user).map(|_| ())
-            }
+            OrgBody::UserUpdated { user, .. }
+            | OrgBody::UserDismissed { user }
+            | OrgBody::PosterSet { user, .. } => self.live_user(user).map(|_| ()),
             OrgBody::InviteIssued {
                 user,
                 key,
@@ -584,6 +601,7 @@ impl OrgState {
                 }
             }
             OrgBody::UserDismissed { user } => {
+                self.posters.remove(user);
                 if let Some(u) = self.users.get_mut(user) {
                     u.dismissed = true;
                     u.admin = false;
@@ -619,6 +637,13 @@ impl OrgState {
                 }
             }
             OrgBody::PolicySet { policy } => self.policy = *policy,
+            OrgBody::PosterSet { user, poster } => {
+                if *poster {
+                    self.posters.insert(user.clone());
+                } else {
+                    self.posters.remove(user);
+                }
+            }
         }
     }
 
@@ -678,6 +703,11 @@ impl OrgState {
                     out.put_u64(at);
                 }
             }
+        }
+        // Added after the first stores were written: a state without it has no posters.
+        out.put_len(self.posters.len());
+        for p in &self.posters {
+            out.put_bytes(p.as_str().as_bytes());
         }
         out
     }
@@ -763,6 +793,12 @@ impl OrgState {
                 },
             });
         }
+        let mut posters = std::collections::BTreeSet::new();
+        if r.remaining() > 0 {
+            for _ in 0..r.count(usize::MAX, 4)? {
+                posters.insert(read_user(&mut r)?);
+            }
+        }
         r.finish()?;
         Ok(Self {
             genesis_hash,
@@ -775,6 +811,7 @@ impl OrgState {
             device_keys,
             policy,
             wipes,
+            posters,
         })
     }
 }

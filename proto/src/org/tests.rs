@@ -171,6 +171,11 @@ fn the_state_encodes_and_decodes_to_itself() {
         device: 1,
     })
     .unwrap();
+    f.append_by_admin(OrgBody::PosterSet {
+        user: user("carol"),
+        poster: true,
+    })
+    .unwrap();
     let bytes = f.state.to_bytes();
     assert_eq!(OrgState::from_bytes(&bytes), Ok(f.state.clone()));
     for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
@@ -287,6 +292,47 @@ fn a_device_links_another_device_of_its_own_user_only() {
     assert_eq!(
         f.state.device_by_key(&second.signing().public()),
         Some((&user("bob"), 2))
+    );
+}
+
+#[test]
+fn admins_appoint_posters_of_the_company_channel_and_dismissal_ends_it() {
+    let mut f = Fixture::new();
+    let bob = f.join("bob");
+    f.join("carol");
+    let carol = user("carol");
+    assert!(f.state.may_post_to_company(&user("admin")));
+    assert!(!f.state.may_post_to_company(&carol));
+    // A state stored before posters existed (no trailing list) reads as having none.
+    let old = f.state.to_bytes();
+    assert_eq!(
+        OrgState::from_bytes(&old[..old.len() - 4]),
+        Ok(f.state.clone())
+    );
+    let appoint = OrgBody::PosterSet {
+        user: carol.clone(),
+        poster: true,
+    };
+    assert_eq!(
+        f.append(appoint.clone(), &bob.signing().clone()),
+        Err(OrgError::Unauthorized)
+    );
+    f.append_by_admin(appoint).unwrap();
+    assert!(f.state.may_post_to_company(&carol));
+    assert_eq!(f.state.posters().collect::<Vec<_>>(), [&carol]);
+    f.append_by_admin(OrgBody::UserDismissed {
+        user: carol.clone(),
+    })
+    .unwrap();
+    assert!(!f.state.may_post_to_company(&carol));
+    assert_eq!(f.state.posters().count(), 0);
+    assert!(
+        f.append_by_admin(OrgBody::PosterSet {
+            user: carol,
+            poster: true,
+        })
+        .is_err(),
+        "not for a dismissed user"
     );
 }
 

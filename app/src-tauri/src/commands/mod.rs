@@ -390,7 +390,22 @@ fn image_type(content_type: &str) -> Option<&'static str> {
 #[tauri::command]
 pub async fn directory(shared: Shared_<'_>) -> Result<Vec<Person>> {
     let org = shared.messenger().await?.org().await?;
-    Ok(org.users().map(|(u, r)| Person::of(u, r)).collect())
+    let posters: std::collections::BTreeSet<&UserId> = org.posters().collect();
+    Ok(org
+        .users()
+        .map(|(u, r)| Person {
+            poster: posters.contains(u),
+            ..Person::of(u, r)
+        })
+        .collect())
+}
+
+/// Lets `user` post in the company channel beside the admins, or no longer (admins only).
+#[tauri::command]
+pub async fn set_poster(shared: Shared_<'_>, user: String, poster: bool) -> Result<()> {
+    let m = shared.messenger().await?;
+    m.set_poster(&UserId::new(user)?, poster).await?;
+    Ok(())
 }
 
 /// Status texts: this user's and colleagues' (not cleared, not past their time).

@@ -578,6 +578,8 @@ pub struct Person {
     pub admin: bool,
     /// Whether dismissed.
     pub dismissed: bool,
+    /// Whether appointed to post in the company channel (admins post anyway).
+    pub poster: bool,
     /// Every device the log ever added for them.
     pub devices: Vec<Device>,
 }
@@ -601,6 +603,7 @@ impl Person {
             phone,
             admin: record.admin,
             dismissed: record.dismissed,
+            poster: false,
             devices: record
                 .devices
                 .iter()
