@@ -237,6 +237,35 @@ async fn join_chat_edit_react_files_and_admin() {
         "{said:?}"
     );
 
+    // In the Risk department's group, "@ca" offers Carol; Enter picks her, Enter sends, and
+    // Carol's CLI gets the message with her mentioned.
+    app.script(
+        "[...document.querySelectorAll('[data-testid=\"chat-item\"]')] \
+         .find((e) => e.textContent.includes('Risk')).click(); return true",
+        vec![],
+    )
+    .await;
+    app.wait_text(&App::id("conversation-title", ""), |t| t == "Risk")
+        .await;
+    app.type_into(&App::id("composer-input", ""), "Figures are in, @ca")
+        .await;
+    app.wait_text(&App::id("mention-option", ""), |t| t.contains("@carol"))
+        .await;
+    app.screenshot(&shots.join("mentions-en-light.png")).await;
+    app.type_into(&App::id("composer-input", ""), "\u{E007}")
+        .await;
+    app.type_into(&App::id("composer-input", ""), "\u{E007}")
+        .await;
+    app.wait_text(&App::id("mention", ""), |t| t == "@carol")
+        .await;
+    let heard = carol.run(&["--json", "listen", "--drain"]).await;
+    assert!(
+        heard
+            .lines()
+            .any(|l| l.contains("Figures are in, @carol") && l.contains("\"mentioned\":true")),
+        "{heard}"
+    );
+
     // As an admin: revoke Carol's device (lost). The confirmation names her and the device;
     // afterwards the app offers no action on it, and Carol's CLI is refused.
     app.click_on(&App::id("nav-admin", "")).await;
