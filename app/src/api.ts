@@ -120,7 +120,7 @@ export const directory = () => invoke<Person[]>("directory");
 export const searchDirectory = (query: string, former: boolean) =>
   invoke<string[]>("search_directory", { query, former });
 export const safetyNumber = (user: string) => invoke<string>("safety_number", { user });
-export type GroupChangeKind = "add" | "remove" | "promote" | "demote" | "rename" | "leave";
+export type GroupChangeKind = "add" | "remove" | "promote" | "demote" | "rename" | "leave" | "announce_on" | "announce_off";
 export const groupDetails = (chat: Chat) => invoke<GroupDetails>("group_details", { chat });
 export const changeGroup = (chat: Chat, change: GroupChangeKind, members: string[], name: string | null) =>
   invoke<GroupDetails>("change_group", { chat, change, members, name });

@@ -123,7 +123,11 @@ members: Array<string>, } | { "kind": "demoted",
 /**
  * Who.
  */
-members: Array<string>, };
+members: Array<string>, } | { "kind": "announcement", 
+/**
+ * Whether only admins post.
+ */
+on: boolean, };
 
 export type Item = { 
 /**
@@ -265,7 +269,11 @@ members: Array<string>,
 /**
  * Its admins, who may change it (anyone may leave).
  */
-admins: Array<string>, };
+admins: Array<string>, 
+/**
+ * An announcement channel: only its admins post.
+ */
+announcement: boolean, };
 
 export type Me = { 
 /**

@@ -69,6 +69,7 @@ impl Messenger {
                 last_read: 0,
                 notify: crate::store::NotifySettings::default(),
                 timer: crate::store::Timer::default(),
+                announcement: false,
             });
             c.kind = ConversationKind::Group {
                 group: cg,
@@ -82,7 +83,8 @@ impl Messenger {
     }
 
     /// Whether `author` may post `body` in `group`: in the company channel texts and files
-    /// only from org admins and appointed posters; anything else anywhere.
+    /// only from org admins and appointed posters, in an announcement channel people made
+    /// only from its admins; anything else anywhere.
     pub(crate) async fn may_post(
         &self,
         tx: &mut StoreTx<'_>,
@@ -90,10 +92,22 @@ impl Messenger {
         author: &UserId,
         body: &Body,
     ) -> Result<bool> {
-        if !matches!(body, Body::Text { .. } | Body::File { .. })
-            || *group != company_group(&self.account.org_genesis_hash)
-        {
+        if !matches!(body, Body::Text { .. } | Body::File { .. }) {
             return Ok(true);
+        }
+        if *group != company_group(&self.account.org_genesis_hash) {
+            let cg = crypto_group(group);
+            let announcement = tx
+                .conversation(&self.store().group_conversation_id(&cg))
+                .await?
+                .is_some_and(|c| c.announcement);
+            if !announcement {
+                return Ok(true);
+            }
+            return Ok(
+                parley_proto::group::resolve(group, &tx.group_log(&cg).await?)
+                    .is_some_and(|s| s.may_post(author)),
+            );
         }
         if author.as_str() == self.account.user {
             return Ok(self.log_facts(tx).await?.poster);

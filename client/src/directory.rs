@@ -168,6 +168,9 @@ impl Messenger {
         }
         // The department groups and the company channel follow the directory.
         let mut groups = self.follow_directory_groups(&mut tx, state).await?;
+        let items = self
+            .groups_to_new_own_devices(&mut tx, state, entries)
+            .await?;
         // Who may post in the company channel changed: its members' apps show it anew.
         let company = parley_proto::org::company_group(&self.account.org_genesis_hash);
         if entries
@@ -178,7 +181,61 @@ impl Messenger {
             groups.push(company);
         }
         tx.commit().await?;
+        // Boxed: a send may read the log again, which comes back here (with nothing new).
+        if !items.is_empty()
+            && let Err(e) = Box::pin(self.flush_outbox_for(&items)).await
+        {
+            // Queued: the next flush sends them.
+            tracing::debug!(code = e.code(), "groups not yet sent to the new device");
+        }
         Ok(groups)
+    }
+
+    /// When `entries` add a device of this user, queues for this user's other devices the
+    /// whole signed chain of every group people made that this user is in, so a newly linked
+    /// device knows its groups (and accepts their messages) at once; the directory's groups
+    /// it makes itself from the log. Every existing device does it: the chains merge, so a
+    /// repeat changes nothing. Returns the outbox items to flush once `tx` is committed.
+    async fn groups_to_new_own_devices(
+        &self,
+        tx: &mut crate::store::StoreTx<'_>,
+        state: &OrgState,
+        entries: &[OrgEntry],
+    ) -> Result<Vec<crate::store::OutboxId>> {
+        use parley_proto::content::{Body, GroupId, GroupUpdate};
+        let me = UserId::new(self.user())?;
+        let linked = entries.iter().any(|e| {
+            matches!(&e.body, OrgBody::DeviceAdded { user, device, .. }
+                if *user == me && *device != self.device())
+        });
+        if !linked {
+            return Ok(Vec::new());
+        }
+        let directory: BTreeSet<GroupId> = parley_proto::org::directory_groups(state)
+            .into_iter()
+            .map(|g| g.id)
+            .collect();
+        let mut items = Vec::new();
+        for c in tx.conversations().await? {
+            let crate::store::ConversationKind::Group { group, members } = c.kind else {
+                continue;
+            };
+            let id = GroupId(group.0);
+            if directory.contains(&id) || !members.iter().any(|m| m == me.as_str()) {
+                continue;
+            }
+            let changes = tx.group_log(&group).await?;
+            if changes.is_empty() {
+                continue;
+            }
+            let body = Body::Group(GroupUpdate { changes });
+            let target = crate::messaging::Target::Group(id);
+            let (_, item) = self
+                .queue(tx, &target, body, Some(vec![me.to_string()]))
+                .await?;
+            items.push(item);
+        }
+        Ok(items)
     }
 
     /// Explains a refusal of this device's credentials: if the verified org log (fetched

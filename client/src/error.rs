@@ -101,8 +101,9 @@ pub enum Error {
     /// directory; nobody changes its members by hand.
     #[error("this group follows the directory: change a colleague's department instead")]
     DirectoryGroup,
-    /// Only the org's admins post in the company channel.
-    #[error("only administrators post in the company channel; you can react")]
+    /// Only the org's admins and appointed posters post in the company channel, and only a
+    /// group's admins in an announcement channel.
+    #[error("only the channel's admins post here; you can react")]
     NotAPoster,
     /// A disappearing-message timer longer than the org's policy allows.
     #[error("the org's policy lets messages last at most {max_secs} seconds")]

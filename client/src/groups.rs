@@ -73,6 +73,9 @@ pub struct GroupInfo {
     pub admins: Vec<String>,
     /// The epoch of its last change.
     pub epoch: u64,
+    /// An announcement channel: only its admins post (the company channel: the org's admins
+    /// and appointed posters).
+    pub announcement: bool,
 }
 
 /// Pairwise sends in flight at once (sender-key distributions, one request per member).
@@ -126,7 +129,12 @@ async fn group_info(
         name: conversation.title,
         members,
         admins,
-        epoch: state.map_or(0, |s| s.epoch),
+        epoch: state.as_ref().map_or(0, |s| s.epoch),
+        announcement: conversation.announcement
+            || tx
+                .account()
+                .await?
+                .is_some_and(|a| parley_proto::org::company_group(&a.org_genesis_hash) == *group),
     })
 }
 
@@ -166,6 +174,7 @@ impl Messenger {
             last_read: 0,
             notify: NotifySettings::default(),
             timer: crate::store::Timer::default(),
+            announcement: false,
         })
         .await?;
         tx.commit().await?;
@@ -278,6 +287,12 @@ impl Messenger {
         let members = members.to_vec();
         self.change_group(group, GroupChange::Promote { members })
             .await
+    }
+
+    /// Makes `group` an announcement channel (`on`: only its admins post; members read and
+    /// react), or an ordinary group again (an admin's device only).
+    pub async fn set_announcement(&self, group: &GroupId, on: bool) -> Result<()> {
+        self.change_group(group, GroupChange::Announce { on }).await
     }
 
     /// Makes admins of `group` plain members (an admin's device; the last admin stays).
@@ -455,6 +470,7 @@ impl Messenger {
             last_read: 0,
             notify: existing.as_ref().map(|c| c.notify).unwrap_or_default(),
             timer: existing.map(|c| c.timer).unwrap_or_default(),
+            announcement: after.announcement,
         })
         .await?;
         Ok(())

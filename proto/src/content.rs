@@ -212,6 +212,12 @@ pub enum GroupChange {
         /// The former admins.
         members: Vec<UserId>,
     },
+    /// The group becomes an announcement channel (`on`: only its admins post; members read
+    /// and react), or an ordinary group again.
+    Announce {
+        /// Whether only admins post.
+        on: bool,
+    },
 }
 
 /// Group changes, as a group message carries them: one new change for the members, or the
@@ -591,6 +597,7 @@ impl Content {
                         | GroupChange::Promote { members }
                         | GroupChange::Demote { members } => items(members.len(), "members")?,
                         GroupChange::Rename { name } => short(name, "group name")?,
+                        GroupChange::Announce { .. } => {}
                     }
                 }
                 Ok(())

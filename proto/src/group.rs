@@ -87,6 +87,8 @@ pub struct GroupState {
     pub epoch: u64,
     /// The hash of the last change applied: the next change's `prev`.
     pub head: [u8; 32],
+    /// An announcement channel: only its admins post (members read and react).
+    pub announcement: bool,
 }
 
 impl GroupState {
@@ -104,8 +106,15 @@ impl GroupState {
             GroupChange::Add { .. }
             | GroupChange::Remove { .. }
             | GroupChange::Rename { .. }
-            | GroupChange::Promote { .. } => admin,
+            | GroupChange::Promote { .. }
+            | GroupChange::Announce { .. } => admin,
         }
+    }
+
+    /// Whether `author` may post messages and files: anyone in a group, only its admins in
+    /// an announcement channel.
+    pub fn may_post(&self, author: &UserId) -> bool {
+        !self.announcement || self.admins.contains(author)
     }
 
     /// Applies `change` (allowed) as the change with hash `head`.
@@ -125,6 +134,7 @@ impl GroupState {
                 }
             }
             GroupChange::Rename { name } => name.clone_into(&mut self.name),
+            GroupChange::Announce { on } => self.announcement = *on,
             GroupChange::Promote { members } => self.admins.extend(
                 members
                     .iter()
@@ -175,6 +185,10 @@ fn encode_change(out: &mut Vec<u8>, change: &GroupChange) {
         GroupChange::Demote { members } => {
             out.put_u8(5);
             put_users(out, members);
+        }
+        GroupChange::Announce { on } => {
+            out.put_u8(6);
+            out.put_u8(u8::from(*on));
         }
     }
 }
@@ -241,7 +255,7 @@ impl SignedGroupChange {
             | GroupChange::Remove { members }
             | GroupChange::Promote { members }
             | GroupChange::Demote { members } => members.len(),
-            GroupChange::Rename { .. } => 1,
+            GroupChange::Rename { .. } | GroupChange::Announce { .. } => 1,
         };
         if lists == 0 || lists > MAX_ITEMS {
             return Err(GroupError::Malformed);
@@ -292,6 +306,7 @@ pub fn resolve(group: &GroupId, changes: &[SignedGroupChange]) -> Option<GroupSt
                     admins: BTreeSet::from([c.author.clone()]),
                     epoch: 0,
                     head: *hash,
+                    announcement: false,
                 })
             }
             _ => None,

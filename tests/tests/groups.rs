@@ -310,3 +310,110 @@ async fn group_admins_and_concurrent_changes() {
     }
     drop(org);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newly_linked_device_knows_its_users_groups_at_once() {
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let carol = org.invite(&alice, "carol").await;
+    let group = alice
+        .m
+        .create_group("Audit", &[bob.user(), carol.user()])
+        .await
+        .unwrap();
+    let audit = Target::Group(group);
+    alice.m.send_text(&audit, "kick-off at 10").await.unwrap();
+    for d in [&bob, &carol] {
+        drain(&d.m).await;
+    }
+
+    // Bob links a laptop. His phone reads the log, sees the new device, and sends it the
+    // group; the laptop shows the group and reads what is said in it from then on.
+    let laptop = org.link(&bob, 2).await;
+    bob.m.sync_org().await.unwrap();
+    drain(&laptop.m).await;
+    let info = laptop.m.group(&group).await.unwrap();
+    assert_eq!(info.name, "Audit");
+    assert_eq!(info.members, ["alice", "bob", "carol"]);
+    alice.m.sync_org().await.unwrap();
+    alice.m.send_text(&audit, "agenda attached").await.unwrap();
+    carol.m.send_text(&audit, "thanks").await.unwrap();
+    let got = texts(&drain(&laptop.m).await);
+    assert!(got.iter().any(|t| t == "agenda attached"), "{got:?}");
+    assert!(got.iter().any(|t| t == "thanks"), "{got:?}");
+    // What the laptop sends to the group reaches everyone.
+    laptop.m.send_text(&audit, "from my laptop").await.unwrap();
+    for d in [&alice, &carol, &bob] {
+        let got = texts(&drain(&d.m).await);
+        assert!(
+            got.iter().any(|t| t == "from my laptop"),
+            "{}: {got:?}",
+            d.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_an_announcement_channel_only_its_admins_post() {
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let carol = org.invite(&alice, "carol").await;
+    let group = alice
+        .m
+        .create_group("News", &[bob.user(), carol.user()])
+        .await
+        .unwrap();
+    let news = Target::Group(group);
+    for d in [&bob, &carol] {
+        drain(&d.m).await;
+    }
+    let shown =
+        async |d: &Device, text: &str| group_history(d, &news).await.iter().any(|t| t == text);
+    assert_eq!(
+        bob.m
+            .set_announcement(&group, true)
+            .await
+            .unwrap_err()
+            .code(),
+        "not_group_admin"
+    );
+    alice.m.set_announcement(&group, true).await.unwrap();
+    // Bob's device has not heard of it yet, so it sends; every receiver refuses the post.
+    bob.m.send_text(&news, "me too").await.unwrap();
+    for d in [&alice, &carol] {
+        drain(&d.m).await;
+        assert!(!shown(d, "me too").await, "{}", d.name);
+    }
+    drain(&bob.m).await;
+    assert!(bob.m.group(&group).await.unwrap().announcement);
+    assert_eq!(
+        bob.m
+            .send_text(&news, "and again")
+            .await
+            .unwrap_err()
+            .code(),
+        "not_a_poster"
+    );
+    let listed = bob.m.conversations().await.unwrap();
+    assert!(
+        listed.iter().any(|c| c.target == news && c.read_only),
+        "{listed:?}"
+    );
+    alice.m.send_text(&news, "Release on Monday").await.unwrap();
+    for d in [&bob, &carol] {
+        drain(&d.m).await;
+        assert!(shown(d, "Release on Monday").await, "{}", d.name);
+    }
+    // A new admin posts; turned off, everyone does.
+    alice.m.promote(&group, &[bob.user()]).await.unwrap();
+    drain(&bob.m).await;
+    bob.m.send_text(&news, "QA signed off").await.unwrap();
+    alice.m.set_announcement(&group, false).await.unwrap();
+    drain(&carol.m).await;
+    assert!(shown(&carol, "QA signed off").await);
+    carol.m.send_text(&news, "thanks all").await.unwrap();
+    drain(&alice.m).await;
+    assert!(shown(&alice, "thanks all").await);
+}

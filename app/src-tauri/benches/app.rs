@@ -75,6 +75,7 @@ async fn fill(home: &std::path::Path, keys: &std::path::Path) {
             last_read: 0,
             notify: parley_client::store::NotifySettings::default(),
             timer: parley_client::store::Timer::default(),
+            announcement: false,
         })
         .await
         .unwrap();

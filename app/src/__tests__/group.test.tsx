@@ -24,6 +24,7 @@ function setup(details: GroupDetails) {
       if (a.change === "remove") current = { ...current, members: current.members.filter((m) => !members.includes(m)) };
       if (a.change === "promote") current = { ...current, admins: [...current.admins, ...members] };
       if (a.change === "rename") current = { ...current, name: a.name as string };
+      if (a.change === "announce_on") current = { ...current, announcement: true };
       return current;
     },
   });
@@ -40,7 +41,7 @@ async function openMembers() {
 
 describe("group members", () => {
   it("an admin of the group adds, promotes, removes and renames", async () => {
-    setup({ chat, name: "Finance", members: ["alice", "bob"], admins: ["alice"] });
+    setup({ chat, name: "Finance", members: ["alice", "bob"], admins: ["alice"], announcement: false });
     const user = await openMembers();
     const dialog = screen.getByTestId("group-dialog");
     // Members not yet in the group can be added; Olga is one.
@@ -64,15 +65,22 @@ describe("group members", () => {
     await user.type(input, "Finance team");
     await user.click(within(dialog).getByTestId("group-rename"));
     expect(callsOf("change_group").at(-1)).toEqual({ chat, change: "rename", members: [], name: "Finance team" });
+
+    // Only admins post, from now on.
+    await user.click(within(dialog).getByTestId("group-announcement"));
+    expect(callsOf("change_group").at(-1)).toEqual({ chat, change: "announce_on", members: [], name: null });
+    await waitFor(() => expect(within(dialog).getByTestId("group-announcement")).toBeChecked());
   });
 
   it("a member who is not an admin sees no controls, and leaving asks first", async () => {
-    setup({ chat, name: "Finance", members: ["alice", "bob"], admins: ["bob"] });
+    setup({ chat, name: "Finance", members: ["alice", "bob"], admins: ["bob"], announcement: true });
     const user = await openMembers();
     const dialog = screen.getByTestId("group-dialog");
     expect(within(dialog).queryByTestId("group-remove")).toBeNull();
     expect(within(dialog).queryByTestId("group-add")).toBeNull();
     expect(within(dialog).queryByTestId("group-rename-input")).toBeNull();
+    expect(within(dialog).queryByTestId("group-announcement")).toBeNull();
+    expect(dialog).toHaveTextContent("Only the group's admins post here.");
     await user.click(within(dialog).getByTestId("group-leave"));
     const confirm = await screen.findByTestId("confirm-dialog");
     expect(confirm).toHaveTextContent("Finance");
@@ -96,7 +104,7 @@ describe("the company channel", () => {
     const user = userEvent.setup();
     renderApp();
     await user.click((await screen.findAllByTestId("chat-item"))[0]);
-    expect(await screen.findByTestId("read-only")).toHaveTextContent("Only administrators post");
+    expect(await screen.findByTestId("read-only")).toHaveTextContent("Only the channel's admins post here");
     expect(screen.queryByTestId("composer-input")).toBeNull();
   });
 });

@@ -41,6 +41,8 @@ export function groupChangeText(
       return t("groupEv.created", { actor, name: change.name });
     case "renamed":
       return t("groupEv.renamed", { actor, name: change.name });
+    case "announcement":
+      return t(change.on ? "groupEv.announceOn" : "groupEv.announceOff", { actor });
     case "added":
     case "removed":
     case "promoted":

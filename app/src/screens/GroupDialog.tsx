@@ -75,6 +75,19 @@ export function GroupDialog(props: {
           </button>
         </form>
       )}
+      {admin && group && (
+        <label className="check">
+          <input
+            type="checkbox"
+            data-testid="group-announcement"
+            checked={group.announcement}
+            disabled={busy}
+            onChange={(e) => void change(e.target.checked ? "announce_on" : "announce_off", [])}
+          />
+          {t("group.announcement")}
+        </label>
+      )}
+      {!admin && group?.announcement && <p className="muted small">{t("group.announcementOn")}</p>}
       <h3 className="section-title">{t("group.members")}</h3>
       <ul className="member-list" aria-label={t("group.members")}>
         {group?.members.map((u) => {

@@ -15,6 +15,7 @@ Examples:
   parley send '#Ops' 'deploy at 5'
   parley group add Ops dave
   parley group remove Ops carol            # your own id leaves the group
+  parley group announce Ops on             # only the group's admins post; members read and react
   parley --json group list                 # {\"groups\":[{\"id\",\"name\",\"members\"}]}";
 
 /// The group commands.
@@ -67,6 +68,14 @@ pub enum GroupCommand {
         #[arg(required = true)]
         members: Vec<UserId>,
     },
+    /// Make the group an announcement channel (on: only its admins post), or not (off).
+    Announce {
+        /// The group's name or id.
+        group: String,
+        /// on or off.
+        #[arg(value_parser = ["on", "off"])]
+        on: String,
+    },
     /// List your groups.
     List,
 }
@@ -80,6 +89,8 @@ struct Group {
     members: Vec<String>,
     admins: Vec<String>,
     epoch: u64,
+    /// Only admins post.
+    announcement: bool,
 }
 
 impl From<parley_client::groups::GroupInfo> for Group {
@@ -90,6 +101,7 @@ impl From<parley_client::groups::GroupInfo> for Group {
             members: g.members,
             admins: g.admins,
             epoch: g.epoch,
+            announcement: g.announcement,
         }
     }
 }
@@ -109,6 +121,8 @@ struct Changed {
     demoted: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     renamed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announcement: Option<bool>,
 }
 
 /// `group list`: `{"groups": [...]}`.
@@ -137,6 +151,7 @@ pub async fn run(ctx: &Context, command: &GroupCommand) -> Result<Outcome, CliEr
                     members: names(members),
                     admins: vec![m.user().to_owned()],
                     epoch: 0,
+                    announcement: false,
                 },
             };
             let human = json.id.clone();
@@ -196,17 +211,35 @@ pub async fn run(ctx: &Context, command: &GroupCommand) -> Result<Outcome, CliEr
             };
             Outcome::new(&json, "")
         }
+        GroupCommand::Announce { group, on } => {
+            let id = m.find_group(group).await?;
+            let on = on == "on";
+            m.set_announcement(&id, on)
+                .await
+                .map_err(CliError::queued)?;
+            let json = Changed {
+                group: hex(&id.0),
+                announcement: Some(on),
+                ..Changed::default()
+            };
+            Outcome::new(&json, "")
+        }
         GroupCommand::List => {
             let groups: Vec<Group> = m.groups().await?.into_iter().map(Group::from).collect();
             let human: String = groups
                 .iter()
                 .map(|g| {
                     format!(
-                        "{}  {}  ({}; admins {})\n",
+                        "{}  {}  ({}; admins {}){}\n",
                         g.id,
                         printable(&g.name),
                         printable(&g.members.join(", ")),
-                        printable(&g.admins.join(", "))
+                        printable(&g.admins.join(", ")),
+                        if g.announcement {
+                            "  [announcements]"
+                        } else {
+                            ""
+                        }
                     )
                 })
                 .collect();

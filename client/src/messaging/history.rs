@@ -159,6 +159,10 @@ pub fn describe(body: &Body) -> Option<String> {
             GroupChange::Remove { members } => format!("[removed {}]", list(members)),
             GroupChange::Rename { name } => format!("[renamed the group \"{name}\"]"),
             GroupChange::Promote { members } => format!("[made {} admin]", list(members)),
+            GroupChange::Announce { on: true } => {
+                "[made the group an announcement channel: only admins post]".to_owned()
+            }
+            GroupChange::Announce { on: false } => "[let every member post again]".to_owned(),
             GroupChange::Demote { members } => {
                 format!("[took admin rights from {}]", list(members))
             }

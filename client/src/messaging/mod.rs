@@ -286,6 +286,7 @@ async fn direct_conversation(
             last_read: 0,
             notify: crate::store::NotifySettings::default(),
             timer: crate::store::Timer::default(),
+            announcement: false,
         })
         .await?;
     }

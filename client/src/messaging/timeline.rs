@@ -92,7 +92,15 @@ impl Messenger {
             super::disappearing::drop_expired(&mut rows, now);
             let items: Vec<TimelineItem> = rows.into_iter().filter_map(item).collect();
             let unread = items.iter().filter(|i| is_unread(i)).count();
-            let read_only = !facts.poster && target == Target::Group(company);
+            let read_only = match &conversation.kind {
+                _ if target == Target::Group(company) => !facts.poster,
+                ConversationKind::Group { group, .. } if conversation.announcement => {
+                    let me = UserId::new(self.account.user.clone())?;
+                    !parley_proto::group::resolve(&GroupId(group.0), &tx.group_log(group).await?)
+                        .is_some_and(|s| s.may_post(&me))
+                }
+                _ => false,
+            };
             out.push(ConversationSummary {
                 target,
                 title: conversation.title,

@@ -518,7 +518,8 @@ fn user_ids(users: Vec<String>) -> Result<Vec<UserId>> {
 }
 
 /// A change to a group (admins of the group; anyone may `leave`): `add`, `remove`, `promote`,
-/// `demote` the given members, `rename` to `name`, or `leave`.
+/// `demote` the given members, `rename` to `name`, `leave`, or `announce_on` / `announce_off`
+/// (only admins post, or everyone again).
 #[tauri::command]
 pub async fn change_group(
     shared: Shared_<'_>,
@@ -541,10 +542,12 @@ pub async fn change_group(
         "leave" => {
             m.remove_members(&group, &[UserId::new(m.user())?]).await?;
         }
+        "announce_on" => m.set_announcement(&group, true).await?,
+        "announce_off" => m.set_announcement(&group, false).await?,
         _ => {
             return Err(CommandError::new(
                 "invalid_change",
-                "the change is add, remove, promote, demote, rename or leave",
+                "the change is add, remove, promote, demote, rename, leave, announce_on or announce_off",
             ));
         }
     }

@@ -274,6 +274,11 @@ pub enum GroupEvent {
         /// Who.
         members: Vec<String>,
     },
+    /// Made an announcement channel (only admins post), or an ordinary group again.
+    Announcement {
+        /// Whether only admins post.
+        on: bool,
+    },
 }
 
 /// One row of a conversation.
@@ -349,6 +354,7 @@ impl Item {
                     GroupChange::Demote { members } => GroupEvent::Demoted {
                         members: users(members),
                     },
+                    GroupChange::Announce { on } => GroupEvent::Announcement { on: *on },
                 },
             },
             Body::Timer { secs } => ItemBody::Timer { secs },
@@ -434,6 +440,8 @@ pub struct GroupDetails {
     pub members: Vec<String>,
     /// Its admins, who may change it (anyone may leave).
     pub admins: Vec<String>,
+    /// An announcement channel: only its admins post.
+    pub announcement: bool,
 }
 
 impl GroupDetails {
@@ -446,6 +454,7 @@ impl GroupDetails {
             name: g.name,
             members: g.members,
             admins: g.admins,
+            announcement: g.announcement,
         }
     }
 }

@@ -55,6 +55,8 @@ pub struct Conversation {
     pub notify: NotifySettings,
     /// Its disappearing-message timer.
     pub timer: Timer,
+    /// A group that is an announcement channel: only its admins post.
+    pub announcement: bool,
 }
 
 /// A conversation's disappearing-message timer, as the latest `Timer` message set it.
@@ -113,6 +115,7 @@ impl Conversation {
         out.put_u64(self.notify.revision);
         out.put_u64(self.timer.secs);
         out.put_u64(self.timer.set_at);
+        out.put_u8(u8::from(self.announcement));
         out
     }
 
@@ -159,6 +162,7 @@ impl Conversation {
                 set_at: r.u64()?,
             }
         };
+        let announcement = r.remaining() > 0 && r.bool()?;
         r.finish()?;
         Ok(Self {
             id,
@@ -168,6 +172,7 @@ impl Conversation {
             last_read,
             notify,
             timer,
+            announcement,
         })
     }
 }

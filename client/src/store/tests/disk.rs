@@ -35,6 +35,7 @@ async fn the_files_hold_no_marker_and_no_key_bytes() {
         last_read: 1,
         notify: NotifySettings::default(),
         timer: Timer::default(),
+        announcement: false,
     })
     .await
     .unwrap();

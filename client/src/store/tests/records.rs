@@ -104,6 +104,7 @@ async fn contacts_and_conversations_round_trip() {
         last_read: 0,
         notify: NotifySettings::default(),
         timer: Timer::default(),
+        announcement: false,
     };
     let team = Conversation {
         id: store.group_conversation_id(&group),
@@ -123,13 +124,24 @@ async fn contacts_and_conversations_round_trip() {
             secs: 3600,
             set_at: 42,
         },
+        announcement: true,
     };
     // A record written before the settings existed ends after `last_read`: the defaults.
     let old = direct.encode();
-    let old = old.get(..old.len() - 33).unwrap();
+    let old = old.get(..old.len() - 34).unwrap();
     assert_eq!(Conversation::decode(direct.id, old).unwrap(), direct);
+    // One written before announcement channels: not one.
+    let old = team.encode();
+    let old = old.get(..old.len() - 1).unwrap();
+    assert_eq!(
+        Conversation::decode(team.id, old).unwrap(),
+        Conversation {
+            announcement: false,
+            ..team.clone()
+        }
+    );
     let mut bad = team.encode().to_vec();
-    let level = bad.len() - 33;
+    let level = bad.len() - 34;
     bad[level] = 9;
     assert!(Conversation::decode(team.id, &bad).is_err());
     assert_ne!(direct.id, store.direct_conversation_id("carol"));
