@@ -527,6 +527,30 @@ async fn tasks_and_status_from_the_command_line() {
         "alice  In a workshop\n"
     );
 
+    // An announcement channel: Bob reads, and may not post.
+    parley(&alice, &keys, &["group", "create", "News", "bob"]).await;
+    let out = parley(
+        &alice,
+        &keys,
+        &["--json", "group", "announce", "News", "on"],
+    )
+    .await;
+    assert_eq!(json(&out)["announcement"], true);
+    parley(&bob, &keys, &["listen", "--drain"]).await;
+    let out = parley(&bob, &keys, &["group", "list"]).await;
+    assert!(
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .contains("[announcements]"),
+        "listed as such"
+    );
+    let out = command(&bob, &keys, &["--json", "send", "#News", "me too"])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["error"]["code"], "not_a_poster");
+
     // Usage errors exit 2; an unknown task is refused with its code.
     let out = command(&alice, &keys, &["task", "status", &id, "later"])
         .output()
