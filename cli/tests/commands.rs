@@ -216,8 +216,10 @@ async fn every_command_prints_one_json_object() {
     assert_eq!(groups.len(), 2, "Ops and the company channel: {v}");
     assert!(
         groups.contains(&serde_json::json!({"id": group, "name": "Ops",
-        "members": ["alice", "bob"], "admins": ["alice"], "epoch": 6}))
+        "members": ["alice", "bob"], "admins": ["alice"], "epoch": 6, "announcement": false}))
     );
+    let v = json(&alice, &keys, &["group", "announce", "Ops", "on"], 0).await;
+    assert_eq!(v["announcement"], true);
     // The company channel the directory makes, named after the org, with everyone in it.
     assert!(
         groups

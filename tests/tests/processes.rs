@@ -310,11 +310,12 @@ async fn groups_from_the_command_line() {
         lines.contains(&format!("{id}  Ops  (alice, bob; admins alice)").as_str()),
         "{out}"
     );
-    // The company channel the directory makes; the org's admins act for it.
+    // The company channel the directory makes (announcements only); the org's admins act
+    // for it.
     assert!(
         lines
             .iter()
-            .any(|l| l.ends_with("  Parley  (alice, bob, carol; admins alice)")),
+            .any(|l| l.ends_with("  Parley  (alice, bob, carol; admins alice)  [announcements]")),
         "{out}"
     );
     let out = parley(&bob, &keys, &["history", "#Ops"]).await;
