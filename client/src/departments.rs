@@ -84,26 +84,24 @@ impl Messenger {
 
     /// Whether `author` may post `body` in `group`: in the company channel texts and files
     /// only from org admins and appointed posters, in an announcement channel people made
-    /// only from its admins; anything else anywhere.
+    /// (`announcement`, from the group's conversation record) only from its admins; anything
+    /// else anywhere.
     pub(crate) async fn may_post(
         &self,
         tx: &mut StoreTx<'_>,
         group: &GroupId,
         author: &UserId,
         body: &Body,
+        announcement: bool,
     ) -> Result<bool> {
         if !matches!(body, Body::Text { .. } | Body::File { .. }) {
             return Ok(true);
         }
         if *group != company_group(&self.account.org_genesis_hash) {
-            let cg = crypto_group(group);
-            let announcement = tx
-                .conversation(&self.store().group_conversation_id(&cg))
-                .await?
-                .is_some_and(|c| c.announcement);
             if !announcement {
                 return Ok(true);
             }
+            let cg = crypto_group(group);
             return Ok(
                 parley_proto::group::resolve(group, &tx.group_log(&cg).await?)
                     .is_some_and(|s| s.may_post(author)),

@@ -52,8 +52,8 @@ use parley_proto::{B64, UserId};
 
 use crate::error::{Error, Missing, Rejection, Result};
 use crate::messaging::{
-    Messenger, Received, SEND_ATTEMPTS, Target, address, crypto_group, group_members, now_ms,
-    rand16,
+    Messenger, Received, SEND_ATTEMPTS, Target, address, crypto_group, group_members, group_record,
+    now_ms, rand16,
 };
 use crate::store::{
     ContactDevice, Conversation, ConversationKind, NotifySettings, OutboxItem, SenderKeyShare,
@@ -375,7 +375,7 @@ impl Messenger {
             return Ok(()); // checked by apply_group_change
         }
         let conversation = self.store().group_conversation_id(&crypto_group(group));
-        let members = group_members(tx, &conversation).await?;
+        let (members, announcement) = group_record(tx, &conversation).await?;
         if members.is_empty() {
             return Err(Rejection::UnknownGroup.into());
         }
@@ -385,7 +385,7 @@ impl Messenger {
         if !members.iter().any(|m| m == self.user()) {
             return Err(Rejection::LeftGroup.into());
         }
-        if !self.may_post(tx, group, author, body).await? {
+        if !self.may_post(tx, group, author, body, announcement).await? {
             return Err(Rejection::NotAPoster.into());
         }
         Ok(())

@@ -262,9 +262,22 @@ pub(crate) async fn group_members(
     tx: &mut StoreTx<'_>,
     conversation: &ConversationId,
 ) -> Result<Vec<String>> {
-    Ok(match tx.conversation(conversation).await?.map(|c| c.kind) {
-        Some(ConversationKind::Group { members, .. }) => members,
-        _ => Vec::new(),
+    Ok(group_record(tx, conversation).await?.0)
+}
+
+/// The members of a group conversation (none if it is unknown), and whether it is an
+/// announcement channel: one read of its record.
+pub(crate) async fn group_record(
+    tx: &mut StoreTx<'_>,
+    conversation: &ConversationId,
+) -> Result<(Vec<String>, bool)> {
+    Ok(match tx.conversation(conversation).await? {
+        Some(Conversation {
+            kind: ConversationKind::Group { members, .. },
+            announcement,
+            ..
+        }) => (members, announcement),
+        _ => (Vec::new(), false),
     })
 }
 

@@ -191,12 +191,15 @@ impl Messenger {
                 let conversation = self.store.group_conversation_id(&crypto_group(group));
                 // Everything goes to the members before it: a removed member learns of its
                 // removal; an added one gets the whole group separately (`add_members`).
-                let before = group_members(tx, &conversation).await?;
+                let (before, announcement) = group_record(tx, &conversation).await?;
                 if !before.contains(&self.account.user) {
                     return Err(Error::NotAMember);
                 }
                 let me = UserId::new(self.account.user.clone())?;
-                if !self.may_post(tx, group, &me, &content.body).await? {
+                if !self
+                    .may_post(tx, group, &me, &content.body, announcement)
+                    .await?
+                {
                     return Err(Error::NotAPoster);
                 }
                 (conversation, before)

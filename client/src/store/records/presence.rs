@@ -12,8 +12,8 @@ use super::*;
 /// Most colleagues whose presence is kept.
 pub const MAX_PRESENCE: usize = 100_000;
 
-/// A colleague's presence as they last shared it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A colleague's presence as they last shared it. `Debug` leaves out whose it is.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Presence {
     /// Whose.
     pub user: String,
@@ -25,8 +25,8 @@ pub struct Presence {
     pub at: u64,
 }
 
-/// A user's status text as they last set it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// A user's status text as they last set it. `Debug` shows the revision only.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Status {
     /// Whose.
     pub user: String,
@@ -36,6 +36,23 @@ pub struct Status {
     pub until: Option<u64>,
     /// The setter's revision: a higher one replaces it.
     pub revision: u64,
+}
+
+impl std::fmt::Debug for Presence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presence")
+            .field("state", &self.state)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Status")
+            .field("revision", &self.revision)
+            .finish_non_exhaustive()
+    }
 }
 
 fn state_byte(s: PresenceState) -> u8 {
