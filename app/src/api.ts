@@ -46,6 +46,7 @@ export const join = (invite: string) => invoke<Me>("join", { invite });
 export const createOrg = (a: {
   relay: string;
   tlsPin: string | null;
+  tlsBackupPin: string | null;
   setupToken: string;
   user: string;
   orgName: string;
@@ -53,6 +54,7 @@ export const createOrg = (a: {
   invoke<Me>("create_org", {
     relay: a.relay,
     tlsPin: a.tlsPin,
+    tlsBackupPin: a.tlsBackupPin,
     setupToken: a.setupToken,
     user: a.user,
     orgName: a.orgName,

@@ -115,6 +115,22 @@ async fn usage_errors_exit_2() {
     );
     let out = parley(&[]).await;
     assert_eq!(out.status.code(), Some(2));
+    // A backup TLS pin only backs up a pin.
+    let pin = "ab".repeat(32);
+    let out = parley(&[
+        "init-org",
+        "--relay",
+        "https://relay.example",
+        "--setup-token",
+        "t",
+        "--user",
+        "alice",
+        "--tls-backup-pin",
+        &pin,
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--tls-pin"), "{}", stderr(&out));
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use parley_crypto::identity::{IdentityKeyPair, PublicIdentity};
 use parley_crypto::keys::{SigningKeyPair, os_rng};
 use parley_crypto::prekeys::PreKeyStore;
 use parley_proto::api::{CreateOrgRequest, NewDevice, PreKeyUpload};
-use parley_proto::invite::Invite;
+use parley_proto::invite::{Invite, TlsPins};
 use parley_proto::org::{OrgBody, OrgEntry, Profile, sha256};
 use parley_proto::{B64, UserId};
 use rand_core::Rng as _;
@@ -101,15 +101,13 @@ impl NewKeys {
 /// signing key (`identity`).
 pub fn relay_for(account: &Account, identity: &IdentityKeyPair) -> Result<Relay> {
     let user = UserId::new(account.user.clone())?;
-    Ok(
-        Relay::pinned(account.relay_url.clone(), account.relay_cert_fingerprint)?
-            .with_credentials(Credentials {
-                user,
-                device: account.device,
-                secret: account.credentials_secret.clone(),
-            })
-            .with_log_key(identity.signing()),
-    )
+    Ok(Relay::pinned(account.relay_url.clone(), account.tls_pins)?
+        .with_credentials(Credentials {
+            user,
+            device: account.device,
+            secret: account.credentials_secret.clone(),
+        })
+        .with_log_key(identity.signing()))
 }
 
 /// Uploads a signed prekey, the last-resort KEM prekey and fresh one-time prekeys.
@@ -189,19 +187,19 @@ pub fn first_entries(
 
 /// Creates the org on a relay that has none yet, with this device as its first admin, and
 /// the account in a new store at `home`. The org root key is generated here and kept only in
-/// this device's store. With `tls_pin` (the SHA-256 of the relay's public key, which
-/// `parley-server` prints), the relay must present that certificate, now and in every
-/// invite this org hands out.
+/// this device's store. With `tls_pins` (the SHA-256 of the relay's public key, which
+/// `parley-server` prints, and of a backup key), the relay must present a certificate for one
+/// of those keys, now and in every invite this org hands out.
 pub async fn create_org(
     home: &Path,
     key_source: KeySource,
     relay_url: &str,
-    tls_pin: Option<[u8; 32]>,
+    tls_pins: Option<TlsPins>,
     setup_token: &str,
     user: &UserId,
     org_name: &str,
 ) -> Result<Store> {
-    let relay = Relay::pinned(relay_url, tls_pin)?;
+    let relay = Relay::pinned(relay_url, tls_pins)?;
     let mut keys = NewKeys::generate();
     let root = SigningKeyPair::generate(&mut os_rng());
     let profile = Profile {
@@ -231,7 +229,7 @@ pub async fn create_org(
             credentials_secret: keys.device.secret.clone(),
             registration_id: keys.device.registration_id,
             relay_url: relay_url.to_owned(),
-            relay_cert_fingerprint: tls_pin,
+            tls_pins,
             org_genesis_hash: genesis_hash,
         };
         let relay = relay_for(&account, &keys.device.identity)?;
@@ -346,7 +344,7 @@ pub async fn invite(
     let code = result?;
     let invite = Invite {
         relay: account.relay_url.clone(),
-        tls_pin: account.relay_cert_fingerprint,
+        tls_pins: account.tls_pins,
         genesis_hash: account.org_genesis_hash,
         user: user.clone(),
         new_user,
@@ -381,7 +379,7 @@ pub async fn link(store: &Store) -> Result<String> {
     appended?;
     let invite = Invite {
         relay: account.relay_url.clone(),
-        tls_pin: account.relay_cert_fingerprint,
+        tls_pins: account.tls_pins,
         genesis_hash: account.org_genesis_hash,
         user,
         new_user: false,
@@ -414,7 +412,7 @@ pub struct InvitePreview {
 pub async fn preview(invite_text: &str) -> Result<InvitePreview> {
     let invite = Invite::from_text(invite_text)?;
     let key = SigningKeyPair::from_seed(&invite.code);
-    let relay = Relay::pinned(invite.relay.clone(), invite.tls_pin)?.with_log_key(&key);
+    let relay = Relay::pinned(invite.relay.clone(), invite.tls_pins)?.with_log_key(&key);
     let log = VerifiedLog::fetch(&relay, &invite.genesis_hash).await?;
     let state = log.state();
     if !state.invite_usable(&key.public(), &invite.user, now_secs()) {
@@ -423,7 +421,7 @@ pub async fn preview(invite_text: &str) -> Result<InvitePreview> {
     Ok(InvitePreview {
         org_name: state.name().to_owned(),
         relay: invite.relay,
-        pinned: invite.tls_pin.is_some(),
+        pinned: invite.tls_pins.is_some(),
         profile: state
             .user(&invite.user)
             .map(|u| u.profile.clone())
@@ -440,7 +438,7 @@ pub async fn preview(invite_text: &str) -> Result<InvitePreview> {
 pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Result<Store> {
     let invite = Invite::from_text(invite_text)?;
     let key = SigningKeyPair::from_seed(&invite.code);
-    let relay = Relay::pinned(invite.relay.clone(), invite.tls_pin)?.with_log_key(&key);
+    let relay = Relay::pinned(invite.relay.clone(), invite.tls_pins)?.with_log_key(&key);
     let mut log = VerifiedLog::fetch(&relay, &invite.genesis_hash).await?;
     if !log
         .state()
@@ -473,7 +471,7 @@ pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Resu
             credentials_secret: keys.device.secret.clone(),
             registration_id: keys.device.registration_id,
             relay_url: invite.relay.clone(),
-            relay_cert_fingerprint: invite.tls_pin,
+            tls_pins: invite.tls_pins,
             org_genesis_hash: invite.genesis_hash,
         };
         publish_prekeys(&relay_for(&account, &keys.device.identity)?, &mut keys).await?;

@@ -203,7 +203,10 @@ impl Relay {
     /// Fails with [`RelayError::Insecure`] for an address that is not `https://`, except
     /// `http://` to a loopback address without a pin: a device secret never crosses a network
     /// in the clear.
-    pub fn pinned(base: impl Into<String>, pin: Option<[u8; 32]>) -> RelayResult<Self> {
+    pub fn pinned(
+        base: impl Into<String>,
+        pins: Option<parley_proto::invite::TlsPins>,
+    ) -> RelayResult<Self> {
         let base = base.into();
         let url = reqwest::Url::parse(&base).map_err(|_| RelayError::Insecure(base.clone()))?;
         let loopback = url.host_str().is_some_and(|host| {
@@ -215,13 +218,13 @@ impl Relay {
         });
         match url.scheme() {
             "https" => {}
-            "http" if loopback && pin.is_none() => {}
+            "http" if loopback && pins.is_none() => {}
             _ => return Err(RelayError::Insecure(base)),
         }
-        let Some(pin) = pin else {
+        let Some(pins) = pins else {
             return Ok(Self::new(base));
         };
-        let tls = crate::tls::client_config(Some(pin))?;
+        let tls = crate::tls::client_config(Some(pins))?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls((*tls).clone())
             .build()?;
@@ -532,7 +535,13 @@ mod tests {
         ] {
             assert!(Relay::pinned(ok, None).is_ok(), "{ok}");
         }
-        assert!(Relay::pinned("https://10.1.2.3:8443", Some([1; 32])).is_ok());
+        assert!(
+            Relay::pinned(
+                "https://10.1.2.3:8443",
+                Some(parley_proto::invite::TlsPins::new([1; 32]))
+            )
+            .is_ok()
+        );
         for bad in [
             "http://10.1.2.3:8787",
             "http://relay.example.com",
@@ -545,7 +554,10 @@ mod tests {
             );
         }
         assert!(matches!(
-            Relay::pinned("http://127.0.0.1:8787", Some([1; 32])),
+            Relay::pinned(
+                "http://127.0.0.1:8787",
+                Some(parley_proto::invite::TlsPins::new([1; 32]))
+            ),
             Err(RelayError::Insecure(_))
         ));
     }

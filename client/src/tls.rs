@@ -1,16 +1,18 @@
-//! TLS to the relay (docs/architecture.md §4 "TLS"): either the certificate the invite pins, or the
+//! TLS to the relay (docs/architecture.md §4.7): either the keys the invite pins, or the
 //! usual Web PKI check against the Mozilla roots (`webpki-roots`).
 //!
 //! A pin is the SHA-256 of the relay certificate's SubjectPublicKeyInfo (its public key, in
-//! DER), which `parley-server` prints at start. With a pin, the relay must present a
-//! certificate for exactly that key: no certificate authority, and no name check (a
-//! self-hosted relay is often reached by IP address). A certificate renewed with the same key
-//! keeps the pin. The handshake signature is still verified against the certificate's key, so
+//! DER), which `parley-server` prints at start. With pins, the relay must present a
+//! certificate for exactly the pinned key or the pinned backup key: no certificate authority,
+//! and no name check (a self-hosted relay is often reached by IP address). A certificate
+//! renewed with the same key keeps the pin; a relay moved to the backup key keeps every
+//! device enrolled. The handshake signature is still verified against the certificate's key, so
 //! only the holder of its private key can complete the handshake. The same configuration serves the
 //! HTTP API (reqwest) and the delivery WebSocket (tungstenite).
 
 use std::sync::Arc;
 
+use parley_proto::invite::TlsPins;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -26,16 +28,16 @@ pub fn spki_pin(der: &[u8]) -> Option<[u8; 32]> {
     ))
 }
 
-/// The client configuration for a relay: pinned when `pin` is given, else Web PKI.
-pub fn client_config(pin: Option<[u8; 32]>) -> Result<Arc<ClientConfig>, rustls::Error> {
+/// The client configuration for a relay: pinned when `pins` are given, else Web PKI.
+pub fn client_config(pins: Option<TlsPins>) -> Result<Arc<ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()?;
-    let config = match pin {
-        Some(pin) => builder
+    let config = match pins {
+        Some(pins) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(PinnedCertificate {
-                pin,
+                pins,
                 algorithms: provider.signature_verification_algorithms,
             }))
             .with_no_client_auth(),
@@ -49,10 +51,10 @@ pub fn client_config(pin: Option<[u8; 32]>) -> Result<Arc<ClientConfig>, rustls:
     Ok(Arc::new(config))
 }
 
-/// Accepts a certificate for exactly the key whose SubjectPublicKeyInfo hashes to `pin`.
+/// Accepts a certificate for exactly a key whose SubjectPublicKeyInfo hashes to one of `pins`.
 #[derive(Debug)]
 struct PinnedCertificate {
-    pin: [u8; 32],
+    pins: TlsPins,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -68,12 +70,7 @@ impl ServerCertVerifier for PinnedCertificate {
         let seen = spki_pin(end_entity.as_ref()).ok_or(rustls::Error::InvalidCertificate(
             rustls::CertificateError::BadEncoding,
         ))?;
-        // Not secret, but compare without an early exit anyway.
-        let diff = seen
-            .iter()
-            .zip(self.pin.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff == 0 {
+        if self.pins.accepts(&seen) {
             Ok(ServerCertVerified::assertion())
         } else {
             Err(rustls::Error::InvalidCertificate(
@@ -136,6 +133,6 @@ mod tests {
     #[test]
     fn both_configurations_build() {
         assert!(client_config(None).is_ok());
-        assert!(client_config(Some([1; 32])).is_ok());
+        assert!(client_config(Some(TlsPins::new([1; 32]))).is_ok());
     }
 }

@@ -36,7 +36,7 @@ pub async fn open_store(home: &Path, key_source: KeySource) -> Result<Store> {
         return Ok(locked.open(Some(&secret)).await?);
     }
     let fetched = async {
-        let relay = Relay::pinned(unlock.relay_url.clone(), unlock.relay_cert_fingerprint)?;
+        let relay = Relay::pinned(unlock.relay_url.clone(), unlock.tls_pins)?;
         let req = UnlockRequest {
             token: B64(locked.unlock_token().to_vec()),
         };
@@ -79,7 +79,7 @@ pub(crate) async fn follow_policy(
 ) -> Result<()> {
     let keep = !state.policy().remote_secret;
     store
-        .set_unlock(&account.relay_url, account.relay_cert_fingerprint, keep)
+        .set_unlock(&account.relay_url, account.tls_pins, keep)
         .await?;
     if !keep {
         tracing::info!("the org requires the remote secret: this device no longer keeps a copy");

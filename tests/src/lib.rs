@@ -24,6 +24,7 @@ use parley_client::enrol;
 use parley_client::messaging::{Event, Messenger, Received};
 use parley_client::store::KeySource;
 use parley_proto::UserId;
+use parley_proto::invite::TlsPins;
 use parley_testkit::pg::{TestDb, pg_admin_url};
 use tokio::io::AsyncBufReadExt as _;
 
@@ -101,6 +102,17 @@ pub enum Backend {
     Postgres,
 }
 
+/// Which key a renewed certificate is for.
+#[derive(Clone, Copy, Debug)]
+pub enum Renewal {
+    /// The key the relay had.
+    SameKey,
+    /// The backup key the org pinned.
+    BackupKey,
+    /// A key nobody pinned.
+    NewKey,
+}
+
 /// A running `parley-server` process.
 pub struct Server {
     /// Its base URL.
@@ -112,8 +124,9 @@ pub struct Server {
     /// Its PostgreSQL database, on that backend; dropped with the server (after the process,
     /// which `child` kills when dropped: fields drop in order).
     pub pg: Option<TestDb>,
-    /// With TLS: the SHA-256 of its certificate's public key, as it printed it.
-    pub pin: Option<[u8; 32]>,
+    /// With TLS: the SHA-256 of its certificate's public key, as it printed it, and of a backup
+    /// key kept in reserve (`backup-key.pem` in its data directory).
+    pub pins: Option<TlsPins>,
     extra: Vec<String>,
 }
 
@@ -136,24 +149,27 @@ impl Server {
             &[],
         )
         .await;
+        assert!(pin.is_none(), "plain HTTP on loopback");
         Self {
             url,
             child,
             data,
             pg,
-            pin,
+            pins: None,
             extra: Vec::new(),
         }
     }
 
     /// Starts a SQLite relay serving HTTPS with a fresh self-signed certificate for
-    /// `localhost` and `127.0.0.1`.
+    /// `localhost` and `127.0.0.1`, and makes a backup key for it to move to.
     pub async fn start_tls() -> Self {
         let data = tempfile::tempdir().unwrap();
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
         let (cert_path, key_path) = (data.path().join("cert.pem"), data.path().join("key.pem"));
         std::fs::write(&cert_path, cert.cert.pem()).unwrap();
         std::fs::write(&key_path, cert.signing_key.serialize_pem()).unwrap();
+        let backup = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(data.path().join("backup-key.pem"), backup.serialize_pem()).unwrap();
         let extra = vec![
             "--tls-cert".to_owned(),
             cert_path.display().to_string(),
@@ -166,27 +182,37 @@ impl Server {
             parley_client::tls::spki_pin(cert.cert.der()),
             "the relay prints its public key's SHA-256"
         );
+        let backup = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .self_signed(&backup)
+            .unwrap();
+        let backup = parley_client::tls::spki_pin(backup.der()).unwrap();
         Self {
             url,
             child,
             data,
             pg: None,
-            pin,
+            pins: pin.map(|primary| TlsPins {
+                primary,
+                backup: Some(backup),
+            }),
             extra,
         }
     }
 
     /// Replaces a TLS relay's certificate (read at its next start) with a new one for
-    /// `localhost`, for the same key or, with `new_key`, a fresh one.
-    pub fn renew_certificate(&self, new_key: bool) {
+    /// `localhost`, for the key `renewal` names.
+    pub fn renew_certificate(&self, renewal: Renewal) {
         let key_path = self.data.path().join("key.pem");
-        let key = if new_key {
-            let key = rcgen::KeyPair::generate().unwrap();
-            std::fs::write(&key_path, key.serialize_pem()).unwrap();
-            key
-        } else {
-            rcgen::KeyPair::from_pem(&std::fs::read_to_string(&key_path).unwrap()).unwrap()
+        let key = match renewal {
+            Renewal::SameKey => std::fs::read_to_string(&key_path).unwrap(),
+            Renewal::BackupKey => {
+                std::fs::read_to_string(self.data.path().join("backup-key.pem")).unwrap()
+            }
+            Renewal::NewKey => rcgen::KeyPair::generate().unwrap().serialize_pem(),
         };
+        std::fs::write(&key_path, &key).unwrap();
+        let key = rcgen::KeyPair::from_pem(&key).unwrap();
         let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
             .unwrap()
             .self_signed(&key)
@@ -515,7 +541,7 @@ impl Org {
             &home,
             org.keys(),
             &server.url,
-            server.pin,
+            server.pins,
             SETUP_TOKEN,
             &UserId::new(admin).unwrap(),
             "E2E",

@@ -2,7 +2,7 @@
 //! certificate's pin, invites carry it, and everything (API, delivery socket, files) goes
 //! through TLS to exactly that certificate's key. A client whose invite pins another key
 //! refuses the relay and keeps nothing; a certificate renewed with the same key keeps working,
-//! one with a new key is refused.
+//! so does one for the backup key the org pinned, and one for a key nobody pinned is refused.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,9 +12,9 @@
 
 use parley_client::enrol;
 use parley_client::messaging::Target;
-use parley_e2e::{Org, Server, profile, receive, texts};
+use parley_e2e::{Org, Renewal, Server, profile, receive, texts};
 use parley_proto::UserId;
-use parley_proto::invite::Invite;
+use parley_proto::invite::{Invite, TlsPins};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pinned_tls_end_to_end() {
@@ -34,11 +34,12 @@ async fn pinned_tls_end_to_end() {
     .await
     .unwrap();
     let invite = Invite::from_text(&text).unwrap();
-    assert_eq!(invite.tls_pin, server.pin, "the invite carries the pin");
+    assert_eq!(invite.tls_pins, server.pins, "the invite carries both pins");
+    assert!(server.pins.unwrap().backup.is_some());
 
     // An invite altered to pin another certificate: the newcomer refuses the relay.
     let mut wrong = invite.clone();
-    wrong.tls_pin = Some([7; 32]);
+    wrong.tls_pins = Some(TlsPins::new([7; 32]));
     let home = org.dir.path().join("mallory");
     let err = enrol::join(&home, org.keys(), &wrong.to_text())
         .await
@@ -71,7 +72,7 @@ async fn pinned_tls_end_to_end() {
     assert_eq!(std::fs::read(saved).unwrap(), b"file over TLS");
 
     // The certificate is renewed with the same key: the pin still holds.
-    server.renew_certificate(false);
+    server.renew_certificate(Renewal::SameKey);
     server.restart_in_place().await;
     alice
         .m
@@ -80,8 +81,30 @@ async fn pinned_tls_end_to_end() {
         .unwrap();
     assert_eq!(texts(&receive(&bob.m, 1).await), ["after renewal"]);
 
-    // A certificate for another key: refused, nothing sent.
-    server.renew_certificate(true);
+    // The relay moves to the backup key: every device (the one that created the org and the
+    // one that joined by invite) keeps working, and so does a device linked afterwards.
+    server.renew_certificate(Renewal::BackupKey);
+    server.restart_in_place().await;
+    bob.m
+        .send_text(&Target::User(alice.user()), "on the backup key")
+        .await
+        .unwrap();
+    assert_eq!(texts(&receive(&alice.m, 1).await), ["on the backup key"]);
+    let code = enrol::link(bob.m.store()).await.unwrap();
+    assert_eq!(Invite::from_text(&code).unwrap().tls_pins, server.pins);
+    let laptop = org.join("bob.2", &code).await;
+    alice
+        .m
+        .send_text(&Target::User(bob.user()), "to both of bob's devices")
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&receive(&laptop.m, 1).await),
+        ["to both of bob's devices"]
+    );
+
+    // A certificate for a key nobody pinned: refused, nothing sent.
+    server.renew_certificate(Renewal::NewKey);
     server.restart_in_place().await;
     let err = alice
         .m

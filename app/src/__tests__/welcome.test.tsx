@@ -81,10 +81,31 @@ describe("welcome", () => {
     await user.type(screen.getByTestId("create-token"), "tok");
     await user.type(screen.getByTestId("create-org-name"), "Acme Corp");
     await user.type(screen.getByTestId("create-user"), "alice");
+    expect(screen.queryByTestId("create-backup-pin")).toBeNull();
     await user.click(screen.getByTestId("create-org-submit"));
     expect(callsOf("create_org")).toEqual([
-      { relay: "https://relay.acme.test", tlsPin: null, setupToken: "tok", user: "alice", orgName: "Acme Corp" },
+      { relay: "https://relay.acme.test", tlsPin: null, tlsBackupPin: null, setupToken: "tok", user: "alice", orgName: "Acme Corp" },
     ]);
     expect(await screen.findByTestId("nav-admin")).toBeInTheDocument();
+  });
+
+  it("offers a backup pin once a pin is given, and sends both", async () => {
+    mockCommands({
+      app_state: () => ({ state: "welcome" }),
+      create_org: () => me,
+      conversations: () => [],
+      directory: () => [],
+    });
+    const user = userEvent.setup();
+    renderApp();
+    await user.click(await screen.findByTestId("create-org-tab"));
+    await user.type(screen.getByTestId("create-relay"), "https://relay.acme.test");
+    await user.type(screen.getByTestId("create-token"), "tok");
+    await user.type(screen.getByTestId("create-pin"), "ab".repeat(32));
+    await user.type(screen.getByTestId("create-backup-pin"), "cd".repeat(32));
+    await user.type(screen.getByTestId("create-org-name"), "Acme Corp");
+    await user.type(screen.getByTestId("create-user"), "alice");
+    await user.click(screen.getByTestId("create-org-submit"));
+    expect(callsOf("create_org")[0]).toMatchObject({ tlsPin: "ab".repeat(32), tlsBackupPin: "cd".repeat(32) });
   });
 });

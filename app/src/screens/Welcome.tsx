@@ -148,6 +148,7 @@ function CreateForm({ onReady }: { onReady: (me: Me) => void }) {
   const [relay, setRelay] = useState("");
   const [setupToken, setSetupToken] = useState("");
   const [tlsPin, setTlsPin] = useState("");
+  const [backupPin, setBackupPin] = useState("");
   const [orgName, setOrgName] = useState("");
   const [user, setUser] = useState("");
   const [busy, setBusy] = useState(false);
@@ -162,6 +163,7 @@ function CreateForm({ onReady }: { onReady: (me: Me) => void }) {
         await api.createOrg({
           relay: relay.trim(),
           tlsPin: tlsPin.trim() || null,
+          tlsBackupPin: backupPin.trim() || null,
           setupToken: setupToken.trim(),
           user: user.trim(),
           orgName: orgName.trim(),
@@ -188,6 +190,12 @@ function CreateForm({ onReady }: { onReady: (me: Me) => void }) {
         <span>{t("welcome.tlsPin")}</span>
         <input data-testid="create-pin" value={tlsPin} onChange={(e) => setTlsPin(e.target.value)} spellCheck={false} />
       </label>
+      {tlsPin.trim() && (
+        <label className="field">
+          <span>{t("welcome.tlsBackupPin")}</span>
+          <input data-testid="create-backup-pin" value={backupPin} onChange={(e) => setBackupPin(e.target.value)} spellCheck={false} />
+        </label>
+      )}
       <label className="field">
         <span>{t("welcome.orgName")}</span>
         <input data-testid="create-org-name" value={orgName} onChange={(e) => setOrgName(e.target.value)} />

@@ -2,6 +2,7 @@
 
 use parley_client::enrol;
 use parley_proto::UserId;
+use parley_proto::invite::TlsPins;
 use serde::Serialize;
 
 use super::{AccountJson, account_of};
@@ -18,6 +19,11 @@ pub struct Args {
     /// invite.
     #[arg(long, value_parser = tls_pin)]
     pub tls_pin: Option<TlsPin>,
+    /// The SHA-256 of a second TLS public key the relay may move to, kept in reserve (e.g.
+    /// `openssl pkey -in backup.key -pubout -outform DER | sha256sum`): devices accept it as
+    /// they accept the first, so the relay can change keys without everyone enrolling again.
+    #[arg(long, value_parser = tls_pin, requires = "tls_pin")]
+    pub tls_backup_pin: Option<TlsPin>,
     /// The setup token the relay printed at its first start.
     #[arg(long, env = "PARLEY_SETUP_TOKEN", hide_env_values = true)]
     pub setup_token: String,
@@ -54,7 +60,10 @@ pub async fn run(ctx: &Context, args: &Args) -> Result<Outcome, CliError> {
         &home,
         ctx.keys()?,
         &args.relay,
-        args.tls_pin.map(|p| p.0),
+        args.tls_pin.map(|p| TlsPins {
+            primary: p.0,
+            backup: args.tls_backup_pin.map(|b| b.0),
+        }),
         &args.setup_token,
         &args.user,
         &args.org_name,

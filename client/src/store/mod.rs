@@ -397,7 +397,7 @@ impl Store {
     pub async fn set_unlock(
         &self,
         relay_url: &str,
-        relay_cert_fingerprint: Option<[u8; 32]>,
+        tls_pins: Option<parley_proto::invite::TlsPins>,
         keep_secret: bool,
     ) -> StoreResult<()> {
         let secret = self
@@ -406,7 +406,7 @@ impl Store {
             .ok_or(StoreError::NoRemoteSecret)?;
         let unlock = Unlock {
             relay_url: relay_url.to_owned(),
-            relay_cert_fingerprint,
+            tls_pins,
             remote_secret: keep_secret.then(|| secret.clone()),
         };
         let sealed = self

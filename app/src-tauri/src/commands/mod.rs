@@ -12,6 +12,7 @@ use std::sync::Arc;
 use parley_client::enrol;
 use parley_client::messaging::Messenger;
 use parley_proto::UserId;
+use parley_proto::invite::TlsPins;
 use parley_proto::org::{Policy, Profile, RevokeReason};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
@@ -126,11 +127,16 @@ pub async fn join(app: AppHandle, shared: Shared_<'_>, invite: String) -> Result
 
 /// Creates a new org on a relay with its setup token, this user its first admin.
 #[tauri::command]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "a command's arguments are the form's named fields"
+)]
 pub async fn create_org(
     app: AppHandle,
     shared: Shared_<'_>,
     relay: String,
     tls_pin: Option<String>,
+    tls_backup_pin: Option<String>,
     setup_token: String,
     user: String,
     org_name: String,
@@ -141,14 +147,16 @@ pub async fn create_org(
             "this computer already has a Parley account",
         ));
     }
-    let pin = match tls_pin.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-        None => None,
-        Some(p) => {
-            let mut pin = [0u8; 32];
-            hex::decode_to_slice(p, &mut pin).map_err(|_| {
-                CommandError::new("invalid_pin", "the TLS pin is not 64 hex digits")
-            })?;
-            Some(pin)
+    let primary = pin_of(tls_pin.as_deref())?;
+    let backup = pin_of(tls_backup_pin.as_deref())?;
+    let pins = match (primary, backup) {
+        (Some(primary), backup) => Some(TlsPins { primary, backup }),
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(CommandError::new(
+                "invalid_pin",
+                "a backup TLS pin needs a TLS pin",
+            ));
         }
     };
     let user = UserId::new(user.trim().to_owned())?;
@@ -156,7 +164,7 @@ pub async fn create_org(
         &shared.home,
         shared.keys(),
         relay.trim(),
-        pin,
+        pins,
         setup_token.trim(),
         &user,
         org_name.trim(),
@@ -164,6 +172,16 @@ pub async fn create_org(
     .await?;
     let m = shared.start(&app, store).await?;
     me(&m).await
+}
+
+/// A pin as typed: none when empty, else 64 hex digits (colons allowed, as `openssl` prints).
+fn pin_of(text: Option<&str>) -> Result<Option<[u8; 32]>> {
+    match text.map(str::trim).filter(|p| !p.is_empty()) {
+        None => Ok(None),
+        Some(p) => parley_client::tls::parse_pin(p)
+            .map(Some)
+            .ok_or_else(|| CommandError::new("invalid_pin", "a TLS pin is 64 hex digits")),
+    }
 }
 
 /// A one-time link code for a further device of this user (valid for an hour): the other

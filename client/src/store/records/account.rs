@@ -3,6 +3,7 @@
 use parley_crypto::codec::{Reader, Writer as _};
 use parley_crypto::consts::MAX_USER_ID_LEN;
 use parley_crypto::error::DecodeError;
+use parley_proto::invite::TlsPins;
 use std::fmt;
 use zeroize::Zeroizing;
 
@@ -21,8 +22,8 @@ pub struct Account {
     pub registration_id: u32,
     /// The relay's base URL.
     pub relay_url: String,
-    /// SHA-256 of the relay's TLS public key (SPKI), when the invite pinned one.
-    pub relay_cert_fingerprint: Option<[u8; 32]>,
+    /// The relay's TLS keys (SHA-256 of each SubjectPublicKeyInfo), when the invite pinned them.
+    pub tls_pins: Option<TlsPins>,
     /// Hash of the org log's genesis entry, pinned at enrolment.
     pub org_genesis_hash: [u8; 32],
 }
@@ -35,7 +36,7 @@ impl fmt::Debug for Account {
             credentials_secret: _,
             registration_id,
             relay_url: _,
-            relay_cert_fingerprint: _,
+            tls_pins: _,
             org_genesis_hash: _,
         } = self;
         f.debug_struct("Account")
@@ -54,11 +55,16 @@ impl Account {
         out.put_bytes(&self.credentials_secret);
         out.put_u32(self.registration_id);
         out.put_bytes(self.relay_url.as_bytes());
+        put_option(&mut out, self.tls_pins.as_ref().map(|p| &p.primary[..]));
+        out.put_raw(&self.org_genesis_hash);
+        // Trailing, so that an account saved before backup pins reads as having none.
         put_option(
             &mut out,
-            self.relay_cert_fingerprint.as_ref().map(|f| &f[..]),
+            self.tls_pins
+                .as_ref()
+                .and_then(|p| p.backup.as_ref())
+                .map(|b| &b[..]),
         );
-        out.put_raw(&self.org_genesis_hash);
         out
     }
 
@@ -70,19 +76,24 @@ impl Account {
         let credentials_secret = Zeroizing::new(r.bytes(MAX_TEXT)?.to_vec());
         let registration_id = r.u32()?;
         let relay_url = text(&mut r, MAX_TEXT)?;
-        let relay_cert_fingerprint = match r.bool()? {
+        let primary = match r.bool()? {
             true => Some(r.array::<32>()?),
             false => None,
         };
         let org_genesis_hash = r.array::<32>()?;
+        let backup = match r.remaining() > 0 && r.bool()? {
+            true => Some(r.array::<32>()?),
+            false => None,
+        };
         r.finish()?;
+        let tls_pins = pins(primary, backup)?;
         Ok(Self {
             user,
             device,
             credentials_secret,
             registration_id,
             relay_url,
-            relay_cert_fingerprint,
+            tls_pins,
             org_genesis_hash,
         })
     }

@@ -104,6 +104,18 @@ pub(super) fn text(r: &mut Reader<'_>, max: usize) -> Result<String, DecodeError
 }
 
 /// A presence byte, then the fixed-size value raw.
+/// Pins read as a primary and a trailing backup: a backup without a primary is damage.
+pub(super) fn pins(
+    primary: Option<[u8; 32]>,
+    backup: Option<[u8; 32]>,
+) -> Result<Option<parley_proto::invite::TlsPins>, DecodeError> {
+    match (primary, backup) {
+        (Some(primary), backup) => Ok(Some(parley_proto::invite::TlsPins { primary, backup })),
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(DecodeError::InvalidValue),
+    }
+}
+
 pub(super) fn put_option(out: &mut Vec<u8>, value: Option<&[u8]>) {
     match value {
         Some(v) => {

@@ -4,6 +4,7 @@ use std::fmt;
 
 use parley_crypto::codec::{Reader, Writer as _};
 use parley_crypto::error::DecodeError;
+use parley_proto::invite::TlsPins;
 use zeroize::Zeroizing;
 
 use super::*;
@@ -15,8 +16,8 @@ use super::*;
 pub struct Unlock {
     /// The relay's base URL.
     pub relay_url: String,
-    /// SHA-256 of the relay's TLS public key, when pinned.
-    pub relay_cert_fingerprint: Option<[u8; 32]>,
+    /// The relay's TLS keys, when pinned.
+    pub tls_pins: Option<TlsPins>,
     /// The remote secret, kept here while the policy allows opening the store offline.
     pub remote_secret: Option<Zeroizing<[u8; 32]>>,
 }
@@ -34,10 +35,7 @@ impl Unlock {
         let mut out = Zeroizing::new(Vec::new());
         out.put_u8(RECORD_FORMAT);
         out.put_bytes(self.relay_url.as_bytes());
-        put_option(
-            &mut out,
-            self.relay_cert_fingerprint.as_ref().map(|f| &f[..]),
-        );
+        put_option(&mut out, self.tls_pins.as_ref().map(|p| &p.primary[..]));
         match &self.remote_secret {
             Some(secret) => {
                 out.put_u8(1);
@@ -45,6 +43,14 @@ impl Unlock {
             }
             None => out.put_u8(0),
         }
+        // Trailing, so that a record written before backup pins reads as having none.
+        put_option(
+            &mut out,
+            self.tls_pins
+                .as_ref()
+                .and_then(|p| p.backup.as_ref())
+                .map(|b| &b[..]),
+        );
         out
     }
 
@@ -52,7 +58,7 @@ impl Unlock {
         let mut r = Reader::new(bytes);
         format(&mut r)?;
         let relay_url = text(&mut r, MAX_TEXT)?;
-        let relay_cert_fingerprint = match r.bool()? {
+        let primary = match r.bool()? {
             true => Some(r.array::<32>()?),
             false => None,
         };
@@ -60,10 +66,14 @@ impl Unlock {
             true => Some(Zeroizing::new(r.array::<32>()?)),
             false => None,
         };
+        let backup = match r.remaining() > 0 && r.bool()? {
+            true => Some(r.array::<32>()?),
+            false => None,
+        };
         r.finish()?;
         Ok(Self {
             relay_url,
-            relay_cert_fingerprint,
+            tls_pins: pins(primary, backup)?,
             remote_secret,
         })
     }

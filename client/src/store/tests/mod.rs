@@ -78,7 +78,7 @@ fn account() -> Account {
         credentials_secret: Zeroizing::new(vec![0x5a; 32]),
         registration_id: 1234,
         relay_url: "https://relay.example:8787".into(),
-        relay_cert_fingerprint: Some([7; 32]),
+        tls_pins: Some(parley_proto::invite::TlsPins::new([7; 32])),
         org_genesis_hash: [9; 32],
     }
 }

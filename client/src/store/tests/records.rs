@@ -36,9 +36,48 @@ async fn singletons_round_trip_and_survive_reopen() {
     );
     // Replacing works too.
     let mut changed = account();
-    changed.relay_cert_fingerprint = None;
+    changed.tls_pins = None;
     tx.set_account(&changed).await.unwrap();
     assert_eq!(tx.account().await.unwrap().unwrap(), changed);
+}
+
+#[test]
+fn pins_saved_before_backup_pins_read_the_same() {
+    // Before backup pins, the account and unlock records ended without the trailing backup.
+    let mut old = account().encode().to_vec();
+    assert_eq!(old.pop(), Some(0), "no backup: one trailing zero");
+    assert_eq!(Account::decode(&old).unwrap(), account());
+    let mut two = account();
+    two.tls_pins = Some(parley_proto::invite::TlsPins {
+        primary: [7; 32],
+        backup: Some([8; 32]),
+    });
+    assert_eq!(Account::decode(&two.encode()).unwrap(), two);
+
+    let unlock = Unlock {
+        relay_url: "https://relay.example:8787".into(),
+        tls_pins: two.tls_pins,
+        remote_secret: None,
+    };
+    assert_eq!(Unlock::decode(&unlock.encode()).unwrap(), unlock);
+    let one = Unlock {
+        tls_pins: account().tls_pins,
+        ..unlock
+    };
+    let mut old = one.encode().to_vec();
+    assert_eq!(old.pop(), Some(0));
+    assert_eq!(Unlock::decode(&old).unwrap(), one);
+    // A backup without a primary is damage.
+    let mut damaged = Unlock {
+        tls_pins: None,
+        ..one
+    }
+    .encode()
+    .to_vec();
+    damaged.pop();
+    damaged.push(1);
+    damaged.extend_from_slice(&[8; 32]);
+    assert!(Unlock::decode(&damaged).is_err());
 }
 
 #[tokio::test]
