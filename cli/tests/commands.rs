@@ -575,6 +575,36 @@ async fn admin_commands() {
         "{}",
         stderr(&out)
     );
+    // Bob comes back on that machine as a new device: joining erases what the signed-out
+    // device left there and enrols afresh; a machine whose account is in use is not taken over.
+    let key_files = || -> std::collections::BTreeSet<_> {
+        std::fs::read_dir(&keys)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect()
+    };
+    let before = key_files();
+    let link = json(&bob, &keys, &["link-device"], 0).await;
+    let v = json(&bob3, &keys, &["join", link["invite"].as_str().unwrap()], 0).await;
+    assert_eq!((&v["user"], &v["device"]), (&"bob".into(), &4.into()));
+    let after = key_files();
+    assert_eq!(
+        before.difference(&after).count(),
+        1,
+        "the old store's key is gone"
+    );
+    assert_eq!(
+        after.difference(&before).count(),
+        1,
+        "the new one has its own"
+    );
+    json(&alice, &keys, &["send", "bob", "welcome back"], 0).await;
+    let out = parley(&bob3, &keys, &["--json", "listen", "--drain"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("welcome back"), "{}", stdout(&out));
+    let link = json(&bob, &keys, &["link-device"], 0).await;
+    let code = json_error(&bob3, &keys, &["join", link["invite"].as_str().unwrap()], 1).await;
+    assert_eq!(code, "account_exists");
 
     // Policy.
     let v = json(

@@ -431,6 +431,45 @@ pub async fn preview(invite_text: &str) -> Result<InvitePreview> {
     })
 }
 
+/// Makes room for a new device in `home` when the account there is over (docs/architecture.md
+/// §5.4): signed out by an administrator, revoked in its own verified log, unopenable
+/// because the relay deleted its remote secret, or left by an enrolment that stopped. Its keys were destroyed or refused already;
+/// what is left (the sealed history, kept files) is erased as a wipe erases it, the key
+/// first. An account still in use stays, and joining is refused
+/// ([`crate::store::StoreError::AlreadyExists`]).
+async fn clear_departed(home: &Path, key_source: &KeySource) -> Result<()> {
+    if !Store::database_path(home).exists() {
+        return Ok(());
+    }
+    let store = match crate::unlock::open_store(home, key_source.clone()).await {
+        Ok(store) => store,
+        Err(Error::RemoteSecretGone) => {
+            tracing::info!("the signed-out account here no longer opens: erasing it");
+            return crate::wipe::erase_at(home, key_source).await;
+        }
+        Err(e) => return Err(e),
+    };
+    let mut tx = store.begin().await?;
+    let signed_out = tx.signed_out().await?;
+    let over = match (tx.account().await?, tx.org_state().await?) {
+        (Some(account), Some(state)) => UserId::new(account.user)
+            .ok()
+            .and_then(|user| state.device(&user, account.device).copied())
+            .is_some_and(|d| d.revoked.is_some()),
+        (Some(_), None) => false,
+        // An enrolment that stopped before it saved its account: nothing to keep.
+        (None, _) => true,
+    };
+    tx.commit().await?;
+    if signed_out || over {
+        tracing::info!("erasing the signed-out account here before joining as a new device");
+        crate::wipe::wipe_store(store).await
+    } else {
+        store.close().await;
+        Err(crate::store::StoreError::AlreadyExists.into())
+    }
+}
+
 /// Joins with an invite or link code: verifies the relay's org log from the genesis the
 /// invite pins, checks that the log holds the invite for this user, registers a new device
 /// with a `DeviceAdded` entry signed by the invite key, publishes its prekeys and saves the
@@ -446,6 +485,7 @@ pub async fn join(home: &Path, key_source: KeySource, invite_text: &str) -> Resu
     {
         return Err(Error::InviteUnusable);
     }
+    clear_departed(home, &key_source).await?;
     let mut keys = NewKeys::generate();
     let store = Store::create(home, key_source, Some(&keys.device.remote_secret)).await?;
     let result = async {

@@ -126,7 +126,10 @@ pub enum Error {
     InviteUnusable,
     /// The org log revoked this device (lost, signed out, replaced, or its user dismissed):
     /// the relay no longer accepts it. It can come back only as a new device.
-    #[error("this device was signed out by your administrator ({})", .0.as_str())]
+    #[error(
+        "this device was signed out by your administrator ({}); to use Parley here again, join with a new invite or link code",
+        .0.as_str()
+    )]
     DeviceRevoked(parley_proto::org::RevokeReason),
     /// An administrator ordered this device wiped, and it was: the store key is destroyed and
     /// Parley's files in the account directory deleted. `receipt` says whether the signed
@@ -157,7 +160,7 @@ pub enum Error {
     /// The relay no longer holds this device's remote secret: the device was revoked, and
     /// what it stored can no longer be opened.
     #[error(
-        "this device was signed out by your administrator and its stored data can no longer be opened"
+        "this device was signed out by your administrator and its stored data can no longer be opened; to use Parley here again, join with a new invite or link code"
     )]
     RemoteSecretGone,
     /// Only an admin's device may do this.

@@ -84,6 +84,16 @@ pub(crate) async fn wipe_store(store: crate::store::Store) -> Result<()> {
     remove_files(&home, wiped.map_err(Error::from))
 }
 
+/// Erases the account in `home` without opening its store (one whose remote secret the relay
+/// deleted, or whose device is over): the local key first, then the database and the
+/// account directory's files.
+pub async fn erase_at(home: &std::path::Path, key_source: &crate::store::KeySource) -> Result<()> {
+    let wiped = crate::store::Store::wipe_at(home, key_source)
+        .await
+        .map_err(Error::from);
+    remove_files(home, wiped)
+}
+
 /// After the store's key and database are gone (`wiped` says how that went): deletes the
 /// kept files, the download folder and the account directory if nothing else is in it.
 fn remove_files(home: &std::path::Path, wiped: Result<()>) -> Result<()> {

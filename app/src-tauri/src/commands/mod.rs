@@ -67,12 +67,8 @@ pub async fn app_state(app: AppHandle, shared: Shared_<'_>) -> Result<AppState> 
 
 /// Deletes a store that can no longer be opened, and the account's files.
 async fn erase_leftovers(shared: &Shared) {
-    let _ = parley_client::store::Store::wipe_at(&shared.home, &shared.keys()).await;
-    for dir in [
-        parley_client::files::FILES_DIR,
-        parley_client::wipe::DOWNLOADS_DIR,
-    ] {
-        let _ = std::fs::remove_dir_all(shared.home.join(dir));
+    if let Err(e) = parley_client::wipe::erase_at(&shared.home, &shared.keys()).await {
+        tracing::warn!(code = e.code(), "erasing what was left failed");
     }
 }
 
