@@ -255,6 +255,27 @@ impl Server {
         self.child = child;
     }
 
+    /// A second relay node on this relay's PostgreSQL database (its own process, address and
+    /// data directory), as a deployment with several nodes runs them. Drop it before this one,
+    /// which owns the database.
+    pub async fn another_node(&self) -> Self {
+        let url = self
+            .pg
+            .as_ref()
+            .map(TestDb::url)
+            .expect("several nodes share a PostgreSQL database");
+        let data = tempfile::tempdir().unwrap();
+        let (node, child, _) = spawn(data.path(), Some(url), "127.0.0.1:0", &self.extra).await;
+        Self {
+            url: node,
+            child,
+            data,
+            pg: None,
+            pins: self.pins,
+            extra: self.extra.clone(),
+        }
+    }
+
     /// A connection to the relay's database (the SQLite file in its data directory, or its
     /// PostgreSQL database) beside the running relay: what an attacker with write access to
     /// the database has, for tests that tamper with it. SQLite's WAL mode lets it write while
