@@ -28,9 +28,9 @@
 //!
 //! Limits: a member's message can arrive before the group's `Create` reaches this device when
 //! they come from different members (the relay orders only per sender); it is then dropped as
-//! "unknown group". A change that lost to a concurrent one is not applied anywhere; its author
-//! makes it again if it still wants it. A member's device linked after it joined does not know
-//! the group until a change reaches it.
+//! "unknown group". A change that lost to a concurrent one is not applied anywhere; the device
+//! that made it makes again, on the winning head, what the winners left open
+//! ([`parley_proto::group::redo`]) as soon as it receives the change that beat it.
 
 use std::collections::BTreeSet;
 
@@ -46,7 +46,7 @@ use parley_proto::content::{
     Body, Content, GroupChange, GroupId, GroupUpdate, MessageId as ContentId,
 };
 use parley_proto::envelope::EnvelopeBody;
-use parley_proto::group::{MAX_GROUP_CHANGES, SignedGroupChange, resolve};
+use parley_proto::group::{MAX_GROUP_CHANGES, SignedGroupChange, redo, resolve};
 use parley_proto::ws::Envelope;
 use parley_proto::{B64, UserId};
 
@@ -474,6 +474,31 @@ impl Messenger {
         })
         .await?;
         Ok(())
+    }
+
+    /// Makes again what this device's group changes that lost to concurrent ones still mean
+    /// (`parley_proto::group::redo`), once a received change has settled the group. A
+    /// failure is logged, not returned: the receive it follows stands, and the next change
+    /// received for the group works it out again.
+    pub(crate) async fn redo_lost_changes(&self, group: &GroupId) {
+        let result = async {
+            let mut tx = self.store().begin().await?;
+            let log = tx.group_log(&crypto_group(group)).await?;
+            tx.commit().await?;
+            let me = UserId::new(self.user())?;
+            for change in redo(group, &log, &me, self.device()) {
+                tracing::info!("making again a group change that lost to a concurrent one");
+                self.change_group(group, change).await?;
+            }
+            Ok::<_, Error>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(
+                code = e.code(),
+                "a group change that lost was not made again"
+            );
+        }
     }
 
     /// Stores a sender-key distribution that `from` sent for `group`.

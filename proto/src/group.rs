@@ -22,8 +22,17 @@
 //! hash and, at each epoch, takes of the changes that extend the current head (the right
 //! `prev` and epoch) the one with the smallest hash whose author may make it. That is a
 //! function of the set of changes alone, so devices that received the same changes agree,
-//! whatever the arrival order; a change that lost to a concurrent one is not applied anywhere
-//! (its author makes it again if it still wants it).
+//! whatever the arrival order; a change that lost to a concurrent one is not applied anywhere.
+//!
+//! **Rebasing** ([`redo`]): the device that signed a change that lost makes it again on the
+//! winning head, as far as the winners left it meaningful. What the winning changes since
+//! the lost one's epoch touched, they decide: a member they added, removed, promoted or
+//! demoted, the name if they renamed, the announcement flag if they set it. The rest of the
+//! lost change is made again, unless the group already shows it. So two admins who add
+//! different people at once both see their people added, and two who rename at once see
+//! one name, the same everywhere. A change made again that loses once more is made again in
+//! turn; each round one change wins, and a change made again covers what it redoes, so the
+//! rounds end.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -282,6 +291,92 @@ type Hashed<'a> = ([u8; 32], &'a SignedGroupChange);
 /// The group `changes` make (see the [module docs](self)): `None` if there is no valid
 /// `Create` among them. `changes` must all have been verified ([`SignedGroupChange::verify`]).
 pub fn resolve(group: &GroupId, changes: &[SignedGroupChange]) -> Option<GroupState> {
+    resolve_chain(group, changes).map(|(state, _)| state)
+}
+
+/// What the device `(author, device)` should make again of its changes that lost to
+/// concurrent ones (see "Rebasing" in the [module docs](self)), in order, each allowed on
+/// the group as the ones before it leave it. Empty when none of its changes lost.
+pub fn redo(
+    group: &GroupId,
+    changes: &[SignedGroupChange],
+    author: &UserId,
+    device: DeviceId,
+) -> Vec<GroupChange> {
+    let Some((mut state, chain)) = resolve_chain(group, changes) else {
+        return Vec::new();
+    };
+    let on_chain: BTreeSet<[u8; 32]> = chain.iter().map(|(hash, _)| *hash).collect();
+    let mut lost: Vec<&SignedGroupChange> = changes
+        .iter()
+        .filter(|c| &c.author == author && c.device == device)
+        .filter(|c| !matches!(c.change, GroupChange::Create { .. }))
+        .filter(|c| !on_chain.contains(&c.hash(group)))
+        .collect();
+    lost.sort_by_key(|c| (c.epoch, c.hash(group)));
+    let mut out: Vec<GroupChange> = Vec::new();
+    for c in lost {
+        let winners = chain.iter().filter(|(_, w)| w.epoch >= c.epoch);
+        let mut touched: BTreeSet<&UserId> = BTreeSet::new();
+        let (mut renamed, mut announced) = (false, false);
+        for (_, w) in winners {
+            match &w.change {
+                GroupChange::Add { members }
+                | GroupChange::Remove { members }
+                | GroupChange::Promote { members }
+                | GroupChange::Demote { members } => touched.extend(members.iter()),
+                GroupChange::Rename { .. } => renamed = true,
+                GroupChange::Announce { .. } => announced = true,
+                GroupChange::Create { .. } => {}
+            }
+        }
+        let untouched = |members: &[UserId], keep: &dyn Fn(&UserId) -> bool| -> Vec<UserId> {
+            members
+                .iter()
+                .filter(|m| !touched.contains(m) && keep(m))
+                .cloned()
+                .collect()
+        };
+        let again = match &c.change {
+            GroupChange::Create { .. } => None,
+            GroupChange::Add { members } => {
+                let members = untouched(members, &|m| !state.members.contains(m));
+                (!members.is_empty()).then_some(GroupChange::Add { members })
+            }
+            GroupChange::Remove { members } => {
+                let members = untouched(members, &|m| state.members.contains(m));
+                (!members.is_empty()).then_some(GroupChange::Remove { members })
+            }
+            GroupChange::Promote { members } => {
+                let members = untouched(members, &|m| {
+                    state.members.contains(m) && !state.admins.contains(m)
+                });
+                (!members.is_empty()).then_some(GroupChange::Promote { members })
+            }
+            GroupChange::Demote { members } => {
+                let members = untouched(members, &|m| state.admins.contains(m));
+                (!members.is_empty()).then_some(GroupChange::Demote { members })
+            }
+            GroupChange::Rename { name } => (!renamed && &state.name != name)
+                .then(|| GroupChange::Rename { name: name.clone() }),
+            GroupChange::Announce { on } => (!announced && state.announcement != *on)
+                .then_some(GroupChange::Announce { on: *on }),
+        };
+        if let Some(change) = again
+            && state.allows(author, &change)
+        {
+            state.apply(&change, state.head);
+            out.push(change);
+        }
+    }
+    out
+}
+
+/// [`resolve`], and the chain of changes it applied (hash and change), from the `Create`.
+fn resolve_chain<'a>(
+    group: &GroupId,
+    changes: &'a [SignedGroupChange],
+) -> Option<(GroupState, Vec<Hashed<'a>>)> {
     // Children by (prev, epoch), each list ordered by hash.
     let mut children: BTreeMap<([u8; 32], u64), Vec<Hashed<'_>>> = BTreeMap::new();
     for c in changes {
@@ -295,22 +390,25 @@ pub fn resolve(group: &GroupId, changes: &[SignedGroupChange]) -> Option<GroupSt
         list.sort_by_key(|c| c.0);
         list.dedup_by(|a, b| a.0 == b.0);
     }
-    let mut state = children
-        .get(&([0; 32], 0))?
-        .iter()
-        .find_map(|(hash, c)| match &c.change {
-            GroupChange::Create { name, members } if members.contains(&c.author) => {
-                Some(GroupState {
-                    name: name.clone(),
-                    members: members.iter().cloned().collect(),
-                    admins: BTreeSet::from([c.author.clone()]),
-                    epoch: 0,
-                    head: *hash,
-                    announcement: false,
-                })
-            }
-            _ => None,
-        })?;
+    let (mut state, create) =
+        children
+            .get(&([0; 32], 0))?
+            .iter()
+            .find_map(|&(hash, c)| match &c.change {
+                GroupChange::Create { name, members } if members.contains(&c.author) => Some((
+                    GroupState {
+                        name: name.clone(),
+                        members: members.iter().cloned().collect(),
+                        admins: BTreeSet::from([c.author.clone()]),
+                        epoch: 0,
+                        head: hash,
+                        announcement: false,
+                    },
+                    (hash, c),
+                )),
+                _ => None,
+            })?;
+    let mut chain = vec![create];
     loop {
         let next = children
             .get(&(state.head, state.epoch.saturating_add(1)))
@@ -319,11 +417,11 @@ pub fn resolve(group: &GroupId, changes: &[SignedGroupChange]) -> Option<GroupSt
                     .find(|(_, c)| state.allows(&c.author, &c.change))
             });
         match next {
-            Some((hash, c)) => {
-                let change = c.change.clone();
-                state.apply(&change, *hash);
+            Some(&(hash, c)) => {
+                state.apply(&c.change, hash);
+                chain.push((hash, c));
             }
-            None => return Some(state),
+            None => return Some((state, chain)),
         }
     }
 }
@@ -567,6 +665,112 @@ mod tests {
             seen += 1;
         });
         assert_eq!(seen, 120);
+    }
+
+    /// Alice and bob (both admins) change the group at once from the same head; returns the
+    /// index (0 alice, 1 bob) of the one whose change lost.
+    fn concurrently(g: &mut Group, alice: GroupChange, bob: GroupChange) -> usize {
+        let head = g.state();
+        let a = g.signed(0, head.epoch + 1, head.head, alice);
+        let b = g.signed(1, head.epoch + 1, head.head, bob);
+        let loser = usize::from(a.hash(&g.id) < b.hash(&g.id));
+        g.changes.push(a);
+        g.changes.push(b);
+        loser
+    }
+
+    fn redo_of(g: &Group, by: usize) -> Vec<GroupChange> {
+        redo(&g.id, &g.changes, &user(g.names[by]), 1)
+    }
+
+    #[test]
+    fn a_change_that_lost_is_made_again_where_the_winner_left_it_open() {
+        let mut g = Group::new();
+        g.change(
+            0,
+            GroupChange::Promote {
+                members: vec![user("bob")],
+            },
+        );
+        assert!(redo_of(&g, 0).is_empty() && redo_of(&g, 1).is_empty());
+
+        // An add and a rename at once: the one that lost is made again, whole.
+        let add = GroupChange::Add {
+            members: vec![user("dave")],
+        };
+        let rename = GroupChange::Rename { name: "B".into() };
+        let loser = concurrently(&mut g, add.clone(), rename.clone());
+        let lost = if loser == 0 { &add } else { &rename };
+        assert_eq!(redo_of(&g, loser), [lost.clone()]);
+        assert!(
+            redo_of(&g, 1 - loser).is_empty(),
+            "the winner has nothing to redo"
+        );
+        // Only the device that signed it redoes it.
+        assert!(redo(&g.id, &g.changes, &user(g.names[loser]), 2).is_empty());
+        g.change(loser, lost.clone());
+        let s = g.state();
+        assert!(s.members.contains(&user("dave")) && s.name == "B");
+        assert!(
+            redo_of(&g, loser).is_empty(),
+            "a change made again covers the one that lost"
+        );
+
+        // Two renames at once: the winner's name stands, nothing is made again.
+        concurrently(
+            &mut g,
+            GroupChange::Rename { name: "A2".into() },
+            GroupChange::Rename { name: "B2".into() },
+        );
+        assert!(redo_of(&g, 0).is_empty() && redo_of(&g, 1).is_empty());
+
+        // Alice removes carol and dave while bob promotes dave: only the member the winner did
+        // not touch is made again.
+        let remove = GroupChange::Remove {
+            members: vec![user("carol"), user("dave")],
+        };
+        let promote = GroupChange::Promote {
+            members: vec![user("dave")],
+        };
+        let loser = concurrently(&mut g, remove, promote.clone());
+        if loser == 0 {
+            assert_eq!(
+                redo_of(&g, 0),
+                [GroupChange::Remove {
+                    members: vec![user("carol")]
+                }]
+            );
+        } else {
+            assert!(
+                redo_of(&g, 1).is_empty(),
+                "dave was removed: nothing to promote"
+            );
+        }
+
+        // A lost change its author may no longer make is not made again.
+        let mut g = Group::new();
+        g.change(
+            0,
+            GroupChange::Promote {
+                members: vec![user("bob")],
+            },
+        );
+        let demote = GroupChange::Demote {
+            members: vec![user("bob")],
+        };
+        let add = GroupChange::Add {
+            members: vec![user("dave")],
+        };
+        if concurrently(&mut g, demote, add) == 1 {
+            assert!(redo_of(&g, 1).is_empty(), "bob is no longer an admin");
+        } else {
+            assert_eq!(
+                redo_of(&g, 0),
+                [GroupChange::Demote {
+                    members: vec![user("bob")]
+                }]
+            );
+        }
     }
 
     fn permute(v: &mut Vec<usize>, k: usize, f: &mut impl FnMut(&[usize])) {

@@ -311,6 +311,71 @@ async fn group_admins_and_concurrent_changes() {
     drop(org);
 }
 
+/// Two admins change a group at once in different ways (alice adds dave while bob makes carol
+/// an admin): whichever change lost, its author's device makes it again on the winning head
+/// as soon as it hears of the winner, so both hold on every device, at the same epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_of_different_kinds_both_hold() {
+    let server = Server::start(Backend::Sqlite).await;
+    let (org, alice) = Org::create(&server, "alice").await;
+    let bob = org.invite(&alice, "bob").await;
+    let carol = org.invite(&alice, "carol").await;
+    let dave = org.invite(&alice, "dave").await;
+    let group = alice
+        .m
+        .create_group("Desk", &[bob.user(), carol.user()])
+        .await
+        .unwrap();
+    alice.m.promote(&group, &[bob.user()]).await.unwrap();
+    for d in [&bob, &carol] {
+        receive(&d.m, 2).await;
+    }
+
+    alice.m.add_members(&group, &[dave.user()]).await.unwrap();
+    bob.m.promote(&group, &[carol.user()]).await.unwrap();
+    let everyone = [&alice, &bob, &carol, &dave];
+    let settled = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            for d in everyone {
+                drain(&d.m).await;
+            }
+            let mut infos = Vec::new();
+            for d in everyone {
+                infos.push(d.m.group(&group).await.ok());
+            }
+            let done = infos.iter().all(|i| {
+                i.as_ref().is_some_and(|i| {
+                    i.members.iter().any(|m| m == "dave")
+                        && i.admins.iter().any(|a| a == "carol")
+                        && Some(i.epoch) == infos[0].as_ref().map(|f| f.epoch)
+                })
+            });
+            if done {
+                return infos;
+            }
+        }
+    })
+    .await
+    .expect("both changes hold everywhere");
+    let first = settled[0].as_ref().unwrap();
+    assert_eq!(first.members, ["alice", "bob", "carol", "dave"]);
+    assert_eq!(first.admins, ["alice", "bob", "carol"]);
+    assert_eq!(
+        first.epoch, 3,
+        "create (0), promote, the winner, the one made again"
+    );
+
+    // The group works for the newcomer and the new admin alike.
+    let target = Target::Group(group);
+    carol.m.rename_group(&group, "Front desk").await.unwrap();
+    dave.m.send_text(&target, "hello desk").await.unwrap();
+    for d in [&alice, &bob, &carol] {
+        assert!(texts(&drain(&d.m).await).contains(&"hello desk".to_owned()));
+        assert_eq!(d.m.group(&group).await.unwrap().name, "Front desk");
+    }
+    drop(org);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_newly_linked_device_knows_its_users_groups_at_once() {
     let server = Server::start(Backend::Sqlite).await;

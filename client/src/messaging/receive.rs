@@ -69,10 +69,22 @@ impl Messenger {
     /// Decrypts one delivered envelope and stores its effects. Returns `None` for a repeat or
     /// for content that carries nothing for the app; the caller acks in every `Ok` case.
     pub async fn receive(&self, env: &Envelope) -> Result<Option<Received>> {
-        match EnvelopeBody::from_bytes(&env.body.0).map_err(|_| Rejection::MalformedEnvelope)? {
+        let received = match EnvelopeBody::from_bytes(&env.body.0)
+            .map_err(|_| Rejection::MalformedEnvelope)?
+        {
             EnvelopeBody::Session(bytes) => self.receive_session(env, bytes).await,
             EnvelopeBody::Group(bytes) => self.receive_group(env, bytes).await,
+        }?;
+        // A group change may have beaten one of this device's: make it again where it can be.
+        if let Some(Received {
+            body: Body::Group(_),
+            group: Some(group),
+            ..
+        }) = &received
+        {
+            self.redo_lost_changes(group).await;
         }
+        Ok(received)
     }
 
     pub(super) async fn receive_session(
