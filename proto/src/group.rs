@@ -701,7 +701,7 @@ mod tests {
         let rename = GroupChange::Rename { name: "B".into() };
         let loser = concurrently(&mut g, add.clone(), rename.clone());
         let lost = if loser == 0 { &add } else { &rename };
-        assert_eq!(redo_of(&g, loser), [lost.clone()]);
+        assert_eq!(redo_of(&g, loser), std::slice::from_ref(lost));
         assert!(
             redo_of(&g, 1 - loser).is_empty(),
             "the winner has nothing to redo"
