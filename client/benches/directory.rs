@@ -1,6 +1,8 @@
 //! Directory search over 10,000 colleagues (issue target: under 5 ms per search). The org log
 //! is built and verified once; then the index is built, and searched for a few kinds of
-//! query. Results: `docs/benchmarks.md`.
+//! query. Also the decoding of that org state from its stored bytes: what every read of the
+//! stored log cost before the messenger kept the decoded state per log head. Results:
+//! `docs/benchmarks.md`.
 //!
 //! Run with `cargo bench -p parley-client --bench directory`.
 #![allow(
@@ -95,6 +97,10 @@ fn directory(c: &mut Criterion) {
     g.sample_size(30);
     g.bench_function("build_index", |b| {
         b.iter(|| DirectoryIndex::new(black_box(&state)))
+    });
+    let bytes = state.to_bytes();
+    g.bench_function("decode_state", |b| {
+        b.iter(|| OrgState::from_bytes(black_box(&bytes)).unwrap())
     });
     let index = DirectoryIndex::new(&state);
     for (name, query) in [

@@ -6,6 +6,8 @@
 //! Also the views an admin (or anyone) reads from the verified log: a user's devices and the
 //! audit trail, which is the whole log fetched again and verified from the genesis.
 
+use std::sync::Arc;
+
 use parley_crypto::fingerprint::SafetyNumber;
 use parley_crypto::keys::{SigningKeyPair, os_rng};
 use parley_crypto::recovery::RootKeyFile;
@@ -100,7 +102,7 @@ impl Messenger {
             (true, None) => return Err(Error::NoRootKey),
             (false, _) => identity.signing().clone(),
         };
-        let mut log = VerifiedLog::from_state(state);
+        let mut log = VerifiedLog::from_state(Arc::unwrap_or_clone(state));
         let mut new = log.sync(self.relay()).await?;
         let own = matches!(
             &body,
@@ -312,8 +314,15 @@ impl Messenger {
     }
 
     /// The verified log, brought up to date.
-    pub async fn org(&self) -> Result<OrgState> {
+    pub async fn org(&self) -> Result<Arc<OrgState>> {
         self.sync_org().await?;
+        self.verified_org().await
+    }
+
+    /// The verified log as this device last stored it, without asking the relay: for an
+    /// application whose event stream brings it up to date whenever the relay says it grew.
+    /// Decoded once per log head, then shared.
+    pub async fn verified_org(&self) -> Result<Arc<OrgState>> {
         let mut tx = self.store().begin().await?;
         let state = self.stored_log(&mut tx).await?;
         tx.commit().await?;

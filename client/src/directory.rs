@@ -23,6 +23,7 @@
 //! to itself, so no 409 could tell it of a newly linked device.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use parley_crypto::identity::PublicIdentity;
 use parley_proto::org::{LogHead, OrgBody, OrgEntry, OrgState, RevokeReason};
@@ -111,8 +112,24 @@ fn changes(entries: &[OrgEntry]) -> Vec<Event> {
 
 impl Messenger {
     /// The verified org log as stored.
-    pub(crate) async fn stored_log(&self, tx: &mut StoreTx<'_>) -> Result<OrgState> {
-        Ok(tx.org_state().await?.ok_or(Missing::OrgLog)?)
+    ///
+    /// Decoded once per log head: the head is stored apart (a few bytes), and while it is the
+    /// one of the state this messenger last decoded, that state is shared, not decoded again.
+    /// A state read in a transaction that is then rolled back is keyed by its own head, so it
+    /// is never taken for another.
+    pub(crate) async fn stored_log(&self, tx: &mut StoreTx<'_>) -> Result<Arc<OrgState>> {
+        let head = tx.org_head().await?.ok_or(Missing::OrgLog)?;
+        let cached = self.org_cache.lock().ok().and_then(|c| c.clone());
+        if let Some(state) = cached
+            && state.head() == head
+        {
+            return Ok(state);
+        }
+        let state = Arc::new(tx.org_state().await?.ok_or(Missing::OrgLog)?);
+        if let Ok(mut cache) = self.org_cache.lock() {
+            *cache = Some(Arc::clone(&state));
+        }
+        Ok(state)
     }
 
     /// Brings the verified org log up to date from the relay, stores it, and updates the
@@ -122,7 +139,7 @@ impl Messenger {
         let mut tx = self.store().begin().await?;
         let state = self.stored_log(&mut tx).await?;
         tx.commit().await?;
-        let mut log = VerifiedLog::from_state(state);
+        let mut log = VerifiedLog::from_state(Arc::unwrap_or_clone(state));
         let new = log.sync(self.relay()).await?;
         // In touch with the relay: the offline limits count from now.
         let mut tx = self.store().begin().await?;

@@ -216,7 +216,8 @@ impl Messenger {
         let g = crypto_group(group);
         let me = UserId::new(self.user())?;
         let mut tx = self.store().begin().await?;
-        if parley_proto::org::groups::is_directory_group(&self.stored_log(&mut tx).await?, group) {
+        let org = self.stored_log(&mut tx).await?;
+        if parley_proto::org::groups::is_directory_group(&org, group) {
             return Err(Error::DirectoryGroup);
         }
         let state = resolve(group, &tx.group_log(&g).await?).ok_or(Error::NoSuchGroup)?;

@@ -101,21 +101,20 @@ impl Messenger {
 }
 
 impl Messenger {
-    /// The plaintext of the file of the message `id` by `author`, in memory (for an image
-    /// preview), from the encrypted copy kept here or else the relay; files announced as
-    /// larger than `max` bytes are refused with [`crate::Error::TooLarge`].
-    pub async fn file_bytes(
+    /// The plaintext of a received file (its pointer from [`Messenger::file_of`]) in memory,
+    /// for an image preview: from the encrypted copy kept here, or else the relay. A file
+    /// announced as larger than `max` bytes is [`crate::Error::TooLarge`], before anything
+    /// is downloaded.
+    pub async fn open_file(
         &self,
-        author: &UserId,
-        id: &ContentId,
+        file: &AttachmentPointer,
         max: u64,
     ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-        let file = self.file_of(author, id).await?;
         if file.size > max {
             return Err(crate::Error::TooLarge);
         }
-        let kept = self.keep_file(&file, |_, _| {}).await?;
-        crate::files::open_in_memory(&file, &kept, max).await
+        let kept = self.keep_file(file, |_, _| {}).await?;
+        crate::files::open_in_memory(file, &kept, max).await
     }
 }
 

@@ -127,6 +127,8 @@ pub struct Messenger {
     pub(crate) directory: std::sync::Mutex<Option<std::sync::Arc<crate::search::DirectoryIndex>>>,
     /// The org's policy and this user's role from the stored log, dropped with the directory.
     pub(crate) log_facts: std::sync::Mutex<Option<disappearing::LogFacts>>,
+    /// The stored org state, decoded once per log head (`Messenger::stored_log`).
+    pub(crate) org_cache: std::sync::Mutex<Option<std::sync::Arc<parley_proto::org::OrgState>>>,
     /// When expired messages were last deleted (ms; see [`Messenger::sweep_expired`]).
     pub(crate) last_sweep: std::sync::atomic::AtomicU64,
     /// When the next task reminder is due (ms; 0: not known, read the store).
@@ -184,6 +186,7 @@ impl Messenger {
             own_head: std::sync::Mutex::default(),
             directory: std::sync::Mutex::default(),
             log_facts: std::sync::Mutex::default(),
+            org_cache: std::sync::Mutex::default(),
             last_sweep: std::sync::atomic::AtomicU64::new(0),
             next_reminder: std::sync::atomic::AtomicU64::new(0),
         };

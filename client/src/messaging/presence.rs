@@ -97,7 +97,7 @@ impl Messenger {
     /// count: they would make it everyone in the org.
     pub(super) async fn audience(&self, tx: &mut StoreTx<'_>) -> Result<Vec<UserId>> {
         let directory: std::collections::BTreeSet<[u8; 32]> =
-            parley_proto::org::directory_groups(&self.stored_log(tx).await?)
+            parley_proto::org::directory_groups(&*self.stored_log(tx).await?)
                 .into_iter()
                 .map(|g| g.id.0)
                 .collect();

@@ -85,7 +85,7 @@ pub async fn whoami(shared: Shared_<'_>) -> Result<Me> {
 }
 
 async fn me(m: &Messenger) -> Result<Me> {
-    let org = m.org().await?;
+    let org = m.verified_org().await?;
     let user = UserId::new(m.user())?;
     let record = org.user(&user);
     Ok(Me {
@@ -192,7 +192,7 @@ pub async fn link_code(shared: Shared_<'_>) -> Result<String> {
 #[tauri::command]
 pub async fn conversations(shared: Shared_<'_>) -> Result<Vec<ChatSummary>> {
     let m = shared.messenger().await?;
-    let org = m.org().await?;
+    let org = m.verified_org().await?;
     let name = |u: &UserId| {
         org.user(u)
             .map(|r| r.profile.display_name.clone())
@@ -384,7 +384,7 @@ pub async fn image_preview(
     if file.size > MAX_PREVIEW_BYTES {
         return Ok(None);
     }
-    let bytes = m.file_bytes(&author, &id, MAX_PREVIEW_BYTES).await?;
+    let bytes = m.open_file(&file, MAX_PREVIEW_BYTES).await?;
     let encoded = base64::engine::general_purpose::STANDARD.encode(&*bytes);
     Ok(Some(format!("data:{mime};base64,{encoded}")))
 }
@@ -403,7 +403,7 @@ fn image_type(content_type: &str) -> Option<&'static str> {
 /// The org's directory from the verified log (dismissed colleagues included, marked).
 #[tauri::command]
 pub async fn directory(shared: Shared_<'_>) -> Result<Vec<Person>> {
-    let org = shared.messenger().await?.org().await?;
+    let org = shared.messenger().await?.verified_org().await?;
     let posters: std::collections::BTreeSet<&UserId> = org.posters().collect();
     Ok(org
         .users()
@@ -635,7 +635,7 @@ pub async fn order_wipe(shared: Shared_<'_>, user: String, device: u32) -> Resul
 /// The org's policy.
 #[tauri::command]
 pub async fn policy(shared: Shared_<'_>) -> Result<OrgPolicy> {
-    let p = *shared.messenger().await?.org().await?.policy();
+    let p = *shared.messenger().await?.verified_org().await?.policy();
     Ok(OrgPolicy {
         offline_lock_secs: p.offline_lock_secs,
         offline_wipe_secs: p.offline_wipe_secs,
