@@ -10,6 +10,7 @@ fn main() {
         "join",
         "create_org",
         "link_code",
+        "key_in_keystore",
         "conversations",
         "timeline",
         "read_chat",

@@ -11,7 +11,7 @@ import { Welcome } from "./screens/Welcome";
 
 type Screen =
   | { kind: "loading" }
-  | { kind: "welcome" }
+  | { kind: "welcome"; invite: string | null }
   | { kind: "ready"; me: Me }
   | { kind: "locked"; error: CommandError }
   | { kind: "gone"; reason: GoneReason }
@@ -22,6 +22,7 @@ export function App() {
   const { t } = useI18n();
   const [screen, setScreen] = useState<Screen>({ kind: "loading" });
   const bus = useMemo(createBus, []);
+  const [notice, setNotice] = useState<"app.inviteIgnored" | null>(null);
 
   const start = useCallback(async () => {
     setScreen({ kind: "loading" });
@@ -29,7 +30,7 @@ export function App() {
       const s = await api.appState();
       switch (s.state) {
         case "welcome":
-          return setScreen({ kind: "welcome" });
+          return setScreen({ kind: "welcome", invite: s.invite });
         case "ready":
           return setScreen({ kind: "ready", me: s.me });
         case "locked":
@@ -52,6 +53,14 @@ export function App() {
     api
       .onEvent((e) => {
         if (e.kind === "gone") setScreen({ kind: "gone", reason: e.reason });
+        // A parley-invite: link opened while the app runs: the first-run screen takes it;
+        // an account already here is never replaced, and the person is told so.
+        if (e.kind === "invite_link")
+          setScreen((s) => {
+            if (s.kind === "welcome") return { kind: "welcome", invite: e.invite };
+            setNotice(s.kind === "ready" ? "app.inviteIgnored" : null);
+            return s;
+          });
         bus.publish(e);
       })
       .then((u) => {
@@ -75,7 +84,9 @@ export function App() {
       );
       break;
     case "welcome":
-      body = <Welcome onReady={(me) => setScreen({ kind: "ready", me })} />;
+      body = (
+        <Welcome key={screen.invite ?? ""} invite={screen.invite} onReady={(me) => setScreen({ kind: "ready", me })} />
+      );
       break;
     case "ready":
       body = <Main me={screen.me} />;
@@ -90,5 +101,17 @@ export function App() {
       body = <Gone reason={screen.reason} onStartAgain={start} />;
       break;
   }
-  return <BusContext.Provider value={bus}>{body}</BusContext.Provider>;
+  return (
+    <BusContext.Provider value={bus}>
+      {notice && (
+        <div className="banner" role="status" data-testid="app-notice">
+          <span>{t(notice)}</span>
+          <button type="button" className="btn" onClick={() => setNotice(null)}>
+            {t("common.close")}
+          </button>
+        </div>
+      )}
+      {body}
+    </BusContext.Provider>
+  );
 }

@@ -61,6 +61,8 @@ export const createOrg = (a: {
   });
 /** A one-time code (valid for an hour) that links a further computer to this account. */
 export const linkCode = () => invoke<string>("link_code");
+/** Whether the store key is kept in the system keyring (else in a file beside the account). */
+export const keyInKeystore = () => invoke<boolean>("key_in_keystore");
 export const conversations = () => invoke<ChatSummary[]>("conversations");
 export const timeline = (chat: Chat, before: number | null, limit: number) =>
   invoke<Item[]>("timeline", { chat, before, limit });
@@ -186,6 +188,18 @@ export function setWindowTitle(title: string): void {
   try {
     void getCurrentWindow()
       .setTitle(title)
+      .catch(() => {});
+  } catch {
+    /* not in Tauri (tests, browser) */
+  }
+}
+
+/** The unread count on the app's launcher or taskbar icon, where the desktop shows one (a
+ * desktop without badges ignores it; the window title carries the count anyway). */
+export function setUnreadBadge(unread: number): void {
+  try {
+    void getCurrentWindow()
+      .setBadgeCount(unread > 0 ? unread : undefined)
       .catch(() => {});
   } catch {
     /* not in Tauri (tests, browser) */

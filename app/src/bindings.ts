@@ -303,7 +303,12 @@ admin: boolean, };
 
 export type GoneReason = "wiped" | "signed_out" | "lost" | "replaced" | "dismissed" | "offline_wiped";
 
-export type AppState = { "state": "welcome" } | { "state": "ready", 
+export type AppState = { "state": "welcome", 
+/**
+ * The invite or link code the app was opened with (a `parley-invite:` link), to
+ * preview and join.
+ */
+invite: string | null, } | { "state": "ready", 
 /**
  * Whose.
  */
@@ -411,7 +416,11 @@ total: number, };
 
 export type Connection = "online" | "connecting";
 
-export type UiEvent = { "kind": "changed", 
+export type UiEvent = { "kind": "invite_link", 
+/**
+ * The invite or link code.
+ */
+invite: string, } | { "kind": "changed", 
 /**
  * Which.
  */

@@ -24,6 +24,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use tauri::Manager as _;
+use tauri_plugin_deep_link::DeepLinkExt as _;
+
+/// The first `parley-invite:` link among `urls`, as its text.
+fn invite_link(urls: Vec<tauri::Url>) -> Option<String> {
+    urls.into_iter()
+        .find(|u| u.scheme() == "parley-invite")
+        .map(String::from)
+}
 
 /// Starts the app; returns when its last window closes.
 pub fn run() -> ExitCode {
@@ -35,13 +43,42 @@ pub fn run() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = tauri::Builder::default()
+        // One process per account: a second start (a `parley-invite:` link opened while the
+        // app runs) hands its arguments to this one over D-Bus and exits; the deep-link
+        // plugin then reports the link here.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.unminimize();
+                let _ = w.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
         .setup(|app| {
             let data = app.path().app_data_dir()?;
             let home = env_path("PARLEY_HOME").unwrap_or_else(|| data.join("account"));
             let key_dir = env_path("PARLEY_KEY_DIR").unwrap_or_else(|| data.join("keys"));
-            app.manage(Arc::new(session::Shared::new(home, key_dir)));
+            let shared = Arc::new(session::Shared::new(home, key_dir));
+            app.manage(Arc::clone(&shared));
+            // Started by a link: the first-run screen previews it.
+            // (The deep-link plugin takes a link that is the only argument, as a desktop passes
+            // it; a link among other arguments counts too.)
+            let started_with = invite_link(app.deep_link().get_current()?.unwrap_or_default())
+                .or_else(|| {
+                    std::env::args()
+                        .skip(1)
+                        .find(|a| a.starts_with("parley-invite:"))
+                });
+            if let Some(invite) = started_with {
+                shared.offer_invite(invite);
+            }
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                if let Some(invite) = invite_link(event.urls()) {
+                    session::emit(&handle, dto::UiEvent::InviteLink { invite });
+                }
+            });
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![
@@ -52,6 +89,7 @@ pub fn run() -> ExitCode {
             commands::join,
             commands::create_org,
             commands::link_code,
+            commands::key_in_keystore,
             commands::conversations,
             commands::timeline,
             commands::read_chat,

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parley_client::messaging::{Event, Messenger, Target};
-use parley_client::store::{KeySource, Store};
+use parley_client::store::{KeySource, OsKeystore, Store};
 use parley_proto::content::Body;
 use tauri::{AppHandle, Emitter as _};
 use tokio::sync::Mutex;
@@ -19,6 +19,10 @@ use tokio::sync::Mutex;
 use crate::dto::{
     Chat, CommandError, Connection, GoneReason, Item, PresenceDto, StatusDto, TaskDto, UiEvent,
 };
+
+/// A file in the key folder whose presence says the account's store key is in the OS
+/// keystore, not in that folder.
+const OS_KEYSTORE_MARK: &str = "in-os-keystore";
 
 /// The name of the Tauri event that carries [`UiEvent`]s.
 pub const EVENT: &str = "parley://event";
@@ -33,6 +37,8 @@ pub struct Shared {
     /// The delivery connection's state, for a window that asks (`connection_state`) after
     /// the event that set it went by.
     connection: std::sync::Mutex<Connection>,
+    /// The `parley-invite:` link the app was started with, until the first-run screen takes it.
+    invite: std::sync::Mutex<Option<String>>,
 }
 
 struct Session {
@@ -48,12 +54,69 @@ impl Shared {
             key_dir,
             session: Mutex::new(None),
             connection: std::sync::Mutex::new(Connection::Connecting),
+            invite: std::sync::Mutex::new(None),
         }
     }
 
-    /// The key source of the account.
+    /// Keeps the invite link the app was opened with, for the first-run screen.
+    pub fn offer_invite(&self, invite: String) {
+        if let Ok(mut i) = self.invite.lock() {
+            *i = Some(invite);
+        }
+    }
+
+    /// The invite link the app was opened with, once.
+    pub fn take_invite(&self) -> Option<String> {
+        self.invite.lock().ok().and_then(|mut i| i.take())
+    }
+
+    /// The key source of the account here: the OS keystore if the account was made with it
+    /// ([`Shared::new_keys`] left its mark in `key_dir`), else a key file in `key_dir`.
     pub fn keys(&self) -> KeySource {
-        KeySource::key_file_in(self.key_dir.clone())
+        if self.key_dir.join(OS_KEYSTORE_MARK).exists() {
+            KeySource::os_keystore()
+        } else {
+            KeySource::key_file_in(self.key_dir.clone())
+        }
+    }
+
+    /// Whether the account's store key is in the OS keystore.
+    pub fn in_os_keystore(&self) -> bool {
+        self.key_dir.join(OS_KEYSTORE_MARK).exists()
+    }
+
+    /// The key source for a new account: the OS keystore (the Secret Service on Linux) when
+    /// one answers, else a 0600 file in `key_dir`. `PARLEY_KEYSTORE=file` always takes the
+    /// file; `PARLEY_KEYSTORE=os` requires the keystore.
+    pub async fn new_keys(&self) -> Result<KeySource, CommandError> {
+        let choice = std::env::var("PARLEY_KEYSTORE").unwrap_or_default();
+        let os = match choice.as_str() {
+            "file" => false,
+            _ => OsKeystore::available(Duration::from_secs(5)).await,
+        };
+        if choice == "os" && !os {
+            return Err(CommandError::new(
+                "keystore_unavailable",
+                "the system keyring does not answer",
+            ));
+        }
+        let mark = self.key_dir.join(OS_KEYSTORE_MARK);
+        let written = if os {
+            std::fs::create_dir_all(&self.key_dir).and_then(|()| std::fs::write(&mark, b""))
+        } else {
+            match std::fs::remove_file(&mark) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            }
+        };
+        written.map_err(|_| {
+            CommandError::new("store_failed", "the key folder could not be written")
+        })?;
+        tracing::info!(
+            os_keystore = os,
+            "where the new account's store key is kept"
+        );
+        Ok(self.keys())
     }
 
     /// Whether an account exists here (enrolled or not).

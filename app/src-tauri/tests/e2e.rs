@@ -266,6 +266,67 @@ async fn join_chat_edit_react_files_and_admin() {
         "{heard}"
     );
 
+    // A group made in the app with Carol: her CLI reads the first message and answers into
+    // the group; the app renames the group and her CLI sees the new name; then the app
+    // removes her, and her CLI no longer has the group.
+    app.click_on(&App::id("new-group", "")).await;
+    app.type_into(&App::id("group-name", ""), "Audit").await;
+    app.click_on(&App::id("group-member", "[data-user=\"carol\"]"))
+        .await;
+    app.click_on(&App::id("group-create", "")).await;
+    app.wait_text(&App::id("conversation-title", ""), |t| t == "Audit")
+        .await;
+    app.type_into(
+        &App::id("composer-input", ""),
+        "Audit starts Monday\u{E007}",
+    )
+    .await;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let mut heard = String::new();
+    while !heard.contains("Audit starts Monday") {
+        assert!(std::time::Instant::now() < deadline, "{heard}");
+        heard.push_str(&carol.run(&["--json", "listen", "--drain"]).await);
+    }
+    carol
+        .run(&["send", "#Audit", "I will bring the ledgers"])
+        .await;
+    app.wait_page("I will bring the ledgers").await;
+    app.click_on(&App::id("group-members-button", "")).await;
+    app.clear(&App::id("group-rename-input", "")).await;
+    app.type_into(&App::id("group-rename-input", ""), "Audit 2026")
+        .await;
+    app.click_on(&App::id("group-rename", "")).await;
+    app.wait_text(&App::id("conversation-title", ""), |t| t == "Audit 2026")
+        .await;
+    carol.run(&["listen", "--drain"]).await;
+    let groups = carol.run(&["--json", "group", "list"]).await;
+    assert!(groups.contains("\"Audit 2026\""), "{groups}");
+    let row = app
+        .find(&App::id("group-member-row", "[data-user=\"carol\"]"))
+        .await;
+    app.click_in(&row, "group-remove").await;
+    app.wait_gone(&App::id("group-member-row", "[data-user=\"carol\"]"))
+        .await;
+    app.click_on(&App::id("group-close", "")).await;
+    // Carol keeps what she read, but is no longer a member.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        carol.run(&["listen", "--drain"]).await;
+        let groups: Value =
+            serde_json::from_str(&carol.run(&["--json", "group", "list"]).await).unwrap();
+        let audit = groups["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["name"] == "Audit 2026")
+            .cloned()
+            .unwrap_or_default();
+        if audit["members"] == serde_json::json!(["bob"]) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{audit}");
+    }
+
     // As an admin: revoke Carol's device (lost). The confirmation names her and the device;
     // afterwards the app offers no action on it, and Carol's CLI is refused.
     app.click_on(&App::id("nav-admin", "")).await;
@@ -309,6 +370,8 @@ async fn join_chat_edit_react_files_and_admin() {
     app.wait_text(&App::id("confirm-dialog", ""), |t| t.contains("carol"))
         .await;
     app.click_on(&App::id("confirm-ok", "")).await;
+    // The console shows her as a former colleague once the entry is appended.
+    app.find(".admin-user.former[data-user=\"carol\"]").await;
     app.click_on(&App::id("admin-tab-audit", "")).await;
     app.find(&App::id("audit-line", "[data-kind=\"user-dismissed\"]"))
         .await;
@@ -341,7 +404,26 @@ async fn a_remote_wipe_leaves_nothing_and_is_receipted() {
     let (_server, alice) = org().await;
     let invite = invite(&alice, "dan", "Dan Wolf", "member").await;
     let app = App::start(&[]).await;
+    // Where CI runs a Secret Service (gnome-keyring on a private D-Bus), the store key goes
+    // there and no key file is written; elsewhere into a key file.
+    let keyring = std::env::var_os("PARLEY_E2E_KEYSTORE").is_some();
+    let before = keyring_entries();
     join(&app, &invite).await;
+    let key_files = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(app.data.path().join("keys"))
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "key"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if keyring {
+        assert_eq!(keyring_entries(), before + 1, "the key is in the keyring");
+        assert!(key_files().is_empty(), "and in no file: {:?}", key_files());
+    } else {
+        assert_eq!(key_files().len(), 1);
+    }
     alice
         .run(&["send", "dan", "Quarterly numbers attached"])
         .await;
@@ -364,10 +446,8 @@ async fn a_remote_wipe_leaves_nothing_and_is_receipted() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    let keys: Vec<_> = std::fs::read_dir(app.data.path().join("keys"))
-        .map(|d| d.collect())
-        .unwrap_or_default();
-    assert!(keys.is_empty(), "the store key is destroyed");
+    assert!(key_files().is_empty(), "the store key is destroyed");
+    assert_eq!(keyring_entries(), before, "the keyring entry is destroyed");
 
     let audit = alice.run(&["admin", "audit"]).await;
     assert!(
@@ -375,6 +455,67 @@ async fn a_remote_wipe_leaves_nothing_and_is_receipted() {
         "the admin's CLI verified the device's signed receipt: {audit}"
     );
     app.quit().await;
+}
+
+/// The app opened by a `parley-invite:` link shows whom it joins at once; a second link
+/// opened while it runs goes to the running app (one process per account, over D-Bus where
+/// a session bus runs), which says that this computer already has an account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invite_link_opens_the_app_on_its_preview() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (_server, alice) = org().await;
+    let link = invite(&alice, "erin", "Erin Cole", "member").await;
+    let app = App::start_with_args(&[], &[&link]).await;
+    app.wait_text(&App::id("preview-user", ""), |t| t.contains("Erin Cole"))
+        .await;
+    app.wait_text(&App::id("preview-org-name", ""), |t| {
+        t.contains("Acme Bank")
+    })
+    .await;
+    app.click_on(&App::id("join-button", "")).await;
+    app.find(&App::id("chat-list", "")).await;
+
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() {
+        let again = invite(&alice, "fred", "Fred Hall", "member").await;
+        let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_parley-app"))
+            .arg(&again)
+            .env("PARLEY_HOME", app.home())
+            .env("PARLEY_KEY_DIR", app.data.path().join("keys"))
+            .env("GSETTINGS_BACKEND", "memory")
+            .kill_on_drop(true)
+            .status();
+        let status = tokio::time::timeout(PATIENCE, second)
+            .await
+            .expect("the second start handed over and ended")
+            .unwrap();
+        assert!(status.success(), "{status:?}");
+        app.wait_text(&App::id("app-notice", ""), |t| {
+            t.contains("already has a Parley account")
+        })
+        .await;
+    }
+    app.quit().await;
+}
+
+/// How many store keys the Secret Service holds (`secret-tool`; 0 where none runs).
+fn keyring_entries() -> usize {
+    std::process::Command::new("secret-tool")
+        .args([
+            "search",
+            "--all",
+            "service",
+            parley_client::store::KEYSTORE_SERVICE,
+        ])
+        .output()
+        .map(|o| {
+            // Items are listed on stdout, each from a "[/org/freedesktop/secrets/…]" line.
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .chain(String::from_utf8_lossy(&o.stderr).lines())
+                .filter(|l| l.starts_with("[/"))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 import { act, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { callsOf, emit, mockCommands, sendNotification } from "../test/tauri";
+import { callsOf, emit, mockCommands, sendNotification, setBadgeCount } from "../test/tauri";
 import { GROUP, me, people, summary, text } from "../test/fixtures";
 import { renderApp } from "./render";
 
@@ -37,6 +37,7 @@ describe("chat list", () => {
     expect(items[1]).toHaveTextContent("You: Отчёт готов");
     expect(items[2]).toHaveTextContent("📎 q3.pdf");
     await waitFor(() => expect(document.title).toBe("(3) Parley"));
+    expect(setBadgeCount).toHaveBeenLastCalledWith(3);
     expect(screen.getByTestId("connection-status")).toHaveTextContent("Connecting…");
     act(() => emit({ kind: "connection", state: "online" }));
     expect(screen.getByTestId("connection-status")).toHaveTextContent("Online");

@@ -49,6 +49,27 @@ describe("settings and i18n", () => {
     expect(screen.getByTestId("my-user")).toHaveTextContent("alice");
     expect(screen.getByTestId("my-device")).toHaveTextContent("Device 1");
     expect(await screen.findByText("this device")).toBeInTheDocument();
+    // Where the store key is kept is shown only once the app says.
+    expect(screen.queryByTestId("store-key")).toBeNull();
+  });
+
+  it("says where the store key is kept", async () => {
+    for (const [inKeystore, text] of [
+      [true, "in the system keyring"],
+      [false, "in a file readable only by you"],
+    ] as const) {
+      mockCommands({
+        app_state: () => ({ state: "ready", me }),
+        conversations: () => [],
+        directory: () => people,
+        key_in_keystore: () => inKeystore,
+      });
+      const user = userEvent.setup();
+      const { unmount } = renderApp();
+      await user.click(await screen.findByTestId("nav-settings"));
+      expect(await screen.findByTestId("store-key")).toHaveTextContent(text);
+      unmount();
+    }
   });
 
   it("creates a link code for another computer", async () => {

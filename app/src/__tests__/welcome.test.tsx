@@ -1,7 +1,7 @@
-import { screen } from "@testing-library/react";
+import { act, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
-import { callsOf, mockCommands } from "../test/tauri";
+import { callsOf, emit, mockCommands } from "../test/tauri";
 import { me } from "../test/fixtures";
 import { renderApp } from "./render";
 
@@ -17,7 +17,7 @@ const preview = {
 describe("welcome", () => {
   it("previews an invite, then joins and shows the main window", async () => {
     mockCommands({
-      app_state: () => ({ state: "welcome" }),
+      app_state: () => ({ state: "welcome", invite: null }),
       preview_invite: () => preview,
       join: () => ({ ...me, user: "bob", display_name: "Bob Smith", admin: false }),
       conversations: () => [],
@@ -42,7 +42,7 @@ describe("welcome", () => {
 
   it("says a link code links this computer to the account", async () => {
     mockCommands({
-      app_state: () => ({ state: "welcome" }),
+      app_state: () => ({ state: "welcome", invite: null }),
       preview_invite: () => ({ ...preview, new_user: false }),
     });
     const user = userEvent.setup();
@@ -55,7 +55,7 @@ describe("welcome", () => {
 
   it("shows a translated error for a bad invite", async () => {
     mockCommands({
-      app_state: () => ({ state: "welcome" }),
+      app_state: () => ({ state: "welcome", invite: null }),
       preview_invite: () => {
         throw { code: "invite_invalid", message: "raw engine text" };
       },
@@ -69,7 +69,7 @@ describe("welcome", () => {
 
   it("sets up a new organisation with camelCase arguments", async () => {
     mockCommands({
-      app_state: () => ({ state: "welcome" }),
+      app_state: () => ({ state: "welcome", invite: null }),
       create_org: () => me,
       conversations: () => [],
       directory: () => [],
@@ -91,7 +91,7 @@ describe("welcome", () => {
 
   it("offers a backup pin once a pin is given, and sends both", async () => {
     mockCommands({
-      app_state: () => ({ state: "welcome" }),
+      app_state: () => ({ state: "welcome", invite: null }),
       create_org: () => me,
       conversations: () => [],
       directory: () => [],
@@ -107,5 +107,41 @@ describe("welcome", () => {
     await user.type(screen.getByTestId("create-user"), "alice");
     await user.click(screen.getByTestId("create-org-submit"));
     expect(callsOf("create_org")[0]).toMatchObject({ tlsPin: "ab".repeat(32), tlsBackupPin: "cd".repeat(32) });
+  });
+
+  it("opened with a parley-invite: link, previews it at once; joining still takes a click", async () => {
+    mockCommands({
+      app_state: () => ({ state: "welcome", invite: "parley-invite:LINK" }),
+      preview_invite: () => preview,
+      join: () => ({ ...me, user: "bob", display_name: "Bob Smith", admin: false }),
+      conversations: () => [],
+      directory: () => [],
+    });
+    const user = userEvent.setup();
+    renderApp();
+    expect(await screen.findByTestId("preview-org-name")).toHaveTextContent("Acme Corp");
+    expect(callsOf("preview_invite")).toEqual([{ invite: "parley-invite:LINK" }]);
+    expect(callsOf("join")).toEqual([]);
+    await user.click(screen.getByTestId("join-button"));
+    expect(callsOf("join")).toEqual([{ invite: "parley-invite:LINK" }]);
+  });
+
+  it("takes a link opened while it runs; with an account here, says it was not used", async () => {
+    mockCommands({
+      app_state: () => ({ state: "welcome", invite: null }),
+      preview_invite: () => preview,
+    });
+    const first = renderApp();
+    await screen.findByTestId("invite-input");
+    act(() => emit({ kind: "invite_link", invite: "parley-invite:LATER" }));
+    expect(await screen.findByTestId("preview-org-name")).toHaveTextContent("Acme Corp");
+    expect(callsOf("preview_invite")).toEqual([{ invite: "parley-invite:LATER" }]);
+
+    first.unmount();
+    mockCommands({ app_state: () => ({ state: "ready", me }), conversations: () => [], directory: () => [] });
+    renderApp();
+    await screen.findByTestId("org-name");
+    act(() => emit({ kind: "invite_link", invite: "parley-invite:AGAIN" }));
+    expect(await screen.findByTestId("app-notice")).toHaveTextContent(/already has a Parley account/);
   });
 });

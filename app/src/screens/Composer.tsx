@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useLayoutEffect, useRef, useState, type KeyboardEvent } from "react";
 import * as api from "../api";
 import type { Chat, Item } from "../bindings";
 import { useI18n } from "../I18nContext";
@@ -44,13 +44,21 @@ export function Composer(props: {
     typed && typed.start !== closedAt
       ? mentionCandidates(typed.query, props.members ?? [], props.nameOf, { group: chat.kind === "group" })
       : [];
+  // The caret goes after an inserted mention as the new text is rendered, before any further
+  // key is handled (a frame later, a fast typist's next letter could land before it).
+  const placeCaret = useRef<number | null>(null);
+  useLayoutEffect(() => {
+    if (placeCaret.current === null) return;
+    input.current?.setSelectionRange(placeCaret.current, placeCaret.current);
+    placeCaret.current = null;
+  }, [text]);
   const pick = (user: string) => {
     if (!typed) return;
     const next = insertMention(text, typed.start, caret, user);
     setText(next.text);
     setCaret(next.caret);
     setActive(0);
-    requestAnimationFrame(() => input.current?.setSelectionRange(next.caret, next.caret));
+    placeCaret.current = next.caret;
   };
 
   const stopTyping = () => {

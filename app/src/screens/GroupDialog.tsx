@@ -160,7 +160,7 @@ export function GroupDialog(props: {
         <button type="button" className="btn danger" data-testid="group-leave" disabled={busy || !group} onClick={() => setConfirmLeave(true)}>
           {t("group.leave")}
         </button>
-        <button type="button" className="btn" onClick={props.onClose}>
+        <button type="button" className="btn" data-testid="group-close" onClick={props.onClose}>
           {t("common.close")}
         </button>
       </div>

@@ -113,7 +113,9 @@ export function Main({ me }: { me: Me }) {
   }, []);
 
   useEffect(() => {
-    api.setWindowTitle(windowTitle(unreadTotal(convs)));
+    const unread = unreadTotal(convs);
+    api.setWindowTitle(windowTitle(unread));
+    api.setUnreadBadge(unread);
   }, [convs]);
 
   useEffect(() => {

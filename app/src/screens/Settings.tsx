@@ -23,6 +23,10 @@ export function Settings({
   const [theme, setThemeState] = useState<Theme>(savedTheme);
   const mine = people.find((p) => p.user === me.user);
   const [link, setLink] = useState<{ ok: boolean; text: string } | null>(null);
+  const [keystore, setKeystore] = useState<boolean | null>(null);
+  useEffect(() => {
+    api.keyInKeystore().then(setKeystore, () => setKeystore(null));
+  }, []);
   const makeLink = async () => {
     try {
       setLink({ ok: true, text: await api.linkCode() });
@@ -72,6 +76,12 @@ export function Settings({
         <dd>{me.org_name}</dd>
         <dt>{t("settings.relay")}</dt>
         <dd>{me.relay}</dd>
+        {keystore !== null && (
+          <>
+            <dt>{t("settings.storeKey")}</dt>
+            <dd data-testid="store-key">{t(keystore ? "settings.keyInKeystore" : "settings.keyInFile")}</dd>
+          </>
+        )}
       </dl>
       <h3>{t("settings.myDevices")}</h3>
       {mine ? <DeviceList devices={mine.devices} current={me.device} /> : <p className="muted">{t("common.loading")}</p>}

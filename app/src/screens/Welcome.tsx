@@ -1,11 +1,12 @@
-import { useState, type FormEvent } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 import * as api from "../api";
 import type { InvitePreview, Me } from "../bindings";
 import { useI18n } from "../I18nContext";
 import { errorText } from "../i18n";
 
-/** First run: join with an invite, or set up a new organisation. */
-export function Welcome({ onReady }: { onReady: (me: Me) => void }) {
+/** First run: join with an invite (typed, or from a `parley-invite:` link the app was opened
+ * with, previewed at once), or set up a new organisation. */
+export function Welcome({ invite, onReady }: { invite?: string | null; onReady: (me: Me) => void }) {
   const { t } = useI18n();
   const [tab, setTab] = useState<"join" | "create">("join");
   return (
@@ -39,32 +40,39 @@ export function Welcome({ onReady }: { onReady: (me: Me) => void }) {
           </button>
         </div>
         <div role="tabpanel" id="panel-welcome" aria-labelledby={tab === "join" ? "tab-join" : "tab-create"}>
-          {tab === "join" ? <JoinForm onReady={onReady} /> : <CreateForm onReady={onReady} />}
+          {tab === "join" ? <JoinForm initial={invite ?? ""} onReady={onReady} /> : <CreateForm onReady={onReady} />}
         </div>
       </div>
     </main>
   );
 }
 
-function JoinForm({ onReady }: { onReady: (me: Me) => void }) {
+function JoinForm({ initial, onReady }: { initial: string; onReady: (me: Me) => void }) {
   const { t } = useI18n();
-  const [text, setText] = useState("");
+  const [text, setText] = useState(initial);
   const [preview, setPreview] = useState<InvitePreview | null>(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
 
-  const onContinue = async (e: FormEvent) => {
-    e.preventDefault();
+  const showPreview = async (invite: string) => {
     setBusy(true);
     setError(null);
     try {
-      setPreview(await api.previewInvite(text.trim()));
+      setPreview(await api.previewInvite(invite.trim()));
     } catch (err) {
       setError(errorText(t, err));
     } finally {
       setBusy(false);
     }
   };
+  const onContinue = (e: FormEvent) => {
+    e.preventDefault();
+    void showPreview(text);
+  };
+  // Opened with a link: show whom it joins at once (joining still takes a click).
+  useEffect(() => {
+    if (initial.trim()) void showPreview(initial);
+  }, []);
 
   const onJoin = async () => {
     setBusy(true);

@@ -25,7 +25,7 @@ vi.mock("@tauri-apps/plugin-notification", async () => {
 });
 vi.mock("@tauri-apps/api/window", async () => {
   const m = await import("./tauri");
-  return { getCurrentWindow: () => ({ setTitle: m.setTitle }) };
+  return { getCurrentWindow: () => ({ setTitle: m.setTitle, setBadgeCount: m.setBadgeCount }) };
 });
 
 // jsdom lays nothing out: give the virtualised list a viewport and rows a height.

@@ -33,6 +33,7 @@ export const isPermissionGranted = vi.fn(async () => true);
 export const requestPermission = vi.fn(async () => "granted");
 export const sendNotification = vi.fn();
 export const setTitle = vi.fn(async () => {});
+export const setBadgeCount = vi.fn(async (_count?: number) => {});
 
 /** Sets the command handlers (others are forgotten). */
 export function mockCommands(h: Record<string, Handler>): void {
@@ -49,6 +50,7 @@ export function resetTauri(): void {
   open.mockImplementation(async () => null);
   sendNotification.mockClear();
   setTitle.mockClear();
+  setBadgeCount.mockClear();
 }
 
 /** The arguments of every call of `cmd`. */

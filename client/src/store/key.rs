@@ -120,6 +120,27 @@ impl OsKeystore {
 }
 
 #[cfg(feature = "os-keystore")]
+impl OsKeystore {
+    /// Whether the OS keystore answers and keeps a secret: a test entry is saved, read back
+    /// and deleted, within `patience` (a keystore that waits for a person to unlock it, or
+    /// a desktop without one, counts as none).
+    pub async fn available(patience: std::time::Duration) -> bool {
+        const PROBE: &str = "parley-probe";
+        let probe = tokio::task::spawn_blocking(|| {
+            let ks = Self;
+            ks.save(PROBE, b"probe")?;
+            let back = ks.load(PROBE)?;
+            ks.delete(PROBE)?;
+            Ok::<_, StoreError>(back.is_some_and(|b| b.as_slice() == b"probe"))
+        });
+        matches!(
+            tokio::time::timeout(patience, probe).await,
+            Ok(Ok(Ok(true)))
+        )
+    }
+}
+
+#[cfg(feature = "os-keystore")]
 fn keystore_error(e: keyring::Error) -> StoreError {
     // keyring's messages describe the failure, never the secret.
     StoreError::Keystore(e.to_string())

@@ -81,7 +81,9 @@ use sqlx::{Sqlite, Transaction};
 use zeroize::Zeroizing;
 
 pub use error::{StoreError, StoreResult};
-pub use key::{KeySource, Keystore, MemoryKeystore, StoreId, default_key_dir};
+#[cfg(feature = "os-keystore")]
+pub use key::OsKeystore;
+pub use key::{KEYSTORE_SERVICE, KeySource, Keystore, MemoryKeystore, StoreId, default_key_dir};
 pub use records::{
     Account, Attachment, AttachmentId, Contact, ContactDevice, Conversation, ConversationId,
     ConversationKind, Message, MessageId, MessageStatus, NotifySettings, OutboxId, OutboxItem,

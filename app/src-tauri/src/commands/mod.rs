@@ -39,7 +39,9 @@ pub async fn app_state(app: AppHandle, shared: Shared_<'_>) -> Result<AppState> 
         return Ok(AppState::Ready { me: me(&m).await? });
     }
     if !shared.has_account() {
-        return Ok(AppState::Welcome);
+        return Ok(AppState::Welcome {
+            invite: shared.take_invite(),
+        });
     }
     match parley_client::unlock::open_store(&shared.home, shared.keys()).await {
         Ok(store) => match shared.start(&app, store).await {
@@ -47,7 +49,9 @@ pub async fn app_state(app: AppHandle, shared: Shared_<'_>) -> Result<AppState> 
             // An enrolment that stopped before it finished: nothing to keep, start again.
             Err(parley_client::Error::NotEnrolled) => {
                 erase_leftovers(&shared).await;
-                Ok(AppState::Welcome)
+                Ok(AppState::Welcome {
+                    invite: shared.take_invite(),
+                })
             }
             Err(e) => Err(e.into()),
         },
@@ -116,7 +120,7 @@ pub async fn join(app: AppHandle, shared: Shared_<'_>, invite: String) -> Result
             "this computer already has a Parley account",
         ));
     }
-    let store = enrol::join(&shared.home, shared.keys(), invite.trim()).await?;
+    let store = enrol::join(&shared.home, shared.new_keys().await?, invite.trim()).await?;
     let m = shared.start(&app, store).await?;
     me(&m).await
 }
@@ -158,7 +162,7 @@ pub async fn create_org(
     let user = UserId::new(user.trim().to_owned())?;
     let store = enrol::create_org(
         &shared.home,
-        shared.keys(),
+        shared.new_keys().await?,
         relay.trim(),
         pins,
         setup_token.trim(),
@@ -178,6 +182,12 @@ fn pin_of(text: Option<&str>) -> Result<Option<[u8; 32]>> {
             .map(Some)
             .ok_or_else(|| CommandError::new("invalid_pin", "a TLS pin is 64 hex digits")),
     }
+}
+
+/// Whether this account's store key is kept in the OS keystore (else in a 0600 file).
+#[tauri::command]
+pub fn key_in_keystore(shared: Shared_<'_>) -> bool {
+    shared.in_os_keystore()
 }
 
 /// A one-time link code for a further device of this user (valid for an hour): the other

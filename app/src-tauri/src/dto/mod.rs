@@ -519,7 +519,11 @@ impl GoneReason {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum AppState {
     /// No account on this computer: join or create an org.
-    Welcome,
+    Welcome {
+        /// The invite or link code the app was opened with (a `parley-invite:` link), to
+        /// preview and join.
+        invite: Option<String>,
+    },
     /// The account is open.
     Ready {
         /// Whose.
@@ -663,6 +667,11 @@ pub enum Connection {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum UiEvent {
+    /// A `parley-invite:` link was opened while the app runs.
+    InviteLink {
+        /// The invite or link code.
+        invite: String,
+    },
     /// Something in a conversation changed (a message, an edit, a reaction, a receipt…):
     /// reload it and the list.
     Changed {

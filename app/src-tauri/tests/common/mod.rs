@@ -176,6 +176,12 @@ impl App {
 
     /// Starts the app (a fresh account directory) with `env` added to its environment.
     pub async fn start(env: &[(&str, &str)]) -> Self {
+        Self::start_with_args(env, &[]).await
+    }
+
+    /// [`App::start`], with `args` on the app's command line (as the desktop passes a
+    /// `parley-invite:` link it opens).
+    pub async fn start_with_args(env: &[(&str, &str)], args: &[&str]) -> Self {
         assert!(
             std::env::var_os("DISPLAY").is_some(),
             "the app's end-to-end tests need an X display: run them under xvfb-run"
@@ -218,7 +224,7 @@ impl App {
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "wry",
-            "tauri:options": {"application": env!("CARGO_BIN_EXE_parley-app")}
+            "tauri:options": {"application": env!("CARGO_BIN_EXE_parley-app"), "args": args}
         }}});
         let v: Value = http
             .post(format!("{base}/session"))
