@@ -58,13 +58,7 @@ impl Account {
         put_option(&mut out, self.tls_pins.as_ref().map(|p| &p.primary[..]));
         out.put_raw(&self.org_genesis_hash);
         // Trailing, so that an account saved before backup pins reads as having none.
-        put_option(
-            &mut out,
-            self.tls_pins
-                .as_ref()
-                .and_then(|p| p.backup.as_ref())
-                .map(|b| &b[..]),
-        );
+        put_backup_pin(&mut out, self.tls_pins.as_ref());
         out
     }
 
@@ -81,10 +75,7 @@ impl Account {
             false => None,
         };
         let org_genesis_hash = r.array::<32>()?;
-        let backup = match r.remaining() > 0 && r.bool()? {
-            true => Some(r.array::<32>()?),
-            false => None,
-        };
+        let backup = take_backup_pin(&mut r)?;
         r.finish()?;
         let tls_pins = pins(primary, backup)?;
         Ok(Self {

@@ -104,6 +104,20 @@ pub(super) fn text(r: &mut Reader<'_>, max: usize) -> Result<String, DecodeError
 }
 
 /// A presence byte, then the fixed-size value raw.
+/// Writes the backup TLS pin that trails the account and unlock records (records written
+/// before backup pins end without it).
+pub(super) fn put_backup_pin(out: &mut Vec<u8>, pins: Option<&parley_proto::invite::TlsPins>) {
+    put_option(out, pins.and_then(|p| p.backup.as_ref()).map(|b| &b[..]));
+}
+
+/// Reads what [`put_backup_pin`] wrote, or `None` at the end of an older record.
+pub(super) fn take_backup_pin(r: &mut Reader<'_>) -> Result<Option<[u8; 32]>, DecodeError> {
+    Ok(match r.remaining() > 0 && r.bool()? {
+        true => Some(r.array::<32>()?),
+        false => None,
+    })
+}
+
 /// Pins read as a primary and a trailing backup: a backup without a primary is damage.
 pub(super) fn pins(
     primary: Option<[u8; 32]>,

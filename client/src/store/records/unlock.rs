@@ -44,13 +44,7 @@ impl Unlock {
             None => out.put_u8(0),
         }
         // Trailing, so that a record written before backup pins reads as having none.
-        put_option(
-            &mut out,
-            self.tls_pins
-                .as_ref()
-                .and_then(|p| p.backup.as_ref())
-                .map(|b| &b[..]),
-        );
+        put_backup_pin(&mut out, self.tls_pins.as_ref());
         out
     }
 
@@ -66,10 +60,7 @@ impl Unlock {
             true => Some(Zeroizing::new(r.array::<32>()?)),
             false => None,
         };
-        let backup = match r.remaining() > 0 && r.bool()? {
-            true => Some(r.array::<32>()?),
-            false => None,
-        };
+        let backup = take_backup_pin(&mut r)?;
         r.finish()?;
         Ok(Self {
             relay_url,
