@@ -432,11 +432,11 @@ pub async fn preview(invite_text: &str) -> Result<InvitePreview> {
 }
 
 /// Makes room for a new device in `home` when the account there is over (docs/architecture.md
-/// §5.4): signed out by an administrator, revoked in its own verified log, unopenable
-/// because the relay deleted its remote secret, or left by an enrolment that stopped. Its keys were destroyed or refused already;
-/// what is left (the sealed history, kept files) is erased as a wipe erases it, the key
-/// first. An account still in use stays, and joining is refused
-/// ([`crate::store::StoreError::AlreadyExists`]).
+/// §5.4): signed out by an administrator, revoked in its own verified log, unopenable because
+/// the relay deleted its remote secret, or left by an enrolment that stopped. Its keys were
+/// destroyed or refused already; what is left (the sealed history, kept files) is erased as a
+/// wipe erases it, the key first. An account still in use stays, and joining is refused
+/// ([`crate::store::StoreError::AlreadyExists`]). Called only once the invite has verified.
 async fn clear_departed(home: &Path, key_source: &KeySource) -> Result<()> {
     if !Store::database_path(home).exists() {
         return Ok(());
