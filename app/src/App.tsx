@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import * as api from "./api";
 import type { CommandError, GoneReason, Me } from "./bindings";
 import { BusContext, createBus } from "./events";
@@ -21,6 +21,9 @@ type Screen =
 export function App() {
   const { t } = useI18n();
   const [screen, setScreen] = useState<Screen>({ kind: "loading" });
+  // The event listener is set up once; it reads the screen it is on through this.
+  const screenRef = useRef(screen);
+  screenRef.current = screen;
   const bus = useMemo(createBus, []);
   const [notice, setNotice] = useState<"app.inviteIgnored" | null>(null);
 
@@ -55,12 +58,10 @@ export function App() {
         if (e.kind === "gone") setScreen({ kind: "gone", reason: e.reason });
         // A parley-invite: link opened while the app runs: the first-run screen takes it;
         // an account already here is never replaced, and the person is told so.
-        if (e.kind === "invite_link")
-          setScreen((s) => {
-            if (s.kind === "welcome") return { kind: "welcome", invite: e.invite };
-            setNotice(s.kind === "ready" ? "app.inviteIgnored" : null);
-            return s;
-          });
+        if (e.kind === "invite_link") {
+          if (screenRef.current.kind === "welcome") setScreen({ kind: "welcome", invite: e.invite });
+          else if (screenRef.current.kind === "ready") setNotice("app.inviteIgnored");
+        }
         bus.publish(e);
       })
       .then((u) => {

@@ -73,7 +73,7 @@ impl Shared {
     /// The key source of the account here: the OS keystore if the account was made with it
     /// ([`Shared::new_keys`] left its mark in `key_dir`), else a key file in `key_dir`.
     pub fn keys(&self) -> KeySource {
-        if self.key_dir.join(OS_KEYSTORE_MARK).exists() {
+        if self.in_os_keystore() {
             KeySource::os_keystore()
         } else {
             KeySource::key_file_in(self.key_dir.clone())
