@@ -17,7 +17,7 @@ use parley_proto::org::{
 use parley_proto::{DeviceId, UserId};
 
 use crate::enrol::save_log;
-use crate::error::{Error, Missing, Result, TrustFailure};
+use crate::error::{Error, Result, TrustFailure};
 use crate::messaging::Messenger;
 use crate::orglog::VerifiedLog;
 
@@ -85,8 +85,8 @@ impl Messenger {
         body: OrgBody,
         root: Option<&SigningKeyPair>,
     ) -> Result<OrgEntry> {
+        let identity = self.identity();
         let mut tx = self.store().begin().await?;
-        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
         let stored_root = match root {
             Some(_) => None,
             None => tx.org_root().await?,

@@ -43,6 +43,18 @@ fn fresh(c: &Contact) -> bool {
     c.updated_at > 0 && now_ms().saturating_sub(c.updated_at) < MAX_AGE_MS
 }
 
+/// The devices of `user` as cached, if the cache is fresh (see [`Messenger::devices_of`]).
+pub(crate) async fn cached_devices(
+    tx: &mut StoreTx<'_>,
+    user: &UserId,
+) -> Result<Option<Vec<ContactDevice>>> {
+    Ok(tx
+        .contact(user.as_str())
+        .await?
+        .filter(fresh)
+        .map(|c| c.devices))
+}
+
 /// The contact of `user` as the log has it, keeping the cached devices the log still lists
 /// (and `None` if the log does not know the user). A device the log lists and the cache does
 /// not marks the contact for a refresh.
@@ -406,10 +418,10 @@ impl Messenger {
     ) -> Result<Vec<ContactDevice>> {
         if !refresh {
             let mut tx = self.store().begin().await?;
-            let cached = tx.contact(user.as_str()).await?;
+            let cached = cached_devices(&mut tx, user).await?;
             tx.commit().await?;
-            if let Some(c) = cached.filter(fresh) {
-                return Ok(c.devices);
+            if let Some(devices) = cached {
+                return Ok(devices);
             }
         }
         self.sync_org().await?;
@@ -487,29 +499,59 @@ impl Messenger {
     }
 
     /// Takes note of this user's devices as the relay listed them in answer to a send: when
-    /// they are not the cached ones (a device was linked or removed), the cache is refreshed,
-    /// so the next copy to this user's other devices reaches the new one.
-    pub(crate) async fn note_own_devices(&self, listed: &[DeviceId]) -> Result<()> {
+    /// they are not the cached ones (a device was linked or removed), or the cache is old,
+    /// the cache is refreshed, so the next copy to this user's other devices reaches the new
+    /// one. Returns this user's other devices as the cache now has them (`None` when the
+    /// relay did not say): what a copy to them would be sent to.
+    pub(crate) async fn note_own_devices(
+        &self,
+        listed: &[DeviceId],
+    ) -> Result<Option<Vec<ContactDevice>>> {
         if listed.is_empty() {
-            return Ok(()); // a relay that does not say
+            return Ok(None); // a relay that does not say
         }
         let me = UserId::new(self.user())?;
         let mut tx = self.store().begin().await?;
         let cached = tx.contact(me.as_str()).await?;
         tx.commit().await?;
-        let cached: BTreeSet<DeviceId> = cached
-            .iter()
-            .flat_map(|c| c.devices.iter().map(|d| d.device))
-            .collect();
-        if cached != listed.iter().copied().collect() {
-            self.devices_of(&me, true).await?;
-        }
-        Ok(())
+        let mut devices = match cached.filter(fresh) {
+            Some(c)
+                if c.devices.iter().map(|d| d.device).collect::<BTreeSet<_>>()
+                    == listed.iter().copied().collect() =>
+            {
+                c.devices
+            }
+            _ => self.devices_of(&me, true).await?,
+        };
+        self.leave_out_this_device(me.as_str(), &mut devices);
+        Ok(Some(devices))
     }
 
-    /// The identity the verified log certifies for `user`'s `device` (bringing the log up to
-    /// date once when it does not list the device). A device the log never added, or revoked,
-    /// is a [`TrustFailure`].
+    /// Refuses what comes from a device the verified log has revoked (a dismissed user's
+    /// devices included): a stolen device's keys still make valid ciphertext, and a relay
+    /// that does not refuse its credentials could deliver it. Read in the receive's own
+    /// transaction; the decoded log is shared, so this is one read of its head.
+    pub(crate) async fn refuse_revoked(
+        &self,
+        tx: &mut StoreTx<'_>,
+        user: &UserId,
+        device: DeviceId,
+    ) -> Result<()> {
+        let state = self.stored_log(tx).await?;
+        match state.device(user, device) {
+            Some(d) if !d.is_active() => Err(TrustFailure::RevokedDevice.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The identity the verified log certifies for `user`'s `device`: from the contact cache,
+    /// else from the stored verified log, else from the log brought up to date (once, only
+    /// when the stored log does not list the device: a device added since). A device the log
+    /// never added, or revoked, is a [`TrustFailure`].
+    ///
+    /// The stored log is as current as the cache (both follow every log entry this device
+    /// has seen, and the relay announces new entries on the delivery socket), so asking the
+    /// relay first would only add a round trip and a commit to each first contact's receive.
     pub(crate) async fn identity_of(
         &self,
         user: &UserId,
@@ -517,18 +559,22 @@ impl Messenger {
     ) -> Result<Option<PublicIdentity>> {
         let mut tx = self.store().begin().await?;
         let cached = tx.contact(user.as_str()).await?;
-        tx.commit().await?;
         if let Some(d) = cached
             .iter()
             .flat_map(|c| &c.devices)
             .find(|d| d.device == device)
         {
+            tx.commit().await?;
             return Ok(Some(d.identity));
         }
-        self.sync_org().await?;
-        let mut tx = self.store().begin().await?;
-        let state = self.stored_log(&mut tx).await?;
+        let mut state = self.stored_log(&mut tx).await?;
         tx.commit().await?;
+        if state.device(user, device).is_none() {
+            self.sync_org().await?;
+            let mut tx = self.store().begin().await?;
+            state = self.stored_log(&mut tx).await?;
+            tx.commit().await?;
+        }
         match state.device(user, device) {
             Some(d) if d.is_active() => Ok(Some(d.identity)),
             Some(_) => Err(Error::Trust(TrustFailure::RevokedDevice)),

@@ -158,9 +158,7 @@ impl Messenger {
             members: list.iter().cloned().collect(),
         };
         let mut tx = self.store().begin().await?;
-        let create = self
-            .sign_change(&mut tx, &group, 0, [0; 32], change)
-            .await?;
+        let create = self.sign_change(&group, 0, [0; 32], change)?;
         tx.set_group_log(&crypto_group(&group), std::slice::from_ref(&create))
             .await?;
         tx.set_conversation(&Conversation {
@@ -187,15 +185,13 @@ impl Messenger {
     }
 
     /// Signs `change` of `group` as this device.
-    async fn sign_change(
+    fn sign_change(
         &self,
-        tx: &mut StoreTx<'_>,
         group: &GroupId,
         epoch: u64,
         prev: [u8; 32],
         change: GroupChange,
     ) -> Result<SignedGroupChange> {
-        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
         Ok(SignedGroupChange::sign(
             group,
             epoch,
@@ -203,7 +199,7 @@ impl Messenger {
             UserId::new(self.user())?,
             self.device(),
             change,
-            identity.signing(),
+            self.identity().signing(),
         ))
     }
 
@@ -227,15 +223,7 @@ impl Messenger {
         if !state.allows(&me, &change) {
             return Err(Error::NotGroupAdmin);
         }
-        let signed = self
-            .sign_change(
-                &mut tx,
-                group,
-                state.epoch.saturating_add(1),
-                state.head,
-                change,
-            )
-            .await?;
+        let signed = self.sign_change(group, state.epoch.saturating_add(1), state.head, change)?;
         let update = GroupUpdate {
             changes: vec![signed.clone()],
         };
@@ -537,6 +525,8 @@ impl Messenger {
             SenderKeyMessage::from_bytes(bytes).map_err(|_| Rejection::MalformedEnvelope)?;
         let g = *message.group_id();
         let mut tx = self.store().begin().await?;
+        self.refuse_revoked(&mut tx, &env.source_user, env.source_device)
+            .await?;
         let mut record = tx
             .sender_key(&g, &from)
             .await?

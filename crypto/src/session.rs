@@ -418,8 +418,11 @@ impl Session {
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, Error> {
         let local = DeviceAddress::read(r)?;
         let remote = DeviceAddress::read(r)?;
-        let local_identity = PublicIdentity::read(r)?;
-        let remote_identity = PublicIdentity::read(r)?;
+        // Both were verified when the session was made; a record is only ever read back
+        // from where its owner keeps it (an authenticated, encrypted store), so checking
+        // their signatures again would cost two Ed25519 verifications per message.
+        let local_identity = PublicIdentity::read_verified_before(r)?;
+        let remote_identity = PublicIdentity::read_verified_before(r)?;
         let base_key = PublicKey::read(r)?;
         let root_key = RootKey::read(r)?;
         let ratchet = KeyPair::read(r)?;

@@ -160,6 +160,21 @@ impl SessionRecord {
             .encrypt(plaintext)
     }
 
+    /// Whether decrypting `message` would start a new session: a prekey message whose base
+    /// key no session of this record has. Only then does [`SessionRecord::decrypt`] use the
+    /// prekey store or ask `trusted`, so a caller may leave both out otherwise (an empty
+    /// [`PreKeyStore`], a `trusted` that refuses).
+    pub fn starts_new_session(&self, message: &SessionMessage) -> bool {
+        match message {
+            SessionMessage::Ratchet(_) => false,
+            SessionMessage::PreKey(p) => !self
+                .current
+                .iter()
+                .chain(&self.archived)
+                .any(|e| e.session.base_key() == &p.init.base_key),
+        }
+    }
+
     /// Decrypts a message from the remote device `remote`. `trusted` is asked about the sender
     /// identity before a new session is accepted (the caller checks it against the org log).
     pub fn decrypt(

@@ -68,6 +68,45 @@ fn prekey_message_is_repeated_until_the_peer_replies() {
 }
 
 #[test]
+fn only_a_new_sessions_first_message_needs_the_prekeys_and_trust() {
+    use parley_crypto::prekeys::PreKeyStore;
+    use parley_crypto::session_record::{LocalDevice, SessionRecord};
+    let mut alice = Party::new("alice", 1, 1, 5);
+    let mut bob = Party::new("bob", 1, 2, 5);
+    let (a, b) = (alice.address.clone(), bob.address.clone());
+    alice.start(&b, &bob.bundle());
+    let first = SessionMessage::from_bytes(&alice.encrypt(&b, b"one")).unwrap();
+    let second = SessionMessage::from_bytes(&alice.encrypt(&b, b"two")).unwrap();
+    assert!(SessionRecord::new().starts_new_session(&first));
+    assert_eq!(bob.decrypt(&a, &first.to_bytes()).unwrap(), b"one");
+    // The second prekey message belongs to the session the first made: no prekeys, and no
+    // question about the sender's identity.
+    let mut record = bob.sessions[&a].clone();
+    assert!(!record.starts_new_session(&second));
+    let mut empty = PreKeyStore::empty();
+    let local = LocalDevice {
+        address: &bob.address,
+        identity: &bob.identity,
+        prekeys: &mut empty,
+    };
+    let refuse = |_: &parley_crypto::identity::PublicIdentity| false;
+    let got = record
+        .decrypt(local, &a, &second, refuse, 1_000, &mut bob.rng)
+        .unwrap();
+    assert_eq!(&got.plaintext[..], b"two");
+    // Once Bob answers, Alice's messages are ratchet messages, which never start one.
+    let reply = bob.encrypt(&a, b"hi");
+    assert_eq!(alice.decrypt(&b, &reply).unwrap(), b"hi");
+    let ratchet = SessionMessage::from_bytes(&alice.encrypt(&b, b"three")).unwrap();
+    assert!(matches!(ratchet, SessionMessage::Ratchet(_)));
+    assert!(!SessionRecord::new().starts_new_session(&ratchet));
+    // A session started afresh by the same sender (another base key) is new again.
+    alice.start(&b, &bob.bundle());
+    let restarted = SessionMessage::from_bytes(&alice.encrypt(&b, b"four")).unwrap();
+    assert!(record.starts_new_session(&restarted));
+}
+
+#[test]
 fn tampered_bundles_are_rejected() {
     let bob = Party::new("bob", 1, 2, 5);
     let bytes = bob.bundle().to_bytes();

@@ -5,8 +5,9 @@
 //! - how many messages per second one client can send (each `send` returns once the relay
 //!   has stored the message), 1:1 and to the group, while the recipients receive.
 //!
-//! `cargo bench -p parley-e2e --bench messaging [-- --backend postgres] [-- --quick]`; prints
-//! a Markdown table on stdout. Latency samples are sequential (the next message is sent once
+//! `cargo bench -p parley-e2e --bench messaging [-- postgres] [-- --quick] [-- direct]`
+//! (`direct`: the 1:1 figures only, with one colleague instead of 49, quick to repeat);
+//! prints a Markdown table on stdout. Latency samples are sequential (the next message is sent once
 //! every recipient has the previous one), so they hold no queueing delay.
 #![allow(
     clippy::unwrap_used,
@@ -148,6 +149,36 @@ async fn floors(m: &Messenger, n: usize) -> (Latency, Latency) {
     (stats(http), stats(commit))
 }
 
+fn print_table(
+    backend: Backend,
+    direct: &Latency,
+    grouped: Option<&Latency>,
+    http: &Latency,
+    commit: &Latency,
+) {
+    println!(
+        "| measurement ({backend:?}) | p50 ms | p99 ms | samples | `send` returned, p50 ms |\n|---|---:|---:|---:|---:|"
+    );
+    println!(
+        "| 1:1 send → event | {:.2} | {:.2} | {} | {:.2} |",
+        direct.p50, direct.p99, direct.n, direct.send_p50
+    );
+    if let Some(grouped) = grouped {
+        println!(
+            "| 50-member group send → event (each of 49 devices) | {:.2} | {:.2} | {} | {:.2} |",
+            grouped.p50, grouped.p99, grouped.n, grouped.send_p50
+        );
+    }
+    println!(
+        "| floor: one HTTP round trip to the relay (GET /healthz) | {:.2} | {:.2} | {} | |",
+        http.p50, http.p99, http.n
+    );
+    println!(
+        "| floor: one durable commit of the client store | {:.2} | {:.2} | {} | |",
+        commit.p50, commit.p99, commit.n
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -157,6 +188,8 @@ async fn main() {
         Backend::Sqlite
     };
     let quick = args.iter().any(|a| a == "--quick");
+    // Only the 1:1 figures (no group, so one colleague is enrolled, not 49): quick to repeat.
+    let direct_only = args.iter().any(|a| a == "direct");
     let (lat_n, tp_n, group_lat_n, group_tp_n) = if quick {
         (20, 50, 5, 10)
     } else {
@@ -164,9 +197,10 @@ async fn main() {
     };
     let server = Server::start(backend).await;
     let (org, alice) = Org::create(&server, "alice").await;
-    eprintln!("enrolling 49 colleagues…");
+    let colleagues = if direct_only { 1 } else { 49 };
+    eprintln!("enrolling {colleagues} colleagues…");
     let mut members: Vec<Device> = Vec::new();
-    for i in 1..50 {
+    for i in 1..=colleagues {
         members.push(org.invite(&alice, &format!("user{i:02}")).await);
     }
     let alice = Arc::new(alice.m);
@@ -179,6 +213,16 @@ async fn main() {
     latency(&alice, &to_bob, &mut rx, 1, 10).await; // sessions, warm-up
     let direct = latency(&alice, &to_bob, &mut rx, 1, lat_n).await;
     let direct_tp = throughput(&alice, &to_bob, &mut rx, 1, tp_n).await;
+
+    if direct_only {
+        let (http, commit) = floors(&alice, lat_n).await;
+        print_table(backend, &direct, None, &http, &commit);
+        println!(
+            "\n| throughput ({backend:?}) | sends/s (send returned) | messages/s (all delivered) |\n|---|---:|---:|\n| 1:1, {tp_n} messages | {:.0} | {:.0} |",
+            direct_tp.0, direct_tp.1
+        );
+        return;
+    }
 
     // The group: alice and 49 others.
     let mut ids = vec![parley_proto::UserId::new("user01").unwrap()];
@@ -197,25 +241,7 @@ async fn main() {
     let group_tp = throughput(&alice, &to_group, &mut grx, 49, group_tp_n).await;
     let (http, commit) = floors(&alice, lat_n).await;
 
-    println!(
-        "| measurement ({backend:?}) | p50 ms | p99 ms | samples | `send` returned, p50 ms |\n|---|---:|---:|---:|---:|"
-    );
-    println!(
-        "| 1:1 send → event | {:.2} | {:.2} | {} | {:.2} |",
-        direct.p50, direct.p99, direct.n, direct.send_p50
-    );
-    println!(
-        "| 50-member group send → event (each of 49 devices) | {:.2} | {:.2} | {} | {:.2} |",
-        grouped.p50, grouped.p99, grouped.n, grouped.send_p50
-    );
-    println!(
-        "| floor: one HTTP round trip to the relay (GET /healthz) | {:.2} | {:.2} | {} | |",
-        http.p50, http.p99, http.n
-    );
-    println!(
-        "| floor: one durable commit of the client store | {:.2} | {:.2} | {} | |",
-        commit.p50, commit.p99, commit.n
-    );
+    print_table(backend, &direct, Some(&grouped), &http, &commit);
     println!(
         "\n| throughput ({backend:?}) | sends/s (send returned) | messages/s (all delivered) |\n|---|---:|---:|"
     );

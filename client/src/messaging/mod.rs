@@ -112,6 +112,10 @@ pub(crate) fn under_sender_key(body: &Body) -> bool {
 pub struct Messenger {
     store: Store,
     pub(crate) account: Account,
+    /// This device's identity, decoded once: it never changes, and decoding it derives two
+    /// public keys and signs (three scalar multiplications) on every send and receive. The
+    /// relay client holds its signing half for as long anyway.
+    identity: parley_crypto::identity::IdentityKeyPair,
     relay: Relay,
     /// The last local timestamp given to a message (they increase strictly, so a
     /// conversation's order is the order in which this device stored its messages).
@@ -180,6 +184,7 @@ impl Messenger {
         let m = Self {
             store,
             account,
+            identity,
             relay,
             last_stamp: std::sync::atomic::AtomicU64::new(0),
             past_heads: std::sync::Mutex::default(),
@@ -248,6 +253,11 @@ impl Messenger {
     /// Closes the store.
     pub async fn close(self) {
         self.store.close().await;
+    }
+
+    /// This device's identity key pair.
+    pub(crate) fn identity(&self) -> &parley_crypto::identity::IdentityKeyPair {
+        &self.identity
     }
 
     pub(crate) fn me(&self) -> Result<DeviceAddress> {

@@ -5,12 +5,16 @@ use parley_proto::UserId;
 use parley_proto::content::Content;
 
 use crate::error::{Error, Result};
-use crate::store::{MessageStatus, OutboxId, OutboxItem};
+use crate::store::{ContactDevice, MessageStatus, OutboxId, OutboxItem};
 
+use super::pairwise::Prepared;
 use super::*;
 
 /// A time after every item's next attempt (the store keeps times as `i64`).
-const EVERY_ITEM: u64 = 1 << 62;
+pub(super) const EVERY_ITEM: u64 = 1 << 62;
+
+/// How many due items one flush reads.
+pub(super) const FLUSH_BATCH: u32 = 100;
 
 /// The longest wait between two attempts at an outbox item (the 8th and later retries).
 pub const MAX_BACKOFF_MS: u64 = 256_000;
@@ -33,12 +37,22 @@ impl Messenger {
 
     /// [`Messenger::flush_outbox`], returning how many items were sent and which failed why.
     pub(super) async fn flush(&self, now: bool) -> Result<(usize, Vec<(OutboxId, Error)>)> {
-        let mut sent = 0;
         let mut tx = self.store.begin().await?;
-        let mut due = tx
-            .due_outbox(if now { EVERY_ITEM } else { now_ms() }, 100)
+        let due = tx
+            .due_outbox(if now { EVERY_ITEM } else { now_ms() }, FLUSH_BATCH)
             .await?;
         tx.commit().await?;
+        self.flush_due(due, None).await
+    }
+
+    /// Sends the `due` items read from the outbox; `prepared` is the first attempt of one of
+    /// them, already encrypted.
+    pub(super) async fn flush_due(
+        &self,
+        mut due: Vec<OutboxItem>,
+        mut prepared: Option<Prepared>,
+    ) -> Result<(usize, Vec<(OutboxId, Error)>)> {
+        let mut sent = 0;
         // Oldest message first: after an outage the older items were retried more often, so
         // their next attempts are the latest, and the order of next attempts is not the
         // order in which the user wrote.
@@ -50,7 +64,10 @@ impl Messenger {
                     Some(group) if under_sender_key(&content.body) => {
                         self.send_group_item(&mut item, &content, &group).await
                     }
-                    _ => self.send_pairwise_item(&mut item, &content).await,
+                    _ => {
+                        let ready = prepared.take_if(|p| p.item == item.id);
+                        self.send_pairwise_item(&mut item, &content, ready).await
+                    }
                 },
                 Err(_) => {
                     // Never sendable: fail it now rather than block the queue.
@@ -102,19 +119,29 @@ impl Messenger {
         Ok((sent, failures))
     }
 
-    /// Sends `content` pairwise to each remaining recipient of `item`.
+    /// Sends `content` pairwise to each remaining recipient of `item` (to one of them
+    /// `prepared`, if it is still the first attempt for them).
     pub(super) async fn send_pairwise_item(
         &self,
         item: &mut OutboxItem,
         content: &Content,
+        mut prepared: Option<Prepared>,
     ) -> Result<()> {
         let target = item.recipients.first().cloned().unwrap_or_default();
+        // This user's other devices, as the relay's last answer left them.
+        let mut own: Option<Vec<ContactDevice>> = None;
         while let Some(user) = item.recipients.first().cloned() {
+            if user == self.account.user && own.as_ref().is_some_and(Vec::is_empty) {
+                item.recipients.remove(0); // no other device to copy to
+                continue;
+            }
             let mut copy = content.clone();
             if content.group.is_none() && user == self.account.user && target != user {
                 copy.sync_to = Some(UserId::new(target.clone())?);
             }
-            self.send_content(&UserId::new(user)?, &copy).await?;
+            let user = UserId::new(user)?;
+            let ready = prepared.take_if(|p| p.user == user);
+            own = self.send_pairwise(&user, &copy, ready).await?.1;
             // Progress is kept in memory and saved with the item if a later recipient fails
             // (a crash resends to everyone; receivers ignore repeats).
             item.recipients.remove(0);

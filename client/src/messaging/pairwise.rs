@@ -16,8 +16,8 @@ use parley_proto::content::Content;
 use parley_proto::envelope::EnvelopeBody;
 use parley_proto::{B64, DeviceId, UserId};
 
-use crate::error::{Error, Misbehaviour, Missing, Result, TrustFailure};
-use crate::store::ContactDevice;
+use crate::error::{Error, Misbehaviour, Result, TrustFailure};
+use crate::store::{ContactDevice, OutboxId, StoreTx};
 
 use super::*;
 
@@ -51,32 +51,47 @@ impl Messenger {
         user: &UserId,
         content: &Content,
     ) -> Result<Vec<ContactDevice>> {
+        Ok(self.send_pairwise(user, content, None).await?.0)
+    }
+
+    /// [`Messenger::send_content`], whose first attempt may have been encrypted already
+    /// (`prepared`, made in the transaction that queued the message). Returns the devices
+    /// it went to, and this user's other devices if the relay's answer listed them (see
+    /// [`Messenger::note_own_devices`]).
+    pub(super) async fn send_pairwise(
+        &self,
+        user: &UserId,
+        content: &Content,
+        prepared: Option<Prepared>,
+    ) -> Result<(Vec<ContactDevice>, Option<Vec<ContactDevice>>)> {
         let plaintext = content.to_bytes();
-        let mut devices = self.recipient_devices(user, false).await?;
+        let (mut devices, mut ready) = match prepared {
+            Some(p) => (p.devices, Some(p.messages)),
+            None => (self.recipient_devices(user, false).await?, None),
+        };
         let mut stale: BTreeSet<DeviceId> = BTreeSet::new();
         for _ in 0..SEND_ATTEMPTS {
             if devices.is_empty() {
-                return Ok(devices); // e.g. no other device of one's own user
+                return Ok((devices, None)); // e.g. no other device of one's own user
             }
-            let mut messages = Vec::with_capacity(devices.len());
-            // Encrypt and commit the advanced sessions before anything is sent.
-            let mut tx = self.store.begin().await?;
-            let ours = tx.identity().await?.ok_or(Missing::Identity)?;
-            for d in &devices {
-                let addr = address(user.as_str(), d.device)?;
-                let mut record = match tx.session(&addr).await? {
-                    Some(r) if !stale.contains(&d.device) => r,
-                    _ => self.new_session(&ours, user, d, &addr).await?,
-                };
-                let wire = record.encrypt(&plaintext).map_err(Error::Crypto)?;
-                tx.set_session(&addr, &record).await?;
-                messages.push(OutgoingEnvelope {
-                    device: d.device,
-                    registration_id: d.registration_id,
-                    body: B64(EnvelopeBody::Session(&wire.to_bytes()).to_bytes()),
-                });
-            }
-            tx.commit().await?;
+            let messages = match ready.take() {
+                Some(messages) => messages,
+                None => {
+                    // Encrypt and commit the advanced sessions before anything is sent.
+                    let mut tx = self.store.begin().await?;
+                    let mut records = Vec::with_capacity(devices.len());
+                    for d in &devices {
+                        let addr = address(user.as_str(), d.device)?;
+                        records.push(match tx.session(&addr).await? {
+                            Some(r) if !stale.contains(&d.device) => r,
+                            _ => self.new_session(self.identity(), user, d, &addr).await?,
+                        });
+                    }
+                    let messages = seal(&mut tx, user, &devices, records, &plaintext).await?;
+                    tx.commit().await?;
+                    messages
+                }
+            };
             match self
                 .relay
                 .send(
@@ -89,8 +104,8 @@ impl Messenger {
                 .await
             {
                 Ok(answer) => {
-                    self.note_own_devices(&answer.sender_devices).await?;
-                    return Ok(devices);
+                    let own = self.note_own_devices(&answer.sender_devices).await?;
+                    return Ok((devices, own));
                 }
                 Err(e) => {
                     let Some(body) = e.body().cloned() else {
@@ -110,6 +125,35 @@ impl Messenger {
             }
         }
         Err(Error::DevicesChanging)
+    }
+
+    /// Encrypts `plaintext` for `devices` of `user` inside `tx`, the transaction that queues
+    /// it, when a session with each of them is stored (`None` otherwise: starting one needs
+    /// the relay, which the flush asks). The advanced sessions commit with the message and
+    /// its outbox item, so the first attempt costs no commit of its own; if that attempt
+    /// fails, the retry encrypts again (the receiver skips the unused message key).
+    pub(super) async fn prepare(
+        &self,
+        tx: &mut StoreTx<'_>,
+        item: OutboxId,
+        user: &UserId,
+        devices: Vec<ContactDevice>,
+        plaintext: &[u8],
+    ) -> Result<Option<Prepared>> {
+        let mut records = Vec::with_capacity(devices.len());
+        for d in &devices {
+            match tx.session(&address(user.as_str(), d.device)?).await? {
+                Some(r) if r.current().is_some() => records.push(r),
+                _ => return Ok(None),
+            }
+        }
+        let messages = seal(tx, user, &devices, records, plaintext).await?;
+        Ok(Some(Prepared {
+            item,
+            user: user.clone(),
+            devices,
+            messages,
+        }))
     }
 
     /// Starts a session with one device from a bundle claimed from the relay. The bundle's
@@ -148,4 +192,41 @@ impl Messenger {
             .map_err(|_| TrustFailure::BundleSignature)?;
         Ok(record)
     }
+}
+
+/// A pairwise send's first attempt, encrypted in the transaction that queued its outbox item
+/// (see [`Messenger::prepare`]).
+#[derive(Debug)]
+pub(super) struct Prepared {
+    /// The outbox item.
+    pub(super) item: OutboxId,
+    /// Its first recipient.
+    pub(super) user: UserId,
+    /// The devices the envelopes are for.
+    devices: Vec<ContactDevice>,
+    /// One envelope per device.
+    messages: Vec<OutgoingEnvelope>,
+}
+
+/// Encrypts `plaintext` with each device's session (`records`, in the order of `devices`)
+/// and stores the advanced sessions in `tx`; returns the envelopes.
+async fn seal(
+    tx: &mut StoreTx<'_>,
+    user: &UserId,
+    devices: &[ContactDevice],
+    records: Vec<SessionRecord>,
+    plaintext: &[u8],
+) -> Result<Vec<OutgoingEnvelope>> {
+    let mut messages = Vec::with_capacity(devices.len());
+    for (d, mut record) in devices.iter().zip(records) {
+        let wire = record.encrypt(plaintext).map_err(Error::Crypto)?;
+        tx.set_session(&address(user.as_str(), d.device)?, &record)
+            .await?;
+        messages.push(OutgoingEnvelope {
+            device: d.device,
+            registration_id: d.registration_id,
+            body: B64(EnvelopeBody::Session(&wire.to_bytes()).to_bytes()),
+        });
+    }
+    Ok(messages)
 }

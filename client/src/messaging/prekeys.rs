@@ -29,7 +29,7 @@ impl Messenger {
         let count = self.relay.prekey_count().await?;
         let now = now_ms() / 1000;
         let mut tx = self.store.begin().await?;
-        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
+        let identity = self.identity();
         let mut prekeys = tx.prekeys().await?.ok_or(Missing::PreKeys)?;
         let rotate = prekeys
             .signed_prekey_created_at()
@@ -41,7 +41,7 @@ impl Messenger {
             return Ok(false);
         }
         if rotate {
-            prekeys.rotate(&identity, now, &mut os_rng());
+            prekeys.rotate(identity, now, &mut os_rng());
         }
         let (ec, kem) = if low {
             // Keys peers claimed but have not used yet stay here (their first message may still
@@ -55,7 +55,7 @@ impl Messenger {
                     .saturating_sub(MAX_ONE_TIME_PREKEYS)
             };
             prekeys.forget_oldest_one_time(over(held_ec), over(held_kem));
-            prekeys.generate_one_time(&identity, new, &mut os_rng())
+            prekeys.generate_one_time(identity, new, &mut os_rng())
         } else {
             (Vec::new(), Vec::new())
         };

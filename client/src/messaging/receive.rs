@@ -95,28 +95,33 @@ impl Messenger {
         let from = address(env.source_user.as_str(), env.source_device)?;
         let message =
             SessionMessage::from_bytes(bytes).map_err(|_| Rejection::MalformedEnvelope)?;
-        // Only a prekey message can start a session, so only then is the sender's identity
-        // needed: as the directory lists it.
-        let listed = match &message {
-            SessionMessage::PreKey(_) => {
-                self.identity_of(&env.source_user, env.source_device)
-                    .await?
-            }
-            SessionMessage::Ratchet(_) => None,
-        };
         let mut tx = self.store.begin().await?;
-        let me = self.me()?;
-        let identity = tx.identity().await?.ok_or(Missing::Identity)?;
-        // Only a prekey message may start a session and so need the prekeys; a ratchet message
-        // is for an existing session, and decoding the store costs a public key per prekey.
-        let mut prekeys = match &message {
-            SessionMessage::PreKey(_) => tx.prekeys().await?.ok_or(Missing::PreKeys)?,
-            SessionMessage::Ratchet(_) => PreKeyStore::empty(),
-        };
         let mut record = tx.session(&from).await?.unwrap_or_default();
+        // Only a message that starts a new session needs the sender's identity (as the
+        // directory lists it) and the prekeys; a ratchet message, or a prekey message of a
+        // session already made (every message until the peer answers), needs neither.
+        let mut listed = None;
+        if record.starts_new_session(&message) {
+            // The identity may have to come from the relay: not while holding the store.
+            tx.rollback().await?;
+            listed = self
+                .identity_of(&env.source_user, env.source_device)
+                .await?;
+            tx = self.store.begin().await?;
+            record = tx.session(&from).await?.unwrap_or_default();
+        }
+        self.refuse_revoked(&mut tx, &env.source_user, env.source_device)
+            .await?;
+        let me = self.me()?;
+        let identity = self.identity();
+        // Decoding the prekey store costs a public key per prekey: only when they are used.
+        let mut prekeys = match record.starts_new_session(&message) {
+            true => tx.prekeys().await?.ok_or(Missing::PreKeys)?,
+            false => PreKeyStore::empty(),
+        };
         let local = LocalDevice {
             address: &me,
-            identity: &identity,
+            identity,
             prekeys: &mut prekeys,
         };
         let trusted = |id: &PublicIdentity| listed.as_ref() == Some(id);

@@ -5,8 +5,9 @@ use parley_proto::UserId;
 use parley_proto::content::{Body, Content, MessageId as ContentId, MessageRef, ReceiptKind};
 
 use crate::error::{Error, Result};
-use crate::store::{OutboxId, OutboxItem, StoreTx};
+use crate::store::{ContactDevice, OutboxId, OutboxItem, StoreTx};
 
+use super::outbox::{EVERY_ITEM, FLUSH_BATCH};
 use super::*;
 
 impl Messenger {
@@ -123,26 +124,55 @@ impl Messenger {
     /// returned and the item stays queued: the next [`Messenger::flush_outbox`] retries it, and
     /// receivers ignore a repeat, so it is delivered exactly once.
     pub async fn send_body(&self, to: &Target, body: Body) -> Result<ContentId> {
+        // One commit stores the message, its outbox item and, when the sessions exist, the
+        // sessions advanced by its first attempt's envelopes; then the outbox is flushed
+        // from the items read in the same transaction.
+        let mut tx = self.store.begin().await?;
+        // Another user's devices: where the first attempt goes.
+        let mut recipient = None;
         if let Target::User(user) = to
             && user.as_str() != self.account.user
         {
-            // Refused only when the relay says the user has no device; when it cannot be
-            // asked now, the message is queued.
-            let none = match self.devices_of(user, false).await {
-                Ok(d) if d.is_empty() => {
-                    matches!(self.devices_of(user, true).await, Ok(d) if d.is_empty())
-                }
-                _ => false,
-            };
-            if none {
-                return Err(Error::NoSuchUser);
+            let cached = crate::directory::cached_devices(&mut tx, user).await?;
+            recipient = cached.filter(|d| !d.is_empty()).map(|d| (user, d));
+            if recipient.is_none() {
+                // Not cached, or not lately, or without a device: the relay is asked, and
+                // not while the store is held.
+                tx.rollback().await?;
+                recipient = self.devices_to_send_to(user).await?.map(|d| (user, d));
+                tx = self.store.begin().await?;
             }
         }
-        let mut tx = self.store.begin().await?;
-        let (id, item) = self.queue(&mut tx, to, body, None).await?;
+        let (id, item) = self.queue_item(&mut tx, to, body, None).await?;
+        let prepared = match recipient {
+            Some((user, devices)) => {
+                self.prepare(&mut tx, item.id, user, devices, &item.payload)
+                    .await?
+            }
+            None => None,
+        };
+        let due = tx.due_outbox(EVERY_ITEM, FLUSH_BATCH).await?;
         tx.commit().await?;
-        self.flush_outbox_for(&[item]).await?;
-        Ok(id)
+        let (_, failures) = self.flush_due(due, prepared).await?;
+        match failures.into_iter().find(|(failed, _)| *failed == item.id) {
+            Some((_, e)) => Err(e),
+            None => Ok(id),
+        }
+    }
+
+    /// The devices of another `user`, for a message to them: [`Error::NoSuchUser`] only when
+    /// the relay says the user has none; `None` when it cannot be asked now (the message is
+    /// queued).
+    async fn devices_to_send_to(&self, user: &UserId) -> Result<Option<Vec<ContactDevice>>> {
+        match self.devices_of(user, false).await {
+            Ok(d) if d.is_empty() => match self.devices_of(user, true).await {
+                Ok(d) if d.is_empty() => Err(Error::NoSuchUser),
+                Ok(d) => Ok(Some(d)),
+                Err(_) => Ok(None),
+            },
+            Ok(d) => Ok(Some(d)),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Flushes the outbox; an error is returned only if one of `items` failed (another
@@ -165,6 +195,18 @@ impl Messenger {
         body: Body,
         recipients: Option<Vec<String>>,
     ) -> Result<(ContentId, OutboxId)> {
+        let (id, item) = self.queue_item(tx, to, body, recipients).await?;
+        Ok((id, item.id))
+    }
+
+    /// [`Messenger::queue`], returning the outbox item itself.
+    async fn queue_item(
+        &self,
+        tx: &mut StoreTx<'_>,
+        to: &Target,
+        body: Body,
+        recipients: Option<Vec<String>>,
+    ) -> Result<(ContentId, OutboxItem)> {
         let id = ContentId(rand16());
         let mut content = Content::new(id, now_ms(), body);
         if let Target::Group(group) = to {
@@ -226,6 +268,6 @@ impl Messenger {
             now_ms(),
         );
         tx.put_outbox(&item).await?;
-        Ok((id, item.id))
+        Ok((id, item))
     }
 }

@@ -465,6 +465,7 @@ impl Store {
         Ok(StoreTx {
             tx: self.pool.begin().await?,
             store: self,
+            conversation: None,
         })
     }
 
@@ -621,6 +622,10 @@ fn address_bytes(address: &DeviceAddress) -> Vec<u8> {
 pub struct StoreTx<'s> {
     tx: Transaction<'static, Sqlite>,
     store: &'s Store,
+    /// The conversation this transaction last read or wrote (`None` inside: not stored), so
+    /// the steps of one send or receive that each need it read it once. Only this
+    /// transaction writes what it sees, and every write of the table goes through it.
+    conversation: Option<(ConversationId, Option<Conversation>)>,
 }
 
 impl fmt::Debug for StoreTx<'_> {

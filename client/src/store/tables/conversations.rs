@@ -8,25 +8,37 @@ use super::super::*;
 impl StoreTx<'_> {
     /// A conversation.
     pub async fn conversation(&mut self, id: &ConversationId) -> StoreResult<Option<Conversation>> {
-        self.get_record(T_CONVERSATIONS, "id", &id.0)
+        if let Some((last, conversation)) = &self.conversation
+            && last == id
+        {
+            return Ok(conversation.clone());
+        }
+        let conversation = self
+            .get_record(T_CONVERSATIONS, "id", &id.0)
             .await?
             .map(|b| Conversation::decode(*id, &b).map_err(malformed(T_CONVERSATIONS)))
-            .transpose()
+            .transpose()?;
+        self.conversation = Some((*id, conversation.clone()));
+        Ok(conversation)
     }
 
     /// Stores (or replaces) a conversation.
     pub async fn set_conversation(&mut self, conversation: &Conversation) -> StoreResult<()> {
+        self.conversation = None;
         self.put_record(
             T_CONVERSATIONS,
             "id",
             &conversation.id.0,
             &conversation.encode(),
         )
-        .await
+        .await?;
+        self.conversation = Some((conversation.id, Some(conversation.clone())));
+        Ok(())
     }
 
     /// Deletes a conversation with its messages and their attachments; true if it existed.
     pub async fn delete_conversation(&mut self, id: &ConversationId) -> StoreResult<bool> {
+        self.conversation = None;
         sqlx::query(
             "DELETE FROM attachments WHERE message IN \
              (SELECT id FROM messages WHERE conversation = ?)",

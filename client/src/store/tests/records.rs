@@ -201,7 +201,23 @@ async fn contacts_and_conversations_round_trip() {
     assert!(tx.delete_contact("bob").await.unwrap());
     assert!(tx.contact("bob").await.unwrap().is_none());
     assert!(tx.delete_conversation(&team.id).await.unwrap());
-    assert_eq!(tx.conversations().await.unwrap(), vec![direct]);
+    assert!(tx.conversation(&team.id).await.unwrap().is_none());
+    assert_eq!(tx.conversations().await.unwrap(), vec![direct.clone()]);
+    tx.commit().await.unwrap();
+
+    // A transaction reads its own writes of the conversation it last read, and nothing of
+    // it outlives a rollback.
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.conversation(&direct.id).await.unwrap().unwrap(), direct);
+    let mut renamed = direct.clone();
+    renamed.title = "Bob, renamed".into();
+    tx.set_conversation(&renamed).await.unwrap();
+    assert_eq!(tx.conversation(&direct.id).await.unwrap().unwrap(), renamed);
+    assert!(tx.delete_conversation(&direct.id).await.unwrap());
+    assert!(tx.conversation(&direct.id).await.unwrap().is_none());
+    tx.rollback().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.conversation(&direct.id).await.unwrap().unwrap(), direct);
     tx.commit().await.unwrap();
 }
 
