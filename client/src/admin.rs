@@ -102,7 +102,7 @@ impl Messenger {
             (true, None) => return Err(Error::NoRootKey),
             (false, _) => identity.signing().clone(),
         };
-        let mut log = VerifiedLog::from_state(Arc::unwrap_or_clone(state));
+        let mut log = VerifiedLog::from_state(state);
         let mut new = log.sync(self.relay()).await?;
         let own = matches!(
             &body,

@@ -151,7 +151,7 @@ impl Messenger {
         let mut tx = self.store().begin().await?;
         let state = self.stored_log(&mut tx).await?;
         tx.commit().await?;
-        let mut log = VerifiedLog::from_state(Arc::unwrap_or_clone(state));
+        let mut log = VerifiedLog::from_state(state);
         let new = log.sync(self.relay()).await?;
         // In touch with the relay: the offline limits count from now.
         let mut tx = self.store().begin().await?;
@@ -262,7 +262,7 @@ impl Messenger {
             let (_, item) = self
                 .queue(tx, &target, body, Some(vec![me.to_string()]))
                 .await?;
-            items.push(item);
+            items.push(item.id);
         }
         Ok(items)
     }

@@ -230,7 +230,7 @@ impl Messenger {
         let (_, item) = self
             .queue(&mut tx, &target, Body::Group(update), None)
             .await?;
-        let mut items = vec![item];
+        let mut items = vec![item.id];
         if let GroupChange::Add { members } = &signed.change {
             let newcomers: Vec<String> = members
                 .iter()
@@ -244,7 +244,7 @@ impl Messenger {
                 let (_, item) = self
                     .queue(&mut tx, &target, Body::Group(whole), Some(newcomers))
                     .await?;
-                items.push(item);
+                items.push(item.id);
             }
         }
         tx.commit().await?;

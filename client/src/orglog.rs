@@ -14,6 +14,8 @@
 //! The engine keeps the state in its store ([`crate::store::StoreTx::org_state`]); tools
 //! without a store (the test kit, the load generator) keep a `VerifiedLog` in memory.
 
+use std::sync::Arc;
+
 use parley_proto::api::{AppendRequest, NewDevice, RegisterRequest, Registered};
 use parley_proto::org::{OrgEntry, OrgState};
 use parley_proto::{B64, ErrorCode};
@@ -31,10 +33,12 @@ pub fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The org log as this client verified it.
+/// The org log as this client verified it. The state is shared with whoever handed it in
+/// (the engine's decoded copy of its store) until an entry changes it, so bringing it up to
+/// date when the relay has nothing new copies nothing.
 #[derive(Clone, Debug)]
 pub struct VerifiedLog {
-    state: OrgState,
+    state: Arc<OrgState>,
 }
 
 impl VerifiedLog {
@@ -44,14 +48,18 @@ impl VerifiedLog {
         let genesis = first.entries.first().ok_or(TrustFailure::LogRewritten)?;
         let genesis = OrgEntry::from_bytes(genesis.as_bytes())?;
         let state = OrgState::new(&genesis, pinned).map_err(|_| TrustFailure::LogRewritten)?;
-        let mut log = Self { state };
+        let mut log = Self {
+            state: Arc::new(state),
+        };
         log.sync(relay).await?;
         Ok(log)
     }
 
     /// A log verified earlier (from the store).
-    pub fn from_state(state: OrgState) -> Self {
-        Self { state }
+    pub fn from_state(state: impl Into<Arc<OrgState>>) -> Self {
+        Self {
+            state: state.into(),
+        }
     }
 
     /// The verified state.
@@ -61,7 +69,7 @@ impl VerifiedLog {
 
     /// The verified state, owned.
     pub fn into_state(self) -> OrgState {
-        self.state
+        Arc::unwrap_or_clone(self.state)
     }
 
     /// Fetches and verifies what the relay has beyond the verified head; returns the new
@@ -87,7 +95,7 @@ impl VerifiedLog {
             }
             for bytes in &page.entries {
                 let entry = OrgEntry::from_bytes(bytes.as_bytes())?;
-                match self.state.apply(&entry) {
+                match Arc::make_mut(&mut self.state).apply(&entry) {
                     Ok(()) => new.push(entry),
                     Err(parley_proto::org::OrgError::NotNext) => {
                         return Err(TrustFailure::LogRewritten.into());
@@ -185,7 +193,7 @@ impl VerifiedLog {
             self.state.check(&entry)?;
             match post(entry.clone()).await {
                 Ok(_) => {
-                    self.state.apply(&entry)?;
+                    Arc::make_mut(&mut self.state).apply(&entry)?;
                     return Ok(entry);
                 }
                 Err(e)

@@ -143,7 +143,7 @@ impl Messenger {
                 tx = self.store.begin().await?;
             }
         }
-        let (id, item) = self.queue_item(&mut tx, to, body, None).await?;
+        let (id, item) = self.queue(&mut tx, to, body, None).await?;
         let prepared = match recipient {
             Some((user, devices)) => {
                 self.prepare(&mut tx, item.id, user, devices, &item.payload)
@@ -187,20 +187,8 @@ impl Messenger {
 
     /// Queues `body` for `to` inside `tx`, after applying its effect here (storing its row,
     /// changing the group …). With `recipients`, it only goes to them and changes nothing here
-    /// (how newcomers get the whole group). Returns the message id and the outbox item's id.
+    /// (how newcomers get the whole group). Returns the message id and the outbox item.
     pub(crate) async fn queue(
-        &self,
-        tx: &mut StoreTx<'_>,
-        to: &Target,
-        body: Body,
-        recipients: Option<Vec<String>>,
-    ) -> Result<(ContentId, OutboxId)> {
-        let (id, item) = self.queue_item(tx, to, body, recipients).await?;
-        Ok((id, item.id))
-    }
-
-    /// [`Messenger::queue`], returning the outbox item itself.
-    async fn queue_item(
         &self,
         tx: &mut StoreTx<'_>,
         to: &Target,

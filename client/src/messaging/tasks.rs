@@ -81,7 +81,7 @@ impl Messenger {
         };
         let (id, item) = self.queue(&mut tx, to, body, None).await?;
         tx.commit().await?;
-        self.flush_outbox_for(&[item]).await?;
+        self.flush_outbox_for(&[item.id]).await?;
         Ok(id)
     }
 
