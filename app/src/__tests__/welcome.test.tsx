@@ -14,15 +14,20 @@ const preview = {
   new_user: true,
 };
 
+/** The first-run screen (opened with `invite`, if any), where joining makes Bob's account. */
+function joinsAsBob(invite: string | null) {
+  mockCommands({
+    app_state: () => ({ state: "welcome", invite }),
+    preview_invite: () => preview,
+    join: () => ({ ...me, user: "bob", display_name: "Bob Smith", admin: false }),
+    conversations: () => [],
+    directory: () => [],
+  });
+}
+
 describe("welcome", () => {
   it("previews an invite, then joins and shows the main window", async () => {
-    mockCommands({
-      app_state: () => ({ state: "welcome", invite: null }),
-      preview_invite: () => preview,
-      join: () => ({ ...me, user: "bob", display_name: "Bob Smith", admin: false }),
-      conversations: () => [],
-      directory: () => [],
-    });
+    joinsAsBob(null);
     const user = userEvent.setup();
     renderApp();
     const input = await screen.findByTestId("invite-input");
@@ -110,13 +115,7 @@ describe("welcome", () => {
   });
 
   it("opened with a parley-invite: link, previews it at once; joining still takes a click", async () => {
-    mockCommands({
-      app_state: () => ({ state: "welcome", invite: "parley-invite:LINK" }),
-      preview_invite: () => preview,
-      join: () => ({ ...me, user: "bob", display_name: "Bob Smith", admin: false }),
-      conversations: () => [],
-      directory: () => [],
-    });
+    joinsAsBob("parley-invite:LINK");
     const user = userEvent.setup();
     renderApp();
     expect(await screen.findByTestId("preview-org-name")).toHaveTextContent("Acme Corp");
